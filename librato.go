@@ -1,0 +1,599 @@
+package librato
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Version is the library version sent in the User-Agent header.
+const Version = "0.1.0"
+
+// Default base URLs of the two APIs this client speaks.
+const (
+	DefaultBaseURL          = "https://metrics-api.librato.com/v1/"
+	DefaultAppOpticsBaseURL = "https://api.appoptics.com/v1/"
+)
+
+// DefaultTimeout bounds one HTTP attempt when no WithTimeout or WithHTTPClient is given.
+const DefaultTimeout = 10 * time.Second
+
+// DefaultChunkSize is how many measurements one POST carries at most (the API's ~300 guideline).
+const DefaultChunkSize = 300
+
+// Client talks to the Librato (or AppOptics) API. It is safe for concurrent use.
+// Create one with Connect or ConnectAppOptics and share it.
+type Client struct {
+	baseURL   string // always ends with "/"
+	user      string
+	auth      secret // the whole Authorization header value
+	userAgent string
+	http      *retryablehttp.Client
+	gzip      bool
+	appOptics bool
+	tags      map[string]string
+	sanitize  func(string) string
+	logger    *slog.Logger
+	chunkSize int
+	now       func() time.Time
+	rateLimit atomic.Pointer[RateLimit]
+}
+
+// secret holds a credential and refuses to print it.
+type secret string
+
+func (secret) String() string   { return "[redacted]" }
+func (secret) GoString() string { return "[redacted]" }
+
+// String describes the client without its credentials.
+func (c *Client) String() string {
+	return fmt.Sprintf("librato.Client{url: %s, user: %q}", c.baseURL, c.user)
+}
+
+// GoString is String: %#v must not print the credentials either.
+func (c *Client) GoString() string { return c.String() }
+
+// Option configures a Client. Options validate their arguments; Connect reports the first error.
+type Option func(*config) error
+
+type config struct {
+	baseURL    string
+	httpClient *http.Client
+	timeout    time.Duration
+	retry      RetryPolicy
+	sanitizer  Sanitizer
+	tags       map[string]string
+	uaPrefix   string
+	logger     *slog.Logger
+	tlsConfig  *tls.Config
+	gzip       bool
+	chunkSize  int
+}
+
+// RetryPolicy says how failed requests are retried. Only transport errors, 429 and 5xx are retried;
+// other 4xx answers never are. The zero value means the defaults.
+type RetryPolicy struct {
+	// MaxAttempts is the number of tries in all, first one included (default 4; 1 disables retries).
+	MaxAttempts int
+	// MinWait is the first backoff (default 200ms); each retry doubles it, with jitter.
+	MinWait time.Duration
+	// MaxWait caps every wait, a server's Retry-After included (default 10s).
+	MaxWait time.Duration
+}
+
+// DefaultRetryPolicy is used when WithRetry is not given.
+var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 4, MinWait: 200 * time.Millisecond, MaxWait: 10 * time.Second}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts == 0 {
+		p.MaxAttempts = DefaultRetryPolicy.MaxAttempts
+	}
+	if p.MinWait == 0 {
+		p.MinWait = DefaultRetryPolicy.MinWait
+	}
+	if p.MaxWait == 0 {
+		p.MaxWait = DefaultRetryPolicy.MaxWait
+	}
+	return p
+}
+
+// WithBaseURL sets the API base URL, for example a libratotest server's URL plus "/v1/".
+// Credentials in the URL are refused: pass them to Connect, where they are kept out of errors and logs.
+func WithBaseURL(raw string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("librato: invalid base URL: %w", err)
+		}
+		if u.User != nil {
+			return errors.New("librato: base URL must not contain credentials; pass them to Connect")
+		}
+		if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+			return fmt.Errorf("librato: base URL %q must be an absolute http or https URL", raw)
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("librato: base URL %q must not have a query or fragment", raw)
+		}
+		s := u.String()
+		if !strings.HasSuffix(s, "/") {
+			s += "/" // so that relative paths resolve below it, not beside it
+		}
+		c.baseURL = s
+		return nil
+	}
+}
+
+// WithHTTPClient makes the client send requests through hc (its Transport, Timeout and Jar).
+// Retries still happen above it.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return errors.New("librato: WithHTTPClient: nil client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// WithTimeout bounds each HTTP attempt (default 10s). Contexts bound the whole call, retries included.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("librato: WithTimeout: %v is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithRetry sets the retry policy; zero fields keep their defaults.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *config) error {
+		if p.MaxAttempts < 0 || p.MinWait < 0 || p.MaxWait < 0 {
+			return errors.New("librato: WithRetry: negative values")
+		}
+		p = p.withDefaults()
+		if p.MinWait > p.MaxWait {
+			return fmt.Errorf("librato: WithRetry: MinWait %v exceeds MaxWait %v", p.MinWait, p.MaxWait)
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithSanitizer applies s to every metric name the client sends, for example SanitizeMetricName.
+func WithSanitizer(s Sanitizer) Option {
+	return func(c *config) error {
+		c.sanitizer = s
+		return nil
+	}
+}
+
+// WithTags sets client-wide default tags. Measurements sent through a client with tags go to the
+// tagged API; their own tags win over these for the same name.
+func WithTags(tags map[string]string) Option {
+	return func(c *config) error {
+		if err := ValidateTags(tags); err != nil {
+			return fmt.Errorf("librato: WithTags: %w", err)
+		}
+		c.tags = make(map[string]string, len(tags))
+		for k, v := range tags {
+			c.tags[k] = v
+		}
+		return nil
+	}
+}
+
+// WithUserAgent puts prefix (for example "myapp/1.2") in front of the library's User-Agent.
+func WithUserAgent(prefix string) Option {
+	return func(c *config) error {
+		if strings.ContainsAny(prefix, "\r\n") {
+			return errors.New("librato: WithUserAgent: line breaks are not allowed")
+		}
+		c.uaPrefix = strings.TrimSpace(prefix)
+		return nil
+	}
+}
+
+// WithLogger makes the client log requests and retries at debug level, and failures at warn level.
+// Without it the client logs nothing. Credentials are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// WithTLS trusts the PEM CA certificates in caFile (empty: the system pool) and presents the client
+// certificate in certFile/keyFile (both empty: none). Files are read when Connect runs.
+func WithTLS(caFile, certFile, keyFile string) Option {
+	return func(c *config) error {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if caFile != "" {
+			pem, err := os.ReadFile(caFile)
+			if err != nil {
+				return fmt.Errorf("librato: WithTLS: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("librato: WithTLS: no PEM certificate in %s", caFile)
+			}
+			cfg.RootCAs = pool
+		}
+		if (certFile == "") != (keyFile == "") {
+			return errors.New("librato: WithTLS: certFile and keyFile go together")
+		}
+		if certFile != "" {
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return fmt.Errorf("librato: WithTLS: %w", err)
+			}
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+		c.tlsConfig = cfg
+		return nil
+	}
+}
+
+// WithTLSConfig uses cfg for HTTPS connections. It is the only way to relax certificate checks.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) error {
+		if cfg == nil {
+			return errors.New("librato: WithTLSConfig: nil config")
+		}
+		c.tlsConfig = cfg.Clone()
+		return nil
+	}
+}
+
+// WithGzip compresses request bodies. AppOptics accepts them; for Librato it is unverified, so it is off
+// by default everywhere.
+func WithGzip(on bool) Option {
+	return func(c *config) error {
+		c.gzip = on
+		return nil
+	}
+}
+
+// WithChunkSize sets how many measurements one POST carries at most (default 300).
+func WithChunkSize(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 10000 {
+			return fmt.Errorf("librato: WithChunkSize: %d is outside 1..10000", n)
+		}
+		c.chunkSize = n
+		return nil
+	}
+}
+
+// Connect returns a client for the Librato API authenticating as user (the account email) with an
+// API token. It does no I/O; use Ping to check the credentials.
+func Connect(user, token string, opts ...Option) (*Client, error) {
+	if err := checkCredential("user", user); err != nil {
+		return nil, err
+	}
+	if strings.Contains(user, ":") {
+		return nil, errors.New("librato: user must not contain ':'")
+	}
+	if err := checkCredential("token", token); err != nil {
+		return nil, err
+	}
+	return newClient(user, user+":"+token, false, DefaultBaseURL, opts)
+}
+
+// ConnectAppOptics returns a client for the AppOptics API, which authenticates with a token alone
+// and takes tagged measurements only.
+func ConnectAppOptics(token string, opts ...Option) (*Client, error) {
+	if err := checkCredential("token", token); err != nil {
+		return nil, err
+	}
+	return newClient("", token+":", true, DefaultAppOpticsBaseURL, opts)
+}
+
+// checkCredential rejects what HTTP Basic auth cannot carry, so the error comes now and not as a 401.
+// The value itself is never part of the message.
+func checkCredential(what, v string) error {
+	if v == "" {
+		return fmt.Errorf("librato: empty %s", what)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return fmt.Errorf("librato: %s has a non-ASCII, space or control character at byte %d", what, i)
+		}
+	}
+	return nil
+}
+
+func newClient(user, userPass string, appOptics bool, base string, opts []Option) (*Client, error) {
+	cfg := config{baseURL: base, timeout: DefaultTimeout, retry: DefaultRetryPolicy, chunkSize: DefaultChunkSize}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	hc, err := cfg.buildHTTPClient()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		baseURL:   cfg.baseURL,
+		user:      user,
+		auth:      secret("Basic " + base64.StdEncoding.EncodeToString([]byte(userPass))),
+		userAgent: userAgent(cfg.uaPrefix),
+		gzip:      cfg.gzip,
+		appOptics: appOptics,
+		tags:      cfg.tags,
+		sanitize:  func(s string) string { return s },
+		logger:    cfg.logger,
+		chunkSize: cfg.chunkSize,
+		now:       time.Now,
+	}
+	if cfg.sanitizer != nil {
+		c.sanitize = cfg.sanitizer
+	}
+	c.http = &retryablehttp.Client{
+		HTTPClient:   hc,
+		RetryWaitMin: cfg.retry.MinWait,
+		RetryWaitMax: cfg.retry.MaxWait,
+		RetryMax:     cfg.retry.MaxAttempts - 1,
+		CheckRetry:   checkRetry,
+		Backoff:      backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	if cfg.logger != nil {
+		c.http.Logger = cfg.logger // *slog.Logger satisfies retryablehttp.LeveledLogger
+	}
+	return c, nil
+}
+
+func (cfg *config) buildHTTPClient() (*http.Client, error) {
+	if cfg.httpClient != nil {
+		if cfg.tlsConfig != nil {
+			return nil, errors.New("librato: WithTLS/WithTLSConfig and WithHTTPClient conflict: set TLS on your client's transport")
+		}
+		hc := *cfg.httpClient // copy: never change the caller's client
+		if hc.Timeout == 0 {
+			hc.Timeout = cfg.timeout
+		}
+		return &hc, nil
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if cfg.tlsConfig != nil {
+		tr.TLSClientConfig = cfg.tlsConfig
+	}
+	return &http.Client{Transport: tr, Timeout: cfg.timeout}, nil
+}
+
+func userAgent(prefix string) string {
+	ua := fmt.Sprintf("librato-go/%s (go; %s; %s-%s)", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if prefix != "" {
+		ua = prefix + " " + ua
+	}
+	return ua
+}
+
+// checkRetry retries transport errors, 429 and 5xx (but 501), and nothing once ctx is done.
+func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		// The default policy knows which transport errors are permanent (bad scheme, TLS trust, redirects).
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return true, nil
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+		return true, nil
+	}
+	return false, nil
+}
+
+// backoff waits min·2^attempt with jitter in [d/2, d], capped at max. A Retry-After on a 429 or 503
+// is honoured but never beyond max, so a misbehaving server cannot stall a caller.
+func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return min(d, maxWait)
+		}
+	}
+	d := maxWait
+	if attempt < 30 {
+		d = min(minWait<<attempt, maxWait)
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
+// response is what callers of do need of a 2xx answer besides its decoded body.
+type response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// escapePath joins path segments with "/", escaping each so user input (metric and stream names)
+// cannot change the path. Dot segments are escaped too, so they are never resolved away.
+func escapePath(segments ...string) string {
+	var b strings.Builder
+	for i, s := range segments {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		switch s {
+		case ".":
+			b.WriteString("%2E")
+		case "..":
+			b.WriteString("%2E%2E")
+		default:
+			b.WriteString(url.PathEscape(s))
+		}
+	}
+	return b.String()
+}
+
+// do sends one API request and, for a 2xx answer, decodes its JSON body into out (when out is non-nil
+// and the body is not empty). path is relative to the base URL and already escaped (see escapePath).
+// body is nil for none, []byte for raw JSON, or a value for encoding/json. A non-2xx answer is an *Error.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) (*response, error) {
+	if strings.HasPrefix(path, "/") {
+		return nil, fmt.Errorf("librato: internal error: absolute path %q would drop the base path", path)
+	}
+	u, err := url.Parse(c.baseURL + path)
+	if err != nil {
+		return nil, fmt.Errorf("librato: bad request path %q: %w", path, err)
+	}
+	if len(query) > 0 {
+		u.RawQuery = query.Encode()
+	}
+	var payload []byte
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		payload = b
+	default:
+		if payload, err = json.Marshal(body); err != nil {
+			return nil, fmt.Errorf("librato: encoding %s %s: %w", method, path, err)
+		}
+	}
+	gzipped := false
+	if c.gzip && len(payload) > 0 {
+		// Compress once, before the first attempt, so retries re-send identical bytes.
+		if payload, err = gzipBytes(payload); err != nil {
+			return nil, err
+		}
+		gzipped = true
+	}
+	var reqBody any // a nil interface, not a nil []byte, means "no body" to retryablehttp
+	if payload != nil {
+		reqBody = payload
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), reqBody)
+	if err != nil {
+		return nil, fmt.Errorf("librato: building %s request: %w", method, err)
+	}
+	req.Header.Set("Authorization", string(c.auth))
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+		if gzipped {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, fmt.Errorf("librato: %s %s: %w", method, redactURL(u), ctxErr)
+		}
+		return nil, fmt.Errorf("librato: %s %s: %w", method, redactURL(u), unwrapURLError(err))
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // lets the connection be reused
+		resp.Body.Close()
+	}()
+	if rl := parseRateLimit(resp.Header); rl != (RateLimit{}) {
+		c.rateLimit.Store(&rl)
+	}
+	if c.logger != nil {
+		c.logger.DebugContext(ctx, "librato request", "method", method, "url", redactURL(u),
+			"status", resp.StatusCode, "duration", time.Since(start))
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		apiErr := newError(method, u, resp)
+		if c.logger != nil {
+			c.logger.WarnContext(ctx, "librato request failed", "method", method, "url", apiErr.URL,
+				"status", resp.StatusCode, "message", apiErr.Message)
+		}
+		return nil, apiErr
+	}
+	if out != nil {
+		dec := json.NewDecoder(resp.Body)
+		if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("librato: decoding %s %s response: %w", method, redactURL(u), err)
+		}
+	}
+	return &response{StatusCode: resp.StatusCode, Header: resp.Header}, nil
+}
+
+// RateLimit returns the rate-limit state the API reported on its latest answer (zero before any).
+func (c *Client) RateLimit() RateLimit {
+	if rl := c.rateLimit.Load(); rl != nil {
+		return *rl
+	}
+	return RateLimit{}
+}
+
+// Ping checks that the API is reachable and accepts the credentials, with one cheap read.
+func (c *Client) Ping(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodGet, "metrics", url.Values{"length": {"1"}}, nil, nil)
+	return err
+}
+
+func gzipBytes(p []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(p); err != nil {
+		return nil, fmt.Errorf("librato: gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("librato: gzip: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// redactURL drops userinfo so no credential reaches an error or a log line.
+func redactURL(u *url.URL) string {
+	r := *u
+	r.User = nil
+	return r.String()
+}
+
+// unwrapURLError removes *url.Error's own "METHOD URL:" prefix: the caller adds a redacted one.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
