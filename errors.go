@@ -3,7 +3,6 @@ package librato
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -140,7 +139,7 @@ func mentionsRateLimit(msg string) bool {
 // newError reads (at most maxErrorBody bytes of) resp.Body and builds the
 // *Error. It does not close the body. u may be nil.
 func newError(method string, u *url.URL, resp *http.Response) *Error {
-	e := &Error{Method: method, URL: redactURL(u)}
+	e := &Error{Method: method, URL: errorURL(u)}
 	if resp == nil {
 		e.Message = statusText(0)
 		return e
@@ -150,9 +149,9 @@ func newError(method string, u *url.URL, resp *http.Response) *Error {
 		// A read error leaves what was read so far; the status still tells the story.
 		e.Body, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	}
-	e.Message, e.Params = parseErrorBody(e.StatusCode, resp.Header.Get("Content-Type"), e.Body)
+	e.Message, e.Params = errorBodyMessage(e.StatusCode, resp.Header.Get("Content-Type"), e.Body)
 	e.RateLimit = parseRateLimit(resp.Header)
-	e.RetryAfter = parseRetryAfter(resp.Header)
+	e.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), responseTime(resp.Header))
 	return e
 }
 
@@ -165,19 +164,34 @@ func statusText(code int) string {
 	return "HTTP status " + strconv.Itoa(code)
 }
 
-// parseErrorBody turns a non-2xx body into the readable message and the
-// flattened params. The message is never empty.
-func parseErrorBody(status int, contentType string, body []byte) (string, map[string][]string) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
+// errorBodyMessage turns a non-2xx body into the readable message and the
+// flattened params. The message is never empty: a blank body gives the status text.
+func errorBodyMessage(status int, contentType string, body []byte) (string, map[string][]string) {
+	if isPlainText(contentType) {
+		if msg := plainMessage(body); msg != "" {
+			return msg, nil
+		}
 		return statusText(status), nil
 	}
-	if !isPlainText(contentType) {
-		if msg, params := errorMessageFromJSON(trimmed); msg != "" {
-			return msg, params
-		}
+	if msg, params := parseErrorBody(body); msg != "" {
+		return msg, params
 	}
-	return strings.ToValidUTF8(string(trimmed), "\uFFFD"), nil
+	return statusText(status), nil
+}
+
+// parseErrorBody returns the readable message of an error body of unknown
+// type: the python-librato message of a JSON payload, else the body itself
+// with surrounding space trimmed. It returns "" only for a blank body.
+func parseErrorBody(body []byte) (string, map[string][]string) {
+	if msg, params := errorMessageFromJSON(body); msg != "" {
+		return msg, params
+	}
+	return plainMessage(body), nil
+}
+
+// plainMessage is a non-JSON body as a message: trimmed, valid UTF-8.
+func plainMessage(body []byte) string {
+	return strings.ToValidUTF8(string(bytes.TrimSpace(body)), "\uFFFD")
 }
 
 // isPlainText reports a text/* content type other than JSON, whose body is the
@@ -227,17 +241,22 @@ func parseRateLimit(h http.Header) RateLimit {
 	return RateLimit{}
 }
 
-// parseRetryAfter parses Retry-After as delay seconds or an HTTP date.
-func parseRetryAfter(h http.Header) time.Duration {
-	return 0
+// responseTime is the response's Date header, or now when it is absent or
+// malformed; relative header values (Retry-After dates, reset times) are
+// measured against the server's clock when it says what it is.
+func responseTime(h http.Header) time.Time {
+	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+		return t
+	}
+	return time.Now()
 }
 
-// redactURL renders u without userinfo, fragment or credential-like query values.
-func redactURL(u *url.URL) string {
+// errorURL renders u without userinfo, fragment or credential-like query values.
+func errorURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
 	c := *u
 	c.User = nil
-	return fmt.Sprint(c.Redacted())
+	return c.String()
 }

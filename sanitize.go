@@ -1,0 +1,253 @@
+package librato
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits the API enforces on names and tags (reference section 3).
+const (
+	// MaxMetricNameLength is the longest metric name, in bytes.
+	MaxMetricNameLength = 255
+	// MaxSourceLength is the longest source name, in bytes.
+	MaxSourceLength = 255
+	// MaxTagNameLength is the longest tag name, in bytes.
+	MaxTagNameLength = 64
+	// MaxTagValueLength is the longest tag value, in bytes.
+	MaxTagValueLength = 255
+	// MaxTags is the most tags one measurement may carry.
+	MaxTags = 50
+)
+
+// Sanitizer rewrites a metric name before it is sent, for example
+// SanitizeMetricName. WithSanitizer(nil) means no rewriting.
+type Sanitizer func(name string) string
+
+// ErrInvalid is wrapped by every error of the Validate functions, so
+// errors.Is(err, ErrInvalid) tells bad input from API failures.
+var ErrInvalid = errors.New("librato: invalid input")
+
+// ValidationError describes one name, source or tag the API would reject.
+type ValidationError struct {
+	// Field names what was checked: "metric name", "source", "tag name",
+	// `tag "host" value` or "tags".
+	Field string
+	// Value is the rejected input, in full.
+	Value string
+	// Reason says what is wrong, e.g. "invalid character ' ' at byte 1
+	// (allowed: A-Z a-z 0-9 . : - _)".
+	Reason string
+}
+
+// Error returns `<field> "<value>": <reason>`; values longer than 64 bytes
+// are shortened in the text (the Value field keeps them whole).
+func (e *ValidationError) Error() string {
+	v := e.Value
+	if len(v) > 64 {
+		i := 64
+		for i > 0 && !utf8.RuneStart(v[i]) {
+			i--
+		}
+		v = v[:i] + "..."
+	}
+	return e.Field + " " + strconv.Quote(v) + ": " + e.Reason
+}
+
+// Unwrap returns ErrInvalid.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// Character classes, one bit each, in a table indexed by byte: a lookup per
+// byte keeps the checks branch-light and allocation-free on the hot path.
+const (
+	className     = 1 << iota // metric names and sources: A-Z a-z 0-9 . : - _
+	classTagValue             // tag values: the name class plus ? \ / and space
+)
+
+var charClass = func() (t [256]uint8) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = className | classTagValue
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = className | classTagValue
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = className | classTagValue
+	}
+	for _, c := range ".:-_" {
+		t[c] = className | classTagValue
+	}
+	for _, c := range "?\\/ " {
+		t[c] = classTagValue
+	}
+	return t
+}()
+
+// The allowed sets as the error messages state them.
+const (
+	allowedName     = "A-Z a-z 0-9 . : - _"
+	allowedTagValue = `A-Z a-z 0-9 . : - _ ? \ / and space`
+)
+
+// SanitizeMetricName makes name acceptable to the API exactly like
+// python-librato's sanitize_metric_name: every run of characters outside
+// A-Z a-z 0-9 . : - _ (whitespace, brackets, any non-ASCII character, bytes of
+// invalid UTF-8) becomes a single '-', then the first 255 characters are kept.
+//
+//	SanitizeMetricName("  bat$$m#an") == "-bat-m-an"
+//
+// It does not allocate when name is already clean. An empty name stays empty
+// (and still fails ValidateMetricName).
+func SanitizeMetricName(name string) string {
+	i := 0
+	for i < len(name) && charClass[name[i]]&className != 0 {
+		i++
+	}
+	if i == len(name) {
+		if len(name) > MaxMetricNameLength {
+			return name[:MaxMetricNameLength]
+		}
+		return name
+	}
+	if i >= MaxMetricNameLength {
+		return name[:MaxMetricNameLength]
+	}
+	// The result is all ASCII, so 255 characters are 255 bytes.
+	var buf [MaxMetricNameLength]byte
+	n := copy(buf[:], name[:i])
+	inRun := false
+	for ; i < len(name) && n < len(buf); i++ {
+		c := name[i]
+		if charClass[c]&className != 0 {
+			buf[n] = c
+			n++
+			inRun = false
+		} else if !inRun {
+			buf[n] = '-'
+			n++
+			inRun = true
+		}
+	}
+	return string(buf[:n])
+}
+
+// ValidateMetricName checks name against the API's rule: 1 to 255 bytes of
+// A-Z a-z 0-9 . : - _. Names are case-insensitive on the server.
+func ValidateMetricName(name string) error {
+	return checkChars("metric name", name, 1, MaxMetricNameLength, className, allowedName)
+}
+
+// ValidateSource checks a legacy source name: at most 255 bytes of
+// A-Z a-z 0-9 . : - _, and not "all" (reserved, in any case). The empty
+// source means "no source" and is valid.
+func ValidateSource(source string) error {
+	if source == "" {
+		return nil
+	}
+	if err := checkChars("source", source, 1, MaxSourceLength, className, allowedName); err != nil {
+		return err
+	}
+	if len(source) == 3 && strings.EqualFold(source, "all") {
+		return &ValidationError{Field: "source", Value: source, Reason: `"all" is reserved`}
+	}
+	return nil
+}
+
+// ValidateTagName checks a tag name against the API's /\A[-.:_\w]{1,64}\z/
+// (\w is ASCII letters, digits and underscore). Upper case is accepted: the
+// server folds tag names to lower case.
+func ValidateTagName(name string) error {
+	return checkChars("tag name", name, 1, MaxTagNameLength, className, allowedName)
+}
+
+// ValidateTagValue checks a tag value against the API's
+// /\A[-.:_?\\\/\w ]{1,255}\z/. Upper case is accepted: the server folds tag
+// values to lower case.
+func ValidateTagValue(value string) error {
+	return checkChars("tag value", value, 1, MaxTagValueLength, classTagValue, allowedTagValue)
+}
+
+// ValidateTags checks a measurement's tag set: at most MaxTags tags, each
+// name and value valid. All problems are reported, joined with errors.Join
+// in sorted tag-name order so the text is deterministic. A nil or empty map is
+// valid. It does not allocate when the tags are valid.
+func ValidateTags(tags map[string]string) error {
+	ok := len(tags) <= MaxTags
+	if ok {
+		for k, v := range tags {
+			if !validChars(k, 1, MaxTagNameLength, className) || !validChars(v, 1, MaxTagValueLength, classTagValue) {
+				ok = false
+				break
+			}
+		}
+	}
+	if ok {
+		return nil
+	}
+	var errs []error
+	if len(tags) > MaxTags {
+		errs = append(errs, &ValidationError{Field: "tags", Value: strconv.Itoa(len(tags)) + " tags",
+			Reason: fmt.Sprintf("%d tags, at most %d allowed", len(tags), MaxTags)})
+	}
+	names := make([]string, 0, len(tags))
+	for k := range tags {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if err := ValidateTagName(k); err != nil {
+			errs = append(errs, err)
+		}
+		if err := checkChars("tag "+strconv.Quote(k)+" value", tags[k], 1, MaxTagValueLength, classTagValue, allowedTagValue); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
+}
+
+// validChars reports whether s has lo..hi bytes, all of class.
+func validChars(s string, lo, hi int, class uint8) bool {
+	if len(s) < lo || len(s) > hi {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if charClass[s[i]]&class == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkChars is validChars with a *ValidationError naming the first problem.
+func checkChars(field, s string, lo, hi int, class uint8, allowed string) error {
+	if validChars(s, lo, hi, class) {
+		return nil
+	}
+	if len(s) == 0 {
+		return &ValidationError{Field: field, Value: s, Reason: "must not be empty"}
+	}
+	for i := 0; i < len(s); i++ {
+		if charClass[s[i]]&class == 0 {
+			return &ValidationError{Field: field, Value: s,
+				Reason: fmt.Sprintf("invalid character %s at byte %d (allowed: %s)", quoteCharAt(s, i), i, allowed)}
+		}
+	}
+	return &ValidationError{Field: field, Value: s,
+		Reason: fmt.Sprintf("is %d bytes long, at most %d allowed", len(s), hi)}
+}
+
+// quoteCharAt quotes the character starting at byte i of s: 'é' for a valid
+// rune, '\xff' for a byte of invalid UTF-8.
+func quoteCharAt(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf(`'\x%02x'`, s[i])
+	}
+	return strconv.QuoteRune(r)
+}
