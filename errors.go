@@ -2,10 +2,13 @@ package librato
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -202,10 +205,232 @@ func isPlainText(ct string) bool {
 }
 
 // errorMessageFromJSON decodes a JSON error payload into the python-librato
-// message and the flattened params. It returns "" when raw is not JSON or has
-// no recognisable message. The jobs code reuses it on a failed job payload.
+// message and the flattened params; it returns "" when raw is not JSON or
+// carries no message. It reads, in python-librato's order:
+//
+//   - a JSON string: the string itself;
+//   - "error" (rate limiting, shape 8), then "message" (shape 9);
+//   - "errors" as a list (shape 7): the items joined by ", ";
+//   - "errors" as an object: each key's items become "key: item" (a list
+//     under a top-level key gives one entry per item, "request: a, request: b");
+//     nested objects prefix their keys, "params: conditions: duration: must be set",
+//     and a list below the top level is joined, "params: name: x, y".
+//
+// Entries keep the order of the body. Params holds what is under
+// errors.params, and the errors keys other than "request" and "system" (the
+// job failure payload {"state":"failed","errors":{"name":["is invalid"]}}),
+// flattened with dots: "conditions.duration". The jobs code reuses this on a
+// failed job's payload.
 func errorMessageFromJSON(raw []byte) (msg string, params map[string][]string) {
-	return "", nil // filled in below
+	root, ok := decodeOrdered(raw)
+	if !ok {
+		return "", nil
+	}
+	switch root.kind {
+	case jsonString:
+		return strings.TrimSpace(root.text), nil
+	case jsonArray:
+		return joinMessages(root.leafTexts()), nil
+	case jsonObject:
+	default:
+		return "", nil
+	}
+	for _, key := range [...]string{"error", "message"} {
+		if v := root.get(key); v != nil {
+			if m := joinMessages(v.leafTexts()); m != "" {
+				return m, nil
+			}
+		}
+	}
+	errs := root.get("errors")
+	if errs == nil {
+		return "", nil
+	}
+	if errs.kind != jsonObject {
+		return joinMessages(errs.leafTexts()), nil
+	}
+	var msgs []string
+	for i, key := range errs.keys {
+		v := errs.vals[i]
+		if v.kind == jsonArray {
+			for _, item := range v.vals {
+				msgs = appendMessages(msgs, []string{key}, item)
+			}
+		} else {
+			msgs = appendMessages(msgs, []string{key}, v)
+		}
+		switch key {
+		case "request", "system":
+		case "params":
+			params = appendParams(params, "", v)
+		default:
+			params = appendParams(params, key, v)
+		}
+	}
+	return joinMessages(msgs), params
+}
+
+// appendMessages adds the "path: text" entries of v below path.
+func appendMessages(msgs []string, path []string, v *jsonNode) []string {
+	if v.kind == jsonObject {
+		for i, k := range v.keys {
+			msgs = appendMessages(msgs, append(path[:len(path):len(path)], k), v.vals[i])
+		}
+		return msgs
+	}
+	text := strings.Join(v.leafTexts(), ", ")
+	if text == "" {
+		return msgs
+	}
+	return append(msgs, strings.Join(append(path[:len(path):len(path)], text), ": "))
+}
+
+// appendParams flattens v into params under the dotted key prefix.
+func appendParams(params map[string][]string, prefix string, v *jsonNode) map[string][]string {
+	if v.kind == jsonObject {
+		for i, k := range v.keys {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			params = appendParams(params, key, v.vals[i])
+		}
+		return params
+	}
+	texts := v.leafTexts()
+	if prefix == "" || len(texts) == 0 {
+		return params
+	}
+	if params == nil {
+		params = make(map[string][]string)
+	}
+	params[prefix] = append(params[prefix], texts...)
+	return params
+}
+
+// joinMessages joins non-empty entries with ", ".
+func joinMessages(msgs []string) string {
+	return strings.Join(slices.DeleteFunc(msgs, func(s string) bool { return s == "" }), ", ")
+}
+
+// jsonNode is a decoded JSON value that, unlike map[string]any, keeps object
+// keys in body order: python-librato lists messages in that order.
+type jsonNode struct {
+	kind jsonKind
+	text string      // string, or the literal text of a number, bool or null
+	keys []string    // object keys, parallel to vals
+	vals []*jsonNode // object values or array items
+}
+
+type jsonKind uint8
+
+const (
+	jsonScalar jsonKind = iota // number or bool
+	jsonNull
+	jsonString
+	jsonArray
+	jsonObject
+)
+
+// maxJSONDepth bounds nesting; error bodies are two or three levels deep.
+const maxJSONDepth = 32
+
+// get returns the value of the first key k of an object, or nil.
+func (n *jsonNode) get(k string) *jsonNode {
+	for i, key := range n.keys {
+		if key == k {
+			return n.vals[i]
+		}
+	}
+	return nil
+}
+
+// leafTexts lists the texts of n: a string or scalar itself, the items of an
+// array (nested values flattened), and "key: text" for objects. Nulls and
+// empty strings are skipped.
+func (n *jsonNode) leafTexts() []string {
+	switch n.kind {
+	case jsonString, jsonScalar:
+		if t := strings.TrimSpace(n.text); t != "" {
+			return []string{t}
+		}
+	case jsonArray:
+		var out []string
+		for _, v := range n.vals {
+			out = append(out, v.leafTexts()...)
+		}
+		return out
+	case jsonObject:
+		return appendMessages(nil, nil, n)
+	}
+	return nil
+}
+
+// decodeOrdered decodes one JSON value that fills raw (trailing data fails).
+func decodeOrdered(raw []byte) (*jsonNode, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	n, err := decodeNode(dec, 0)
+	if err != nil {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	return n, true
+}
+
+func decodeNode(dec *json.Decoder, depth int) (*jsonNode, error) {
+	if depth > maxJSONDepth {
+		return nil, errors.New("too deep")
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			n := &jsonNode{kind: jsonObject}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, _ := kt.(string)
+				v, err := decodeNode(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				n.keys = append(n.keys, k)
+				n.vals = append(n.vals, v)
+			}
+			_, err := dec.Token() // '}'
+			return n, err
+		case '[':
+			n := &jsonNode{kind: jsonArray}
+			for dec.More() {
+				v, err := decodeNode(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				n.vals = append(n.vals, v)
+			}
+			_, err := dec.Token() // ']'
+			return n, err
+		}
+		return nil, errors.New("unexpected delimiter")
+	case string:
+		return &jsonNode{kind: jsonString, text: t}, nil
+	case json.Number:
+		return &jsonNode{kind: jsonScalar, text: t.String()}, nil
+	case bool:
+		return &jsonNode{kind: jsonScalar, text: strconv.FormatBool(t)}, nil
+	case nil:
+		return &jsonNode{kind: jsonNull}, nil
+	}
+	return nil, errors.New("unexpected token")
 }
 
 // RateLimit is the parsed content of the X-Librato-RateLimit-Std and
@@ -238,7 +463,61 @@ func (w RateLimitWindow) exhausted() bool {
 
 // parseRateLimit parses the X-Librato-RateLimit-Std and -Agg headers of h.
 func parseRateLimit(h http.Header) RateLimit {
-	return RateLimit{}
+	var rl RateLimit
+	std, agg := h.Get("X-Librato-RateLimit-Std"), h.Get("X-Librato-RateLimit-Agg")
+	if std == "" && agg == "" {
+		return rl // the common case: no allocation, no Date parsing
+	}
+	now := responseTime(h)
+	rl.Std = parseRateLimitWindow(std, now)
+	rl.Agg = parseRateLimitWindow(agg, now)
+	return rl
+}
+
+// parseRateLimitWindow parses "limit=300,remaining=299,reset=42". Unknown
+// keys and malformed values are ignored: the header is informational.
+func parseRateLimitWindow(v string, now time.Time) RateLimitWindow {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return RateLimitWindow{}
+	}
+	w := RateLimitWindow{Present: true, Limit: -1, Remaining: -1, Raw: v}
+	for pair := range strings.SplitSeq(v, ",") {
+		key, val, ok := strings.Cut(pair, "=")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
+		if err != nil || n < 0 {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(key)) {
+		case "limit":
+			w.Limit = clampInt(n)
+		case "remaining":
+			w.Remaining = clampInt(n)
+		case "reset":
+			w.Reset = resetDuration(n, now)
+		}
+	}
+	return w
+}
+
+// resetDuration reads a "reset" value: seconds from now, or a Unix time when
+// it is that large (>= 1e9, i.e. after 2001).
+func resetDuration(n int64, now time.Time) time.Duration {
+	if n >= 1e9 {
+		return max(time.Unix(n, 0).Sub(now), 0)
+	}
+	return time.Duration(n) * time.Second // n < 1e9, no overflow
+}
+
+// clampInt converts a non-negative int64 to int without wrapping on 32-bit platforms.
+func clampInt(n int64) int {
+	if n > int64(math.MaxInt) {
+		return math.MaxInt
+	}
+	return int(n)
 }
 
 // responseTime is the response's Date header, or now when it is absent or
@@ -251,12 +530,45 @@ func responseTime(h http.Header) time.Time {
 	return time.Now()
 }
 
-// errorURL renders u without userinfo, fragment or credential-like query values.
+// errorURL renders u for an error: without userinfo or fragment, and with the
+// value of any credential-like query parameter (token, api_key, password,
+// secret, ...) replaced by "REDACTED".
 func errorURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
 	c := *u
 	c.User = nil
+	c.Fragment, c.RawFragment = "", ""
+	if c.RawQuery != "" {
+		q, err := url.ParseQuery(c.RawQuery)
+		if err != nil {
+			// An unparsable query cannot be redacted key by key: drop it.
+			c.RawQuery = ""
+		} else {
+			redacted := false
+			for k, vs := range q {
+				if isCredentialParam(k) {
+					for i := range vs {
+						vs[i] = "REDACTED"
+					}
+					redacted = true
+				}
+			}
+			if redacted {
+				c.RawQuery = q.Encode()
+			}
+		}
+	}
 	return c.String()
+}
+
+// isCredentialParam reports query parameter names that may carry a secret.
+func isCredentialParam(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "key", "api_key", "apikey", "api-key", "auth", "authorization", "password", "passwd", "pwd", "sig", "signature":
+		return true
+	}
+	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "password")
 }
