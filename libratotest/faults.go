@@ -1,0 +1,314 @@
+package libratotest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxBody caps the size of a request body the fake reads.
+const maxBody = 32 << 20
+
+// Request is one request as the server received it.
+type Request struct {
+	Method string
+	// Path is the URL path, e.g. "/v1/metrics/cpu".
+	Path  string
+	Query url.Values
+	// Header is the request header without Authorization.
+	Header http.Header
+	// User is the Basic auth user name ("" without Basic auth); the password
+	// is never recorded.
+	User string
+	// Body is the request body, decompressed if it was sent with
+	// Content-Encoding: gzip (the header still says so).
+	Body []byte
+	// Time is the server's clock when the request arrived.
+	Time time.Time
+}
+
+// RateLimit configures the server's rate limiter (see SetRateLimitPolicy).
+type RateLimit struct {
+	// Limit is the number of requests allowed per window; <= 0 disables
+	// rate limiting.
+	Limit int
+	// Per is the window length, measured on the server's clock (SetNow moves
+	// it); <= 0 means one minute.
+	Per time.Duration
+	// Status is the status of a limited request: 429 (the default) or 403,
+	// which the real API has also used. The body is the real one:
+	// {"request_time":...,"error":"You have hit the API limit for ..."}.
+	Status int
+	// RetryAfter adds a Retry-After header (seconds to the window's end) to
+	// limited responses.
+	RetryAfter bool
+}
+
+// faults holds the injected faults; guarded by Server.cfgMu.
+type faults struct {
+	failN      int
+	failStatus int
+	failBody   string
+	dropN      int
+	latency    time.Duration
+	hook       func(*http.Request) (int, string, bool)
+
+	rate        RateLimit
+	rateStart   time.Time
+	rateUsed    int
+	rateEnabled bool
+}
+
+// FailNext makes the next n requests fail with status and body, before their
+// credentials are checked. A body starting with '{' or '[' is sent as JSON,
+// anything else as text/plain.
+func (s *Server) FailNext(n, status int, body string) {
+	s.cfgMu.Lock()
+	s.faults.failN, s.faults.failStatus, s.faults.failBody = n, status, body
+	s.cfgMu.Unlock()
+}
+
+// DropNext makes the server close the connection of the next n requests
+// without answering, as a network failure or a crashed proxy would.
+func (s *Server) DropNext(n int) {
+	s.cfgMu.Lock()
+	s.faults.dropN = n
+	s.cfgMu.Unlock()
+}
+
+// SetLatency delays every request by d before it is handled (0 turns it
+// off). The delay ends early when the client goes away.
+func (s *Server) SetLatency(d time.Duration) {
+	s.cfgMu.Lock()
+	s.faults.latency = d
+	s.cfgMu.Unlock()
+}
+
+// SetFault installs a hook called for every request (nil removes it). When
+// it returns ok, the request is answered with status and body (JSON if the
+// body starts with '{' or '['); otherwise it is handled as usual. The hook
+// must not keep or read the request body.
+func (s *Server) SetFault(hook func(r *http.Request) (status int, body string, ok bool)) {
+	s.cfgMu.Lock()
+	s.faults.hook = hook
+	s.cfgMu.Unlock()
+}
+
+// SetRateLimit allows limit requests per window of length per, answering 429
+// with Retry-After beyond that. While a limit is set every response carries
+// X-Librato-RateLimit-Std and X-Librato-RateLimit-Agg headers of the form
+// "limit=L,remaining=R,reset=S" (S: seconds until the window resets).
+// limit <= 0 turns rate limiting off.
+func (s *Server) SetRateLimit(limit int, per time.Duration) {
+	s.SetRateLimitPolicy(RateLimit{Limit: limit, Per: per, Status: http.StatusTooManyRequests, RetryAfter: true})
+}
+
+// SetRateLimitPolicy is SetRateLimit with every setting; see RateLimit.
+func (s *Server) SetRateLimitPolicy(p RateLimit) {
+	if p.Per <= 0 {
+		p.Per = time.Minute
+	}
+	if p.Status == 0 {
+		p.Status = http.StatusTooManyRequests
+	}
+	s.cfgMu.Lock()
+	s.faults.rate = p
+	s.faults.rateEnabled = p.Limit > 0
+	s.faults.rateUsed = 0
+	s.faults.rateStart = time.Time{}
+	s.cfgMu.Unlock()
+}
+
+// Requests returns the requests received so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	out := make([]Request, len(s.requests))
+	copy(out, s.requests)
+	return out
+}
+
+// prepare reads and records the request and applies faults, rate limits and
+// authentication. It reports whether the request may go on to the router;
+// when it returns false the response has been written (or the connection
+// dropped).
+func (s *Server) prepare(w http.ResponseWriter, r *http.Request) bool {
+	now := s.now()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		s.writeError(w, http.StatusBadRequest, "request", "could not read the request body")
+		return false
+	}
+	if len(body) > maxBody {
+		s.writeError(w, http.StatusRequestEntityTooLarge, "request", "request body too large")
+		return false
+	}
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") && len(body) > 0 {
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err == nil {
+			body, err = io.ReadAll(io.LimitReader(zr, maxBody))
+		}
+		if err != nil {
+			s.writeError(w, http.StatusBadRequest, "request", "invalid gzip body")
+			return false
+		}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	s.record(r, body, now)
+
+	s.cfgMu.Lock()
+	f := &s.faults
+	latency, hook := f.latency, f.hook
+	drop := f.dropN > 0
+	if drop {
+		f.dropN--
+	}
+	s.cfgMu.Unlock()
+
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
+	if drop {
+		dropConnection(w)
+		return false
+	}
+
+	limited, retryAfter, rateStatus := s.rateLimit(w, now)
+	if hook != nil {
+		if status, body, ok := hook(r); ok {
+			writeRaw(w, status, body)
+			return false
+		}
+	}
+	s.cfgMu.Lock()
+	fail := f.failN > 0
+	status, fbody := f.failStatus, f.failBody
+	if fail {
+		f.failN--
+	}
+	s.cfgMu.Unlock()
+	if fail {
+		writeRaw(w, status, fbody)
+		return false
+	}
+	if limited {
+		if retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		}
+		s.writeJSON(w, rateStatus, map[string]any{
+			"request_time": now.Unix(),
+			"error":        "You have hit the API limit for measurements [measure:raw_rate]. Contact: support@librato.com to adjust this limit.",
+		})
+		return false
+	}
+	if !s.authorized(r) {
+		s.unauthorized(w, r)
+		return false
+	}
+	return true
+}
+
+// record appends r to the request log.
+func (s *Server) record(r *http.Request, body []byte, now time.Time) {
+	h := r.Header.Clone()
+	h.Del("Authorization")
+	user, _, _ := r.BasicAuth()
+	q, _ := url.ParseQuery(r.URL.RawQuery)
+	req := Request{Method: r.Method, Path: r.URL.Path, Query: q, Header: h, User: user, Body: body, Time: now}
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	if s.logLimit <= 0 {
+		return
+	}
+	if len(s.requests) >= s.logLimit {
+		n := copy(s.requests, s.requests[len(s.requests)-s.logLimit+1:])
+		s.requests = s.requests[:n]
+	}
+	s.requests = append(s.requests, req)
+}
+
+// rateLimit counts the request against the rate limit, sets the rate-limit
+// headers and reports whether the request is over the limit.
+func (s *Server) rateLimit(w http.ResponseWriter, now time.Time) (limited bool, retryAfter, status int) {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	f := &s.faults
+	if !f.rateEnabled {
+		return false, 0, 0
+	}
+	if f.rateStart.IsZero() || !now.Before(f.rateStart.Add(f.rate.Per)) {
+		f.rateStart, f.rateUsed = now, 0
+	}
+	f.rateUsed++
+	remaining := max(f.rate.Limit-f.rateUsed, 0)
+	reset := int(f.rateStart.Add(f.rate.Per).Sub(now).Round(time.Second) / time.Second)
+	v := fmt.Sprintf("limit=%d,remaining=%d,reset=%d", f.rate.Limit, remaining, reset)
+	w.Header().Set("X-Librato-RateLimit-Std", v)
+	w.Header().Set("X-Librato-RateLimit-Agg", v)
+	if f.rateUsed <= f.rate.Limit {
+		return false, 0, 0
+	}
+	if f.rate.RetryAfter {
+		retryAfter = max(reset, 1)
+	}
+	return true, retryAfter, f.rate.Status
+}
+
+// authorized reports whether r carries the server's credentials.
+func (s *Server) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	if s.appOptics {
+		return (user == s.token && pass == "") || (user == "token" && pass == s.token)
+	}
+	return user == s.user && pass == s.token
+}
+
+// unauthorized writes the real API's 401: text/plain on POST, JSON otherwise.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, "Credentials are required to access this resource.")
+		return
+	}
+	s.writeError(w, http.StatusUnauthorized, "request", "Authorization Required")
+}
+
+// writeRaw writes an injected status and body.
+func writeRaw(w http.ResponseWriter, status int, body string) {
+	t := strings.TrimSpace(body)
+	if strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "text/plain;charset=utf-8")
+	}
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+// dropConnection closes the client's connection without a response.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	// HTTP/2 or a ResponseRecorder: aborting the handler resets the stream.
+	panic(http.ErrAbortHandler)
+}

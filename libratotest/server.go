@@ -1,0 +1,245 @@
+// Package libratotest is an in-memory fake of the Librato Metrics API v1 (and
+// of its token-only AppOptics variant) for tests and local development, in
+// the spirit of net/http/httptest and pstest.
+//
+//	srv := libratotest.NewServer()
+//	defer srv.Close()
+//	c, err := srv.Client()
+//
+// It validates requests like the real API (credentials, content types, names,
+// sources, tags, time windows), answers with the real status codes and error
+// bodies, stores what it accepts and serves it back with resolution rollups.
+// Helpers let tests look at what arrived (Requests, Measurements, Metric) and
+// inject faults (FailNext, DropNext, SetFault, SetLatency, SetRateLimit).
+// What it simplifies is listed in the doc comments of the handlers and in
+// README-style notes below.
+//
+// Simplifications, on purpose:
+//   - One account: one set of credentials, every token has the admin role.
+//   - Source-based (legacy) series and tagged series of one metric are kept
+//     apart: GET /v1/metrics/:name shows source series, GET
+//     /v1/measurements/:name shows tagged series.
+//   - Measurements older than the maximum age (WithMaxAge, default 2 hours
+//     before Now) are rejected with the real "is too far in the past" error;
+//     future times are accepted.
+//   - Tag names and tag values are lower-cased, as the reference says the
+//     real API does.
+//   - Nothing is ever answered with 202 and a job, so GET /v1/jobs/:id is 404.
+//
+// # Adding endpoints (for the other areas of this package)
+//
+// An area (alerts.go, annotations.go, spaces.go, composite.go, ...) adds its
+// routes in its register function, called once from newServer:
+//
+//	func (s *Server) registerAlerts(mux *http.ServeMux) {
+//		mux.HandleFunc("POST /v1/alerts", s.createAlert)
+//	}
+//
+// By the time a handler runs, ServeHTTP has already recorded the request,
+// applied faults, latency and rate limits, decompressed a gzip body and
+// checked the credentials, so handlers only do their own work. Reuse these
+// unexported helpers instead of writing new ones:
+//   - s.mu guards all stored state; hold it while reading or changing state
+//     and never while sleeping or writing a response body that may block.
+//   - s.now() is the server's clock (SetNow/WithNow); s.nextID() hands out ids.
+//   - s.writeJSON(w, status, v), s.writeEmpty(w, status),
+//     s.writeError(w, status, "request", msgs...) for {"errors":{"request":[...]}},
+//     s.writeParamErrors(w, status, paramErrors{...}) for {"errors":{"params":{...}}},
+//     s.notFound(w).
+//   - s.requireJSON(w, r) (415 "Incorrect Content-Type"), s.decodeJSON(r, v,
+//     strict) with DisallowUnknownFields when strict, s.decodeBody(r, v) which
+//     accepts JSON or form bodies (bracketed keys, see form.go).
+//   - s.listParams(w, r, orderBys...) parses name/offset/length/orderby/sort
+//     and p.page(found, total) gives the slice bounds and the
+//     {"query":{found,length,offset,total}} object (page size: WithPageSize).
+//   - s.addState(name, save, load, reset) makes an area's state part of
+//     Snapshot, Restore and Reset.
+package libratotest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"time"
+)
+
+// DefaultUser and DefaultToken are the credentials a Server accepts unless
+// WithCredentials says otherwise.
+const (
+	DefaultUser  = "test@example.com"
+	DefaultToken = "libratotest-token"
+)
+
+// DefaultPageSize is the default and maximum length of a list page, as in the
+// real API.
+const DefaultPageSize = 100
+
+// DefaultMaxAge is how old a measurement's time may be before it is rejected
+// with "is too far in the past".
+const DefaultMaxAge = 2 * time.Hour
+
+// An Option configures a Server.
+type Option func(*Server)
+
+// WithCredentials sets the user (account email) and API token the server
+// accepts. In AppOptics mode only the token is used.
+func WithCredentials(user, token string) Option {
+	return func(s *Server) { s.user, s.token = user, token }
+}
+
+// WithAppOptics makes the server behave like the AppOptics API: token-only
+// authentication (the token as the Basic user name, empty password; the
+// appoptics-api-go form, user "token" and the token as password, is accepted
+// too) and only the tagged API: POST /v1/metrics with gauges or counters is
+// refused.
+func WithAppOptics() Option {
+	return func(s *Server) { s.appOptics = true }
+}
+
+// WithPageSize sets the default and maximum length of list pages and the
+// number of series per page of GET /v1/measurements/:name. n < 1 is ignored.
+func WithPageSize(n int) Option {
+	return func(s *Server) {
+		if n > 0 {
+			s.pageSize = n
+		}
+	}
+}
+
+// WithNow sets the server's clock, used for default measurement times, the
+// time window check and default end times. nil is ignored.
+func WithNow(now func() time.Time) Option {
+	return func(s *Server) {
+		if now != nil {
+			s.nowFunc = now
+		}
+	}
+}
+
+// WithMaxAge sets how far in the past a measurement time may be (default
+// DefaultMaxAge). d <= 0 accepts any past time.
+func WithMaxAge(d time.Duration) Option {
+	return func(s *Server) { s.maxAge = d }
+}
+
+// WithRequestLog sets how many requests Requests keeps (the oldest are
+// dropped first); the default is 10000, n <= 0 keeps none.
+func WithRequestLog(n int) Option {
+	return func(s *Server) { s.logLimit = n }
+}
+
+// Server is a fake Librato API. It is an http.Handler; NewServer also starts
+// it on a loopback listener. All methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of the listener started by NewServer, without the
+	// /v1 path (e.g. "http://127.0.0.1:41234"). It is empty for NewHandler.
+	URL string
+
+	ts        *httptest.Server
+	closeOnce sync.Once
+	handler   http.Handler
+
+	user, token string
+	appOptics   bool
+	pageSize    int
+	maxAge      time.Duration
+	logLimit    int
+
+	// mu guards the stored state: st, the areas' own state and ids.
+	mu     sync.Mutex
+	st     *state
+	areas  []areaState
+	lastID int64
+
+	// cfgMu guards the clock, the request log and the fault settings; it is
+	// never held while handling a request.
+	cfgMu    sync.Mutex
+	nowFunc  func() time.Time
+	requests []Request
+	faults   faults
+}
+
+// NewServer starts a fake Librato API on a loopback listener. Close it when
+// done.
+func NewServer(opts ...Option) *Server {
+	s := NewHandler(opts...)
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL
+	return s
+}
+
+// NewHandler returns a fake Librato API that is not listening anywhere: serve
+// it on your own listener (the CLI's `librato serve` does), e.g.
+// http.ListenAndServe(addr, libratotest.NewHandler()). Its URL is empty and
+// Client needs a URL, so set srv.URL to the listener's base URL first.
+func NewHandler(opts ...Option) *Server {
+	s := &Server{
+		user:     DefaultUser,
+		token:    DefaultToken,
+		pageSize: DefaultPageSize,
+		maxAge:   DefaultMaxAge,
+		logLimit: 10000,
+		nowFunc:  time.Now,
+		st:       newState(),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	mux := http.NewServeMux()
+	s.registerMetrics(mux)
+	s.registerMeasurements(mux)
+	s.registerAlerts(mux)
+	s.registerAnnotations(mux)
+	s.registerSpaces(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.notFound(w) })
+	s.handler = mux
+	return s
+}
+
+// Close shuts down the listener started by NewServer and blocks until every
+// request has finished. It is safe to call more than once and is a no-op for
+// NewHandler servers.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		if s.ts != nil {
+			s.ts.Close()
+		}
+	})
+}
+
+// AppOptics reports whether the server runs in AppOptics mode.
+func (s *Server) AppOptics() bool { return s.appOptics }
+
+// Credentials returns the user and token the server accepts.
+func (s *Server) Credentials() (user, token string) { return s.user, s.token }
+
+// SetNow fixes the server's clock at t.
+func (s *Server) SetNow(t time.Time) {
+	s.cfgMu.Lock()
+	s.nowFunc = func() time.Time { return t }
+	s.cfgMu.Unlock()
+}
+
+// now returns the server's current time.
+func (s *Server) now() time.Time {
+	s.cfgMu.Lock()
+	f := s.nowFunc
+	s.cfgMu.Unlock()
+	return f()
+}
+
+// nextID returns a new positive id, unique within the server. Callers hold
+// s.mu.
+func (s *Server) nextID() int64 {
+	s.lastID++
+	return s.lastID
+}
+
+// ServeHTTP records the request, applies injected faults, latency and rate
+// limits, checks credentials and then routes the request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.prepare(w, r) {
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}

@@ -1,0 +1,353 @@
+package libratotest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// state is everything the metric endpoints store. It is what Snapshot
+// writes, so every field is exported and JSON-encodable. Guarded by
+// Server.mu.
+type state struct {
+	// Metrics by lower-cased name (names are case-insensitive).
+	Metrics map[string]*metric `json:"metrics"`
+	// Series by seriesKey.
+	Series map[string]*series `json:"series"`
+}
+
+func newState() *state {
+	return &state{Metrics: map[string]*metric{}, Series: map[string]*series{}}
+}
+
+// metric is a metric's metadata.
+type metric struct {
+	Name        string         `json:"name"`
+	Type        string         `json:"type"` // gauge, counter or composite
+	DisplayName *string        `json:"display_name"`
+	Description *string        `json:"description"`
+	Period      *int64         `json:"period"`
+	Attributes  map[string]any `json:"attributes"`
+	Composite   *string        `json:"composite,omitempty"`
+}
+
+// series is the points of one stream: a legacy (metric, source) pair or a
+// tagged (metric, tag set) pair.
+type series struct {
+	Metric string            `json:"metric"` // lower-cased metric name
+	Tagged bool              `json:"tagged"`
+	Source string            `json:"source,omitempty"` // as first posted; "" = unassigned
+	Tags   map[string]string `json:"tags,omitempty"`
+	Points map[int64]*agg    `json:"points"` // by Unix second
+}
+
+// agg is one point, or the combination of several samples.
+type agg struct {
+	Count      int64   `json:"count"`
+	Sum        float64 `json:"sum"`
+	Min        float64 `json:"min"`
+	Max        float64 `json:"max"`
+	Last       float64 `json:"last"`
+	SumSquares float64 `json:"sum_squares"`
+	// Complex is set when a sample arrived as summary fields or samples were
+	// combined: such points are served with count, sum, min and max.
+	Complex bool `json:"complex,omitempty"`
+}
+
+// sample returns the agg of a single value v.
+func sample(v float64) agg {
+	return agg{Count: 1, Sum: v, Min: v, Max: v, Last: v, SumSquares: v * v}
+}
+
+// merge combines o into a (o arrived later).
+func (a *agg) merge(o agg) {
+	if a.Count == 0 {
+		*a = o
+		return
+	}
+	a.Count += o.Count
+	a.Sum += o.Sum
+	a.Min = math.Min(a.Min, o.Min)
+	a.Max = math.Max(a.Max, o.Max)
+	a.Last = o.Last
+	a.SumSquares += o.SumSquares
+	a.Complex = true
+}
+
+// mean is sum/count.
+func (a agg) mean() float64 {
+	if a.Count == 0 {
+		return 0
+	}
+	return a.Sum / float64(a.Count)
+}
+
+// stddev is the population standard deviation from sum_squares.
+func (a agg) stddev() float64 {
+	if a.Count == 0 {
+		return 0
+	}
+	m := a.mean()
+	v := a.SumSquares/float64(a.Count) - m*m
+	if v < 0 {
+		return 0
+	}
+	return math.Sqrt(v)
+}
+
+// legacyKey and taggedKey identify a series in state.Series.
+func legacyKey(metric, source string) string {
+	return "s\x00" + strings.ToLower(metric) + "\x00" + strings.ToLower(source)
+}
+
+func taggedKey(metric string, tags map[string]string) string {
+	var b strings.Builder
+	b.WriteString("t\x00")
+	b.WriteString(strings.ToLower(metric))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		b.WriteString("\x00")
+		b.WriteString(k)
+		b.WriteString("=")
+		b.WriteString(tags[k])
+	}
+	return b.String()
+}
+
+// addPoint stores a sample for the series at t, combining it with a point
+// already there. Callers hold s.mu.
+func (st *state) addPoint(key string, proto series, t int64, a agg) {
+	se := st.Series[key]
+	if se == nil {
+		se = &proto
+		se.Points = map[int64]*agg{}
+		st.Series[key] = se
+	}
+	p := se.Points[t]
+	if p == nil {
+		p = &agg{}
+		se.Points[t] = p
+	}
+	p.merge(a)
+}
+
+// seriesOf returns the metric's series of one kind, in a stable order.
+func (st *state) seriesOf(name string, tagged bool) []*series {
+	lname := strings.ToLower(name)
+	var out []*series
+	var keys []string
+	for k, se := range st.Series {
+		if se.Metric == lname && se.Tagged == tagged {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, st.Series[k])
+	}
+	return out
+}
+
+// deleteMetric removes a metric and all its series.
+func (st *state) deleteMetric(name string) {
+	lname := strings.ToLower(name)
+	delete(st.Metrics, lname)
+	for k, se := range st.Series {
+		if se.Metric == lname {
+			delete(st.Series, k)
+		}
+	}
+}
+
+// areaState is another area's contribution to Snapshot, Restore and Reset.
+type areaState struct {
+	name  string
+	save  func() (json.RawMessage, error)
+	load  func(json.RawMessage) error
+	reset func()
+}
+
+// addState registers an area's state (alerts, annotations, ...) so that
+// Snapshot saves it under name, Restore loads it and Reset clears it. save,
+// load and reset are called with s.mu held. Call it from the area's register
+// function.
+func (s *Server) addState(name string, save func() (json.RawMessage, error), load func(json.RawMessage) error, reset func()) {
+	s.areas = append(s.areas, areaState{name, save, load, reset})
+}
+
+// snapshot is the JSON document of Snapshot.
+type snapshot struct {
+	Version int                        `json:"version"`
+	Time    int64                      `json:"time"`
+	LastID  int64                      `json:"last_id"`
+	Metrics *state                     `json:"metrics"`
+	Areas   map[string]json.RawMessage `json:"areas,omitempty"`
+}
+
+// Snapshot returns the server's whole stored state as JSON (metrics, points,
+// and the state of every other area), for Restore. It does not include the
+// request log or fault settings.
+func (s *Server) Snapshot() ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := snapshot{Version: 1, Time: s.now().Unix(), LastID: s.lastID, Metrics: s.st, Areas: map[string]json.RawMessage{}}
+	for _, a := range s.areas {
+		b, err := a.save()
+		if err != nil {
+			return nil, fmt.Errorf("libratotest: snapshot %s: %w", a.name, err)
+		}
+		snap.Areas[a.name] = b
+	}
+	return json.Marshal(snap)
+}
+
+// Restore replaces the server's stored state with a Snapshot. On error the
+// state is left as it was for the metrics and may be partly restored for
+// other areas.
+func (s *Server) Restore(data []byte) error {
+	var snap snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return fmt.Errorf("libratotest: restore: %w", err)
+	}
+	if snap.Version != 1 {
+		return fmt.Errorf("libratotest: restore: unsupported snapshot version %d", snap.Version)
+	}
+	st := snap.Metrics
+	if st == nil {
+		st = newState()
+	}
+	if st.Metrics == nil {
+		st.Metrics = map[string]*metric{}
+	}
+	if st.Series == nil {
+		st.Series = map[string]*series{}
+	}
+	for k, se := range st.Series {
+		if se == nil || se.Points == nil {
+			return errors.New("libratotest: restore: series " + k + " has no points")
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st = st
+	s.lastID = snap.LastID
+	for _, a := range s.areas {
+		if b, ok := snap.Areas[a.name]; ok {
+			if err := a.load(b); err != nil {
+				return fmt.Errorf("libratotest: restore %s: %w", a.name, err)
+			}
+		} else {
+			a.reset()
+		}
+	}
+	return nil
+}
+
+// Reset forgets every stored metric, point and object of the other areas,
+// the request log and every injected fault. Credentials, options and the
+// clock stay.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	s.st = newState()
+	for _, a := range s.areas {
+		a.reset()
+	}
+	s.mu.Unlock()
+	s.cfgMu.Lock()
+	s.requests = nil
+	s.faults = faults{}
+	s.cfgMu.Unlock()
+}
+
+// Point is a stored point of a series, for tests (see Measurements).
+type Point struct {
+	Name   string
+	Source string            // legacy series; "" when unassigned or tagged
+	Tags   map[string]string // tagged series; nil for legacy ones
+	Time   time.Time
+	// Value is the mean (Sum/Count) for gauges and the last value for
+	// counters, as the API serves it.
+	Value      float64
+	Count      int64
+	Sum        float64
+	Min        float64
+	Max        float64
+	Last       float64
+	SumSquares float64
+}
+
+// Measurements returns every stored point of the named metric (legacy and
+// tagged series, raw, before any rollup), ordered by series and time.
+func (s *Server) Measurements(name string) []Point {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.st.Metrics[strings.ToLower(name)]
+	var out []Point
+	for _, tagged := range []bool{false, true} {
+		for _, se := range s.st.seriesOf(name, tagged) {
+			for _, t := range slices.Sorted(maps.Keys(se.Points)) {
+				a := se.Points[t]
+				p := Point{Name: name, Source: se.Source, Time: time.Unix(t, 0).UTC(),
+					Value: pointValue(m, *a), Count: a.Count, Sum: a.Sum, Min: a.Min, Max: a.Max,
+					Last: a.Last, SumSquares: a.SumSquares}
+				if m != nil {
+					p.Name = m.Name
+				}
+				if tagged {
+					p.Tags = maps.Clone(se.Tags)
+				}
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// pointValue is the value the API serves for a point of m.
+func pointValue(m *metric, a agg) float64 {
+	if m != nil && m.Type == "counter" {
+		return a.Last
+	}
+	return a.mean()
+}
+
+// Metric is a metric's metadata, for tests (see Server.Metric).
+type Metric struct {
+	Name        string
+	Type        string // "gauge", "counter" or "composite"
+	DisplayName string
+	Description string
+	Period      int64
+	Attributes  map[string]any
+	Composite   string
+}
+
+// Metric returns the named metric's metadata (names are case-insensitive)
+// and whether it exists.
+func (s *Server) Metric(name string) (Metric, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.st.Metrics[strings.ToLower(name)]
+	if m == nil {
+		return Metric{}, false
+	}
+	out := Metric{Name: m.Name, Type: m.Type, Attributes: maps.Clone(m.Attributes)}
+	if m.DisplayName != nil {
+		out.DisplayName = *m.DisplayName
+	}
+	if m.Description != nil {
+		out.Description = *m.Description
+	}
+	if m.Period != nil {
+		out.Period = *m.Period
+	}
+	if m.Composite != nil {
+		out.Composite = *m.Composite
+	}
+	return out, true
+}
