@@ -1,0 +1,302 @@
+package librato
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// alertRequest is the body of POST /alerts and PUT /alerts/:id (reference TV17). Every field but
+// rearm_seconds is always sent: a PUT replaces the alert, so a missing field would be reset.
+type alertRequest struct {
+	Name         string             `json:"name"`
+	Description  string             `json:"description"`
+	Conditions   []conditionRequest `json:"conditions"`
+	Services     []int              `json:"services"`
+	Attributes   map[string]any     `json:"attributes"`
+	Active       bool               `json:"active"`
+	RearmSeconds int                `json:"rearm_seconds,omitempty"`
+	Version      int                `json:"version"`
+	MD           bool               `json:"md"`
+}
+
+// conditionRequest is one condition on the wire. Tags are the documented array of
+// {name, grouped, values} (python-librato's {} is wrong); duration is omitted when unset and
+// threshold and summary_function for absent conditions.
+type conditionRequest struct {
+	ID              int            `json:"id,omitempty"`
+	Type            ConditionType  `json:"type"`
+	MetricName      string         `json:"metric_name"`
+	Source          string         `json:"source,omitempty"`
+	Tags            []ConditionTag `json:"tags,omitempty"`
+	Threshold       *float64       `json:"threshold,omitempty"`
+	SummaryFunction string         `json:"summary_function,omitempty"`
+	Duration        int            `json:"duration,omitempty"`
+	DetectReset     *bool          `json:"detect_reset,omitempty"`
+}
+
+// request renders the alert as the API takes it. Call Validate first.
+func (al *Alert) request() alertRequest {
+	c := al.client
+	tagged := c != nil && (c.appOptics || len(c.tags) > 0)
+	r := alertRequest{
+		Name:         al.Name,
+		Description:  al.AlertData.Description,
+		Conditions:   make([]conditionRequest, 0, len(al.Conditions)),
+		Services:     make([]int, 0, len(al.Services)),
+		Attributes:   al.Attributes,
+		Active:       al.AlertData.Active,
+		RearmSeconds: int(al.Rearm / time.Second),
+		Version:      al.Version,
+		MD:           al.MD || tagged,
+	}
+	if r.Attributes == nil {
+		r.Attributes = map[string]any{}
+	}
+	if r.Version == 0 {
+		r.Version = 2
+	}
+	for _, s := range al.Services {
+		r.Services = append(r.Services, s.ID)
+	}
+	for _, d := range al.Conditions {
+		cr := conditionRequest{
+			ID:          d.ID,
+			Type:        d.Type,
+			MetricName:  alertMetricName(c, d.MetricName),
+			Source:      d.Source,
+			Tags:        d.Tags,
+			Duration:    int(d.Duration / time.Second),
+			DetectReset: d.DetectReset,
+		}
+		if len(d.Tags) > 0 {
+			r.MD = true
+		}
+		// A legacy account reads an omitted source as "all sources"; "*" says the same explicitly,
+		// as python-librato does. Tagged accounts get no source at all.
+		if cr.Source == "" && !tagged && len(d.Tags) == 0 {
+			cr.Source = "*"
+		}
+		if d.Type != ConditionAbsent {
+			cr.Threshold = d.Threshold
+			cr.SummaryFunction = d.SummaryFunction
+			if cr.SummaryFunction == "" {
+				cr.SummaryFunction = "average"
+			}
+		}
+		r.Conditions = append(r.Conditions, cr)
+	}
+	return r
+}
+
+// alertResponse is an alert as GET, POST and list answers carry it. Nullable fields are pointers
+// or tolerant types; services may be objects (documented) or bare IDs.
+type alertResponse struct {
+	ID             int                 `json:"id"`
+	Name           string              `json:"name"`
+	Description    *string             `json:"description"`
+	Conditions     []conditionResponse `json:"conditions"`
+	Services       alertServicesWire   `json:"services"`
+	Attributes     map[string]any      `json:"attributes"`
+	Active         *bool               `json:"active"`
+	RearmSeconds   *int                `json:"rearm_seconds"`
+	Version        int                 `json:"version"`
+	MD             bool                `json:"md"`
+	RearmPerSignal bool                `json:"rearm_per_signal"`
+	CreatedAt      jsonEpoch           `json:"created_at"`
+	UpdatedAt      jsonEpoch           `json:"updated_at"`
+}
+
+type conditionResponse struct {
+	ID              int               `json:"id"`
+	Type            ConditionType     `json:"type"`
+	MetricName      string            `json:"metric_name"`
+	Source          *string           `json:"source"`
+	Tags            conditionTagsWire `json:"tags"`
+	Threshold       *float64          `json:"threshold"`
+	SummaryFunction *string           `json:"summary_function"`
+	Duration        *int              `json:"duration"`
+	DetectReset     *bool             `json:"detect_reset"`
+}
+
+// data converts the answer into AlertData.
+func (w *alertResponse) data() AlertData {
+	d := AlertData{
+		ID:             w.ID,
+		Name:           w.Name,
+		Services:       []AlertService(w.Services),
+		Attributes:     w.Attributes,
+		Active:         w.Active == nil || *w.Active,
+		Version:        w.Version,
+		MD:             w.MD,
+		RearmPerSignal: w.RearmPerSignal,
+		CreatedAt:      w.CreatedAt.Time,
+		UpdatedAt:      w.UpdatedAt.Time,
+	}
+	if w.Description != nil {
+		d.Description = *w.Description
+	}
+	if w.RearmSeconds != nil {
+		d.Rearm = time.Duration(*w.RearmSeconds) * time.Second
+	}
+	for _, wc := range w.Conditions {
+		cd := &ConditionData{
+			ID:          wc.ID,
+			Type:        wc.Type,
+			MetricName:  wc.MetricName,
+			Tags:        []ConditionTag(wc.Tags),
+			Threshold:   wc.Threshold,
+			DetectReset: wc.DetectReset,
+		}
+		if wc.Source != nil && *wc.Source != "*" {
+			cd.Source = *wc.Source // "*" is the all-sources default, the same as none
+		}
+		if wc.SummaryFunction != nil {
+			cd.SummaryFunction = *wc.SummaryFunction
+		}
+		if wc.Duration != nil {
+			cd.Duration = time.Duration(*wc.Duration) * time.Second
+		}
+		d.Conditions = append(d.Conditions, cd)
+	}
+	return d
+}
+
+// alertServicesWire decodes "services" as an array of service objects (documented for responses)
+// or of bare IDs (what requests carry, and what some create answers echo).
+type alertServicesWire []AlertService
+
+func (s *alertServicesWire) UnmarshalJSON(b []byte) error {
+	var items []json.RawMessage
+	if err := json.Unmarshal(b, &items); err != nil {
+		return fmt.Errorf("services: %w", err)
+	}
+	out := make([]AlertService, 0, len(items))
+	for _, it := range items {
+		var svc AlertService
+		if bytes.HasPrefix(bytes.TrimSpace(it), []byte("{")) {
+			var o struct {
+				ID       flexID         `json:"id"`
+				Type     string         `json:"type"`
+				Title    string         `json:"title"`
+				Settings map[string]any `json:"settings"`
+			}
+			if err := json.Unmarshal(it, &o); err != nil {
+				return fmt.Errorf("services: %w", err)
+			}
+			svc = AlertService{ID: int(o.ID), Type: o.Type, Title: o.Title, Settings: o.Settings}
+		} else {
+			var id flexID
+			if err := json.Unmarshal(it, &id); err != nil {
+				return fmt.Errorf("services: %w", err)
+			}
+			svc.ID = int(id)
+		}
+		out = append(out, svc)
+	}
+	*s = out
+	return nil
+}
+
+// flexID is an ID sent as a number or, as the services docs show ("id":"145"), a string.
+type flexID int
+
+func (f *flexID) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "null" || s == "" {
+		*f = 0
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("id %s is not an integer", b)
+	}
+	*f = flexID(n)
+	return nil
+}
+
+// conditionTagsWire decodes condition "tags": the documented array, or the object form
+// python-librato sends ({} or {"name": ["value", ...]}).
+type conditionTagsWire []ConditionTag
+
+func (t *conditionTagsWire) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*t = nil
+	case bytes.HasPrefix(b, []byte("{")):
+		var m map[string][]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("condition tags: %w", err)
+		}
+		names := make([]string, 0, len(m))
+		for k := range m {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		var out []ConditionTag
+		for _, k := range names {
+			out = append(out, ConditionTag{Name: k, Values: slices.Clone(m[k])})
+		}
+		*t = out
+	default:
+		var out []ConditionTag
+		if err := json.Unmarshal(b, &out); err != nil {
+			return fmt.Errorf("condition tags: %w", err)
+		}
+		*t = out
+	}
+	return nil
+}
+
+// jsonEpoch is a time the API sends as Unix seconds (integer or float), null, or in some
+// snapshots an RFC 3339 string. Null and 0 decode to the zero time; others to a UTC time.
+type jsonEpoch struct{ time.Time }
+
+func (e *jsonEpoch) UnmarshalJSON(b []byte) error {
+	s := string(bytes.TrimSpace(b))
+	if s == "null" {
+		e.Time = time.Time{}
+		return nil
+	}
+	if strings.HasPrefix(s, `"`) {
+		uq, err := strconv.Unquote(s)
+		if err != nil {
+			return fmt.Errorf("time %s: %w", s, err)
+		}
+		if uq == "" {
+			e.Time = time.Time{}
+			return nil
+		}
+		if t, err := time.Parse(time.RFC3339, uq); err == nil {
+			e.Time = t
+			return nil
+		}
+		s = uq
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("time %s is neither Unix seconds nor RFC 3339", b)
+	}
+	if f == 0 {
+		e.Time = time.Time{}
+		return nil
+	}
+	sec := int64(f)
+	e.Time = time.Unix(sec, int64((f-float64(sec))*1e9)).UTC()
+	return nil
+}
+
+// unixOrNil renders a time as Unix seconds, or nil (omitted) for the zero time.
+func unixOrNil(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.Unix()
+	return &u
+}
