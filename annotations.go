@@ -1,0 +1,447 @@
+package librato
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// UnassignedSource is the key AnnotationStream.Events uses for events posted without a source.
+const UnassignedSource = "unassigned"
+
+// Annotation is one event of an annotation stream: a deploy, a build, an incident.
+type Annotation struct {
+	// ID is assigned by the API.
+	ID int
+	// Title is required.
+	Title       string
+	Description string
+	// Source is where the event happened (a host, a service); "" for none.
+	Source string
+	// StartTime defaults to the time the API receives the event; EndTime to none.
+	// The zero time means "not set"; times travel as whole Unix seconds.
+	StartTime time.Time
+	EndTime   time.Time
+	// Links point to related pages. Each needs a Rel, unique within the event, and an Href.
+	Links []Link
+}
+
+// Link is a link attached to an annotation.
+type Link struct {
+	Rel   string `json:"rel"`
+	Href  string `json:"href"`
+	Label string `json:"label,omitempty"`
+}
+
+// AnnotationStream is a named stream of annotations. Its events come grouped by source
+// (UnassignedSource for events without one), each group ordered by start time; they are
+// only filled by Client.AnnotationStream with a time range or count.
+type AnnotationStream struct {
+	Name        string
+	DisplayName string
+	Events      map[string][]Annotation
+}
+
+// AnnotationQuery selects the events Client.AnnotationStream returns. The API returns events only
+// when StartTime or Count is set; with neither, only the stream's properties come back.
+type AnnotationQuery struct {
+	StartTime time.Time // events starting at or after this time
+	EndTime   time.Time // events starting at or before this time (zero: now)
+	Count     int       // at most this many of the latest events
+	Sources   []string  // only these sources (wildcards allowed)
+}
+
+// annotationWire is an event as POST and PUT send it: unset fields are left out.
+type annotationWire struct {
+	Title       string  `json:"title,omitempty"`
+	Description *string `json:"description,omitempty"`
+	Source      *string `json:"source,omitempty"`
+	StartTime   *int64  `json:"start_time,omitempty"`
+	EndTime     *int64  `json:"end_time,omitempty"`
+	Links       []Link  `json:"links,omitempty"`
+}
+
+// annotationResponse decodes an event as the API sends it (nulls included).
+type annotationResponse struct {
+	ID          int       `json:"id"`
+	Title       string    `json:"title"`
+	Description *string   `json:"description"`
+	Source      *string   `json:"source"`
+	StartTime   jsonEpoch `json:"start_time"`
+	EndTime     jsonEpoch `json:"end_time"`
+	Links       []Link    `json:"links"`
+}
+
+func (w *annotationResponse) annotation() Annotation {
+	a := Annotation{ID: w.ID, Title: w.Title, StartTime: w.StartTime.Time, EndTime: w.EndTime.Time, Links: w.Links}
+	if w.Description != nil {
+		a.Description = *w.Description
+	}
+	if w.Source != nil {
+		a.Source = *w.Source
+	}
+	return a
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func checkStream(what, stream string) error {
+	if err := ValidateMetricName(stream); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) {
+			ve.Field = "annotation stream"
+		}
+		return fmt.Errorf("librato: %s: %w", what, err)
+	}
+	return nil
+}
+
+func checkAnnotationID(what string, id int) error {
+	if id <= 0 {
+		return fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "annotation ID", Value: strconv.Itoa(id), Reason: "must be positive"})
+	}
+	return nil
+}
+
+func checkLinks(what string, links []Link) error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, l := range links {
+		field := fmt.Sprintf("link %d", i)
+		switch {
+		case l.Rel == "":
+			errs = append(errs, &ValidationError{Field: field + " rel", Value: l.Rel, Reason: "is required"})
+		case seen[l.Rel]:
+			errs = append(errs, &ValidationError{Field: field + " rel", Value: l.Rel, Reason: "is used twice; rels are unique per event"})
+		}
+		seen[l.Rel] = true
+		if l.Href == "" {
+			errs = append(errs, &ValidationError{Field: field + " href", Value: l.Href, Reason: "is required"})
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("librato: %s: %w", what, err)
+	}
+	return nil
+}
+
+func checkAnnotationTimes(what string, a Annotation) error {
+	if !a.StartTime.IsZero() && !a.EndTime.IsZero() && a.EndTime.Before(a.StartTime) {
+		return fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "end time", Value: a.EndTime.String(),
+			Reason: "is before the start time " + a.StartTime.String()})
+	}
+	return nil
+}
+
+// PostAnnotation adds an event to stream (creating the stream if needed) and returns it as stored,
+// with its ID. Title is required; zero times are left to the API (start: now, end: none).
+func (c *Client) PostAnnotation(ctx context.Context, stream string, a Annotation) (*Annotation, error) {
+	const what = "PostAnnotation"
+	if err := checkStream(what, stream); err != nil {
+		return nil, err
+	}
+	if a.Title == "" {
+		return nil, fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "title", Reason: "is required"})
+	}
+	if err := errors.Join(checkLinks(what, a.Links), checkAnnotationTimes(what, a)); err != nil {
+		return nil, err
+	}
+	body := annotationWire{
+		Title:       a.Title,
+		Description: optString(a.Description),
+		Source:      optString(a.Source),
+		StartTime:   unixOrNil(a.StartTime),
+		EndTime:     unixOrNil(a.EndTime),
+		Links:       a.Links,
+	}
+	var out annotationResponse
+	resp, err := c.do(ctx, http.MethodPost, escapePath("annotations", stream), nil, body, &out)
+	if err != nil {
+		return nil, err
+	}
+	if out.ID == 0 { // an empty body: keep what was sent, with the ID of the Location header
+		ev := a
+		ev.ID = lastPathID(resp.Header.Get("Location"))
+		return &ev, nil
+	}
+	ev := out.annotation()
+	return &ev, nil
+}
+
+// UpdateAnnotation changes the title, description, end time and links of an event. Empty fields
+// and the zero end time are left unchanged; StartTime and Source cannot be updated and are ignored.
+func (c *Client) UpdateAnnotation(ctx context.Context, stream string, id int, a Annotation) error {
+	const what = "UpdateAnnotation"
+	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id), checkLinks(what, a.Links)); err != nil {
+		return err
+	}
+	body := annotationWire{
+		Title:       a.Title,
+		Description: optString(a.Description),
+		EndTime:     unixOrNil(a.EndTime),
+		Links:       a.Links,
+	}
+	_, err := c.do(ctx, http.MethodPut, escapePath("annotations", stream, strconv.Itoa(id)), nil, body, nil)
+	return err
+}
+
+// AddAnnotationLink attaches a link to an event.
+func (c *Client) AddAnnotationLink(ctx context.Context, stream string, id int, l Link) error {
+	const what = "AddAnnotationLink"
+	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id), checkLinks(what, []Link{l})); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, http.MethodPost, escapePath("annotations", stream, strconv.Itoa(id), "links"), nil, l, nil)
+	return err
+}
+
+// DeleteAnnotation deletes one event.
+func (c *Client) DeleteAnnotation(ctx context.Context, stream string, id int) error {
+	const what = "DeleteAnnotation"
+	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id)); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, http.MethodDelete, escapePath("annotations", stream, strconv.Itoa(id)), nil, nil, nil)
+	return err
+}
+
+// DeleteAnnotationLink removes the link with the given rel from an event.
+func (c *Client) DeleteAnnotationLink(ctx context.Context, stream string, id int, rel string) error {
+	const what = "DeleteAnnotationLink"
+	err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id))
+	if rel == "" {
+		err = errors.Join(err, fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "link rel", Reason: "is required"}))
+	}
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, http.MethodDelete, escapePath("annotations", stream, strconv.Itoa(id), "links", rel), nil, nil, nil)
+	return err
+}
+
+// DeleteAnnotationStream deletes a stream and all its events.
+func (c *Client) DeleteAnnotationStream(ctx context.Context, stream string) error {
+	if err := checkStream("DeleteAnnotationStream", stream); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, http.MethodDelete, escapePath("annotations", stream), nil, nil, nil)
+	return err
+}
+
+// UpdateAnnotationStream sets a stream's display name.
+func (c *Client) UpdateAnnotationStream(ctx context.Context, stream, displayName string) error {
+	if err := checkStream("UpdateAnnotationStream", stream); err != nil {
+		return err
+	}
+	body := struct {
+		DisplayName string `json:"display_name"`
+	}{displayName}
+	_, err := c.do(ctx, http.MethodPut, escapePath("annotations", stream), nil, body, nil)
+	return err
+}
+
+// annotationStreamWire is a stream in lists and in GET annotations/:name.
+type annotationStreamWire struct {
+	Name        string                  `json:"name"`
+	DisplayName *string                 `json:"display_name"`
+	Events      annotationEventsByGroup `json:"events"`
+}
+
+func (w *annotationStreamWire) stream() AnnotationStream {
+	s := AnnotationStream{Name: w.Name, Events: w.Events}
+	if w.DisplayName != nil {
+		s.DisplayName = *w.DisplayName
+	}
+	return s
+}
+
+// annotationEventsByGroup decodes "events" in both shapes the API is seen to send: a map from
+// source to events (live API, per the Ruby client's integration tests) and an array holding such
+// maps (the documentation). Maps of an array are merged.
+type annotationEventsByGroup map[string][]Annotation
+
+func (g *annotationEventsByGroup) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	var maps []map[string][]annotationResponse
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		return nil
+	case bytes.HasPrefix(b, []byte("[")):
+		if err := json.Unmarshal(b, &maps); err != nil {
+			return fmt.Errorf("annotation events: %w", err)
+		}
+	default:
+		var m map[string][]annotationResponse
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("annotation events: %w", err)
+		}
+		maps = append(maps, m)
+	}
+	out := map[string][]Annotation{}
+	for _, m := range maps {
+		for src, evs := range m {
+			for i := range evs {
+				out[src] = append(out[src], evs[i].annotation())
+			}
+		}
+	}
+	*g = out
+	return nil
+}
+
+// AnnotationStreams iterates over every annotation stream (name filter and paging in opts; streams
+// order by name). It stops at the first error, which it yields. opts is not modified.
+func (c *Client) AnnotationStreams(ctx context.Context, opts *ListOptions) iter.Seq2[AnnotationStream, error] {
+	return func(yield func(AnnotationStream, error) bool) {
+		for w, err := range listAll[annotationStreamWire](ctx, c, "annotations", "annotations", opts, nil) {
+			if err != nil {
+				yield(AnnotationStream{}, err)
+				return
+			}
+			if !yield(w.stream(), nil) {
+				return
+			}
+		}
+	}
+}
+
+// ListAnnotationStreams returns one page of annotation streams.
+func (c *Client) ListAnnotationStreams(ctx context.Context, opts *ListOptions) ([]AnnotationStream, PageInfo, error) {
+	ws, page, err := listPage[annotationStreamWire](ctx, c, "annotations", "annotations", opts, nil)
+	if err != nil {
+		return nil, PageInfo{}, err
+	}
+	out := make([]AnnotationStream, len(ws))
+	for i := range ws {
+		out[i] = ws[i].stream()
+	}
+	return out, page, nil
+}
+
+// AnnotationStream fetches a stream and, when opts sets StartTime or Count, its events grouped by
+// source. A nil opts fetches the stream's properties only.
+func (c *Client) AnnotationStream(ctx context.Context, stream string, opts *AnnotationQuery) (*AnnotationStream, error) {
+	const what = "AnnotationStream"
+	if err := checkStream(what, stream); err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	if opts != nil {
+		if opts.Count < 0 {
+			return nil, fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "count", Value: strconv.Itoa(opts.Count), Reason: "is negative"})
+		}
+		if !opts.StartTime.IsZero() && !opts.EndTime.IsZero() && opts.EndTime.Before(opts.StartTime) {
+			return nil, fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "end time", Value: opts.EndTime.String(), Reason: "is before the start time"})
+		}
+		if !opts.StartTime.IsZero() {
+			q.Set("start_time", strconv.FormatInt(opts.StartTime.Unix(), 10))
+		}
+		if !opts.EndTime.IsZero() {
+			q.Set("end_time", strconv.FormatInt(opts.EndTime.Unix(), 10))
+		}
+		if opts.Count > 0 {
+			q.Set("count", strconv.Itoa(opts.Count))
+		}
+		for _, s := range opts.Sources {
+			q.Add("sources[]", s)
+		}
+	}
+	var w annotationStreamWire
+	if _, err := c.do(ctx, http.MethodGet, escapePath("annotations", stream), q, nil, &w); err != nil {
+		return nil, err
+	}
+	s := w.stream()
+	return &s, nil
+}
+
+// AnnotationEvent fetches one event of a stream.
+func (c *Client) AnnotationEvent(ctx context.Context, stream string, id int) (*Annotation, error) {
+	const what = "AnnotationEvent"
+	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id)); err != nil {
+		return nil, err
+	}
+	var w annotationResponse
+	if _, err := c.do(ctx, http.MethodGet, escapePath("annotations", stream, strconv.Itoa(id)), nil, nil, &w); err != nil {
+		return nil, err
+	}
+	a := w.annotation()
+	return &a, nil
+}
+
+// annotateFinishTimeout bounds the update that records the end of Annotate's work. It runs even when
+// ctx is done (a cancelled job is worth an end time), so it needs its own bound.
+const annotateFinishTimeout = 30 * time.Second
+
+// maxAnnotateErrorText caps the error text Annotate appends to a description.
+const maxAnnotateErrorText = 1000
+
+// Annotate wraps work (a build, a deploy) in an annotation event of stream: it posts a (with its
+// start time set to now when zero) before running work, then sets the event's end time when work
+// returns; when work fails, its error text is appended to the description.
+//
+// The work always runs, even when the event cannot be posted: recording a CI step must never stop
+// it. Annotate returns work's error as is, joined (errors.Join) with any annotation error, so
+// errors.Is on the work's errors keeps working and an annotation failure never hides the work's.
+// When work succeeds but the event could not be recorded, the annotation error alone is returned.
+// The final update runs even if ctx is done by then, bounded by its own 30 s timeout. If work
+// panics, the event keeps no end time.
+func (c *Client) Annotate(ctx context.Context, stream string, a Annotation, work func(ctx context.Context) error) error {
+	if work == nil {
+		return errors.New("librato: Annotate: nil work function")
+	}
+	if a.StartTime.IsZero() {
+		a.StartTime = c.now()
+	}
+	a.EndTime = time.Time{}
+	ev, postErr := c.PostAnnotation(ctx, stream, a)
+	workErr := work(ctx)
+	if postErr != nil {
+		return errors.Join(workErr, fmt.Errorf("librato: Annotate: event %q not recorded: %w", a.Title, postErr))
+	}
+	if ev.ID == 0 {
+		return errors.Join(workErr, fmt.Errorf("librato: Annotate: event %q was posted but the API returned no ID, so its end time is not recorded", a.Title))
+	}
+	end := c.now()
+	if end.Before(a.StartTime) {
+		end = a.StartTime // a clock step back must not make an invalid event
+	}
+	upd := Annotation{EndTime: end}
+	if workErr != nil {
+		upd.Description = annotateFailureText(a.Description, workErr)
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), annotateFinishTimeout)
+	defer cancel()
+	if err := c.UpdateAnnotation(uctx, stream, ev.ID, upd); err != nil {
+		return errors.Join(workErr, fmt.Errorf("librato: Annotate: end of event %q (id %d) not recorded: %w", a.Title, ev.ID, err))
+	}
+	return workErr
+}
+
+// annotateFailureText appends "failed: <err>" to a description, capping the error text.
+func annotateFailureText(desc string, err error) string {
+	msg := err.Error()
+	if len(msg) > maxAnnotateErrorText {
+		i := maxAnnotateErrorText
+		for i > 0 && !utf8.RuneStart(msg[i]) {
+			i--
+		}
+		msg = msg[:i] + "..."
+	}
+	if desc == "" {
+		return "failed: " + msg
+	}
+	return desc + "\n\nfailed: " + msg
+}
