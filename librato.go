@@ -45,7 +45,7 @@ const DefaultChunkSize = 300
 type Client struct {
 	baseURL   string // always ends with "/"
 	user      string
-	auth      secret // the whole Authorization header value
+	auth      func() string // the Authorization header value, held in a closure so no printing of the struct shows it
 	userAgent string
 	http      *retryablehttp.Client
 	gzip      bool
@@ -57,12 +57,6 @@ type Client struct {
 	now       func() time.Time
 	rateLimit atomic.Pointer[RateLimit]
 }
-
-// secret holds a credential and refuses to print it.
-type secret string
-
-func (secret) String() string   { return "[redacted]" }
-func (secret) GoString() string { return "[redacted]" }
 
 // String describes the client without its credentials.
 func (c *Client) String() string {
@@ -340,7 +334,7 @@ func newClient(user, userPass string, appOptics bool, base string, opts []Option
 	c := &Client{
 		baseURL:   cfg.baseURL,
 		user:      user,
-		auth:      secret("Basic " + base64.StdEncoding.EncodeToString([]byte(userPass))),
+		auth:      authHeader(userPass),
 		userAgent: userAgent(cfg.uaPrefix),
 		gzip:      cfg.gzip,
 		appOptics: appOptics,
@@ -366,6 +360,12 @@ func newClient(user, userPass string, appOptics bool, base string, opts []Option
 		c.http.Logger = cfg.logger // *slog.Logger satisfies retryablehttp.LeveledLogger
 	}
 	return c, nil
+}
+
+// authHeader keeps the Basic credentials out of every printable field of the Client.
+func authHeader(userPass string) func() string {
+	h := "Basic " + base64.StdEncoding.EncodeToString([]byte(userPass))
+	return func() string { return h }
 }
 
 func (cfg *config) buildHTTPClient() (*http.Client, error) {
@@ -511,7 +511,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return nil, fmt.Errorf("librato: building %s request: %w", method, err)
 	}
-	req.Header.Set("Authorization", string(c.auth))
+	req.Header.Set("Authorization", c.auth())
 	req.Header.Set("User-Agent", c.userAgent)
 	req.Header.Set("Accept", "application/json")
 	if payload != nil {

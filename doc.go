@@ -1,0 +1,41 @@
+// Package librato is a client for the Librato Metrics API and for the AppOptics API, which has the
+// same shape.
+//
+// Connect once and share the client; it is safe for concurrent use:
+//
+//	c, err := librato.Connect(user, token)            // Librato: account email and API token
+//	c, err := librato.ConnectAppOptics(token)          // AppOptics: token only, tagged API only
+//
+// # Sending measurements
+//
+// Submit sends measurements at once. It validates all of them before any I/O, routes measurements
+// with tags (or any measurement of a client with default tags) to the tagged API and the rest to the
+// legacy source-based API, and sends them in chunks of 300.
+//
+// On a hot path, use a Queue or an Aggregator. Queue.Add and Aggregator.Add do no I/O and allocate
+// nothing for a series already seen; a Queue flushes in the background (FlushInterval,
+// AutoSubmitCount) and on Close, keeps only what was not accepted after a failure, isolates
+// measurements the API rejects, and counts and reports whatever it has to drop:
+//
+//	q := c.NewQueue(librato.QueueOptions{FlushInterval: 10 * time.Second})
+//	defer q.Close(ctx)
+//	q.Add(librato.Measurement{Name: "api.latency", Value: 12.5, Tags: map[string]string{"host": "web1"}})
+//
+// # Reading
+//
+// Get, GetMeasurements, List and GetComposite read data back; Metrics and the other iterators walk
+// every page of a list, past the API's 100-item pages.
+//
+// # Errors
+//
+// Every non-2xx answer is an *Error carrying the status, the redacted URL and the API's message in
+// python-librato's format ("[400] params: measure_time: is too far in the past"). Test for kinds with
+// errors.Is (ErrNotFound, ErrUnauthorized, ErrRateLimited, ...) and inspect with errors.As. Transport
+// errors, 429 and 5xx are retried with capped, jittered exponential backoff; other 4xx never are.
+// The token never appears in an error or a log line.
+//
+// # Testing
+//
+// Package libratotest is an in-memory Librato-compatible server for tests: libratotest.NewServer()
+// and srv.Client() give a connected client with no account.
+package librato
