@@ -1,0 +1,294 @@
+// Package cli implements the librato command: one file per subcommand, each an options struct
+// registered on a flag.FlagSet plus a run method that tests call with fake streams and environment.
+//
+// Flags are parsed with the standard library's flag package. Flags may come before or after the
+// positional arguments (parseArgs re-enters flag parsing after each positional), "--" ends the
+// flags, and both -flag and --flag are accepted, as flag always does. A CLI library would add
+// nothing this small command table needs.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// Exit codes of the librato command.
+const (
+	ExitOK    = 0 // success
+	ExitError = 1 // runtime or API error
+	ExitUsage = 2 // bad command line or missing configuration
+)
+
+// Env is what a command may touch of the outside world. Tests build one with buffers.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads an environment variable ("" when unset).
+	Getenv func(string) string
+	// Now is the clock used for relative times; nil means time.Now.
+	Now func() time.Time
+	// StderrIsTerminal says whether Stderr is an interactive terminal: progress bars are drawn
+	// only then. Main sets it from golang.org/x/term.
+	StderrIsTerminal bool
+}
+
+func (e *Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// isTerminal reports whether w is an *os.File connected to a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (e *Env) getenv(k string) string {
+	if e.Getenv == nil {
+		return ""
+	}
+	return e.Getenv(k)
+}
+
+// command is one subcommand: its options live in the implementing struct.
+type command interface {
+	// flags registers the command's flags on fs.
+	flags(fs *flag.FlagSet)
+	// args takes the positional arguments, checking their number and form.
+	args(args []string) error
+	// run does the work; its error decides the exit code (see exitCode).
+	run(ctx context.Context, env *Env) error
+}
+
+// commandInfo describes a subcommand for the command table and its help.
+type commandInfo struct {
+	name    string
+	summary string // one line for `librato help`
+	usage   string // synopsis after "librato "
+	help    string // description and examples, printed by --help
+	new     func() command
+}
+
+// commands is the command table, filled by each command's file in an init function so that a
+// command whose library support is missing is simply absent.
+var commands = map[string]*commandInfo{}
+
+func register(ci *commandInfo) {
+	if _, dup := commands[ci.name]; dup {
+		panic("cli: command registered twice: " + ci.name)
+	}
+	commands[ci.name] = ci
+}
+
+// usageError is a bad command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitError carries a specific exit code (a wrapped command's status, rejected pipe lines).
+// Its message, when not empty, is printed like any error.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// exitCode maps a command's error to the process exit code.
+func exitCode(err error) int {
+	var ue *usageError
+	var ee *exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.As(err, &ee):
+		return ee.code
+	}
+	return ExitError
+}
+
+// Main runs the librato command with args (without the program name) and returns the exit code.
+// It never calls os.Exit, so tests can run it. Every byte written to stdout and stderr passes a
+// filter that masks the API token, should any code path ever try to print it.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv, StderrIsTerminal: isTerminal(stderr)}
+	return run(ctx, env, args)
+}
+
+// run is Main with a prepared Env (tests set its clock).
+func run(ctx context.Context, env *Env, args []string) int {
+	var secrets []string
+	for _, k := range []string{"LIBRATO_TOKEN", "APPOPTICS_TOKEN"} {
+		if v := env.getenv(k); v != "" {
+			secrets = append(secrets, v)
+		}
+	}
+	secrets = append(secrets, flagValues(args, "token")...)
+	env.Stdout = newRedactor(env.Stdout, secrets)
+	env.Stderr = newRedactor(env.Stderr, secrets)
+
+	if len(args) == 0 {
+		printUsage(env.Stderr)
+		return ExitUsage
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 {
+			if ci, ok := commands[args[1]]; ok {
+				printCommandHelp(env.Stdout, ci)
+				return ExitOK
+			}
+			fmt.Fprintf(env.Stderr, "librato: unknown command %q\n", args[1])
+			return ExitUsage
+		}
+		printUsage(env.Stdout)
+		return ExitOK
+	}
+	ci, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "librato: unknown command %q\nRun 'librato help' for the list of commands.\n", name)
+		return ExitUsage
+	}
+	cmd := ci.new()
+	fs := flag.NewFlagSet("librato "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed below, help by printCommandHelp
+	cmd.flags(fs)
+	pos, err := parseArgs(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		printCommandHelp(env.Stdout, ci)
+		return ExitOK
+	}
+	if err == nil {
+		err = cmd.args(pos)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "librato %s: %v\nUsage: librato %s\nRun 'librato %s --help' for details.\n", name, err, ci.usage, name)
+		return ExitUsage
+	}
+	err = cmd.run(ctx, env)
+	if err != nil && err.Error() != "" {
+		fmt.Fprintf(env.Stderr, "librato %s: %v\n", name, err)
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(env.Stderr, "Run 'librato %s --help' for usage.\n", name)
+		}
+	}
+	return exitCode(err)
+}
+
+// parseArgs parses flags anywhere among the positional arguments: flag stops at the first
+// positional, so parsing resumes after it. "--" ends the flags; what follows is positional.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		used := len(args) - len(rest)
+		if used > 0 && args[used-1] == "--" && !(used > 1 && takesValue(fs, args[used-2])) {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// takesValue reports whether arg is a flag of fs that consumes the next argument as its value.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	if !strings.HasPrefix(arg, "-") || strings.Contains(arg, "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if f == nil {
+		return false
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return false
+	}
+	return true
+}
+
+// flagValues returns the values given to --name on the command line, in any spelling
+// (-name v, --name v, -name=v, --name=v), so that they can be masked in all output.
+func flagValues(args []string, name string) []string {
+	var vals []string
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		flagName, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || flagName != name {
+			continue
+		}
+		if hasVal {
+			vals = append(vals, val)
+		} else if i+1 < len(args) {
+			vals = append(vals, args[i+1])
+		}
+	}
+	return vals
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `librato reads and writes Librato (and AppOptics) metrics, posts annotations and runs a local fake API.
+
+Usage:
+  librato COMMAND [ARGS] [FLAGS]
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, `
+Credentials come from --user/--token or LIBRATO_USER and LIBRATO_TOKEN (--appoptics: --token or
+APPOPTICS_TOKEN); LIBRATO_URL or --url points at another API, e.g. a 'librato serve' sandbox.
+Tokens are never printed.
+
+Exit status: 0 success, 1 runtime or API error, 2 usage error.
+Run 'librato COMMAND --help' for a command's flags and examples.
+`)
+}
+
+func printCommandHelp(w io.Writer, ci *commandInfo) {
+	fmt.Fprintf(w, "Usage: librato %s\n\n%s\n", ci.usage, strings.TrimSpace(ci.help))
+	fs := flag.NewFlagSet(ci.name, flag.ContinueOnError)
+	ci.new().flags(fs)
+	var flags strings.Builder
+	fs.SetOutput(&flags)
+	fs.PrintDefaults()
+	if flags.Len() > 0 {
+		// flag prints "-name"; this command documents --name, which works the same.
+		out := strings.ReplaceAll(flags.String(), "\n  -", "\n  --")
+		out = strings.Replace(out, "  -", "  --", 1)
+		fmt.Fprintf(w, "\nFlags:\n%s", out)
+	}
+}
