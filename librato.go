@@ -379,11 +379,18 @@ func (cfg *config) buildHTTPClient() (*http.Client, error) {
 		}
 		return &hc, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// Use the default transport as it is (tests may have replaced it, as gock does) unless TLS settings
+	// need a transport of our own.
+	var rt http.RoundTripper = http.DefaultTransport
 	if cfg.tlsConfig != nil {
+		tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr = dt.Clone()
+		}
 		tr.TLSClientConfig = cfg.tlsConfig
+		rt = tr
 	}
-	return &http.Client{Transport: tr, Timeout: cfg.timeout}, nil
+	return &http.Client{Transport: rt, Timeout: cfg.timeout}, nil
 }
 
 func userAgent(prefix string) string {
