@@ -26,9 +26,9 @@ type captured struct {
 	body         []byte
 }
 
-// gockClient returns a client whose requests go through gock, and arms one
+// compositeGock returns a client whose requests go through gock, and arms one
 // expected request answered with status and the fixture body (if any).
-func gockClient(t *testing.T, method, base, path string, status int, fixture string, connect func(opts ...Option) (*Client, error)) (*Client, *captured) {
+func compositeGock(t *testing.T, method, base, path string, status int, fixture string, connect func(opts ...Option) (*Client, error)) (*Client, *captured) {
 	t.Helper()
 	hc := &http.Client{}
 	gock.InterceptClient(hc)
@@ -74,7 +74,7 @@ const testBase = "https://metrics-api.librato.test"
 
 func TestGetCompositeLegacyTV14(t *testing.T) {
 	const expr = `derive(s("collectd.cpu.*.idle","boatman*45"))`
-	c, seen := gockClient(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
+	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
 	res, err := c.GetComposite(context.Background(), Raw(expr), &CompositeOptions{
 		StartTime: time.Unix(1432931007, 0), Resolution: 60})
 	require.NoError(t, err)
@@ -104,7 +104,7 @@ func TestGetCompositeLegacyTV14(t *testing.T) {
 
 // TV10: python-librato's get_composite request, with the default resolution.
 func TestGetCompositeTV10Query(t *testing.T) {
-	c, seen := gockClient(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
+	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
 	_, err := c.GetComposite(context.Background(), Raw(`sum(s("cpu","*"))`), &CompositeOptions{StartTime: time.Unix(1500000000, 0)})
 	require.NoError(t, err)
 	want, err := url.ParseQuery("start_time=1500000000&resolution=1&compose=sum%28s%28%22cpu%22%2C%22%2A%22%29%29")
@@ -113,7 +113,7 @@ func TestGetCompositeTV10Query(t *testing.T) {
 }
 
 func TestGetCompositeBuiltExpression(t *testing.T) {
-	c, seen := gockClient(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
+	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
 	end := time.Unix(1432934607, 0)
 	_, err := c.GetComposite(context.Background(), Derive(S("collectd.cpu.*.idle", Source("boatman*45")), true),
 		&CompositeOptions{EndTime: end, Duration: time.Hour, Resolution: 300})
@@ -133,7 +133,7 @@ func TestGetCompositeTaggedArray(t *testing.T) {
 		"appoptics": func(opts ...Option) (*Client, error) { return ConnectAppOptics("token", opts...) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, seen := gockClient(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", connect)
+			c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", connect)
 			e, err := ParseComposite(expr)
 			require.NoError(t, err)
 			res, err := c.GetComposite(context.Background(), e, &CompositeOptions{StartTime: time.Unix(1484678910, 0), Resolution: 60})
@@ -158,7 +158,7 @@ func TestGetCompositeTaggedArray(t *testing.T) {
 }
 
 func TestGetCompositeTaggedObject(t *testing.T) {
-	c, seen := gockClient(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_object.json", nil)
+	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_object.json", nil)
 	res, err := c.GetComposite(context.Background(), Sum(S("cpu", Tags{"host": "h*"})),
 		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Resolution: 60, Tagged: true})
 	require.NoError(t, err)
@@ -246,7 +246,7 @@ func TestDecodeCompositeShapes(t *testing.T) {
 
 // TV10: python-librato's create_composite.
 func TestCreateCompositeTV10(t *testing.T) {
-	c, seen := gockClient(t, http.MethodPut, testBase, "/v1/metrics/composite.humidity", 204, "", nil)
+	c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/composite.humidity", 204, "", nil)
 	err := c.CreateComposite(context.Background(), "composite.humidity", Sum(S("humidity", Source("*"))),
 		MetricUpdate{Description: "a test composite"})
 	require.NoError(t, err)
@@ -256,12 +256,12 @@ func TestCreateCompositeTV10(t *testing.T) {
 func TestCreateCompositeTV15(t *testing.T) {
 	const expr = `s("librato.cpu.percent.user", {"environment" : "prod", "service": "api"})`
 	t.Run("raw text verbatim", func(t *testing.T) {
-		c, seen := gockClient(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
+		c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
 		require.NoError(t, c.CreateComposite(context.Background(), "librato.cpu.percent.used", Raw(expr), MetricUpdate{}))
 		assert.JSONEq(t, `{"type":"composite","composite":"s(\"librato.cpu.percent.user\", {\"environment\" : \"prod\", \"service\": \"api\"})"}`, string(seen.body))
 	})
 	t.Run("parsed, canonical", func(t *testing.T) {
-		c, seen := gockClient(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
+		c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
 		e, err := ParseComposite(expr)
 		require.NoError(t, err)
 		require.NoError(t, c.CreateComposite(context.Background(), "librato.cpu.percent.used", e, MetricUpdate{Type: "composite", DisplayName: "CPU used"}))
