@@ -1,0 +1,600 @@
+package librato
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// DefaultMaxSeries is the number of distinct series an Aggregator tracks when
+// AggregatorOptions.MaxSeries is zero.
+const DefaultMaxSeries = 10_000
+
+// ErrMaxSeries is returned by Aggregator.Add and AddTagged for a value of a new series when the
+// aggregator already tracks MaxSeries series. The value is counted in AggregatorStats.Overflow.
+var ErrMaxSeries = errors.New("librato: aggregator series limit reached")
+
+// Sketch is a quantile sketch for one series of an Aggregator with Percentiles. Package
+// github.com/go-librato/librato/percentiles provides a DDSketch-based one; it lives there so
+// that the core package does not pull in its dependencies. An Aggregator calls a Sketch with its
+// own lock held, never concurrently.
+type Sketch interface {
+	// Add records one value.
+	Add(v float64)
+	// Quantile returns the value at quantile q (0 < q < 1); ok is false when the sketch is empty.
+	Quantile(q float64) (v float64, ok bool)
+	// Merge adds the values of other, a Sketch of the same kind, to this one.
+	Merge(other Sketch)
+	// Reset empties the sketch, keeping its memory.
+	Reset()
+}
+
+// AggregatorOptions configures an Aggregator. The zero value is a valid configuration.
+type AggregatorOptions struct {
+	// Source is the source of the legacy series (Add).
+	Source string
+	// Tags are added to every tagged series (AddTagged); a series' own tags win for the same name.
+	Tags map[string]string
+	// Period, when set (whole seconds), floors the measurement time to a multiple of it:
+	// t - t%period in Unix seconds, t being MeasureTime or, without it, the time of the flush.
+	Period time.Duration
+	// MeasureTime is the time of every measurement (floored when Period is set). Zero: the time
+	// of the flush with a Period, otherwise no time (the queue stamps it when it sends).
+	MeasureTime time.Time
+	// MaxSeries caps the distinct series tracked (default DefaultMaxSeries). Values of new series
+	// beyond it are refused with ErrMaxSeries and counted in AggregatorStats.Overflow.
+	MaxSeries int
+	// Percentiles, e.g. 50, 95, 99.9 (each strictly between 0 and 100), add one gauge per series and
+	// percentile, named "<name>.p50", "<name>.p95", "<name>.p99_9", from a sketch made by NewSketch.
+	Percentiles []float64
+	// NewSketch makes the sketch of a series; required with Percentiles, e.g.
+	// percentiles.DDSketch(0.01).
+	NewSketch func() Sketch
+}
+
+// AggregatorStats is a snapshot of an Aggregator's counters.
+type AggregatorStats struct {
+	// Series is the number of series tracked: those with values since the last flush and those
+	// that had values in the period before (a series idle for a whole period is forgotten).
+	Series int
+	// Values counts the values accepted since the aggregator was created.
+	Values uint64
+	// Overflow counts the values refused because MaxSeries was reached.
+	Overflow uint64
+}
+
+// Aggregator summarizes values client-side: per series (a name for Add, a name plus a tag set for
+// AddTagged) it keeps count, sum, min, max, the sum of squares and the last value, and sends one
+// summary measurement per series instead of every value. It is safe for concurrent use.
+//
+// Adding a value to a series already seen takes a lock and a map lookup and allocates nothing.
+// Flushing (Submit, Queue.AddAggregator, Reset) keeps the series known so that the next period
+// does not allocate again; a series without values for a whole period is forgotten.
+//
+// NewAggregator does not return an error: a bad option (a Period that is not whole seconds, an
+// invalid Source or Tags, Percentiles without NewSketch or out of range) makes every Add, AddTagged
+// and Submit return it.
+type Aggregator struct {
+	c           *Client
+	source      string
+	tags        map[string]string
+	period      int64 // seconds; 0: none
+	measureTime time.Time
+	maxSeries   int
+	pcts        []float64
+	pctNames    []string // ".p95" for 95
+	newSketch   func() Sketch
+	err         error // from the options, returned by every call
+
+	mu       sync.Mutex
+	index    map[string]int32 // series key -> position in series; sanitizer aliases share a position
+	series   []aggSeries
+	values   uint64
+	overflow uint64
+}
+
+// aggSeries is the state of one series. name, tags and key never change after creation, so a
+// snapshot may keep references to them outside the lock.
+type aggSeries struct {
+	key    string
+	name   string            // sanitized
+	tags   map[string]string // own copy; nil for a legacy series
+	tagged bool
+	stats  aggStats
+	sketch Sketch
+	spare  Sketch // an empty sketch swapped in at a flush, so flushing does not allocate
+}
+
+// aggStats are the running summary values of one series for the current period.
+type aggStats struct {
+	count                     int64
+	sum, min, max, sumsq, last float64
+}
+
+func (s *aggStats) add(v float64) {
+	if s.count == 0 {
+		s.min, s.max = v, v
+	} else {
+		s.min = min(s.min, v)
+		s.max = max(s.max, v)
+	}
+	s.count++
+	s.sum += v
+	s.sumsq += v * v
+	s.last = v
+}
+
+// merge adds an older period's stats o back into s (a failed Submit): s's last value, if any, is
+// the newer one.
+func (s *aggStats) merge(o aggStats) {
+	if o.count == 0 {
+		return
+	}
+	if s.count == 0 {
+		*s = o
+		return
+	}
+	s.count += o.count
+	s.sum += o.sum
+	s.sumsq += o.sumsq
+	s.min = min(s.min, o.min)
+	s.max = max(s.max, o.max)
+}
+
+// NewAggregator returns an empty Aggregator that flushes through c.
+func (c *Client) NewAggregator(opts AggregatorOptions) *Aggregator {
+	a := &Aggregator{
+		c:           c,
+		source:      opts.Source,
+		measureTime: opts.MeasureTime,
+		maxSeries:   opts.MaxSeries,
+		newSketch:   opts.NewSketch,
+		index:       make(map[string]int32),
+	}
+	if a.maxSeries == 0 {
+		a.maxSeries = DefaultMaxSeries
+	}
+	if len(opts.Tags) > 0 {
+		a.tags = make(map[string]string, len(opts.Tags))
+		for k, v := range opts.Tags {
+			a.tags[k] = v
+		}
+	}
+	a.err = a.setOptions(opts)
+	return a
+}
+
+func (a *Aggregator) setOptions(opts AggregatorOptions) error {
+	wrap := func(err error) error { return fmt.Errorf("librato: AggregatorOptions: %w", err) }
+	if opts.Period < 0 || opts.Period%time.Second != 0 {
+		return wrap(&ValidationError{Field: "period", Value: opts.Period.String(),
+			Reason: "must be zero or a positive whole number of seconds"})
+	}
+	a.period = int64(opts.Period / time.Second)
+	if opts.MaxSeries < 0 {
+		return wrap(&ValidationError{Field: "MaxSeries", Value: strconv.Itoa(opts.MaxSeries), Reason: "must not be negative"})
+	}
+	if err := ValidateSource(opts.Source); err != nil {
+		return wrap(err)
+	}
+	if err := ValidateTags(opts.Tags); err != nil {
+		return wrap(err)
+	}
+	if len(opts.Percentiles) > 0 && opts.NewSketch == nil {
+		return wrap(&ValidationError{Field: "Percentiles", Value: fmt.Sprint(opts.Percentiles),
+			Reason: "need NewSketch (for example percentiles.DDSketch(0.01))"})
+	}
+	for _, p := range opts.Percentiles {
+		if !(p > 0 && p < 100) {
+			return wrap(&ValidationError{Field: "Percentiles", Value: formatNumber(p), Reason: "must be strictly between 0 and 100"})
+		}
+		if slices.Contains(a.pcts, p) {
+			continue
+		}
+		a.pcts = append(a.pcts, p)
+		a.pctNames = append(a.pctNames, percentileSuffix(p))
+	}
+	return nil
+}
+
+// percentileSuffix names the gauge of percentile p: ".p95", ".p99_9" (a dot would make a
+// hierarchy level of the fraction).
+func percentileSuffix(p float64) string {
+	s := strconv.FormatFloat(p, 'f', -1, 64)
+	b := []byte(".p")
+	for i := 0; i < len(s); i++ {
+		if s[i] == '.' {
+			b = append(b, '_')
+		} else {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+// Add records value for the legacy series name (sent with the aggregator's Source). It returns an
+// error, and records nothing, for NaN or ±Inf, for an invalid name, and with ErrMaxSeries for a new
+// series beyond MaxSeries.
+func (a *Aggregator) Add(name string, value float64) error {
+	return a.add(name, value, nil, false)
+}
+
+// AddTagged records value for the tagged series of name and tags (sent with the aggregator's Tags
+// under these). tags is not kept: change it freely after the call. Errors are as for Add, plus
+// invalid tags.
+func (a *Aggregator) AddTagged(name string, value float64, tags map[string]string) error {
+	return a.add(name, value, tags, true)
+}
+
+// keyBufSize is the stack buffer for series keys; longer keys take a slower, allocating path.
+const keyBufSize = 256
+
+func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged bool) error {
+	if a.err != nil {
+		return a.err
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return &ValidationError{Field: "value", Value: formatNumber(v), Reason: "must be a finite number"}
+	}
+	var buf [keyBufSize]byte
+	key := appendSeriesKey(buf[:0], tagged, name, tags)
+	a.mu.Lock()
+	i, ok := a.index[string(key)]
+	if !ok {
+		var err error
+		if i, err = a.newSeriesLocked(string(key), name, tags, tagged); err != nil {
+			a.mu.Unlock()
+			return err
+		}
+	}
+	s := &a.series[i]
+	s.stats.add(v)
+	if s.sketch != nil {
+		s.sketch.Add(v)
+	}
+	a.values++
+	a.mu.Unlock()
+	return nil
+}
+
+// maxSortedTags is how many tags appendSeriesKey sorts in a fixed array; more take a slice.
+const maxSortedTags = 8
+
+type tagKV struct{ k, v string }
+
+// appendSeriesKey appends the lookup key of a series to dst: a kind byte, then the name, tag
+// names and tag values in tag-name order, each preceded by its length (so no two series share a
+// key, whatever bytes the strings hold). It allocates only for more than maxSortedTags tags or a
+// key longer than dst's capacity.
+func appendSeriesKey(dst []byte, tagged bool, name string, tags map[string]string) []byte {
+	if !tagged {
+		dst = append(dst, 'L')
+		return appendKeyPart(dst, name)
+	}
+	dst = append(dst, 'T')
+	dst = appendKeyPart(dst, name)
+	var arr [maxSortedTags]tagKV
+	kv := arr[:0]
+	if len(tags) > maxSortedTags {
+		kv = make([]tagKV, 0, len(tags))
+	}
+	for k, v := range tags {
+		kv = append(kv, tagKV{k, v})
+	}
+	// Insertion sort: a handful of tags, no allocation, no interface calls.
+	for i := 1; i < len(kv); i++ {
+		for j := i; j > 0 && kv[j].k < kv[j-1].k; j-- {
+			kv[j], kv[j-1] = kv[j-1], kv[j]
+		}
+	}
+	for _, t := range kv {
+		dst = appendKeyPart(dst, t.k)
+		dst = appendKeyPart(dst, t.v)
+	}
+	return dst
+}
+
+// appendKeyPart appends len(s) as a uvarint, then s.
+func appendKeyPart(dst []byte, s string) []byte {
+	n := uint64(len(s))
+	for n >= 0x80 {
+		dst = append(dst, byte(n)|0x80)
+		n >>= 7
+	}
+	dst = append(dst, byte(n))
+	return append(dst, s...)
+}
+
+// newSeriesLocked validates and creates the series of key. A name the sanitizer changes shares the
+// series of the sanitized name. a.mu is held.
+func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, tagged bool) (int32, error) {
+	if len(a.index) >= a.maxSeries {
+		a.overflow++
+		return 0, ErrMaxSeries
+	}
+	clean := a.c.sanitize(name)
+	if err := ValidateMetricName(clean); err != nil {
+		return 0, err
+	}
+	if tagged {
+		if err := ValidateTags(tags); err != nil {
+			return 0, err
+		}
+	}
+	var alias string
+	if clean != name {
+		// Another spelling of a series: share the series of the sanitized name.
+		alias, key = key, string(appendSeriesKey(nil, tagged, clean, tags))
+		if i, ok := a.index[key]; ok {
+			if len(a.index) < a.maxSeries {
+				a.index[alias] = i
+			}
+			return i, nil
+		}
+	}
+	s := aggSeries{key: key, name: clean, tagged: tagged}
+	if tagged && len(tags) > 0 {
+		s.tags = make(map[string]string, len(tags))
+		for k, v := range tags {
+			s.tags[k] = v
+		}
+	}
+	if a.newSketch != nil {
+		s.sketch = a.newSketch()
+	}
+	i := int32(len(a.series))
+	a.index[key] = i
+	if alias != "" && len(a.index) < a.maxSeries {
+		a.index[alias] = i // else the next value of alias takes this slower path again
+	}
+	a.series = append(a.series, s)
+	return i, nil
+}
+
+// Stats returns a snapshot of the aggregator's counters.
+func (a *Aggregator) Stats() AggregatorStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return AggregatorStats{Series: len(a.series), Values: a.values, Overflow: a.overflow}
+}
+
+// aggSnapshot is one series' state taken out of the aggregator by a flush.
+type aggSnapshot struct {
+	name   string
+	tags   map[string]string
+	key    string
+	tagged bool
+	stats  aggStats
+	pct    []float64 // one per percentile; NaN when the sketch was empty
+	sketch Sketch    // the period's sketch, handed back by release or restore
+}
+
+// collect returns the series with values, in the order they were first seen. With reset, their
+// values are taken out (sketches swapped for empty ones) and series idle for the whole period are
+// forgotten.
+func (a *Aggregator) collect(reset bool) []aggSnapshot {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []aggSnapshot
+	for i := range a.series {
+		s := &a.series[i]
+		if s.stats.count == 0 {
+			continue
+		}
+		snap := aggSnapshot{name: s.name, tags: s.tags, key: s.key, tagged: s.tagged, stats: s.stats}
+		if s.sketch != nil {
+			snap.pct = make([]float64, len(a.pcts))
+			for j, p := range a.pcts {
+				v, ok := s.sketch.Quantile(p / 100)
+				if !ok {
+					v = math.NaN()
+				}
+				snap.pct[j] = v
+			}
+			if reset {
+				snap.sketch = s.sketch
+				if s.spare == nil {
+					s.spare = a.newSketch()
+				}
+				s.sketch, s.spare = s.spare, nil
+			}
+		}
+		out = append(out, snap)
+	}
+	if reset {
+		a.resetLocked()
+	}
+	return out
+}
+
+// resetLocked zeroes every series and forgets those that had no values in the period.
+func (a *Aggregator) resetLocked() {
+	kept := a.series[:0]
+	remap := make(map[int32]int32, len(a.series))
+	for i := range a.series {
+		s := a.series[i]
+		if s.stats.count == 0 {
+			continue
+		}
+		s.stats = aggStats{}
+		remap[int32(i)] = int32(len(kept))
+		kept = append(kept, s)
+	}
+	clear(a.series[len(kept):])
+	a.series = kept
+	for k, i := range a.index {
+		if j, ok := remap[i]; ok {
+			a.index[k] = j
+		} else {
+			delete(a.index, k)
+		}
+	}
+}
+
+// release recycles the sketches of a flushed snapshot as spares.
+func (a *Aggregator) release(snaps []aggSnapshot) {
+	if a.newSketch == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, sn := range snaps {
+		if sn.sketch == nil {
+			continue
+		}
+		if i, ok := a.index[sn.key]; ok && a.series[i].spare == nil {
+			sn.sketch.Reset()
+			a.series[i].spare = sn.sketch
+		}
+	}
+}
+
+// restore merges snapshots that could not be sent back into the aggregator, so the next flush
+// sends them. A series forgotten in between is re-created (even beyond MaxSeries: the values were
+// accepted once).
+func (a *Aggregator) restore(snaps []aggSnapshot) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, sn := range snaps {
+		i, ok := a.index[sn.key]
+		if !ok {
+			i = int32(len(a.series))
+			a.index[sn.key] = i
+			a.series = append(a.series, aggSeries{key: sn.key, name: sn.name, tags: sn.tags, tagged: sn.tagged})
+		}
+		s := &a.series[i]
+		s.stats.merge(sn.stats)
+		if sn.sketch != nil {
+			if s.sketch == nil {
+				s.sketch = sn.sketch
+			} else {
+				s.sketch.Merge(sn.sketch)
+			}
+		}
+	}
+}
+
+// measureTimeAt is the time of the measurements of a flush at now: TV8's floor_measure_time.
+func (a *Aggregator) measureTimeAt(now time.Time) time.Time {
+	t := a.measureTime
+	if a.period == 0 {
+		return t
+	}
+	if t.IsZero() {
+		t = now
+	}
+	sec := t.Unix()
+	sec -= sec % a.period
+	if sec < 0 && t.Unix()%a.period != 0 {
+		sec -= a.period // floor, not truncation, before 1970
+	}
+	return time.Unix(sec, 0)
+}
+
+// measurements turns snapshots into Measurements, with idx[j] the snapshot of the j-th one.
+func (a *Aggregator) measurements(snaps []aggSnapshot, now time.Time) (ms []Measurement, idx []int) {
+	t := a.measureTimeAt(now)
+	n := len(snaps) * (1 + len(a.pcts))
+	ms = make([]Measurement, 0, n)
+	idx = make([]int, 0, n)
+	sums := make([]Summary, len(snaps)) // one allocation for all summaries
+	extra := make([]float64, len(snaps))
+	for j, sn := range snaps {
+		st := sn.stats
+		sums[j] = Summary{Count: st.count, Sum: st.sum, Min: st.min, Max: st.max}
+		m := Measurement{Name: sn.name, Time: t, Summary: &sums[j]}
+		if sn.tagged {
+			extra[j] = st.last
+			sums[j].Last = &extra[j]
+			m.Tags = a.seriesTags(sn.tags)
+		} else {
+			extra[j] = st.sumsq
+			sums[j].SumSquares = &extra[j]
+			m.Source = a.source
+		}
+		ms = append(ms, m)
+		idx = append(idx, j)
+		for k, v := range sn.pct {
+			if math.IsNaN(v) {
+				continue
+			}
+			p := Measurement{Name: sn.name + a.pctNames[k], Value: v, Time: t, Source: m.Source, Tags: m.Tags}
+			ms = append(ms, p)
+			idx = append(idx, j)
+		}
+	}
+	return ms, idx
+}
+
+// seriesTags is the tag set a tagged series is sent with: the aggregator's tags under its own.
+func (a *Aggregator) seriesTags(own map[string]string) map[string]string {
+	if len(a.tags) == 0 && len(own) == 0 {
+		return nil
+	}
+	t := make(map[string]string, len(a.tags)+len(own))
+	for k, v := range a.tags {
+		t[k] = v
+	}
+	for k, v := range own {
+		t[k] = v
+	}
+	return t
+}
+
+// Measurements returns one summary measurement per series with values (plus its percentile
+// gauges), without resetting anything. Legacy series carry the Source and Summary.SumSquares,
+// tagged ones their tags (the aggregator's under the series') and Summary.Last. The time is
+// MeasureTime, floored to Period when set (the current time floored when MeasureTime is zero).
+func (a *Aggregator) Measurements() []Measurement {
+	if a.err != nil {
+		return nil
+	}
+	ms, _ := a.measurements(a.collect(false), a.c.now())
+	return ms
+}
+
+// Reset drops every value recorded so far.
+func (a *Aggregator) Reset() {
+	a.release(a.collect(true))
+}
+
+// Submit sends the summaries of every series with values and resets them, through the same
+// machinery as a Queue: chunks, the 400 split that isolates rejected series, no resend of accepted
+// chunks. What could not be sent for a transient reason (network, 5xx, 429, ctx) is merged back
+// into the aggregator, so the next Submit sends it with the newer values.
+func (a *Aggregator) Submit(ctx context.Context) error {
+	if a.err != nil {
+		return a.err
+	}
+	snaps := a.collect(true)
+	if len(snaps) == 0 {
+		return nil
+	}
+	ms, idx := a.measurements(snaps, a.c.now())
+	s := sender{c: a.c, chunkSize: a.c.chunkSize}
+	res := s.sendAll(ctx, ms)
+	if len(res.unsent) > 0 {
+		// Restore each snapshot whose summary was not sent; a percentile gauge alone not sent
+		// is lost with its sketch's period (it cannot be separated from the summary).
+		back := make([]aggSnapshot, 0, len(res.unsent))
+		seen := make(map[int]bool, len(res.unsent))
+		for _, r := range res.unsent {
+			for k := r.lo; k < r.hi; k++ {
+				j := idx[k]
+				if !seen[j] && ms[k].Summary != nil {
+					seen[j] = true
+					back = append(back, snaps[j])
+					snaps[j].sketch = nil
+				}
+			}
+		}
+		a.restore(back)
+	}
+	a.release(snaps)
+	return res.err()
+}

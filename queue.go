@@ -1,0 +1,451 @@
+package librato
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// DefaultMaxPending is how many measurements a Queue holds at most when QueueOptions.MaxPending
+// is zero.
+const DefaultMaxPending = 100_000
+
+// ErrClosed is returned by Queue.Add and Queue.AddAggregator after Close.
+var ErrClosed = errors.New("librato: queue closed")
+
+// ErrQueueFull is returned by Queue.Add when the queue already holds MaxPending measurements; the
+// measurement is dropped, counted in QueueStats.Dropped and passed to OnDrop.
+var ErrQueueFull = errors.New("librato: queue full")
+
+// QueueOptions configures a Queue. The zero value is a valid configuration: no background
+// flushing (call Submit), the client's chunk size, DefaultMaxPending.
+type QueueOptions struct {
+	// AutoSubmitCount, when set, flushes the queue in the background as soon as it holds this
+	// many measurements: after the Nth Add, one flush sends them. Add itself never waits for it.
+	AutoSubmitCount int
+	// FlushInterval, when set, flushes the queue in the background at this interval.
+	FlushInterval time.Duration
+	// Tags go with every measurement of the queue (which makes them all tagged): a measurement's
+	// own tags win over these, and these over the client's (WithTags).
+	Tags map[string]string
+	// MaxPending caps the measurements held, queued or being sent (default DefaultMaxPending).
+	// Beyond it Add drops the new measurement and returns ErrQueueFull. Negative: no cap.
+	MaxPending int
+	// ChunkSize is the most measurements one POST carries (default: the client's, WithChunkSize).
+	ChunkSize int
+	// OnError, when set, is called with the error of every failed background flush (interval,
+	// auto-submit). Submit, Flush and Close return their errors instead. It runs on the flushing
+	// goroutine: keep it short.
+	OnError func(error)
+	// OnDrop, when set, is called with the measurements the queue lost and why: ErrQueueFull
+	// (MaxPending reached, called from Add), a *RejectedError (the API refused them) or the Close
+	// deadline's error (not sent in time). Every lost measurement is passed exactly once, and also
+	// counted in QueueStats. The slice is only valid during the call.
+	OnDrop func(dropped []Measurement, reason error)
+}
+
+// QueueStats is a snapshot of a Queue's counters (totals since NewQueue, except Queued).
+type QueueStats struct {
+	// Queued is the number of measurements held now: waiting, or in a flush.
+	Queued int
+	// Sent counts measurements the API accepted.
+	Sent uint64
+	// Dropped counts measurements lost without being sent: MaxPending reached, or left at Close.
+	Dropped uint64
+	// Rejected counts measurements the API refused with 400 (isolated by splitting their chunk).
+	Rejected uint64
+	// Retried counts measurements put back in the queue after a failed flush, for the next one.
+	Retried uint64
+	// Requests counts POSTs made; Failures those that failed.
+	Requests, Failures uint64
+	// Flushes counts flushes that had something to send.
+	Flushes uint64
+	// LastError is the error of the latest flush that failed (nil if none has).
+	LastError error
+}
+
+// Queue batches measurements and sends them in chunks: on Submit (or Flush), in the background
+// when AutoSubmitCount or FlushInterval is set, and on Close. It is safe for concurrent use.
+//
+// Add validates the measurement and copies it into a buffer under a lock: no I/O, no waiting on
+// the network, no allocation. A flush swaps the buffer out under the lock and encodes and sends
+// outside it, one flush at a time, so concurrent Submits never send the same measurement twice.
+// A chunk the API refuses with 400 is split to isolate the bad measurements; the rest is
+// delivered. A chunk that fails for a transient reason (network, 5xx, 429, a ctx deadline) is
+// kept, with the chunks after it, for the next flush; accepted chunks are never sent again.
+// Measurements without a time are stamped once, when their flush starts, so a retried chunk keeps
+// its time.
+//
+// Background flushing uses one goroutine, started by NewQueue only when AutoSubmitCount or
+// FlushInterval is set, and stopped by Close. Always Close a Queue (defer q.Close(ctx)).
+type Queue struct {
+	c          *Client
+	tags       map[string]string
+	chunkSize  int
+	maxPending int
+	autoSubmit int
+	onError    func(error)
+	onDrop     func([]Measurement, error)
+
+	mu             sync.Mutex
+	legacy, tagged []Measurement // waiting, oldest first
+	spareL, spareT []Measurement // empty buffers handed back by the last flush
+	held           int           // waiting plus in a flush
+	closed         bool          // Add refuses
+	final          bool          // Close has taken what was left: a flush must not put anything back
+	stats          QueueStats
+
+	flushing chan struct{} // a one-slot semaphore: one flush at a time
+	kick     chan struct{} // auto-submit wake-up, one slot
+	stop     chan struct{} // closed by Close
+	done     chan struct{} // closed when the flusher goroutine ends; nil without one
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	once     sync.Once
+}
+
+// initialCap is how many measurements the buffers have room for up front.
+const initialCap = 1024
+
+// NewQueue returns a Queue sending through c. See QueueOptions for the defaults.
+func (c *Client) NewQueue(opts QueueOptions) *Queue {
+	q := &Queue{
+		c:          c,
+		chunkSize:  opts.ChunkSize,
+		maxPending: opts.MaxPending,
+		autoSubmit: opts.AutoSubmitCount,
+		onError:    opts.OnError,
+		onDrop:     opts.OnDrop,
+		flushing:   make(chan struct{}, 1),
+		kick:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+	}
+	if q.chunkSize <= 0 {
+		q.chunkSize = c.chunkSize
+	}
+	switch {
+	case q.maxPending == 0:
+		q.maxPending = DefaultMaxPending
+	case q.maxPending < 0:
+		q.maxPending = int(^uint(0) >> 1)
+	}
+	if len(opts.Tags) > 0 {
+		q.tags = make(map[string]string, len(opts.Tags))
+		for k, v := range opts.Tags {
+			q.tags[k] = v
+		}
+	}
+	n := min(q.maxPending, max(initialCap, q.chunkSize, q.autoSubmit))
+	q.legacy = make([]Measurement, 0, n)
+	if len(q.tags) > 0 || len(c.tags) > 0 || c.appOptics {
+		q.tagged, q.legacy = q.legacy, nil // everything goes to the tagged API
+	} else {
+		q.tagged = make([]Measurement, 0, n)
+	}
+	q.bgCtx, q.bgCancel = context.WithCancel(context.Background())
+	if opts.FlushInterval > 0 || opts.AutoSubmitCount > 0 {
+		q.done = make(chan struct{})
+		go q.run(opts.FlushInterval)
+	}
+	return q
+}
+
+// Add queues m. It returns an error, and queues nothing, when m is invalid (see Client.Submit for
+// the rules; the client's sanitizer is applied to the name first), ErrQueueFull when MaxPending is
+// reached, and ErrClosed after Close.
+func (q *Queue) Add(m Measurement) error {
+	if err := q.c.checkMeasurement(&m); err != nil {
+		return err
+	}
+	if q.tags != nil {
+		if err := q.c.checkRoute(&m, q.tags); err != nil {
+			return err
+		}
+	}
+	tagged := q.c.tagged(&m, q.tags)
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return ErrClosed
+	}
+	if q.held >= q.maxPending {
+		q.stats.Dropped++
+		q.mu.Unlock()
+		if q.onDrop != nil {
+			q.onDrop([]Measurement{m}, ErrQueueFull)
+		}
+		return ErrQueueFull
+	}
+	if tagged {
+		q.tagged = append(q.tagged, m)
+	} else {
+		q.legacy = append(q.legacy, m)
+	}
+	q.held++
+	kick := q.autoSubmit > 0 && len(q.legacy)+len(q.tagged) >= q.autoSubmit
+	q.mu.Unlock()
+	if kick {
+		select {
+		case q.kick <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	return nil
+}
+
+// AddAggregator moves the aggregator's summaries into the queue (see Aggregator.Measurements:
+// legacy series with the floored time and the aggregator's Source, tagged ones with time and
+// tags) and resets the aggregator. Errors are joined: the aggregator's option error, ErrClosed,
+// or ErrQueueFull for summaries beyond MaxPending (those are dropped and reported).
+func (q *Queue) AddAggregator(a *Aggregator) error {
+	if a.err != nil {
+		return a.err
+	}
+	q.mu.Lock()
+	closed := q.closed
+	q.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	snaps := a.collect(true)
+	ms, _ := a.measurements(snaps, q.c.now())
+	a.release(snaps)
+	var errs []error
+	for i := range ms {
+		if err := q.Add(ms[i]); err != nil {
+			errs = append(errs, fmt.Errorf("librato: AddAggregator: %q: %w", ms[i].Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Len returns the number of measurements waiting to be sent (not counting a flush in progress).
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.legacy) + len(q.tagged)
+}
+
+// Stats returns a snapshot of the queue's counters.
+func (q *Queue) Stats() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := q.stats
+	s.Queued = q.held
+	return s
+}
+
+// Submit sends everything queued, legacy chunks first, and returns when done. If another flush
+// is running it waits for it first (or for ctx). On failure the unsent chunks stay queued for the
+// next flush, and the error says why; rejected measurements come as *RejectedError (joined).
+func (q *Queue) Submit(ctx context.Context) error {
+	return q.flush(ctx)
+}
+
+// Flush is Submit.
+func (q *Queue) Flush(ctx context.Context) error {
+	return q.flush(ctx)
+}
+
+// Close stops background flushing, sends what is queued and returns, at the latest, when ctx is
+// done. What could not be sent by then is dropped: reported to OnDrop, counted in
+// QueueStats.Dropped, and the returned error says how many. Add returns ErrClosed afterwards.
+// Close is safe to call more than once; later calls return nil.
+func (q *Queue) Close(ctx context.Context) error {
+	first := false
+	q.once.Do(func() { first = true })
+	if !first {
+		return nil
+	}
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	close(q.stop)
+	err := q.flush(ctx)
+	// Stop a background flush still running (it holds the semaphore only if ours timed out),
+	// then wait for the flusher to end: its requests are cancelled, so this is quick.
+	q.bgCancel()
+	if q.done != nil {
+		<-q.done
+	}
+	q.mu.Lock()
+	left := append(q.legacy, q.tagged...)
+	q.legacy, q.tagged, q.spareL, q.spareT = nil, nil, nil, nil
+	q.held -= len(left)
+	q.stats.Dropped += uint64(len(left))
+	q.final = true
+	q.mu.Unlock()
+	if len(left) > 0 {
+		reason := err
+		if reason == nil {
+			reason = ctx.Err()
+		}
+		if reason == nil {
+			reason = ErrClosed
+		}
+		dropErr := fmt.Errorf("librato: queue closed with %d measurements not sent: %w", len(left), reason)
+		if q.onDrop != nil {
+			q.onDrop(left, dropErr)
+		}
+		if err == nil {
+			err = dropErr
+		} else {
+			err = fmt.Errorf("librato: queue closed with %d measurements not sent: %w", len(left), err)
+		}
+	}
+	return err
+}
+
+// run is the flusher goroutine.
+func (q *Queue) run(interval time.Duration) {
+	defer close(q.done)
+	var tick <-chan time.Time
+	if interval > 0 {
+		t := time.NewTicker(interval) // fixed schedule: no drift, missed ticks are skipped
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-q.stop:
+			return
+		case <-tick:
+		case <-q.kick:
+		}
+		if err := q.flush(q.bgCtx); err != nil && q.onError != nil && q.bgCtx.Err() == nil {
+			q.onError(err)
+		}
+	}
+}
+
+// flush sends what is queued now; one flush runs at a time.
+func (q *Queue) flush(ctx context.Context) error {
+	select {
+	case q.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-q.flushing }()
+
+	q.mu.Lock()
+	legacy, tagged := q.legacy, q.tagged
+	if len(legacy)+len(tagged) == 0 {
+		q.mu.Unlock()
+		return nil
+	}
+	q.legacy, q.tagged = q.spareL, q.spareT
+	q.spareL, q.spareT = nil, nil
+	q.stats.Flushes++
+	q.mu.Unlock()
+
+	s := sender{c: q.c, chunkSize: q.chunkSize, queueTags: q.tags, now: q.c.now()}
+	// Stamp once: a chunk that goes back into the queue keeps its time.
+	stamp(legacy, s.now)
+	stamp(tagged, s.now)
+	s.send(ctx, false, legacy, 0)
+	s.send(ctx, true, tagged, len(legacy))
+
+	// Unsent spans are in order: first those of legacy, then those of tagged (offset).
+	var backL, backT int
+	for _, r := range s.unsent {
+		if r.lo < len(legacy) {
+			backL += copy(legacy[backL:], legacy[r.lo:r.hi])
+		} else {
+			backT += copy(tagged[backT:], tagged[r.lo-len(legacy):r.hi-len(legacy)])
+		}
+	}
+	rejected := s.rejectedCount()
+	var dropped []Measurement
+	if len(s.rejected) > 0 && q.onDrop != nil {
+		dropped = collectSpans(legacy, tagged, s.rejSpans)
+	}
+
+	q.mu.Lock()
+	q.held -= s.sent + rejected
+	q.stats.Sent += uint64(s.sent)
+	q.stats.Rejected += uint64(rejected)
+	q.stats.Requests += uint64(s.requests)
+	q.stats.Failures += uint64(s.failures)
+	var lost []Measurement
+	if q.final {
+		// Close already gave up on the queue: nothing may be put back.
+		lost = append(legacy[:backL:backL], tagged[:backT]...)
+		q.held -= backL + backT
+		q.stats.Dropped += uint64(backL + backT)
+	} else {
+		q.stats.Retried += uint64(backL + backT)
+		legacy, q.legacy = requeue(legacy, backL, q.legacy)
+		tagged, q.tagged = requeue(tagged, backT, q.tagged)
+	}
+	err := s.err()
+	if err != nil {
+		q.stats.LastError = err
+	}
+	// Keep the emptied buffers for the next flush (only the bigger, if several flushes raced).
+	if cap(legacy) > cap(q.spareL) {
+		q.spareL = legacy[:0]
+	}
+	if cap(tagged) > cap(q.spareT) {
+		q.spareT = tagged[:0]
+	}
+	q.mu.Unlock()
+
+	if q.onDrop != nil {
+		if len(dropped) > 0 {
+			k := 0
+			for i, e := range s.rejected {
+				n := s.rejSpans[i].hi - s.rejSpans[i].lo
+				q.onDrop(dropped[k:k+n], e)
+				k += n
+			}
+		}
+		if len(lost) > 0 {
+			q.onDrop(lost, fmt.Errorf("librato: queue closed before a failed flush could be retried: %w", errors.Join(err, ErrClosed)))
+		}
+	}
+	return err
+}
+
+// requeue puts the first n measurements of buf (a flush's failed ones) in front of cur (added
+// during the flush). It returns the buffer to recycle (cleared) and the new queue.
+func requeue(buf []Measurement, n int, cur []Measurement) (spare, queue []Measurement) {
+	if n == 0 {
+		clear(buf)
+		return buf, cur
+	}
+	clear(buf[n:])
+	queue = append(buf[:n], cur...)
+	clear(cur)
+	return cur, queue
+}
+
+// stamp sets the time of the measurements that have none.
+func stamp(ms []Measurement, now time.Time) {
+	for i := range ms {
+		if ms[i].Time.IsZero() {
+			ms[i].Time = now
+		}
+	}
+}
+
+// collectSpans copies the measurements of spans (positions in legacy, then tagged) in order.
+func collectSpans(legacy, tagged []Measurement, spans []span) []Measurement {
+	var out []Measurement
+	for _, r := range spans {
+		if r.lo < len(legacy) {
+			out = append(out, legacy[r.lo:r.hi]...)
+		} else {
+			out = append(out, tagged[r.lo-len(legacy):r.hi-len(legacy)]...)
+		}
+	}
+	return out
+}
+
+// String describes the queue without its contents.
+func (q *Queue) String() string {
+	s := q.Stats()
+	return "librato.Queue{queued: " + strconv.Itoa(s.Queued) + ", sent: " + strconv.FormatUint(s.Sent, 10) + "}"
+}
