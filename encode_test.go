@@ -1,0 +1,308 @@
+package librato
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var testNow = time.Unix(1500000000, 0)
+
+// viaEncodingJSON is what encoding/json makes of s after a round trip: the reference for escaping.
+func viaEncodingJSON(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	var out string
+	if err := json.Unmarshal(b, &out); err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// wantMeasurement is the decoded form one measurement must have, built independently of the encoder.
+func wantMeasurement(m *Measurement, tagged bool, queueTags, clientTags map[string]string, nowSec int64) map[string]any {
+	w := map[string]any{"name": viaEncodingJSON(m.Name)}
+	if s := m.Summary; s != nil {
+		w["count"] = float64(s.Count)
+		w["sum"], w["min"], w["max"] = s.Sum, s.Min, s.Max
+		if s.SumSquares != nil && !tagged {
+			w["sum_squares"] = *s.SumSquares
+		}
+		if s.Last != nil && tagged {
+			w["last"] = *s.Last
+		}
+	} else {
+		w["value"] = m.Value
+	}
+	ts := float64(nowSec)
+	if !m.Time.IsZero() {
+		ts = float64(m.Time.Unix())
+	}
+	if tagged {
+		w["time"] = ts
+		tags := map[string]any{}
+		for _, layer := range []map[string]string{clientTags, queueTags, m.Tags} {
+			for k, v := range layer {
+				tags[viaEncodingJSON(k)] = viaEncodingJSON(v)
+			}
+		}
+		if len(tags) > 0 {
+			w["tags"] = tags
+		}
+	} else {
+		w["measure_time"] = ts
+		if m.Source != "" {
+			w["source"] = viaEncodingJSON(m.Source)
+		}
+	}
+	if m.Period > 0 {
+		w["period"] = float64(m.Period / time.Second)
+	}
+	if m.Description != "" {
+		w["description"] = viaEncodingJSON(m.Description)
+	}
+	if m.DisplayName != "" {
+		w["display_name"] = viaEncodingJSON(m.DisplayName)
+	}
+	if len(m.Attributes) > 0 {
+		b, _ := json.Marshal(m.Attributes)
+		var a any
+		_ = json.Unmarshal(b, &a)
+		w["attributes"] = a
+	}
+	return w
+}
+
+// wantPayload is the decoded form of a whole body.
+func wantPayload(tagged bool, ms []Measurement, queueTags, clientTags map[string]string, now time.Time) map[string]any {
+	if tagged {
+		list := []any{}
+		for i := range ms {
+			list = append(list, wantMeasurement(&ms[i], true, queueTags, clientTags, now.Unix()))
+		}
+		return map[string]any{"measurements": list}
+	}
+	gauges, counters := []any{}, []any{}
+	for i := range ms {
+		w := wantMeasurement(&ms[i], false, nil, nil, now.Unix())
+		if ms[i].Type == Counter {
+			counters = append(counters, w)
+		} else {
+			gauges = append(gauges, w)
+		}
+	}
+	return map[string]any{"gauges": gauges, "counters": counters}
+}
+
+func decodeBody(t testing.TB, b []byte) map[string]any {
+	t.Helper()
+	var got map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	require.NoError(t, dec.Decode(&got), "body: %s", b)
+	require.False(t, dec.More(), "trailing data in %s", b)
+	return got
+}
+
+// oddStrings exercise escaping: everything JSON strings treat specially.
+var oddStrings = []string{
+	"", "plain", `quo"te`, `back\slash`, `\"`, "new\nline", "cr\rtab\t", "bell\a nul\x00 esc\x1b del\x7f",
+	"bs\b ff\f", "ünïcödé ✓ 日本語 🎉", "bad utf8 \xff\xfe end", "\xc3", "truncated \xe2\x82", "line sep \u2028 para \u2029",
+	"<html>&amp;</html>", "/slash/", strings.Repeat("x", 300), "\ufffd", "\U0010FFFF",
+}
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range oddStrings {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		require.NoError(t, enc.Encode(s))
+		assert.Equal(t, strings.TrimSuffix(want.String(), "\n"), string(appendString(nil, s)), "%q", s)
+	}
+}
+
+// floatCases cover the formatter's branches: integers, fractions, both exponent switch-overs,
+// extremes and negative zero.
+var floatCases = []float64{
+	0, math.Copysign(0, -1), 1, -1, 80, 22.1, 0.1, 1.0 / 3, -2.5e-3, 1e-6, 9.99999e-7, 1e-7, 1e20, 1e21,
+	123456789012345678, 1 << 53, 1<<53 - 1, -(1<<53 - 1), 1 << 60, math.MaxFloat64, -math.MaxFloat64,
+	math.SmallestNonzeroFloat64, 5e-324, 2.2250738585072014e-308, 1e126, 9.999e126, 1e-130, 4.5, 1421530163.5,
+}
+
+func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
+	for _, f := range floatCases {
+		want, err := json.Marshal(f)
+		require.NoError(t, err)
+		got := appendFloat(nil, f)
+		assert.Equal(t, string(want), string(got), "%v", f)
+		var back float64
+		require.NoError(t, json.Unmarshal(got, &back))
+		assert.Equal(t, math.Float64bits(f), math.Float64bits(back), "%v round trip (sign of zero included)", f)
+	}
+}
+
+func TestAppendPayloadDecodes(t *testing.T) {
+	t1 := time.Unix(1481637540, 0)
+	var ms []Measurement
+	for i, s := range oddStrings {
+		ms = append(ms, Measurement{Name: "n" + s, Value: floatCases[i%len(floatCases)], Source: s,
+			Description: s, DisplayName: s, Tags: map[string]string{"k" + s: s, "z": "1"}})
+	}
+	for _, f := range floatCases {
+		ms = append(ms, Measurement{Name: "f", Value: f, Time: t1, Type: Counter})
+	}
+	ms = append(ms,
+		Measurement{Name: "zero", Value: 0},
+		Measurement{Name: "summary", Summary: &Summary{Count: 3, Sum: 35, Min: 4.5, Max: 6.7,
+			SumSquares: Float(0), Last: Float(-0.0)}, Period: time.Minute, Attributes: map[string]any{"aggregate": false}},
+		Measurement{Name: "summary0", Summary: &Summary{Count: 1}},
+		Measurement{Name: "attrs", Attributes: map[string]any{"display_units_short": `"°F"`, "nested": map[string]any{"a": []any{1, "x"}}}},
+	)
+	queueTags := map[string]string{"service": "api", "z": "queue", "q\"": "\x01"}
+	clientTags := map[string]string{"company": "librato", "service": "client", "c": "é"}
+	for _, tc := range []struct {
+		name                  string
+		tagged                bool
+		queueTags, clientTags map[string]string
+	}{
+		{"legacy", false, nil, nil},
+		{"tagged", true, nil, nil},
+		{"tagged with queue and client tags", true, queueTags, clientTags},
+		{"tagged with client tags", true, nil, clientTags},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, chunk := range [][]Measurement{ms, ms[:1], ms[len(ms)-1:], nil} {
+				b := appendPayload([]byte("prefix"), tc.tagged, chunk, tc.queueTags, tc.clientTags, testNow)
+				require.True(t, bytes.HasPrefix(b, []byte("prefix")), "appends to dst")
+				b = b[len("prefix"):]
+				assert.Equal(t, wantPayload(tc.tagged, chunk, tc.queueTags, tc.clientTags, testNow), decodeBody(t, b))
+				if tc.tagged {
+					assert.NotContains(t, string(b), `"source"`, "tagged bodies never carry source")
+				}
+			}
+		})
+	}
+}
+
+func TestAppendPayloadExact(t *testing.T) {
+	// Byte-exact forms, so the field names and order are pinned down (decoded tests compare semantics).
+	got := appendPayload(nil, false, []Measurement{
+		{Name: "temperature", Value: 80},
+		{Name: "conn", Value: 5, Type: Counter, Source: "web1", Time: time.Unix(1500000000, 0)},
+		{Name: "zero", Value: 0, Summary: nil},
+	}, nil, nil, time.Unix(1600000000, 0))
+	assert.Equal(t, `{"gauges":[{"name":"temperature","value":80,"measure_time":1600000000},`+
+		`{"name":"zero","value":0,"measure_time":1600000000}],`+
+		`"counters":[{"name":"conn","value":5,"source":"web1","measure_time":1500000000}]}`, string(got))
+
+	got = appendPayload(nil, true, []Measurement{
+		{Name: "cpu", Summary: &Summary{Count: 3, Sum: 35, Min: 4.5, Max: 6.7, Last: Float(2.5), SumSquares: Float(9)},
+			Time: time.Unix(1421530163, 0), Period: time.Minute, Tags: map[string]string{"region": "us-east-1", "az": "b"}},
+	}, map[string]string{"role": "kafka"}, map[string]string{"az": "client", "environment": "prod"}, testNow)
+	assert.Equal(t, `{"measurements":[{"name":"cpu","count":3,"sum":35,"min":4.5,"max":6.7,"last":2.5,"time":1421530163,`+
+		`"tags":{"az":"b","environment":"prod","region":"us-east-1","role":"kafka"},"period":60}]}`, string(got))
+}
+
+func TestAppendPayloadManyTagsSorted(t *testing.T) {
+	// More tags than the stack buffer holds still encode, sorted (the merge can exceed MaxTags
+	// when validation is bypassed; it must stay correct, just not allocation-free).
+	tags := map[string]string{}
+	for i := range 70 {
+		tags[fmt.Sprintf("t%02d", 69-i)] = fmt.Sprint(i)
+	}
+	b := appendPayload(nil, true, []Measurement{{Name: "x", Tags: tags}}, nil, nil, testNow)
+	got := decodeBody(t, b)
+	assert.Len(t, got["measurements"].([]any)[0].(map[string]any)["tags"], 70)
+	assert.Less(t, bytes.Index(b, []byte(`"t00"`)), bytes.Index(b, []byte(`"t01"`)))
+	assert.Less(t, bytes.Index(b, []byte(`"t68"`)), bytes.Index(b, []byte(`"t69"`)))
+}
+
+func TestAppendPayloadAllocs(t *testing.T) {
+	ms := benchMeasurements(300)
+	buf := appendPayload(nil, true, ms, nil, nil, testNow)
+	allocs := testing.AllocsPerRun(20, func() {
+		buf = appendPayload(buf[:0], true, ms, nil, nil, testNow)
+	})
+	assert.Zero(t, allocs, "tagged chunk into a reused buffer")
+	queueTags, clientTags := map[string]string{"service": "api"}, map[string]string{"env": "prod", "host": "h1"}
+	allocs = testing.AllocsPerRun(20, func() {
+		buf = appendPayload(buf[:0], true, ms, queueTags, clientTags, testNow)
+	})
+	assert.Zero(t, allocs, "tagged chunk with merged queue and client tags")
+	legacy := benchMeasurements(300)
+	for i := range legacy {
+		legacy[i].Tags, legacy[i].Source = nil, "web1"
+	}
+	buf = appendPayload(buf[:0], false, legacy, nil, nil, testNow)
+	allocs = testing.AllocsPerRun(20, func() {
+		buf = appendPayload(buf[:0], false, legacy, nil, nil, testNow)
+	})
+	assert.Zero(t, allocs, "legacy chunk")
+}
+
+// benchMeasurements is a realistic chunk: n gauges, 3 tags each, with fractional values.
+func benchMeasurements(n int) []Measurement {
+	hosts := []string{"web-1", "web-2", "db-1", "cache-1"}
+	ms := make([]Measurement, n)
+	for i := range ms {
+		ms[i] = Measurement{
+			Name:  fmt.Sprintf("app.request.latency.%d", i%20),
+			Value: float64(i)*1.37 + 0.25,
+			Tags:  map[string]string{"host": hosts[i%len(hosts)], "region": "us-east-1", "service": "api"},
+		}
+	}
+	return ms
+}
+
+// jsonWire is what a straightforward encoding/json client would marshal for the same chunk.
+type jsonWire struct {
+	Measurements []jsonWireMeasurement `json:"measurements"`
+}
+
+type jsonWireMeasurement struct {
+	Name  string            `json:"name"`
+	Value *float64          `json:"value,omitempty"`
+	Count *int64            `json:"count,omitempty"`
+	Sum   *float64          `json:"sum,omitempty"`
+	Min   *float64          `json:"min,omitempty"`
+	Max   *float64          `json:"max,omitempty"`
+	Time  int64             `json:"time"`
+	Tags  map[string]string `json:"tags,omitempty"`
+}
+
+func BenchmarkEncode(b *testing.B) {
+	ms := benchMeasurements(300)
+	b.Run("appender", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := appendPayload(nil, true, ms, nil, nil, testNow)
+		b.SetBytes(int64(len(buf)))
+		for b.Loop() {
+			buf = appendPayload(buf[:0], true, ms, nil, nil, testNow)
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		wire := jsonWire{Measurements: make([]jsonWireMeasurement, len(ms))}
+		for i := range ms {
+			wire.Measurements[i] = jsonWireMeasurement{Name: ms[i].Name, Value: &ms[i].Value, Time: testNow.Unix(), Tags: ms[i].Tags}
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		require.NoError(b, enc.Encode(wire))
+		b.SetBytes(int64(buf.Len()))
+		for b.Loop() {
+			buf.Reset()
+			if err := enc.Encode(wire); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
