@@ -330,7 +330,11 @@ func TestSubmitStampsZeroTimesOncePerCall(t *testing.T) {
 	var times []float64
 	gock.New("https://metrics-api.librato.com").Post("/v1/metrics").Times(3).
 		AddMatcher(func(req *http.Request, _ *gock.Request) (bool, error) {
-			var p struct{ Gauges []struct{ MeasureTime float64 `json:"measure_time"` } }
+			var p struct {
+				Gauges []struct {
+					MeasureTime float64 `json:"measure_time"`
+				}
+			}
 			if err := json.NewDecoder(req.Body).Decode(&p); err != nil {
 				return false, err
 			}
