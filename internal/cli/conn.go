@@ -19,6 +19,9 @@ type connFlags struct {
 	appOptics bool
 	verbose   bool
 	timeout   time.Duration
+
+	// isAppOptics is set by connect: whether the client talks to AppOptics.
+	isAppOptics bool
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -77,6 +80,7 @@ func (c *connFlags) connect(env *Env, opts ...librato.Option) (*librato.Client, 
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
+	c.isAppOptics = appOptics
 	return cl, nil
 }
 

@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-librato/librato/libratotest"
+)
+
+// userAgentRE matches the library's User-Agent, which names the Go version and platform.
+var userAgentRE = regexp.MustCompile(`librato-go/[^"\n]*`)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden with the current output")
+
+const (
+	testUser  = "ci@example.com"
+	testToken = "s3cr3t-test-token-4711"
+)
+
+// fixedNow is the clock of every test: the fake server and the command agree on it.
+var fixedNow = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+
+// newFake starts a fake API with the test credentials and clock.
+func newFake(t *testing.T, opts ...libratotest.Option) *libratotest.Server {
+	t.Helper()
+	all := append([]libratotest.Option{
+		libratotest.WithCredentials(testUser, testToken),
+		libratotest.WithNow(func() time.Time { return fixedNow }),
+	}, opts...)
+	srv := libratotest.NewServer(all...)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// result is what one run of the command produced.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// testEnv returns an Env with the fake's URL and the test credentials in its environment.
+func testEnv(srv *libratotest.Server, stdin string, extra map[string]string) (*Env, *bytes.Buffer, *bytes.Buffer) {
+	vars := map[string]string{"LIBRATO_USER": testUser, "LIBRATO_TOKEN": testToken}
+	if srv != nil {
+		vars["LIBRATO_URL"] = srv.URL
+	}
+	for k, v := range extra {
+		if v == "" {
+			delete(vars, k)
+		} else {
+			vars[k] = v
+		}
+	}
+	var out, errOut bytes.Buffer
+	env := &Env{
+		Stdin:  strings.NewReader(stdin),
+		Stdout: &out,
+		Stderr: &errOut,
+		Getenv: func(k string) string { return vars[k] },
+		Now:    func() time.Time { return fixedNow },
+	}
+	return env, &out, &errOut
+}
+
+// runCLI runs the command against srv and checks that the token appears nowhere in its output,
+// not even masked (a masked token means some code tried to print it).
+func runCLI(t *testing.T, srv *libratotest.Server, stdin string, args ...string) result {
+	t.Helper()
+	return runCLIEnv(t, srv, stdin, nil, args...)
+}
+
+func runCLIEnv(t *testing.T, srv *libratotest.Server, stdin string, extra map[string]string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	env, out, errOut := testEnv(srv, stdin, extra)
+	code := run(ctx, env, args)
+	r := result{stdout: out.String(), stderr: errOut.String(), code: code}
+	assertNoSecret(t, r.stdout+r.stderr)
+	return r
+}
+
+func assertNoSecret(t *testing.T, s string) {
+	t.Helper()
+	assert.NotContains(t, s, testToken, "the token was printed")
+	assert.NotContains(t, s, "[redacted]", "some code tried to print the token")
+}
+
+// golden compares got with testdata/name.golden (rewritten with -update). The fake's address,
+// which changes from run to run, is replaced by http://FAKE.
+func golden(t *testing.T, srv *libratotest.Server, name, got string) {
+	t.Helper()
+	if srv != nil {
+		got = strings.ReplaceAll(got, srv.URL, "http://FAKE")
+	}
+	got = userAgentRE.ReplaceAllString(got, "librato-go/VERSION")
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "missing golden file; run go test ./internal/cli -update")
+	assert.Equal(t, string(want), got, "output differs from %s (run with -update if the change is intended)", path)
+}
+
+func TestMainUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"no args", nil, ExitUsage},
+		{"help", []string{"help"}, ExitOK},
+		{"--help", []string{"--help"}, ExitOK},
+		{"unknown", []string{"frobnicate"}, ExitUsage},
+		{"help unknown", []string{"help", "frobnicate"}, ExitUsage},
+		{"bad flag", []string{"version", "--nope"}, ExitUsage},
+		{"extra arg", []string{"version", "x"}, ExitUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, nil, "", tt.args...)
+			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			if tt.code == ExitOK {
+				assert.Contains(t, r.stdout, "Commands:")
+			} else {
+				assert.NotEmpty(t, r.stderr)
+			}
+		})
+	}
+}
+
+// TestEveryCommandHasHelp checks that --help works on every command, exits 0 and shows examples.
+func TestEveryCommandHasHelp(t *testing.T) {
+	require.NotEmpty(t, commands)
+	for name := range commands {
+		t.Run(name, func(t *testing.T) {
+			r := runCLI(t, nil, "", name, "--help")
+			assert.Equal(t, ExitOK, r.code)
+			assert.Contains(t, r.stdout, "Usage: librato "+name)
+			assert.Contains(t, r.stdout, "\n  librato "+name, "help has no example")
+			assert.Empty(t, r.stderr)
+		})
+	}
+}
+
+func TestParseArgsInterspersed(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantPos  []string
+		wantTags string
+		wantN    int
+	}{
+		{[]string{"a", "--n", "3", "b"}, []string{"a", "b"}, "", 3},
+		{[]string{"--tag", "x=1", "a", "-tag=y=2", "b"}, []string{"a", "b"}, "x=1,y=2", 0},
+		{[]string{"a", "--", "--n", "5"}, []string{"a", "--n", "5"}, "", 0},
+		{[]string{"--n", "1", "--", "cmd", "-x"}, []string{"cmd", "-x"}, "", 1},
+		{[]string{"-", "b"}, []string{"-", "b"}, "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			fs := flag.NewFlagSet("t", flag.ContinueOnError)
+			var tags tagsFlag
+			fs.Var(&tags, "tag", "")
+			n := fs.Int("n", 0, "")
+			pos, err := parseArgs(fs, tt.args)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantPos, pos)
+			assert.Equal(t, tt.wantTags, tags.String())
+			assert.Equal(t, tt.wantN, *n)
+		})
+	}
+}
+
+func TestFlagValueAsDoubleDash(t *testing.T) {
+	// "--" given as a flag's value is that value, not the end of the flags.
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	title := fs.String("title", "", "")
+	pos, err := parseArgs(fs, []string{"--title", "--", "stream"})
+	require.NoError(t, err)
+	assert.Equal(t, "--", *title)
+	assert.Equal(t, []string{"stream"}, pos)
+}
+
+func TestCredentials(t *testing.T) {
+	srv := newFake(t)
+	t.Run("missing token is a usage error", func(t *testing.T) {
+		r := runCLIEnv(t, srv, "", map[string]string{"LIBRATO_TOKEN": ""}, "list")
+		assert.Equal(t, ExitUsage, r.code)
+		assert.Contains(t, r.stderr, "no API token")
+	})
+	t.Run("missing user is a usage error", func(t *testing.T) {
+		r := runCLIEnv(t, srv, "", map[string]string{"LIBRATO_USER": ""}, "list")
+		assert.Equal(t, ExitUsage, r.code)
+		assert.Contains(t, r.stderr, "no user")
+	})
+	t.Run("flags override the environment", func(t *testing.T) {
+		r := runCLIEnv(t, srv, "", map[string]string{"LIBRATO_USER": "", "LIBRATO_TOKEN": ""},
+			"list", "--user", testUser, "--token", testToken)
+		assert.Equal(t, ExitOK, r.code, r.stderr)
+	})
+	t.Run("wrong token is an API error, exit 1", func(t *testing.T) {
+		r := runCLIEnv(t, srv, "", map[string]string{"LIBRATO_TOKEN": "wrong-token-123"}, "list", "--verbose")
+		assert.Equal(t, ExitError, r.code)
+		assert.Contains(t, r.stderr, "401")
+		assert.NotContains(t, r.stdout+r.stderr, "wrong-token-123")
+	})
+	t.Run("verbose never logs the token", func(t *testing.T) {
+		r := runCLI(t, srv, "", "submit", "x", "1", "--verbose", "--token", testToken)
+		assert.Equal(t, ExitOK, r.code, r.stderr)
+		assert.Contains(t, r.stderr, "librato request", "verbose logs requests")
+	})
+}
+
+func TestRedactor(t *testing.T) {
+	var buf bytes.Buffer
+	w := newRedactor(&buf, []string{"abcdef", "x"})
+	_, err := w.Write([]byte("token abcdef and x\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "token [redacted] and x\n", buf.String())
+}

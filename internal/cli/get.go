@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/go-librato/librato"
+)
+
+func init() {
+	register(&commandInfo{
+		name:    "get",
+		summary: "read a metric's measurements, with a terminal chart",
+		usage:   "get NAME [--start T] [--end T] [--resolution N] [--source S] [--tag k=v ...] [--output human|json|csv]",
+		help: `Reads a metric's measurements over a time range (default: the last 24 hours) and prints
+each series as a sparkline with its min, max, mean and last value, then the points.
+With --tag (or --tagged, or on AppOptics) it reads tagged series; otherwise legacy
+source series, falling back to tagged series when the metric has no legacy data.
+
+Times: Unix seconds, RFC 3339, 2006-01-02, -24h, "2h ago", "yesterday", "January 1".
+
+Examples:
+  librato get app.requests
+  librato get disk.free --source web1 --start yesterday --resolution 300
+  librato get api.latency --tag region=eu --start -6h --output csv`,
+		new: func() command { return &getCmd{output: outputFlag()} },
+	})
+}
+
+type getCmd struct {
+	conn       connFlags
+	start, end timeFlag
+	resolution int
+	source     string
+	tags       tagsFlag
+	tagged     bool
+	output     *choiceFlag
+
+	name string
+}
+
+func (c *getCmd) flags(fs *flag.FlagSet) {
+	c.conn.register(fs)
+	fs.Var(&c.start, "start", "start `time` (default 24 hours ago)")
+	fs.Var(&c.end, "end", "end `time` (default now)")
+	fs.IntVar(&c.resolution, "resolution", 60, "point spacing in `seconds`")
+	fs.StringVar(&c.source, "source", "", "legacy `source` name or pattern (web*)")
+	fs.Var(&c.tags, "tag", "tag filter `k=v` (repeatable, * wildcards); reads tagged series")
+	fs.BoolVar(&c.tagged, "tagged", false, "read tagged series even without --tag")
+	fs.Var(c.output, "output", "output `format`: human, json or csv")
+}
+
+func (c *getCmd) args(args []string) error {
+	if len(args) != 1 {
+		return usageErrorf("want one metric NAME, got %d arguments", len(args))
+	}
+	if c.resolution < 1 || c.resolution > librato.MaxResolution {
+		return usageErrorf("--resolution %d is outside 1..%d", c.resolution, librato.MaxResolution)
+	}
+	if c.source != "" && (len(c.tags) > 0 || c.tagged) {
+		return usageErrorf("--source reads legacy series; it cannot be combined with --tag or --tagged")
+	}
+	c.name = args[0]
+	return nil
+}
+
+// timeRange resolves --start and --end; the default range is the last 24 hours.
+func timeRange(env *Env, start, end *timeFlag) (time.Time, time.Time, error) {
+	now := env.now()
+	from, err := start.resolve("start", now, now.Add(-24*time.Hour))
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	to, err := end.resolve("end", now, now)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if !to.After(from) {
+		return time.Time{}, time.Time{}, usageErrorf("--end %s is not after --start %s", to.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+	}
+	return from, to, nil
+}
+
+// getResult is the JSON output of get.
+type getResult struct {
+	Name       string    `json:"name"`
+	Type       string    `json:"type"`
+	Resolution int       `json:"resolution"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Series     []series  `json:"series"`
+}
+
+func (c *getCmd) run(ctx context.Context, env *Env) error {
+	from, to, err := timeRange(env, &c.start, &c.end)
+	if err != nil {
+		return err
+	}
+	cl, err := c.conn.connect(env)
+	if err != nil {
+		return err
+	}
+	meta, err := cl.Get(ctx, c.name, nil)
+	if err != nil {
+		return err
+	}
+	res := getResult{Name: meta.Name, Type: meta.Type, Resolution: c.resolution, Start: from.UTC(), End: to.UTC()}
+	tagged := c.tagged || len(c.tags) > 0 || c.conn.isAppOptics
+	if !tagged {
+		res.Series, err = readLegacy(ctx, cl, meta.Name, &librato.GetOptions{StartTime: from, EndTime: to, Resolution: c.resolution, Source: c.source})
+		if err != nil {
+			return err
+		}
+		tagged = len(res.Series) == 0 && c.source == ""
+	}
+	if tagged {
+		res.Series, err = readTagged(ctx, cl, meta.Name, &librato.MeasurementsOptions{StartTime: from, EndTime: to, Resolution: c.resolution, Tags: c.tags})
+		if err != nil {
+			return err
+		}
+	}
+	switch c.output.value {
+	case "json":
+		return writeJSON(env.Stdout, res)
+	case "csv":
+		return writeSeriesCSV(env.Stdout, res.Series, true)
+	}
+	title := fmt.Sprintf("%s (%s), %s to %s, resolution %ds", res.Name, res.Type,
+		res.Start.Format(time.RFC3339), res.End.Format(time.RFC3339), res.Resolution)
+	return writeSeriesHuman(env.Stdout, title, res.Series)
+}
+
+// readLegacy reads every point of a legacy metric in the range, one series per source, following
+// the API's next_time paging.
+func readLegacy(ctx context.Context, cl *librato.Client, name string, opts *librato.GetOptions) ([]series, error) {
+	var out []series
+	index := map[string]int{}
+	for p, err := range cl.Points(ctx, name, opts) {
+		if err != nil {
+			return nil, err
+		}
+		i, ok := index[p.Source]
+		if !ok {
+			i = len(out)
+			index[p.Source] = i
+			src := p.Source
+			if src == "unassigned" {
+				src = ""
+			}
+			out = append(out, series{Name: name, Source: src})
+		}
+		out[i].Points = append(out[i].Points, toPoints([]librato.Point{p.Point})...)
+	}
+	return out, nil
+}
+
+// readTagged reads every tagged series of a metric in the range, all pages joined per tag set.
+func readTagged(ctx context.Context, cl *librato.Client, name string, opts *librato.MeasurementsOptions) ([]series, error) {
+	ts, err := cl.CollectSeries(ctx, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]series, 0, len(ts))
+	for _, s := range ts {
+		out = append(out, series{Name: name, Tags: s.Tags, Points: toPoints(s.Points)})
+	}
+	return out, nil
+}
