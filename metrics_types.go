@@ -191,11 +191,6 @@ func (a *MetricAttributes) toMap(readOnly bool) map[string]any {
 	return m
 }
 
-// isZero reports whether no attribute is set.
-func (a *MetricAttributes) isZero() bool {
-	return len(a.toMap(true)) == 0
-}
-
 // metricWire is a metric as the API sends it; nullable fields are pointers.
 type metricWire struct {
 	Name         string             `json:"name"`
