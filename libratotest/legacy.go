@@ -27,7 +27,7 @@ func legacyBool(v string, def bool) bool {
 // sources[] (patterns, OR), summarize_time, summarize_sources,
 // breakout_sources and group_by (min|max|mean|sum|count) for the "all"
 // pseudo-source, whose points carry "summarized" (number of sources) and
-// "count". Without count at most the page size of points per source are
+// "count". source_tag is refused with 400 (sources have no tags here). Without count at most the page size of points per source are
 // returned and query.next_time says where to continue.
 func (s *Server) readLegacy(w http.ResponseWriter, r *http.Request, meta map[string]any) {
 	q := r.URL.Query()
@@ -52,6 +52,9 @@ func (s *Server) readLegacy(w http.ResponseWriter, r *http.Request, meta map[str
 	start, end := timeRange(q, s.now().Unix(), count == 0, bad)
 	if !hasStart {
 		start = -1 << 62 // count alone: the last count points before end_time
+	}
+	if q.Has("source_tag") {
+		bad.add("source_tag", "is not supported by libratotest")
 	}
 	groupBy := q.Get("group_by")
 	var groupFn func([]float64) float64

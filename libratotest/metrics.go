@@ -140,7 +140,7 @@ func (s *Server) listMetrics(w http.ResponseWriter, r *http.Request) {
 // legacyReadParams are the query parameters that turn GET /v1/metrics/:name
 // into a read of measurements.
 var legacyReadParams = []string{"start_time", "end_time", "count", "resolution", "duration",
-	"source", "sources[]", "sources", "summarize_time", "summarize_sources", "breakout_sources", "group_by"}
+	"source", "sources[]", "sources", "source_tag", "summarize_time", "summarize_sources", "breakout_sources", "group_by"}
 
 // getMetric serves GET /v1/metrics/:name: the metadata, plus the legacy
 // measurements when a time parameter is given (see legacy.go).

@@ -243,9 +243,9 @@ func TestTaggedReadAndLinks(t *testing.T) {
 	}
 
 	for _, q := range []string{
-		"duration=60",                    // resolution missing
-		"duration=60&resolution=604801",  // too coarse
-		"resolution=60",                  // no start_time or duration
+		"duration=60",                   // resolution missing
+		"duration=60&resolution=604801", // too coarse
+		"resolution=60",                 // no start_time or duration
 		"start_time=1&end_time=2&duration=1&resolution=60",
 		"duration=60&resolution=60&group_by=host", // group_by_function missing
 		"duration=60&resolution=60&tags%5Ba%5D=b&tags_search=a%3Db",

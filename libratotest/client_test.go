@@ -1,0 +1,90 @@
+package libratotest_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests drive the fake through the real client (srv.Client).
+
+func TestClientPingAndSubmit(t *testing.T) {
+	ctx := context.Background()
+	srv := newServer(t)
+	c, err := srv.Client()
+	require.NoError(t, err)
+	require.NoError(t, c.Ping(ctx))
+
+	now := time.Now().Truncate(time.Second)
+	err = c.Submit(ctx,
+		librato.Measurement{Name: "temperature", Value: 22.1, Source: "upstairs", Time: now},
+		librato.Measurement{Name: "visits", Value: 3, Type: librato.Counter, Time: now},
+		librato.Measurement{Name: "latency", Value: 0, Tags: map[string]string{"host": "h1"}, Time: now},
+		librato.Measurement{Name: "latency", Summary: &librato.Summary{Count: 2, Sum: 10, Min: 4, Max: 6}, Tags: map[string]string{"host": "h1"}, Time: now},
+	)
+	require.NoError(t, err)
+
+	temp := srv.Measurements("temperature")
+	require.Len(t, temp, 1)
+	assert.Equal(t, "upstairs", temp[0].Source)
+	assert.Equal(t, 22.1, temp[0].Value)
+	visits, ok := srv.Metric("visits")
+	require.True(t, ok)
+	assert.Equal(t, "counter", visits.Type)
+	lat := srv.Measurements("latency")
+	require.Len(t, lat, 1, "the zero value and the summary combine into one point")
+	assert.Equal(t, int64(3), lat[0].Count)
+	assert.Equal(t, 10.0, lat[0].Sum)
+	assert.Equal(t, 0.0, lat[0].Min, "value 0 was sent")
+	assert.Equal(t, map[string]string{"host": "h1"}, lat[0].Tags)
+
+	m, err := c.Get(ctx, "temperature", &librato.GetOptions{StartTime: now.Add(-time.Minute), Resolution: 60})
+	require.NoError(t, err)
+	assert.Equal(t, "gauge", m.Type)
+	assert.NotEmpty(t, m.Measurements["upstairs"])
+
+	require.NoError(t, c.Delete(ctx, "visits"))
+	_, ok = srv.Metric("visits")
+	assert.False(t, ok)
+}
+
+func TestClientErrors(t *testing.T) {
+	ctx := context.Background()
+	srv := newServer(t)
+	c, err := librato.Connect(libratotest.DefaultUser, "wrong", librato.WithBaseURL(srv.URL+"/v1/"))
+	require.NoError(t, err)
+	err = c.Ping(ctx)
+	require.ErrorIs(t, err, librato.ErrUnauthorized)
+	assert.NotContains(t, err.Error(), "wrong", "the token never appears in an error")
+
+	good, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	srv.SetRateLimit(1, time.Hour)
+	require.NoError(t, good.Ping(ctx))
+	err = good.Ping(ctx)
+	require.ErrorIs(t, err, librato.ErrRateLimited)
+	var apiErr *librato.Error
+	require.True(t, errors.As(err, &apiErr))
+	srv.SetRateLimit(0, 0)
+
+	_, err = good.Get(ctx, "missing", nil)
+	require.ErrorIs(t, err, librato.ErrNotFound)
+}
+
+func TestClientAppOptics(t *testing.T) {
+	ctx := context.Background()
+	srv := newServer(t, libratotest.WithAppOptics())
+	c, err := srv.Client()
+	require.NoError(t, err)
+	require.NoError(t, c.Ping(ctx))
+	require.NoError(t, c.Submit(ctx, librato.Measurement{Name: "cpu", Value: 1, Tags: map[string]string{"host": "a"}}))
+	pts := srv.Measurements("cpu")
+	require.Len(t, pts, 1)
+	assert.Equal(t, map[string]string{"host": "a"}, pts[0].Tags)
+}

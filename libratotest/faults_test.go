@@ -1,0 +1,160 @@
+package libratotest_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-librato/librato/libratotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFailNext(t *testing.T) {
+	srv := newServer(t)
+	srv.FailNext(2, 503, `{"errors":{"system":["maintenance"]}}`)
+	for range 2 {
+		resp, body := callAs(t, srv, "GET", "/v1/metrics", "", "", nil) // faults come before auth
+		assert.Equal(t, 503, resp.StatusCode)
+		assert.Contains(t, resp.Header.Get("Content-Type"), "application/json")
+		assert.Equal(t, `{"errors":{"system":["maintenance"]}}`, body)
+	}
+	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode)
+
+	srv.FailNext(1, 500, "oops")
+	resp, body := call(t, srv, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
+	assert.Equal(t, 500, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Content-Type"), "text/plain")
+	assert.Equal(t, "oops", body)
+	assert.Empty(t, srv.Measurements("login-delay"), "a failed request stores nothing")
+	assert.Len(t, srv.Requests(), 4, "failed requests are recorded too")
+}
+
+func TestDropNext(t *testing.T) {
+	srv := newServer(t)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	srv.DropNext(1)
+	req, err := http.NewRequest("POST", srv.URL+"/v1/metrics", strings.NewReader(fixture(t, "tv5a.json")))
+	require.NoError(t, err)
+	req.SetBasicAuth(libratotest.DefaultUser, libratotest.DefaultToken)
+	req.Header.Set("Content-Type", jsonType)
+	_, err = client.Do(req)
+	require.Error(t, err, "the connection is closed without a response")
+	assert.Empty(t, srv.Measurements("login-delay"))
+
+	resp, _ := call(t, srv, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
+	assert.Equal(t, 200, resp.StatusCode, "only the next n requests are dropped")
+}
+
+func TestSetFaultHook(t *testing.T) {
+	srv := newServer(t)
+	srv.SetFault(func(r *http.Request) (int, string, bool) {
+		if r.Method == "DELETE" {
+			return 502, "<html>bad gateway</html>", true
+		}
+		return 0, "", false
+	})
+	resp, body := call(t, srv, "DELETE", "/v1/metrics/x", "", "")
+	assert.Equal(t, 502, resp.StatusCode)
+	assert.Equal(t, "<html>bad gateway</html>", body)
+	resp, _ = call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode)
+	srv.SetFault(nil)
+	resp, _ = call(t, srv, "DELETE", "/v1/metrics/x", "", "")
+	assert.Equal(t, 204, resp.StatusCode)
+}
+
+func TestSetLatency(t *testing.T) {
+	srv := newServer(t)
+	srv.SetLatency(300 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/metrics", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(libratotest.DefaultUser, libratotest.DefaultToken)
+	_, err = http.DefaultClient.Do(req)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	srv.SetLatency(100 * time.Millisecond)
+	start := time.Now()
+	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond)
+}
+
+func TestRateLimit(t *testing.T) {
+	now := time.Unix(1500000000, 0)
+	srv := newServer(t, libratotest.WithNow(func() time.Time { return now }))
+	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Empty(t, resp.Header.Get("X-Librato-RateLimit-Std"), "no headers without a limit")
+
+	srv.SetRateLimit(2, time.Minute)
+	for i, want := range []string{"limit=2,remaining=1,reset=60", "limit=2,remaining=0,reset=60"} {
+		resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
+		assert.Equal(t, 200, resp.StatusCode, i)
+		assert.Equal(t, want, resp.Header.Get("X-Librato-RateLimit-Std"))
+		assert.Equal(t, want, resp.Header.Get("X-Librato-RateLimit-Agg"))
+	}
+	resp, body := call(t, srv, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
+	assert.Equal(t, 429, resp.StatusCode)
+	assert.Equal(t, "60", resp.Header.Get("Retry-After"))
+	assert.Equal(t, "limit=2,remaining=0,reset=60", resp.Header.Get("X-Librato-RateLimit-Std"))
+	assert.JSONEq(t, `{"request_time":1500000000,"error":"You have hit the API limit for measurements [measure:raw_rate]. Contact: support@librato.com to adjust this limit."}`, body)
+
+	srv.SetNow(now.Add(61 * time.Second)) // next window
+	resp, _ = call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode)
+
+	srv.SetRateLimitPolicy(libratotest.RateLimit{Limit: 1, Per: time.Hour, Status: 403})
+	call(t, srv, "GET", "/v1/metrics", "", "")
+	resp, body = call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 403, resp.StatusCode)
+	assert.Empty(t, resp.Header.Get("Retry-After"))
+	assert.Contains(t, body, `"error":"You have hit the API limit`)
+
+	srv.SetRateLimit(0, 0)
+	resp, _ = call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Empty(t, resp.Header.Get("X-Librato-RateLimit-Std"))
+}
+
+func TestReset(t *testing.T) {
+	srv := newServer(t)
+	call(t, srv, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
+	srv.FailNext(5, 500, "x")
+	srv.Reset()
+	assert.Empty(t, srv.Requests())
+	_, ok := srv.Metric("login-delay")
+	assert.False(t, ok)
+	resp, body := call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode, "faults are cleared")
+	assert.Contains(t, body, `"total":0`)
+}
+
+func TestRequestLogLimit(t *testing.T) {
+	srv := newServer(t, libratotest.WithRequestLog(2))
+	for _, p := range []string{"/v1/metrics/a", "/v1/metrics/b", "/v1/metrics/c"} {
+		call(t, srv, "GET", p+"?x=1", "", "")
+	}
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "/v1/metrics/b", reqs[0].Path)
+	assert.Equal(t, "/v1/metrics/c", reqs[1].Path)
+	assert.Equal(t, "1", reqs[1].Query.Get("x"))
+}
+
+func TestNewHandler(t *testing.T) {
+	h := libratotest.NewHandler()
+	assert.Empty(t, h.URL)
+	_, err := h.Client()
+	assert.Error(t, err, "no URL yet")
+	h.URL = newHTTPTest(t, h) // stands in for the caller's own listener
+	resp, _ := call(t, h, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Len(t, h.Measurements("login-delay"), 1)
+	h.Close() // a no-op without a listener, safe twice
+	h.Close()
+}
