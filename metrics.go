@@ -179,7 +179,7 @@ type SourcePoint struct {
 func (c *Client) Points(ctx context.Context, name string, opts *GetOptions) iter.Seq2[SourcePoint, error] {
 	return func(yield func(SourcePoint, error) bool) {
 		if opts == nil || opts.StartTime.IsZero() {
-			yield(SourcePoint{}, fmt.Errorf("librato: Points %s: %w: GetOptions.StartTime is required", name, ErrInvalid))
+			yield(SourcePoint{}, fmt.Errorf("librato: Points %s: %w", name, optionErrorf("GetOptions.StartTime is required")))
 			return
 		}
 		o := *opts
