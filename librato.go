@@ -379,9 +379,9 @@ func (cfg *config) buildHTTPClient() (*http.Client, error) {
 		}
 		return &hc, nil
 	}
-	// Use the default transport as it is (tests may have replaced it, as gock does) unless TLS settings
-	// need a transport of our own.
-	var rt http.RoundTripper = http.DefaultTransport
+	// A nil Transport means http.DefaultTransport at each request, so a test that swaps it (as gock
+	// does) is seen. Only TLS settings need a transport of our own.
+	var rt http.RoundTripper
 	if cfg.tlsConfig != nil {
 		tr := &http.Transport{Proxy: http.ProxyFromEnvironment}
 		if dt, ok := http.DefaultTransport.(*http.Transport); ok {

@@ -1,13 +1,552 @@
 package libratotest
 
 // This file holds the fake's spaces, charts and services endpoints
-// (/v1/spaces..., /v1/services...). It is owned by the spaces area; see the
-// comment at the top of server.go for the helpers to reuse (auth is already
-// done, s.mu guards state, s.writeJSON, s.writeError, s.decodeJSON,
-// s.listParams, s.addState for snapshots).
+// (/v1/spaces..., /v1/services...).
+//
+// Simplifications, on purpose:
+//   - Charts are stored as the fields listed in chartWire; anything else in a
+//     chart body is ignored, not rejected.
+//   - A space name must be unique (422 otherwise, as for other named objects).
+//   - Deleting a service does not touch alerts here (the alerts area assumes
+//     every service exists).
 
-import "net/http"
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// spaceStore is the spaces' and services' state, guarded by Server.mu.
+type spaceStore struct {
+	Spaces   map[int64]*spaceWire   `json:"spaces"`
+	Charts   map[int64]*chartWire   `json:"charts"`
+	Services map[int64]*serviceWire `json:"services"`
+}
+
+type spaceWire struct {
+	ID       int64   `json:"id"`
+	Name     string  `json:"name"`
+	ChartIDs []int64 `json:"chart_ids"`
+}
+
+type thresholdWire struct {
+	Operator string   `json:"operator"`
+	Value    *float64 `json:"value"`
+	Type     string   `json:"type"`
+}
+
+type chartWire struct {
+	ID           int64             `json:"id"`
+	SpaceID      int64             `json:"-"`
+	Name         string            `json:"name"`
+	Type         string            `json:"type"`
+	Streams      []json.RawMessage `json:"streams"`
+	Min          *float64          `json:"min"`
+	Max          *float64          `json:"max"`
+	Label        *string           `json:"label"`
+	RelatedSpace *int64            `json:"related_space"`
+	Thresholds   []thresholdWire   `json:"thresholds,omitempty"`
+	UseLogYAxis  bool              `json:"use_log_yaxis"`
+	UseLastValue bool              `json:"use_last_value"`
+}
+
+// storedChart keeps the space a chart belongs to, which the wire form hides.
+type storedChart struct {
+	chartWire
+	Space int64 `json:"space_id"`
+}
+
+type serviceWire struct {
+	ID        int64          `json:"id"`
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Settings  map[string]any `json:"settings"`
+	UpdatedAt int64          `json:"updated_at"`
+}
+
+func newSpaceStore() *spaceStore {
+	return &spaceStore{Spaces: map[int64]*spaceWire{}, Charts: map[int64]*chartWire{}, Services: map[int64]*serviceWire{}}
+}
+
+// spacesArea serves the spaces, charts and services endpoints over its own
+// store; the store is guarded by Server.mu like every other area's.
+type spacesArea struct {
+	s  *Server
+	st *spaceStore
+}
 
 // registerSpaces adds the spaces, charts and services routes to mux. It is
 // called once by newServer.
-func (s *Server) registerSpaces(mux *http.ServeMux) {}
+func (s *Server) registerSpaces(mux *http.ServeMux) {
+	a := &spacesArea{s: s, st: newSpaceStore()}
+	s.addState("spaces", func() (json.RawMessage, error) {
+		charts := map[int64]storedChart{}
+		for id, c := range a.st.Charts {
+			charts[id] = storedChart{*c, c.SpaceID}
+		}
+		return json.Marshal(struct {
+			Spaces   map[int64]*spaceWire   `json:"spaces"`
+			Charts   map[int64]storedChart  `json:"charts"`
+			Services map[int64]*serviceWire `json:"services"`
+		}{a.st.Spaces, charts, a.st.Services})
+	}, func(raw json.RawMessage) error {
+		var in struct {
+			Spaces   map[int64]*spaceWire   `json:"spaces"`
+			Charts   map[int64]storedChart  `json:"charts"`
+			Services map[int64]*serviceWire `json:"services"`
+		}
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return err
+		}
+		n := newSpaceStore()
+		for id, sp := range in.Spaces {
+			n.Spaces[id] = sp
+		}
+		for id, c := range in.Charts {
+			cw := c.chartWire
+			cw.SpaceID = c.Space
+			n.Charts[id] = &cw
+		}
+		for id, sv := range in.Services {
+			n.Services[id] = sv
+		}
+		*a.st = *n
+		return nil
+	}, func() { *a.st = *newSpaceStore() })
+
+	mux.HandleFunc("GET /v1/spaces", a.listSpaces)
+	mux.HandleFunc("POST /v1/spaces", a.createSpace)
+	mux.HandleFunc("GET /v1/spaces/{id}", a.getSpace)
+	mux.HandleFunc("PUT /v1/spaces/{id}", a.updateSpace)
+	mux.HandleFunc("DELETE /v1/spaces/{id}", a.deleteSpace)
+	mux.HandleFunc("GET /v1/spaces/{id}/charts", a.listCharts)
+	mux.HandleFunc("POST /v1/spaces/{id}/charts", a.createChart)
+	mux.HandleFunc("GET /v1/spaces/{id}/charts/{chart}", a.getChart)
+	mux.HandleFunc("PUT /v1/spaces/{id}/charts/{chart}", a.updateChart)
+	mux.HandleFunc("DELETE /v1/spaces/{id}/charts/{chart}", a.deleteChart)
+	mux.HandleFunc("GET /v1/services", a.listServices)
+	mux.HandleFunc("POST /v1/services", a.createService)
+	mux.HandleFunc("GET /v1/services/{id}", a.getService)
+	mux.HandleFunc("PUT /v1/services/{id}", a.updateService)
+	mux.HandleFunc("DELETE /v1/services/{id}", a.deleteService)
+}
+
+func pathID(r *http.Request, name string) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// spaceOf finds the space named in the path; it writes the 404 itself. Call with s.mu held.
+func (a *spacesArea) spaceOf(w http.ResponseWriter, r *http.Request) (*spaceWire, bool) {
+	s := a.s
+	id, ok := pathID(r, "id")
+	sp := a.st.Spaces[id]
+	if !ok || sp == nil {
+		s.notFound(w)
+		return nil, false
+	}
+	return sp, true
+}
+
+func (a *spacesArea) listSpaces(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	p, ok := s.listParams(w, r, "name")
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	var found []spaceWire
+	for _, sp := range a.st.Spaces {
+		if p.Name == "" || strings.Contains(strings.ToLower(sp.Name), strings.ToLower(p.Name)) {
+			found = append(found, spaceWire{ID: sp.ID, Name: sp.Name})
+		}
+	}
+	total := len(a.st.Spaces)
+	s.mu.Unlock()
+	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
+	if p.Desc {
+		slices.Reverse(found)
+	}
+	lo, hi, q := p.page(len(found), total)
+	type item struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+	}
+	items := make([]item, 0, hi-lo)
+	for _, sp := range found[lo:hi] {
+		items = append(items, item{sp.ID, sp.Name})
+	}
+	s.writeJSON(w, http.StatusOK, map[string]any{"query": q, "spaces": items})
+}
+
+func (a *spacesArea) spaceBody(w http.ResponseWriter, r *http.Request) (string, bool) {
+	s := a.s
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := s.decodeBody(r, &in); err != nil {
+		s.writeDecodeError(w, err)
+		return "", false
+	}
+	if strings.TrimSpace(in.Name) == "" {
+		s.writeParamErrors(w, http.StatusBadRequest, paramErrors{"name": {"is not present"}})
+		return "", false
+	}
+	return in.Name, true
+}
+
+// nameTaken reports whether another space has name. Call with s.mu held.
+func (a *spacesArea) nameTaken(name string, except int64) bool {
+	for _, sp := range a.st.Spaces {
+		if sp.ID != except && strings.EqualFold(sp.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *spacesArea) createSpace(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	name, ok := a.spaceBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	if a.nameTaken(name, 0) {
+		s.mu.Unlock()
+		s.writeParamErrors(w, http.StatusUnprocessableEntity, paramErrors{"name": {"has already been taken"}})
+		return
+	}
+	sp := &spaceWire{ID: s.nextID(), Name: name}
+	a.st.Spaces[sp.ID] = sp
+	s.mu.Unlock()
+	w.Header().Set("Location", "/v1/spaces/"+strconv.FormatInt(sp.ID, 10))
+	s.writeJSON(w, http.StatusCreated, map[string]any{"id": sp.ID, "name": sp.Name})
+}
+
+func (a *spacesArea) getSpace(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	s.mu.Lock()
+	sp, ok := a.spaceOf(w, r)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	charts := make([]map[string]int64, 0, len(sp.ChartIDs))
+	for _, id := range sp.ChartIDs {
+		charts = append(charts, map[string]int64{"id": id})
+	}
+	body := map[string]any{"id": sp.ID, "name": sp.Name, "charts": charts}
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, body)
+}
+
+func (a *spacesArea) updateSpace(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	name, ok := a.spaceBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, ok := a.spaceOf(w, r)
+	if !ok {
+		return
+	}
+	if a.nameTaken(name, sp.ID) {
+		s.writeParamErrors(w, http.StatusUnprocessableEntity, paramErrors{"name": {"has already been taken"}})
+		return
+	}
+	sp.Name = name
+	s.writeEmpty(w, http.StatusNoContent)
+}
+
+func (a *spacesArea) deleteSpace(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, ok := a.spaceOf(w, r)
+	if !ok {
+		return
+	}
+	for _, id := range sp.ChartIDs {
+		delete(a.st.Charts, id)
+	}
+	delete(a.st.Spaces, sp.ID)
+	s.writeEmpty(w, http.StatusNoContent)
+}
+
+func (a *spacesArea) listCharts(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	s.mu.Lock()
+	sp, ok := a.spaceOf(w, r)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	charts := make([]chartWire, 0, len(sp.ChartIDs))
+	for _, id := range sp.ChartIDs {
+		charts = append(charts, *a.st.Charts[id])
+	}
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, charts) // a bare array, as the real API answers
+}
+
+// chartBody decodes and validates a chart like the real API: a known type,
+// at least one stream, thresholds for big numbers.
+func (a *spacesArea) chartBody(w http.ResponseWriter, r *http.Request) (*chartWire, bool) {
+	s := a.s
+	if !s.requireJSON(w, r) {
+		return nil, false
+	}
+	var c chartWire
+	if err := s.decodeJSON(r, &c, false); err != nil {
+		s.writeDecodeError(w, err)
+		return nil, false
+	}
+	bad := paramErrors{}
+	switch c.Type {
+	case "":
+		c.Type = "line"
+	case "line", "stacked":
+	case "bignumber":
+		if len(c.Thresholds) == 0 {
+			bad.add("thresholds", "are required for bignumber charts")
+		}
+	default:
+		bad.add("type", "is not included in the list")
+	}
+	for _, th := range c.Thresholds {
+		if th.Operator != ">" && th.Operator != "<" && th.Operator != "=" {
+			bad.add("thresholds", "operator is not included in the list")
+		}
+		if th.Type != "red" && th.Type != "yellow" {
+			bad.add("thresholds", "type is not included in the list")
+		}
+		if th.Value == nil {
+			bad.add("thresholds", "value is not present")
+		}
+	}
+	if len(c.Streams) == 0 {
+		bad.add("streams", "is not present")
+	}
+	if len(bad) > 0 {
+		s.writeParamErrors(w, http.StatusBadRequest, bad)
+		return nil, false
+	}
+	return &c, true
+}
+
+func (a *spacesArea) chartOf(w http.ResponseWriter, r *http.Request, sp *spaceWire) (*chartWire, bool) {
+	s := a.s
+	id, ok := pathID(r, "chart")
+	c := a.st.Charts[id]
+	if !ok || c == nil || c.SpaceID != sp.ID {
+		s.notFound(w)
+		return nil, false
+	}
+	return c, true
+}
+
+func (a *spacesArea) createChart(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	c, ok := a.chartBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	sp, ok := a.spaceOf(w, r)
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	c.ID, c.SpaceID = s.nextID(), sp.ID
+	a.st.Charts[c.ID] = c
+	sp.ChartIDs = append(sp.ChartIDs, c.ID)
+	out := *c
+	s.mu.Unlock()
+	w.Header().Set("Location", "/v1/spaces/"+strconv.FormatInt(sp.ID, 10)+"/charts/"+strconv.FormatInt(c.ID, 10))
+	s.writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *spacesArea) getChart(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	s.mu.Lock()
+	sp, ok := a.spaceOf(w, r)
+	var c *chartWire
+	if ok {
+		c, ok = a.chartOf(w, r, sp)
+	}
+	var out chartWire
+	if ok {
+		out = *c
+	}
+	s.mu.Unlock()
+	if ok {
+		s.writeJSON(w, http.StatusOK, out)
+	}
+}
+
+func (a *spacesArea) updateChart(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	in, ok := a.chartBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	sp, ok := a.spaceOf(w, r)
+	var c *chartWire
+	if ok {
+		c, ok = a.chartOf(w, r, sp)
+	}
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	in.ID, in.SpaceID = c.ID, c.SpaceID
+	*c = *in
+	out := *c
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, out) // documented as 200 with the chart
+}
+
+func (a *spacesArea) deleteChart(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sp, ok := a.spaceOf(w, r)
+	if !ok {
+		return
+	}
+	c, ok := a.chartOf(w, r, sp)
+	if !ok {
+		return
+	}
+	delete(a.st.Charts, c.ID)
+	sp.ChartIDs = slices.DeleteFunc(sp.ChartIDs, func(id int64) bool { return id == c.ID })
+	s.writeEmpty(w, http.StatusNoContent)
+}
+
+func (a *spacesArea) listServices(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	p, ok := s.listParams(w, r, "title", "updated_at")
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	found := make([]serviceWire, 0, len(a.st.Services))
+	for _, sv := range a.st.Services {
+		found = append(found, *sv)
+	}
+	s.mu.Unlock()
+	sort.Slice(found, func(i, j int) bool {
+		if p.OrderBy == "updated_at" && found[i].UpdatedAt != found[j].UpdatedAt {
+			return found[i].UpdatedAt < found[j].UpdatedAt
+		}
+		if found[i].Title != found[j].Title {
+			return found[i].Title < found[j].Title
+		}
+		return found[i].ID < found[j].ID
+	})
+	if p.Desc {
+		slices.Reverse(found)
+	}
+	lo, hi, q := p.page(len(found), len(found))
+	s.writeJSON(w, http.StatusOK, map[string]any{"query": q, "services": found[lo:hi]})
+}
+
+func (a *spacesArea) serviceBody(w http.ResponseWriter, r *http.Request) (*serviceWire, bool) {
+	s := a.s
+	var in serviceWire
+	if err := s.decodeBody(r, &in); err != nil {
+		s.writeDecodeError(w, err)
+		return nil, false
+	}
+	bad := paramErrors{}
+	if in.Type == "" {
+		bad.add("type", "is not present")
+	}
+	if in.Title == "" {
+		bad.add("title", "is not present")
+	}
+	if len(bad) > 0 {
+		s.writeParamErrors(w, http.StatusBadRequest, bad)
+		return nil, false
+	}
+	if in.Settings == nil {
+		in.Settings = map[string]any{}
+	}
+	return &in, true
+}
+
+func (a *spacesArea) serviceOf(w http.ResponseWriter, r *http.Request) (*serviceWire, bool) {
+	s := a.s
+	id, ok := pathID(r, "id")
+	sv := a.st.Services[id]
+	if !ok || sv == nil {
+		s.notFound(w)
+		return nil, false
+	}
+	return sv, true
+}
+
+func (a *spacesArea) createService(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	sv, ok := a.serviceBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	sv.ID, sv.UpdatedAt = s.nextID(), s.now().Unix()
+	a.st.Services[sv.ID] = sv
+	out := *sv
+	s.mu.Unlock()
+	w.Header().Set("Location", "/v1/services/"+strconv.FormatInt(out.ID, 10))
+	s.writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *spacesArea) getService(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	s.mu.Lock()
+	sv, ok := a.serviceOf(w, r)
+	var out serviceWire
+	if ok {
+		out = *sv
+	}
+	s.mu.Unlock()
+	if ok {
+		s.writeJSON(w, http.StatusOK, out)
+	}
+}
+
+func (a *spacesArea) updateService(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	in, ok := a.serviceBody(w, r)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sv, ok := a.serviceOf(w, r)
+	if !ok {
+		return
+	}
+	in.ID, in.UpdatedAt = sv.ID, s.now().Unix()
+	*sv = *in
+	s.writeEmpty(w, http.StatusNoContent)
+}
+
+func (a *spacesArea) deleteService(w http.ResponseWriter, r *http.Request) {
+	s := a.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sv, ok := a.serviceOf(w, r)
+	if !ok {
+		return
+	}
+	delete(a.st.Services, sv.ID)
+	s.writeEmpty(w, http.StatusNoContent)
+}

@@ -1,0 +1,218 @@
+package librato
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"strconv"
+)
+
+// Space is a dashboard: a named set of charts.
+type Space struct {
+	ID   int64  `json:"id,omitempty"`
+	Name string `json:"name"`
+	// Charts lists the space's charts as GetSpace returns them: IDs only. Use Charts to fetch them whole.
+	Charts []Chart `json:"charts,omitempty"`
+}
+
+// Chart types.
+const (
+	ChartLine      = "line"
+	ChartStacked   = "stacked"
+	ChartBigNumber = "bignumber"
+)
+
+// Chart is one chart of a space.
+type Chart struct {
+	ID           int64       `json:"id,omitempty"`
+	Name         string      `json:"name,omitempty"`
+	Type         string      `json:"type,omitempty"` // ChartLine (default), ChartStacked or ChartBigNumber
+	Streams      []Stream    `json:"streams,omitempty"`
+	Min          *float64    `json:"min,omitempty"`
+	Max          *float64    `json:"max,omitempty"`
+	Label        string      `json:"label,omitempty"`
+	RelatedSpace int64       `json:"related_space,omitempty"`
+	Thresholds   []Threshold `json:"thresholds,omitempty"` // big numbers: when to turn red or yellow
+	UseLogYAxis  bool        `json:"use_log_yaxis,omitempty"`
+	UseLastValue bool        `json:"use_last_value,omitempty"`
+}
+
+// Threshold colours a big-number chart: Operator is ">", "<" or "="; Type is "red" or "yellow".
+type Threshold struct {
+	Operator string  `json:"operator"`
+	Value    float64 `json:"value"`
+	Type     string  `json:"type"`
+}
+
+// Stream is one line (or number) of a chart: a metric with a source or tag selection, or a composite
+// expression.
+type Stream struct {
+	Metric             string      `json:"metric,omitempty"`
+	Tags               []StreamTag `json:"tags,omitempty"`
+	Source             string      `json:"source,omitempty"`    // legacy accounts
+	Composite          string      `json:"composite,omitempty"` // excludes Metric, Tags and GroupFunction
+	GroupFunction      string      `json:"group_function,omitempty"`
+	SummaryFunction    string      `json:"summary_function,omitempty"`
+	DownsampleFunction string      `json:"downsample_function,omitempty"`
+	TransformFunction  string      `json:"transform_function,omitempty"`
+	Color              string      `json:"color,omitempty"`
+	Name               string      `json:"name,omitempty"`
+	UnitsShort         string      `json:"units_short,omitempty"`
+	UnitsLong          string      `json:"units_long,omitempty"`
+	Min                *float64    `json:"min,omitempty"`
+	Max                *float64    `json:"max,omitempty"`
+	Period             int         `json:"period,omitempty"`
+	SplitAxis          bool        `json:"split_axis,omitempty"`
+	GapDetection       *bool       `json:"gap_detection,omitempty"`
+	Position           int         `json:"position,omitempty"`
+}
+
+// StreamTag selects series of a tagged metric: values may use * wildcards.
+type StreamTag struct {
+	Name    string   `json:"name"`
+	Values  []string `json:"values,omitempty"`
+	Grouped bool     `json:"grouped,omitempty"`
+	Dynamic bool     `json:"dynamic,omitempty"`
+}
+
+// Validate checks a chart before it is sent: a known type, thresholds a big number needs, and
+// streams that name a metric or a composite but not both.
+func (ch *Chart) Validate() error {
+	var errs []error
+	switch ch.Type {
+	case "", ChartLine, ChartStacked:
+	case ChartBigNumber:
+		if len(ch.Thresholds) == 0 {
+			errs = append(errs, errors.New("a bignumber chart needs thresholds"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("type %q is not line, stacked or bignumber", ch.Type))
+	}
+	for i, th := range ch.Thresholds {
+		if th.Operator != ">" && th.Operator != "<" && th.Operator != "=" {
+			errs = append(errs, fmt.Errorf("threshold %d: operator %q is not >, < or =", i, th.Operator))
+		}
+		if th.Type != "red" && th.Type != "yellow" {
+			errs = append(errs, fmt.Errorf("threshold %d: type %q is not red or yellow", i, th.Type))
+		}
+	}
+	if len(ch.Streams) == 0 {
+		errs = append(errs, errors.New("a chart needs at least one stream"))
+	}
+	for i, st := range ch.Streams {
+		switch {
+		case st.Composite != "" && (st.Metric != "" || len(st.Tags) > 0 || st.GroupFunction != ""):
+			errs = append(errs, fmt.Errorf("stream %d: composite excludes metric, tags and group_function", i))
+		case st.Composite == "" && st.Metric == "":
+			errs = append(errs, fmt.Errorf("stream %d: needs a metric or a composite", i))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("librato: invalid chart %q: %w", ch.Name, err)
+	}
+	return nil
+}
+
+func spacePath(id int64, rest ...string) string {
+	return escapePath(append([]string{"spaces", strconv.FormatInt(id, 10)}, rest...)...)
+}
+
+// ListSpaces returns one page of spaces (orderby: name).
+func (c *Client) ListSpaces(ctx context.Context, opts *ListOptions) ([]Space, PageInfo, error) {
+	return listPage[Space](ctx, c, "spaces", "spaces", opts, nil)
+}
+
+// Spaces iterates over every space, page after page.
+func (c *Client) Spaces(ctx context.Context, opts *ListOptions) iter.Seq2[Space, error] {
+	return listAll[Space](ctx, c, "spaces", "spaces", opts, nil)
+}
+
+// GetSpace fetches a space with the IDs of its charts.
+func (c *Client) GetSpace(ctx context.Context, id int64) (*Space, error) {
+	var s Space
+	if _, err := c.do(ctx, http.MethodGet, spacePath(id), nil, nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// CreateSpace creates an empty space.
+func (c *Client) CreateSpace(ctx context.Context, name string) (*Space, error) {
+	if name == "" {
+		return nil, errors.New("librato: CreateSpace: empty name")
+	}
+	var s Space
+	if _, err := c.do(ctx, http.MethodPost, "spaces", nil, Space{Name: name}, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// RenameSpace changes a space's name.
+func (c *Client) RenameSpace(ctx context.Context, id int64, name string) error {
+	if name == "" {
+		return errors.New("librato: RenameSpace: empty name")
+	}
+	_, err := c.do(ctx, http.MethodPut, spacePath(id), nil, Space{Name: name}, nil)
+	return err
+}
+
+// DeleteSpace deletes a space and its charts.
+func (c *Client) DeleteSpace(ctx context.Context, id int64) error {
+	_, err := c.do(ctx, http.MethodDelete, spacePath(id), nil, nil, nil)
+	return err
+}
+
+// Charts returns every chart of a space (the API answers with one bare array, not pages).
+func (c *Client) Charts(ctx context.Context, spaceID int64) ([]Chart, error) {
+	var charts []Chart
+	if _, err := c.do(ctx, http.MethodGet, spacePath(spaceID, "charts"), nil, nil, &charts); err != nil {
+		return nil, err
+	}
+	return charts, nil
+}
+
+// GetChart fetches one chart of a space.
+func (c *Client) GetChart(ctx context.Context, spaceID, chartID int64) (*Chart, error) {
+	var ch Chart
+	if _, err := c.do(ctx, http.MethodGet, spacePath(spaceID, "charts", strconv.FormatInt(chartID, 10)), nil, nil, &ch); err != nil {
+		return nil, err
+	}
+	return &ch, nil
+}
+
+// CreateChart validates ch and adds it to a space; it returns the chart as stored, with its ID.
+func (c *Client) CreateChart(ctx context.Context, spaceID int64, ch Chart) (*Chart, error) {
+	if err := ch.Validate(); err != nil {
+		return nil, err
+	}
+	ch.ID = 0
+	var out Chart
+	if _, err := c.do(ctx, http.MethodPost, spacePath(spaceID, "charts"), nil, ch, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdateChart validates ch and replaces the chart ch.ID of a space with it.
+func (c *Client) UpdateChart(ctx context.Context, spaceID int64, ch Chart) (*Chart, error) {
+	if ch.ID == 0 {
+		return nil, errors.New("librato: UpdateChart: chart has no ID")
+	}
+	if err := ch.Validate(); err != nil {
+		return nil, err
+	}
+	out := ch
+	if _, err := c.do(ctx, http.MethodPut, spacePath(spaceID, "charts", strconv.FormatInt(ch.ID, 10)), nil, ch, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeleteChart removes a chart from a space.
+func (c *Client) DeleteChart(ctx context.Context, spaceID, chartID int64) error {
+	_, err := c.do(ctx, http.MethodDelete, spacePath(spaceID, "charts", strconv.FormatInt(chartID, 10)), nil, nil, nil)
+	return err
+}
