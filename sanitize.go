@@ -34,7 +34,7 @@ var ErrInvalid = errors.New("librato: invalid input")
 // ValidationError describes one name, source or tag the API would reject.
 type ValidationError struct {
 	// Field names what was checked: "metric name", "source", "tag name",
-	// `tag "host" value` or "tags".
+	// `tag "host" value` or "tag count".
 	Field string
 	// Value is the rejected input, in full.
 	Value string
@@ -189,8 +189,8 @@ func ValidateTags(tags map[string]string) error {
 	}
 	var errs []error
 	if len(tags) > MaxTags {
-		errs = append(errs, &ValidationError{Field: "tags", Value: strconv.Itoa(len(tags)) + " tags",
-			Reason: fmt.Sprintf("%d tags, at most %d allowed", len(tags), MaxTags)})
+		errs = append(errs, &ValidationError{Field: "tag count", Value: strconv.Itoa(len(tags)),
+			Reason: "at most " + strconv.Itoa(MaxTags) + " tags allowed"})
 	}
 	names := make([]string, 0, len(tags))
 	for k := range tags {

@@ -148,8 +148,11 @@ func TestValidateTags(t *testing.T) {
 	fifty["tag50"] = "v"
 	err := ValidateTags(fifty)
 	require.Error(t, err)
-	assert.Equal(t, `tags "51 tags": 51 tags, at most 50 allowed`, err.Error())
+	assert.Equal(t, `tag count "51": at most 50 tags allowed`, err.Error())
 	assert.ErrorIs(t, err, ErrInvalid)
+	fifty["bad name"] = "v"
+	assert.Equal(t, "tag count \"52\": at most 50 tags allowed\n"+
+		`tag name "bad name": invalid character ' ' at byte 3 (allowed: A-Z a-z 0-9 . : - _)`, ValidateTags(fifty).Error())
 
 	// Every problem, in sorted tag-name order, the same text every time.
 	bad := map[string]string{"zone": "eu,west", "b a": "ok", "app": "", "fine": "yes", "": "x"}
