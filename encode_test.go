@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var testNow = time.Unix(1500000000, 0)
+var encNow = time.Unix(1500000000, 0)
 
 // viaEncodingJSON is what encoding/json makes of s after a round trip: the reference for escaping.
 func viaEncodingJSON(s string) string {
@@ -103,7 +103,7 @@ func wantPayload(tagged bool, ms []Measurement, queueTags, clientTags map[string
 	return map[string]any{"gauges": gauges, "counters": counters}
 }
 
-func decodeBody(t testing.TB, b []byte) map[string]any {
+func encDecode(t testing.TB, b []byte) map[string]any {
 	t.Helper()
 	var got map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -180,10 +180,10 @@ func TestAppendPayloadDecodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, chunk := range [][]Measurement{ms, ms[:1], ms[len(ms)-1:], nil} {
-				b := appendPayload([]byte("prefix"), tc.tagged, chunk, tc.queueTags, tc.clientTags, testNow)
+				b := appendPayload([]byte("prefix"), tc.tagged, chunk, tc.queueTags, tc.clientTags, encNow)
 				require.True(t, bytes.HasPrefix(b, []byte("prefix")), "appends to dst")
 				b = b[len("prefix"):]
-				assert.Equal(t, wantPayload(tc.tagged, chunk, tc.queueTags, tc.clientTags, testNow), decodeBody(t, b))
+				assert.Equal(t, wantPayload(tc.tagged, chunk, tc.queueTags, tc.clientTags, encNow), encDecode(t, b))
 				if tc.tagged {
 					assert.NotContains(t, string(b), `"source"`, "tagged bodies never carry source")
 				}
@@ -206,7 +206,7 @@ func TestAppendPayloadExact(t *testing.T) {
 	got = appendPayload(nil, true, []Measurement{
 		{Name: "cpu", Summary: &Summary{Count: 3, Sum: 35, Min: 4.5, Max: 6.7, Last: Float(2.5), SumSquares: Float(9)},
 			Time: time.Unix(1421530163, 0), Period: time.Minute, Tags: map[string]string{"region": "us-east-1", "az": "b"}},
-	}, map[string]string{"role": "kafka"}, map[string]string{"az": "client", "environment": "prod"}, testNow)
+	}, map[string]string{"role": "kafka"}, map[string]string{"az": "client", "environment": "prod"}, encNow)
 	assert.Equal(t, `{"measurements":[{"name":"cpu","count":3,"sum":35,"min":4.5,"max":6.7,"last":2.5,"time":1421530163,`+
 		`"tags":{"az":"b","environment":"prod","region":"us-east-1","role":"kafka"},"period":60}]}`, string(got))
 }
@@ -218,8 +218,8 @@ func TestAppendPayloadManyTagsSorted(t *testing.T) {
 	for i := range 70 {
 		tags[fmt.Sprintf("t%02d", 69-i)] = fmt.Sprint(i)
 	}
-	b := appendPayload(nil, true, []Measurement{{Name: "x", Tags: tags}}, nil, nil, testNow)
-	got := decodeBody(t, b)
+	b := appendPayload(nil, true, []Measurement{{Name: "x", Tags: tags}}, nil, nil, encNow)
+	got := encDecode(t, b)
 	assert.Len(t, got["measurements"].([]any)[0].(map[string]any)["tags"], 70)
 	assert.Less(t, bytes.Index(b, []byte(`"t00"`)), bytes.Index(b, []byte(`"t01"`)))
 	assert.Less(t, bytes.Index(b, []byte(`"t68"`)), bytes.Index(b, []byte(`"t69"`)))
@@ -227,23 +227,23 @@ func TestAppendPayloadManyTagsSorted(t *testing.T) {
 
 func TestAppendPayloadAllocs(t *testing.T) {
 	ms := benchMeasurements(300)
-	buf := appendPayload(nil, true, ms, nil, nil, testNow)
+	buf := appendPayload(nil, true, ms, nil, nil, encNow)
 	allocs := testing.AllocsPerRun(20, func() {
-		buf = appendPayload(buf[:0], true, ms, nil, nil, testNow)
+		buf = appendPayload(buf[:0], true, ms, nil, nil, encNow)
 	})
 	assert.Zero(t, allocs, "tagged chunk into a reused buffer")
 	queueTags, clientTags := map[string]string{"service": "api"}, map[string]string{"env": "prod", "host": "h1"}
 	allocs = testing.AllocsPerRun(20, func() {
-		buf = appendPayload(buf[:0], true, ms, queueTags, clientTags, testNow)
+		buf = appendPayload(buf[:0], true, ms, queueTags, clientTags, encNow)
 	})
 	assert.Zero(t, allocs, "tagged chunk with merged queue and client tags")
 	legacy := benchMeasurements(300)
 	for i := range legacy {
 		legacy[i].Tags, legacy[i].Source = nil, "web1"
 	}
-	buf = appendPayload(buf[:0], false, legacy, nil, nil, testNow)
+	buf = appendPayload(buf[:0], false, legacy, nil, nil, encNow)
 	allocs = testing.AllocsPerRun(20, func() {
-		buf = appendPayload(buf[:0], false, legacy, nil, nil, testNow)
+		buf = appendPayload(buf[:0], false, legacy, nil, nil, encNow)
 	})
 	assert.Zero(t, allocs, "legacy chunk")
 }
@@ -282,17 +282,17 @@ func BenchmarkEncode(b *testing.B) {
 	ms := benchMeasurements(300)
 	b.Run("appender", func(b *testing.B) {
 		b.ReportAllocs()
-		buf := appendPayload(nil, true, ms, nil, nil, testNow)
+		buf := appendPayload(nil, true, ms, nil, nil, encNow)
 		b.SetBytes(int64(len(buf)))
 		for b.Loop() {
-			buf = appendPayload(buf[:0], true, ms, nil, nil, testNow)
+			buf = appendPayload(buf[:0], true, ms, nil, nil, encNow)
 		}
 	})
 	b.Run("encoding_json", func(b *testing.B) {
 		b.ReportAllocs()
 		wire := jsonWire{Measurements: make([]jsonWireMeasurement, len(ms))}
 		for i := range ms {
-			wire.Measurements[i] = jsonWireMeasurement{Name: ms[i].Name, Value: &ms[i].Value, Time: testNow.Unix(), Tags: ms[i].Tags}
+			wire.Measurements[i] = jsonWireMeasurement{Name: ms[i].Name, Value: &ms[i].Value, Time: encNow.Unix(), Tags: ms[i].Tags}
 		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
@@ -304,5 +304,97 @@ func BenchmarkEncode(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// FuzzEncode: any measurement that passes checkMeasurement encodes to valid JSON that decodes back to
+// the same values (floats bit for bit, so negative zero included).
+func FuzzEncode(f *testing.F) {
+	f.Add("cpu", "web1", "host", "h1", "desc", 22.1, 35.0, 4.5, 6.7, 2.5, int64(3), int64(0), uint8(0))
+	f.Add("a.b:c-d_e", "", "k", `a\b/c?d e`, "quo\"te\\ \x00 \xff é \u2028", math.Copysign(0, -1), 0.0, 0.0, 0.0, 0.0, int64(1), int64(1500000000), uint8(1))
+	f.Add("x", "", "k", "v", "", 1e126, -1e-300, -5e-324, 5e-324, 1e21, int64(1<<62), int64(1600000000), uint8(4|8))
+	f.Add("count", "src", "", "", "", 5.0, 0.0, 0.0, 0.0, 0.0, int64(0), int64(0), uint8(2))
+	f.Fuzz(func(t *testing.T, name, source, tagK, tagV, text string, value, sum, lo, hi, last float64, count, unix int64, kind uint8) {
+		var opts []Option
+		if kind&8 != 0 {
+			opts = append(opts, WithTags(map[string]string{"env": "prod", "service": "client"}))
+		}
+		c, err := Connect("u@example.com", "tok", opts...)
+		require.NoError(t, err)
+		c.now = func() time.Time { return submitNow }
+		m := Measurement{Name: name, Value: value, Source: source, Description: text, DisplayName: text}
+		if unix != 0 {
+			m.Time = time.Unix(unix, 0)
+		}
+		if kind&1 != 0 {
+			m.Value = 0
+			m.Summary = &Summary{Count: count, Sum: sum, Min: lo, Max: hi, Last: Float(last), SumSquares: Float(math.Abs(sum))}
+		}
+		if kind&2 != 0 {
+			m.Type = Counter
+		}
+		if kind&4 != 0 {
+			m.Tags = map[string]string{tagK: tagV, "service": "own"}
+		}
+		if c.checkMeasurement(&m) != nil {
+			return
+		}
+		tagged := c.tagged(&m, nil)
+		b := appendPayload(nil, tagged, []Measurement{m}, nil, c.tags, submitNow)
+		require.True(t, json.Valid(b), "%s", b)
+		got := encDecode(t, b)
+		require.Equal(t, wantPayload(tagged, []Measurement{m}, nil, c.tags, submitNow), got)
+		// DeepEqual treats 0 and -0 alike; check the bits of every number too.
+		var p struct {
+			Gauges, Counters, Measurements []struct {
+				Value, Sum, Min, Max, Last *float64
+			}
+		}
+		require.NoError(t, json.Unmarshal(b, &p))
+		all := append(append(p.Gauges, p.Counters...), p.Measurements...)
+		require.Len(t, all, 1)
+		bits := func(want float64, got *float64) {
+			require.NotNil(t, got)
+			assert.Equal(t, math.Float64bits(want), math.Float64bits(*got), "%v vs %v", want, *got)
+		}
+		if s := m.Summary; s != nil {
+			bits(s.Sum, all[0].Sum)
+			bits(s.Min, all[0].Min)
+			bits(s.Max, all[0].Max)
+			if tagged {
+				bits(*s.Last, all[0].Last)
+			}
+		} else {
+			bits(m.Value, all[0].Value)
+		}
+	})
+}
+
+// FuzzEncodeString: appendString writes exactly what encoding/json writes (without HTML escaping).
+func FuzzEncodeString(f *testing.F) {
+	for _, s := range oddStrings {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		require.NoError(t, enc.Encode(s))
+		require.Equal(t, strings.TrimSuffix(want.String(), "\n"), string(appendString(nil, s)))
+	})
+}
+
+// FuzzEncodeFloat: appendFloat writes exactly what encoding/json writes for every finite float.
+func FuzzEncodeFloat(f *testing.F) {
+	for _, v := range floatCases {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v float64) {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return
+		}
+		want, err := json.Marshal(v)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(appendFloat(nil, v)))
 	})
 }
