@@ -32,8 +32,10 @@ type metricProps struct {
 }
 
 // metricJSON is a metric as the API serves it: every field, null when unset.
+// It copies what PUT changes in place, so the result may be encoded after
+// s.mu is released.
 func metricJSON(m *metric) map[string]any {
-	attrs := m.Attributes
+	attrs := maps.Clone(m.Attributes)
 	if attrs == nil {
 		attrs = map[string]any{}
 	}

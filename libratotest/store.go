@@ -206,9 +206,10 @@ func (s *Server) Snapshot() ([]byte, error) {
 	return json.Marshal(snap)
 }
 
-// Restore replaces the server's stored state with a Snapshot. On error the
-// state is left as it was for the metrics and may be partly restored for
-// other areas.
+// Restore replaces the server's stored state with a Snapshot. A snapshot
+// that does not decode changes nothing; if an area's own loader refuses its
+// part, the metrics are already restored and that area may be partly
+// restored.
 func (s *Server) Restore(data []byte) error {
 	var snap snapshot
 	if err := json.Unmarshal(data, &snap); err != nil {
@@ -226,6 +227,11 @@ func (s *Server) Restore(data []byte) error {
 	}
 	if st.Series == nil {
 		st.Series = map[string]*series{}
+	}
+	for k, m := range st.Metrics {
+		if m == nil {
+			return errors.New("libratotest: restore: metric " + k + " is null")
+		}
 	}
 	for k, se := range st.Series {
 		if se == nil || se.Points == nil {
