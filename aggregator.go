@@ -112,7 +112,7 @@ type aggSeries struct {
 
 // aggStats are the running summary values of one series for the current period.
 type aggStats struct {
-	count                     int64
+	count                      int64
 	sum, min, max, sumsq, last float64
 }
 
@@ -503,18 +503,18 @@ func (a *Aggregator) measurements(snaps []aggSnapshot, now time.Time) (ms []Meas
 	ms = make([]Measurement, 0, n)
 	idx = make([]int, 0, n)
 	sums := make([]Summary, len(snaps)) // one allocation for all summaries
-	extra := make([]float64, len(snaps))
+	extra := make([]float64, 2*len(snaps))
 	for j, sn := range snaps {
 		st := sn.stats
-		sums[j] = Summary{Count: st.count, Sum: st.sum, Min: st.min, Max: st.max}
+		// Both optional fields are set: each API's encoder writes its own (legacy sum_squares,
+		// tagged last), so a series keeps its detail whichever API its route picks.
+		extra[2*j], extra[2*j+1] = st.sumsq, st.last
+		sums[j] = Summary{Count: st.count, Sum: st.sum, Min: st.min, Max: st.max,
+			SumSquares: &extra[2*j], Last: &extra[2*j+1]}
 		m := Measurement{Name: sn.name, Time: t, Summary: &sums[j]}
 		if sn.tagged {
-			extra[j] = st.last
-			sums[j].Last = &extra[j]
 			m.Tags = a.seriesTags(sn.tags)
 		} else {
-			extra[j] = st.sumsq
-			sums[j].SumSquares = &extra[j]
 			m.Source = a.source
 		}
 		ms = append(ms, m)

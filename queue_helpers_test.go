@@ -1,0 +1,108 @@
+package librato
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fakeAPI is an in-process http.RoundTripper standing in for the API in queue and aggregator
+// tests: it records every request and answers through handle (200 with an empty body when nil).
+// Being a RoundTripper and not a listener, it also works inside a testing/synctest bubble.
+type fakeAPI struct {
+	mu     sync.Mutex
+	reqs   []fakeRequest
+	handle func(r fakeRequest) (status int, body string)
+	// hang makes every request wait until it is cancelled, like a server that never answers.
+	hang bool
+}
+
+type fakeRequest struct {
+	Method, Path string
+	Body         []byte
+}
+
+func (f *fakeAPI) RoundTrip(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body.Close()
+	}
+	req := fakeRequest{Method: r.Method, Path: r.URL.Path, Body: body}
+	f.mu.Lock()
+	f.reqs = append(f.reqs, req)
+	handle, hang := f.handle, f.hang
+	f.mu.Unlock()
+	if hang {
+		<-r.Context().Done()
+		return nil, r.Context().Err()
+	}
+	status, text := http.StatusOK, ""
+	if handle != nil {
+		status, text = handle(req)
+	}
+	h := http.Header{}
+	if strings.HasPrefix(text, "{") {
+		h.Set("Content-Type", "application/json")
+	}
+	return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(strings.NewReader(text)),
+		ContentLength: int64(len(text)), Request: r}, nil
+}
+
+func (f *fakeAPI) requests() []fakeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeRequest(nil), f.reqs...)
+}
+
+// fakeNow is the clock of test clients: TV8's measure time plus a little.
+var fakeNow = time.Unix(1418838418+5, 0)
+
+// newFakeClient returns a client sending to f, without retries, with its clock at now.
+func newFakeClient(t testing.TB, f *fakeAPI, now time.Time, opts ...Option) *Client {
+	t.Helper()
+	opts = append([]Option{
+		WithBaseURL("http://api.test/v1/"),
+		WithHTTPClient(&http.Client{Transport: f}),
+		WithRetry(RetryPolicy{MaxAttempts: 1}),
+	}, opts...)
+	c, err := Connect("test@example.com", "secret-token", opts...)
+	require.NoError(t, err)
+	c.now = func() time.Time { return now }
+	return c
+}
+
+// wireBody is a decoded POST body of either API.
+type wireBody struct {
+	Gauges       []map[string]any `json:"gauges"`
+	Counters     []map[string]any `json:"counters"`
+	Measurements []map[string]any `json:"measurements"`
+}
+
+func decodeBody(t testing.TB, b []byte) wireBody {
+	t.Helper()
+	var w wireBody
+	require.NoError(t, json.Unmarshal(b, &w), "body: %s", b)
+	return w
+}
+
+// count is the number of measurements in a body.
+func (w wireBody) count() int { return len(w.Gauges) + len(w.Counters) + len(w.Measurements) }
+
+// all returns every measurement object of a body.
+func (w wireBody) all() []map[string]any {
+	out := append([]map[string]any(nil), w.Gauges...)
+	out = append(out, w.Counters...)
+	return append(out, w.Measurements...)
+}
+
+func queueNaN() float64 { return math.NaN() }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -1,0 +1,553 @@
+package librato
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func queueGolden(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestQueueTV7Tagged(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := &fakeAPI{}
+	c := newFakeClient(t, f, time.Unix(1500000100, 0))
+	q := c.NewQueue(QueueOptions{Tags: map[string]string{"service": "api"}})
+	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 23.1}))
+	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Tags: map[string]string{"location": "downstairs"}}))
+	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Tags: map[string]string{"location": "downstairs"},
+		Time: time.Unix(1500000000, 0)}))
+	assert.Equal(t, 3, q.Len())
+	require.NoError(t, q.Submit(context.Background()))
+
+	reqs := f.requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "POST", reqs[0].Method)
+	assert.Equal(t, "/v1/measurements", reqs[0].Path)
+	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_tagged.json"), string(reqs[0].Body))
+	assert.Equal(t, 0, q.Len())
+	st := q.Stats()
+	assert.Equal(t, uint64(3), st.Sent)
+	assert.Equal(t, uint64(1), st.Requests)
+	assert.Equal(t, 0, st.Queued)
+	require.NoError(t, q.Close(context.Background()))
+}
+
+func TestQueueTV7Mixed(t *testing.T) {
+	f := &fakeAPI{}
+	c := newFakeClient(t, f, time.Unix(1500000100, 0))
+	q := c.NewQueue(QueueOptions{})
+	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Source: "a"}))
+	require.NoError(t, q.Add(Measurement{Name: "visits", Value: 3, Type: Counter}))
+	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Tags: map[string]string{"location": "downstairs"}}))
+	require.NoError(t, q.Flush(context.Background()))
+
+	reqs := f.requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, "/v1/metrics", reqs[0].Path, "legacy chunks go first")
+	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_mixed_legacy.json"), string(reqs[0].Body))
+	assert.Equal(t, "/v1/measurements", reqs[1].Path)
+	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_mixed_tagged.json"), string(reqs[1].Body))
+	require.NoError(t, q.Close(context.Background()))
+}
+
+func TestQueueChunking(t *testing.T) {
+	tests := []struct {
+		adds      int
+		chunkSize int
+		want      []int
+	}{
+		{adds: 300, want: []int{300}},
+		{adds: 301, want: []int{300, 1}},
+		{adds: 600, want: []int{300, 300}},
+		{adds: 7, chunkSize: 3, want: []int{3, 3, 1}},
+		{adds: 0, want: nil}, // never an empty POST
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d_by_%d", tt.adds, tt.chunkSize), func(t *testing.T) {
+			f := &fakeAPI{}
+			q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{ChunkSize: tt.chunkSize})
+			for i := 0; i < tt.adds; i++ {
+				require.NoError(t, q.Add(Measurement{Name: "m", Value: float64(i)}))
+			}
+			require.NoError(t, q.Submit(context.Background()))
+			var got []int
+			next := 0.0
+			for _, r := range f.requests() {
+				w := decodeBody(t, r.Body)
+				got = append(got, w.count())
+				for _, g := range w.Gauges {
+					assert.Equal(t, next, g["value"], "measurements keep their order")
+					next++
+				}
+			}
+			assert.Equal(t, tt.want, got)
+			require.NoError(t, q.Close(context.Background()))
+			assert.Len(t, f.requests(), len(tt.want), "Close of an empty queue sends nothing")
+		})
+	}
+}
+
+func TestQueueChunkSizeFromClient(t *testing.T) {
+	f := &fakeAPI{}
+	q := newFakeClient(t, f, fakeNow, WithChunkSize(2)).NewQueue(QueueOptions{})
+	for i := 0; i < 5; i++ {
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+	}
+	require.NoError(t, q.Submit(context.Background()))
+	assert.Len(t, f.requests(), 3)
+}
+
+func TestQueueAutoSubmit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAPI{}
+		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{AutoSubmitCount: 10})
+		for i := 0; i < 9; i++ {
+			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		}
+		synctest.Wait()
+		assert.Empty(t, f.requests(), "nothing before the 10th add")
+		assert.Equal(t, 9, q.Len())
+
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		synctest.Wait() // the flusher has sent and is idle again
+		reqs := f.requests()
+		require.Len(t, reqs, 1, "after the 10th add one POST was made")
+		assert.Equal(t, 10, decodeBody(t, reqs[0].Body).count())
+		assert.Equal(t, 0, q.Len())
+		assert.Equal(t, uint64(10), q.Stats().Sent)
+		require.NoError(t, q.Close(context.Background()))
+	})
+}
+
+func TestQueueFlushInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAPI{}
+		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{FlushInterval: 10 * time.Second})
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		assert.Empty(t, f.requests())
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Len(t, f.requests(), 1, "flushed at the first tick")
+
+		time.Sleep(10 * time.Second) // an empty queue: no POST
+		synctest.Wait()
+		assert.Len(t, f.requests(), 1)
+
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 2}))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		assert.Len(t, f.requests(), 2)
+		require.NoError(t, q.Close(context.Background()))
+	})
+}
+
+func TestQueueNothingStartsWithoutBackgroundOptions(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	q := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{})
+	assert.Nil(t, q.done, "no flusher goroutine")
+	require.NoError(t, q.Close(context.Background()))
+}
+
+func TestQueueConcurrentAddsExactCount(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var mu sync.Mutex
+	seen := map[float64]int{}
+	f := &fakeAPI{handle: func(r fakeRequest) (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		var w wireBody
+		if err := jsonUnmarshal(r.Body, &w); err != nil {
+			return 400, `{"errors":{"request":["bad json"]}}`
+		}
+		for _, m := range w.all() {
+			seen[m["value"].(float64)]++
+		}
+		return 200, ""
+	}}
+	c := newFakeClient(t, f, fakeNow)
+	q := c.NewQueue(QueueOptions{AutoSubmitCount: 500, FlushInterval: time.Millisecond})
+	const workers, perWorker = 8, 5000
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perWorker; i++ {
+				m := Measurement{Name: "concurrent", Value: float64(w*perWorker + i)}
+				if w%2 == 1 {
+					m.Tags = map[string]string{"worker": fmt.Sprint(w)}
+				}
+				if err := q.Add(m); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%1000 == 0 {
+					_ = q.Submit(context.Background()) // concurrent manual flushes too
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, q.Close(context.Background()))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, seen, workers*perWorker, "every measurement arrived")
+	for v, n := range seen {
+		if n != 1 {
+			t.Fatalf("value %v arrived %d times", v, n)
+		}
+	}
+	st := q.Stats()
+	assert.Equal(t, uint64(workers*perWorker), st.Sent)
+	assert.Zero(t, st.Dropped)
+	assert.Zero(t, st.Queued)
+}
+
+func TestQueuePartialFailureKeepsOnlyUnsentChunks(t *testing.T) {
+	var calls atomic.Int32
+	f := &fakeAPI{handle: func(r fakeRequest) (int, string) {
+		if calls.Add(1) == 2 {
+			return 503, `{"errors":{"system":["down for maintenance"]}}`
+		}
+		return 200, ""
+	}}
+	c := newFakeClient(t, f, fakeNow)
+	var onErr []error
+	q := c.NewQueue(QueueOptions{ChunkSize: 2, OnError: func(err error) { onErr = append(onErr, err) }})
+	for i := 0; i < 6; i++ {
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: float64(i)}))
+	}
+	err := q.Submit(context.Background())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrServer)
+	assert.Len(t, f.requests(), 2, "stops at the failed chunk")
+	assert.Equal(t, 4, q.Len(), "the failed chunk and the one after it stay queued")
+	st := q.Stats()
+	assert.Equal(t, uint64(2), st.Sent)
+	assert.Equal(t, uint64(4), st.Retried)
+	assert.Equal(t, uint64(1), st.Failures)
+	assert.ErrorIs(t, st.LastError, ErrServer)
+	assert.Empty(t, onErr, "OnError is for background flushes; Submit returns the error")
+
+	// New measurements queue behind the kept ones.
+	require.NoError(t, q.Add(Measurement{Name: "m", Value: 6}))
+	require.NoError(t, q.Submit(context.Background()))
+	var values []any
+	var times []any
+	for i, r := range f.requests() {
+		if i == 1 {
+			continue // the failed one
+		}
+		for _, g := range decodeBody(t, r.Body).Gauges {
+			values = append(values, g["value"])
+			times = append(times, g["measure_time"])
+		}
+	}
+	assert.Equal(t, []any{0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0}, values, "each sent once, in order")
+	failed := decodeBody(t, f.requests()[1].Body).Gauges
+	retried := decodeBody(t, f.requests()[2].Body).Gauges
+	assert.Equal(t, failed, retried, "a retried chunk is byte-for-byte the same measurements, same time")
+	assert.Equal(t, float64(fakeNow.Unix()), times[0])
+	assert.Equal(t, 0, q.Len())
+	require.NoError(t, q.Close(context.Background()))
+}
+
+// tooOld answers like the API for a measurement time older than the window.
+const tooOld = `{"errors":{"params":{"measure_time":["is too far in the past"]}},"request_time":1475920599}`
+
+func TestQueue400SplitIsolatesBadMeasurement(t *testing.T) {
+	f := &fakeAPI{handle: func(r fakeRequest) (int, string) {
+		if strings.Contains(string(r.Body), `"bad"`) {
+			return 400, tooOld
+		}
+		return 200, ""
+	}}
+	c := newFakeClient(t, f, fakeNow)
+	var dropped []Measurement
+	var reasons []error
+	q := c.NewQueue(QueueOptions{OnDrop: func(ms []Measurement, reason error) {
+		dropped = append(dropped, ms...)
+		reasons = append(reasons, reason)
+	}})
+	for i := 0; i < 300; i++ {
+		name := "good"
+		if i == 137 {
+			name = "bad"
+		}
+		require.NoError(t, q.Add(Measurement{Name: name, Value: float64(i)}))
+	}
+	err := q.Submit(context.Background())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrBadRequest)
+	var rej *RejectedError
+	require.ErrorAs(t, err, &rej)
+	assert.Equal(t, 1, rej.Count)
+	assert.Equal(t, []string{"bad"}, rej.Names)
+	assert.Contains(t, err.Error(), "is too far in the past", "the server's reason is reported")
+	assert.Contains(t, err.Error(), "bad")
+
+	delivered := 0
+	for _, r := range f.requests() {
+		if !strings.Contains(string(r.Body), `"bad"`) {
+			delivered += decodeBody(t, r.Body).count()
+		}
+	}
+	assert.Equal(t, 299, delivered, "every good measurement delivered once")
+	assert.LessOrEqual(t, len(f.requests()), 1+2*9, "a bad measurement costs two POSTs per halving")
+	require.Len(t, dropped, 1)
+	assert.Equal(t, "bad", dropped[0].Name)
+	assert.Equal(t, 137.0, dropped[0].Value)
+	require.ErrorAs(t, reasons[0], &rej)
+	st := q.Stats()
+	assert.Equal(t, uint64(299), st.Sent)
+	assert.Equal(t, uint64(1), st.Rejected)
+	assert.Equal(t, 0, st.Queued)
+	assert.Equal(t, 0, q.Len(), "rejected measurements are not retried")
+	require.NoError(t, q.Close(context.Background()))
+}
+
+func TestQueue400SplitBudgetRejectsSystemicFailure(t *testing.T) {
+	f := &fakeAPI{handle: func(fakeRequest) (int, string) {
+		return 400, `{"errors":["Tag based measurements are not enabled for this account."]}`
+	}}
+	var dropped int
+	q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{OnDrop: func(ms []Measurement, _ error) { dropped += len(ms) }})
+	for i := 0; i < 300; i++ {
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1, Tags: map[string]string{"a": "b"}}))
+	}
+	err := q.Submit(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not enabled")
+	assert.LessOrEqual(t, len(f.requests()), 1+4*9, "the split is bounded")
+	assert.Equal(t, 300, dropped, "all reported")
+	assert.Equal(t, uint64(300), q.Stats().Rejected)
+}
+
+func TestQueueAddValidates(t *testing.T) {
+	q := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{})
+	tests := []Measurement{
+		{Name: ""},
+		{Name: "bad name"},
+		{Name: "m", Value: queueNaN()},
+		{Name: "m", Tags: map[string]string{"bad tag": "x"}},
+		{Name: "m", Source: "s", Tags: map[string]string{"a": "b"}},
+	}
+	for _, m := range tests {
+		err := q.Add(m)
+		assert.ErrorIs(t, err, ErrInvalid, "%+v", m)
+	}
+	assert.Equal(t, 0, q.Len(), "nothing queued")
+
+	qt := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{Tags: map[string]string{"service": "api"}})
+	assert.ErrorIs(t, qt.Add(Measurement{Name: "m", Type: Counter}), ErrInvalid, "a queue with tags sends to the tagged API: no counters")
+	assert.Equal(t, 0, qt.Len())
+}
+
+func TestQueueSanitizesNames(t *testing.T) {
+	f := &fakeAPI{}
+	q := newFakeClient(t, f, fakeNow, WithSanitizer(SanitizeMetricName)).NewQueue(QueueOptions{})
+	require.NoError(t, q.Add(Measurement{Name: "  bat$$m#an", Value: 1}))
+	require.NoError(t, q.Submit(context.Background()))
+	assert.Equal(t, "-bat-m-an", decodeBody(t, f.requests()[0].Body).Gauges[0]["name"])
+}
+
+func TestQueueMaxPendingDropsNewest(t *testing.T) {
+	var dropped []Measurement
+	var reason error
+	q := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{MaxPending: 5,
+		OnDrop: func(ms []Measurement, r error) { dropped = append(dropped, ms...); reason = r }})
+	for i := 0; i < 7; i++ {
+		err := q.Add(Measurement{Name: "m", Value: float64(i)})
+		if i < 5 {
+			require.NoError(t, err)
+		} else {
+			assert.ErrorIs(t, err, ErrQueueFull)
+		}
+	}
+	assert.Equal(t, 5, q.Len())
+	require.Len(t, dropped, 2)
+	assert.Equal(t, []float64{5, 6}, []float64{dropped[0].Value, dropped[1].Value})
+	assert.ErrorIs(t, reason, ErrQueueFull)
+	assert.Equal(t, uint64(2), q.Stats().Dropped)
+	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Add(Measurement{Name: "m", Value: 7}), "room again after a flush")
+}
+
+func TestQueueMaxPendingCountsInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		f := &fakeAPI{handle: func(fakeRequest) (int, string) { <-release; return 200, "" }}
+		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{MaxPending: 3, AutoSubmitCount: 3})
+		for i := 0; i < 3; i++ {
+			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		}
+		synctest.Wait() // the flush is in flight, waiting for the server
+		assert.Equal(t, 0, q.Len())
+		assert.Equal(t, 3, q.Stats().Queued)
+		assert.ErrorIs(t, q.Add(Measurement{Name: "m", Value: 1}), ErrQueueFull, "memory is bounded in flight too")
+		close(release)
+		synctest.Wait()
+		assert.Equal(t, 0, q.Stats().Queued)
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		require.NoError(t, q.Close(context.Background()))
+	})
+}
+
+func TestQueueCloseHonoursDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAPI{hang: true} // a server that never answers
+		var dropped int
+		var dropReason error
+		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{FlushInterval: time.Minute,
+			OnDrop: func(ms []Measurement, r error) { dropped += len(ms); dropReason = r }})
+		for i := 0; i < 3; i++ {
+			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		start := time.Now()
+		err := q.Close(ctx)
+		assert.Equal(t, 5*time.Second, time.Since(start), "Close returns at the deadline")
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "3 measurements not sent")
+		assert.Equal(t, 3, dropped)
+		assert.ErrorIs(t, dropReason, context.DeadlineExceeded)
+		st := q.Stats()
+		assert.Equal(t, uint64(3), st.Dropped)
+		assert.Equal(t, 0, st.Queued)
+		assert.Len(t, f.requests(), 1)
+		// synctest.Test fails if the flusher goroutine is still around at the end.
+	})
+}
+
+func TestQueueCloseWaitsForBackgroundFlush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAPI{hang: true}
+		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{AutoSubmitCount: 1})
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		synctest.Wait() // the background flush hangs on the server
+		require.Len(t, f.requests(), 1)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err := q.Close(ctx)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, uint64(1), q.Stats().Dropped, "the measurement of the cancelled flush is reported")
+	})
+}
+
+func TestQueueCloseTwiceAndAddAfterClose(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := &fakeAPI{}
+	q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{FlushInterval: time.Hour, AutoSubmitCount: 100})
+	require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+	require.NoError(t, q.Close(context.Background()))
+	assert.Len(t, f.requests(), 1, "Close flushes")
+	require.NoError(t, q.Close(context.Background()), "Close twice is fine")
+	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Value: 1}), ErrClosed)
+	a := q.c.NewAggregator(AggregatorOptions{})
+	require.NoError(t, a.Add("x", 1))
+	assert.ErrorIs(t, q.AddAggregator(a), ErrClosed)
+	assert.Len(t, a.Measurements(), 1, "a refused aggregator keeps its values")
+	require.NoError(t, q.Submit(context.Background()))
+	assert.Len(t, f.requests(), 1)
+}
+
+func TestQueueTransientErrorsKeepData(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		is     error
+	}{
+		{"503", http.StatusServiceUnavailable, "", ErrServer},
+		{"429", http.StatusTooManyRequests, `{"errors":{"system":["rate limited"]}}`, ErrRateLimited},
+		{"401", http.StatusUnauthorized, "Credentials are required to access this resource.", ErrUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fail := atomic.Bool{}
+			fail.Store(true)
+			f := &fakeAPI{handle: func(fakeRequest) (int, string) {
+				if fail.Load() {
+					return tt.status, tt.body
+				}
+				return 200, ""
+			}}
+			q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{})
+			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+			err := q.Submit(context.Background())
+			assert.ErrorIs(t, err, tt.is)
+			assert.Equal(t, 1, q.Len())
+			fail.Store(false)
+			require.NoError(t, q.Submit(context.Background()))
+			assert.Equal(t, uint64(1), q.Stats().Sent)
+		})
+	}
+}
+
+func TestQueueOnErrorForBackgroundFlushes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeAPI{handle: func(fakeRequest) (int, string) { return 500, "" }}
+		var errs []error
+		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{AutoSubmitCount: 2,
+			OnError: func(err error) { errs = append(errs, err) }})
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 2}))
+		synctest.Wait()
+		require.Len(t, errs, 1)
+		assert.ErrorIs(t, errs[0], ErrServer)
+		assert.Equal(t, 2, q.Len())
+		f.mu.Lock()
+		f.handle = nil
+		f.mu.Unlock()
+		require.NoError(t, q.Close(context.Background()))
+		assert.Equal(t, uint64(2), q.Stats().Sent)
+	})
+}
+
+func TestQueueSubmitWaitsForRunningFlushOrCtx(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		f := &fakeAPI{handle: func(fakeRequest) (int, string) { <-release; return 200, "" }}
+		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{})
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+		go func() { _ = q.Submit(context.Background()) }()
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		assert.ErrorIs(t, q.Submit(ctx), context.DeadlineExceeded)
+		close(release)
+		synctest.Wait()
+		assert.Len(t, f.requests(), 1, "the same data is never sent twice")
+		require.NoError(t, q.Close(context.Background()))
+	})
+}
+
+func TestRejectedErrorMessage(t *testing.T) {
+	ms := []Measurement{{Name: "a"}, {Name: "b"}, {Name: "a"}}
+	e := newRejectedError(ms, errors.New("nope"))
+	assert.Equal(t, "librato: 3 measurements rejected (a, b): nope", e.Error())
+	one := newRejectedError(ms[:1], errors.New("nope"))
+	assert.Equal(t, "librato: 1 measurement rejected (a): nope", one.Error())
+}
