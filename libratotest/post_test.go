@@ -86,6 +86,12 @@ func TestPythonLibrato(t *testing.T) {
 		resp, body := callAs(t, srv, "POST", tc.path, jsonType, fixture(t, tc.file), pyAuth)
 		require.Less(t, resp.StatusCode, 300, "%s: %s", tc.file, body)
 	}
+	// The same client's credentials with a form body (the legacy default).
+	resp, body := callAs(t, srv, "POST", "/v1/metrics", formType, "gauges[0][name]=form.metric&gauges[0][value]=1.5", pyAuth)
+	require.Equal(t, 200, resp.StatusCode, body)
+	require.Len(t, srv.Measurements("form.metric"), 1)
+	assert.Equal(t, 1.5, srv.Measurements("form.metric")[0].Value)
+
 	conn := srv.Measurements("conn")
 	require.Len(t, conn, 1)
 	assert.Equal(t, "web1", conn[0].Source)
@@ -104,17 +110,17 @@ func TestPythonLibrato(t *testing.T) {
 
 	// The recorded request keeps the user, never the password.
 	reqs := srv.Requests()
-	require.Len(t, reqs, 4)
+	require.Len(t, reqs, 5)
 	assert.Equal(t, "user@example.com", reqs[0].User)
 	assert.Empty(t, reqs[0].Header.Get("Authorization"))
 	assert.JSONEq(t, fixture(t, "tv6a.json"), string(reqs[0].Body))
 
 	// python-librato's delete(['foo','bar']) and get_tagged.
-	resp, _ := callAs(t, srv, "DELETE", "/v1/metrics", jsonType, `{"names": ["conn", "bar"]}`, pyAuth)
+	resp, _ = callAs(t, srv, "DELETE", "/v1/metrics", jsonType, `{"names": ["conn", "bar"]}`, pyAuth)
 	assert.Equal(t, 204, resp.StatusCode)
 	_, ok = srv.Metric("conn")
 	assert.False(t, ok)
-	resp, body := callAs(t, srv, "GET", "/v1/measurements/temperature?duration=60&resolution=1&tags%5Bcity%5D=sf", "", "", pyAuth)
+	resp, body = callAs(t, srv, "GET", "/v1/measurements/temperature?duration=60&resolution=1&tags%5Bcity%5D=sf", "", "", pyAuth)
 	require.Equal(t, 200, resp.StatusCode, body)
 	assert.Len(t, decode(t, body)["series"], 2)
 }
@@ -404,4 +410,51 @@ func TestRequestsRecordsGzip(t *testing.T) {
 	assert.Equal(t, "gzip", reqs[0].Header.Get("Content-Encoding"))
 	assert.JSONEq(t, fixture(t, "tv1.json"), string(reqs[0].Body))
 	assert.Len(t, srv.Measurements("cpu"), 1)
+}
+
+func TestCreateOnlyProperties(t *testing.T) {
+	srv := newServer(t)
+	for _, b := range []string{
+		`{"gauges":[{"name":"q","value":1,"description":"first","period":60,"attributes":{"color":"#ff0000"}}]}`,
+		`{"gauges":[{"name":"Q","value":2,"description":"second","period":10,"attributes":{"color":"#00ff00"}}]}`,
+	} {
+		resp, body := call(t, srv, "POST", "/v1/metrics", jsonType, b)
+		require.Equal(t, 200, resp.StatusCode, body)
+	}
+	m, ok := srv.Metric("q")
+	require.True(t, ok)
+	assert.Equal(t, libratotest.Metric{Name: "q", Type: "gauge", Description: "first", Period: 60,
+		Attributes: map[string]any{"color": "#ff0000", "created_by_ua": "Go-http-client/1.1"}}, m,
+		"properties apply only when the POST creates the metric")
+	var count int64
+	for _, p := range srv.Measurements("q") {
+		count += p.Count
+	}
+	assert.Equal(t, int64(2), count, "but both samples are stored")
+
+	// Top-level tagged period and attributes apply to each new metric.
+	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"period":30,"attributes":{"aggregate":true},"measurements":[{"name":"r","value":1},{"name":"s","value":1,"period":15}]}`)
+	require.Equal(t, 202, resp.StatusCode, body)
+	r, _ := srv.Metric("r")
+	s, _ := srv.Metric("s")
+	assert.Equal(t, int64(30), r.Period)
+	assert.Equal(t, true, r.Attributes["aggregate"])
+	assert.Equal(t, int64(15), s.Period)
+}
+
+func TestMaxAge(t *testing.T) {
+	body := `{"gauges":[{"name":"old","value":1,"measure_time":1234567890}]}`
+	srv := newServer(t)
+	resp, _ := call(t, srv, "POST", "/v1/metrics", jsonType, body)
+	assert.Equal(t, 400, resp.StatusCode, "2009 is too far in the past by default")
+	srv = newServer(t, libratotest.WithMaxAge(0))
+	resp, _ = call(t, srv, "POST", "/v1/metrics", jsonType, body)
+	assert.Equal(t, 200, resp.StatusCode, "WithMaxAge(0) accepts any time")
+	srv = newServer(t, libratotest.WithMaxAge(time.Minute), libratotest.WithNow(func() time.Time { return time.Unix(1234567890+61, 0) }))
+	resp, _ = call(t, srv, "POST", "/v1/metrics", jsonType, body)
+	assert.Equal(t, 400, resp.StatusCode)
+	srv.SetNow(time.Unix(1234567890+59, 0))
+	resp, _ = call(t, srv, "POST", "/v1/metrics", jsonType, body)
+	assert.Equal(t, 200, resp.StatusCode)
 }

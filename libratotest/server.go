@@ -11,8 +11,7 @@
 // bodies, stores what it accepts and serves it back with resolution rollups.
 // Helpers let tests look at what arrived (Requests, Measurements, Metric) and
 // inject faults (FailNext, DropNext, SetFault, SetLatency, SetRateLimit).
-// What it simplifies is listed in the doc comments of the handlers and in
-// README-style notes below.
+// What it simplifies is listed below and in the doc comments of the handlers.
 //
 // Simplifications, on purpose:
 //   - One account: one set of credentials, every token has the admin role.
@@ -24,7 +23,12 @@
 //     future times are accepted.
 //   - Tag names and tag values are lower-cased, as the reference says the
 //     real API does.
-//   - Nothing is ever answered with 202 and a job, so GET /v1/jobs/:id is 404.
+//   - Nothing is ever answered with 202 and a job (POST /v1/measurements
+//     answers 202 with an empty body, no job), so GET /v1/jobs/:id is 404.
+//   - Plain HTTP is accepted (the real API insists on HTTPS); gzip request
+//     bodies are accepted in both modes.
+//   - tags_search understands a subset of the query language (see
+//     parseTagFilter in tagread.go): name=pattern terms joined by "and".
 //
 // # Adding endpoints (for the other areas of this package)
 //
