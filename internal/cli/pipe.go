@@ -1,0 +1,311 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-librato/librato"
+)
+
+func init() {
+	register(&commandInfo{
+		name:    "pipe",
+		summary: "send measurements read from standard input",
+		usage:   "pipe [--format lines|json] [--source S] [--tag k=v ...]",
+		help: `Reads measurements from standard input, one per line, and sends them in batches
+through a queue: when --batch are waiting, every --interval, and at the end of the
+input or on SIGINT/SIGTERM. A malformed line is reported with its line number and
+skipped; the rest still goes through. Exits 1 if any line was rejected or any
+measurement could not be sent.
+
+Formats:
+  lines  NAME VALUE [UNIX_TIME] [k=v ...]     tags make it a tagged measurement
+  json   {"name": "cpu", "value": 1.5, "time": 1700000000, "source": "web1",
+          "tags": {"host": "a"}, "type": "counter"}  (time: Unix seconds or RFC 3339)
+Blank lines and lines starting with # are skipped. A measurement without a time is
+stamped when its line is read.
+
+Examples:
+  echo "app.requests 42" | librato pipe
+  printf 'cpu 0.5 host=a\ncpu 0.7 host=b\n' | librato pipe --tag env=prod
+  my-exporter --json | librato pipe --format json`,
+		new: func() command { return &pipeCmd{format: newChoice("lines", "lines", "json")} },
+	})
+}
+
+type pipeCmd struct {
+	conn     connFlags
+	format   *choiceFlag
+	source   string
+	tags     tagsFlag
+	batch    int
+	interval time.Duration
+}
+
+func (c *pipeCmd) flags(fs *flag.FlagSet) {
+	c.conn.register(fs)
+	fs.Var(c.format, "format", "input `format`: lines or json")
+	fs.StringVar(&c.source, "source", "", "`source` of measurements that have no tags and no source of their own")
+	fs.Var(&c.tags, "tag", "tag `k=v` added to every measurement (repeatable; makes them all tagged)")
+	fs.IntVar(&c.batch, "batch", 300, "send as soon as this many measurements are waiting")
+	fs.DurationVar(&c.interval, "interval", 5*time.Second, "send what is waiting at least this often")
+}
+
+func (c *pipeCmd) args(args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("pipe takes no arguments; it reads standard input")
+	}
+	if c.batch < 1 {
+		return usageErrorf("--batch must be at least 1")
+	}
+	if c.interval <= 0 {
+		return usageErrorf("--interval must be positive")
+	}
+	return nil
+}
+
+// closeTimeout bounds the final flush, which runs even after SIGINT.
+const closeTimeout = 30 * time.Second
+
+// maxLineBytes is the longest input line accepted.
+const maxLineBytes = 1 << 20
+
+func (c *pipeCmd) run(ctx context.Context, env *Env) error {
+	cl, err := c.conn.connect(env)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex // guards the counters below and stderr writes from the queue's goroutine
+	var rejectedLines, lost int
+	report := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(env.Stderr, format, args...)
+	}
+	q := cl.NewQueue(librato.QueueOptions{
+		AutoSubmitCount: c.batch,
+		FlushInterval:   c.interval,
+		Tags:            c.tags,
+		OnError: func(err error) {
+			report("pipe: sending failed, will retry: %v\n", err)
+		},
+		OnDrop: func(dropped []librato.Measurement, reason error) {
+			mu.Lock()
+			lost += len(dropped)
+			mu.Unlock()
+			report("pipe: %s not sent: %v\n", plural(len(dropped), "measurement"), reason)
+		},
+	})
+
+	lines := make(chan lineOrErr)
+	stopRead := make(chan struct{})
+	defer close(stopRead)
+	go readLines(env.Stdin, lines, stopRead)
+	n, queued := 0, 0
+	interrupted := false
+read:
+	for {
+		var l lineOrErr
+		var ok bool
+		select {
+		case l, ok = <-lines:
+		case <-ctx.Done():
+			interrupted = true
+			break read
+		}
+		if !ok {
+			break
+		}
+		if l.err != nil {
+			report("pipe: reading input: %v\n", l.err)
+			mu.Lock()
+			rejectedLines++
+			mu.Unlock()
+			break
+		}
+		n++
+		text := strings.TrimSpace(l.text)
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		var m librato.Measurement
+		if c.format.value == "json" {
+			m, err = parseJSONLine(text, env.now())
+		} else {
+			m, err = parseTextLine(text, env.now())
+		}
+		if err == nil {
+			if m.Source == "" && len(m.Tags) == 0 {
+				m.Source = c.source
+			}
+			err = q.Add(m)
+		}
+		if err != nil {
+			report("line %d: %v\n", n, err)
+			mu.Lock()
+			rejectedLines++
+			mu.Unlock()
+			continue
+		}
+		queued++
+	}
+
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	closeErr := q.Close(cctx)
+	st := q.Stats()
+	mu.Lock()
+	defer mu.Unlock()
+	how := "end of input"
+	if interrupted {
+		how = "interrupted"
+	}
+	fmt.Fprintf(env.Stderr, "pipe: %s: %s read, %s sent, %s rejected",
+		how, plural(n, "line"), plural(int(st.Sent), "measurement"), plural(rejectedLines, "line"))
+	if lost > 0 {
+		fmt.Fprintf(env.Stderr, ", %s not sent", plural(lost, "measurement"))
+	}
+	fmt.Fprintln(env.Stderr)
+	switch {
+	case rejectedLines > 0 || lost > 0:
+		return &exitError{code: ExitError}
+	case closeErr != nil:
+		return closeErr
+	}
+	return nil
+}
+
+// lineOrErr is one input line, or the error that ended the input.
+type lineOrErr struct {
+	text string
+	err  error
+}
+
+// readLines sends each line of r to out and closes it at the end, or stops when stop is closed.
+// It runs on its own goroutine so that a signal can end the command while a read blocks (that
+// read is abandoned: the process is about to exit).
+func readLines(r io.Reader, out chan<- lineOrErr, stop <-chan struct{}) {
+	defer close(out)
+	if r == nil {
+		return
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), maxLineBytes)
+	for sc.Scan() {
+		select {
+		case out <- lineOrErr{text: sc.Text()}:
+		case <-stop:
+			return
+		}
+	}
+	if err := sc.Err(); err != nil {
+		select {
+		case out <- lineOrErr{err: err}:
+		case <-stop:
+		}
+	}
+}
+
+// parseTextLine reads "NAME VALUE [UNIX_TIME] [k=v ...]".
+func parseTextLine(s string, now time.Time) (librato.Measurement, error) {
+	f := strings.Fields(s)
+	if len(f) < 2 {
+		return librato.Measurement{}, errors.New("want NAME VALUE [UNIX_TIME] [k=v ...]")
+	}
+	m := librato.Measurement{Name: f[0], Time: now}
+	v, err := parseValue(f[1])
+	if err != nil {
+		return m, err
+	}
+	m.Value = v
+	rest := f[2:]
+	if len(rest) > 0 && !strings.Contains(rest[0], "=") {
+		sec, err := strconv.ParseInt(rest[0], 10, 64)
+		if err != nil || sec < 0 {
+			return m, fmt.Errorf("time %q is not Unix seconds (tags are k=v)", rest[0])
+		}
+		m.Time = time.Unix(sec, 0)
+		rest = rest[1:]
+	}
+	for _, kv := range rest {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || val == "" {
+			return m, fmt.Errorf("tag %q is not k=v", kv)
+		}
+		if m.Tags == nil {
+			m.Tags = map[string]string{}
+		}
+		m.Tags[k] = val
+	}
+	return m, nil
+}
+
+func parseValue(s string) (float64, error) {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("value %q is not a finite number", s)
+	}
+	return v, nil
+}
+
+// jsonLine is the json input format.
+type jsonLine struct {
+	Name   *string           `json:"name"`
+	Value  *float64          `json:"value"`
+	Time   json.RawMessage   `json:"time"`
+	Source string            `json:"source"`
+	Tags   map[string]string `json:"tags"`
+	Type   string            `json:"type"`
+}
+
+// parseJSONLine reads one JSON object; unknown fields are errors, so a typo is not ignored.
+func parseJSONLine(s string, now time.Time) (librato.Measurement, error) {
+	var j jsonLine
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return librato.Measurement{}, fmt.Errorf("bad JSON: %v", err)
+	}
+	if dec.More() {
+		return librato.Measurement{}, errors.New("bad JSON: more than one value on the line")
+	}
+	if j.Name == nil || j.Value == nil {
+		return librato.Measurement{}, errors.New(`"name" and "value" are required`)
+	}
+	m := librato.Measurement{Name: *j.Name, Value: *j.Value, Source: j.Source, Tags: j.Tags, Time: now}
+	switch j.Type {
+	case "", "gauge":
+	case "counter":
+		m.Type = librato.Counter
+	default:
+		return m, fmt.Errorf("type %q is neither gauge nor counter", j.Type)
+	}
+	if len(j.Time) > 0 && !bytes.Equal(j.Time, []byte("null")) {
+		var sec float64
+		var str string
+		switch {
+		case json.Unmarshal(j.Time, &sec) == nil:
+			m.Time = time.Unix(int64(sec), 0)
+		case json.Unmarshal(j.Time, &str) == nil:
+			t, err := time.Parse(time.RFC3339, str)
+			if err != nil {
+				return m, fmt.Errorf("time %q is not RFC 3339", str)
+			}
+			m.Time = t
+		default:
+			return m, fmt.Errorf("time %s is neither Unix seconds nor an RFC 3339 string", j.Time)
+		}
+	}
+	return m, nil
+}
