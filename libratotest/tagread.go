@@ -188,7 +188,12 @@ type taggedSeriesJSON struct {
 // between start_time (or end_time-duration) and end_time, rolled up to the
 // required resolution, filtered by tags or tags_search, optionally grouped,
 // at most the page size of series per response with a links[rel=next] href
-// to the rest. Series without points in the range are left out.
+// to the rest (the href carries page_offset; clients treat it as opaque).
+// Series without points in the range are left out. summary_function picks
+// each point's value (mean by default; "all" adds count, sum, min, max, last
+// and stddev; derivative drops the first point); group_by combines the
+// series sharing the named tags' values with group_by_function, and
+// group_by=* combines every series into one with empty tags.
 func (s *Server) readTagged(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	q := r.URL.Query()
