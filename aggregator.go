@@ -53,7 +53,7 @@ type AggregatorOptions struct {
 	// percentile, named "<name>.p50", "<name>.p95", "<name>.p99_9", from a sketch made by NewSketch.
 	Percentiles []float64
 	// NewSketch makes the sketch of a series; required with Percentiles, e.g.
-	// percentiles.DDSketch(0.01).
+	// percentiles.NewDDSketch.
 	NewSketch func() Sketch
 }
 
@@ -187,7 +187,7 @@ func (a *Aggregator) setOptions(opts AggregatorOptions) error {
 	}
 	if len(opts.Percentiles) > 0 && opts.NewSketch == nil {
 		return wrap(&ValidationError{Field: "Percentiles", Value: fmt.Sprint(opts.Percentiles),
-			Reason: "need NewSketch (for example percentiles.DDSketch(0.01))"})
+			Reason: "need NewSketch (for example percentiles.NewDDSketch)"})
 	}
 	for _, p := range opts.Percentiles {
 		if !(p > 0 && p < 100) {

@@ -4,6 +4,7 @@ go 1.25.0
 
 require (
 	github.com/AlekSi/pointer v1.0.0 // indirect
+	github.com/DataDog/sketches-go v1.4.8 // indirect
 	github.com/h2non/gock v1.2.0 // indirect
 	github.com/h2non/parth v0.0.0-20190131123155-b4df798d6542 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
@@ -16,4 +17,5 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/term v0.45.0 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
 )
