@@ -589,12 +589,9 @@ func gzipBytes(p []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// redactURL drops userinfo so no credential reaches an error or a log line.
-func redactURL(u *url.URL) string {
-	r := *u
-	r.User = nil
-	return r.String()
-}
+// redactURL drops userinfo and credential-like query values so no credential reaches an error or a
+// log line.
+func redactURL(u *url.URL) string { return errorURL(u) }
 
 // unwrapURLError removes *url.Error's own "METHOD URL:" prefix: the caller adds a redacted one.
 func unwrapURLError(err error) error {
