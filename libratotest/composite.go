@@ -88,12 +88,15 @@ func (s *Server) serveComposite(w http.ResponseWriter, r *http.Request) {
 }
 
 // metricOf is the metric object of a result series: the stored metadata, or
-// just the name for series combined from several metrics.
-func metricOf(cs cseries) map[string]any {
+// null for series combined from several metrics.
+func metricOf(cs cseries) any {
 	if cs.meta != nil {
 		return metricJSON(cs.meta)
 	}
-	return map[string]any{"name": cs.name}
+	if cs.name != "" {
+		return map[string]any{"name": cs.name}
+	}
+	return nil
 }
 
 func periodOf(cs cseries) any {

@@ -16,9 +16,10 @@ import (
 // expression (nested timeshifts, fill over years at resolution 1) is a 400
 // and not an exhausted server.
 const (
-	maxComposeSeries = 10000  // series produced while evaluating one query
-	maxComposePoints = 200000 // points in one series
-	maxShiftOffsets  = 20     // offsets of one timeshift
+	maxComposeSeries = 10000   // series produced while evaluating one query
+	maxComposePoints = 1000000 // points in all those series
+	maxComposeCalls  = 100000  // function calls evaluated (timeshift re-evaluates its set)
+	maxShiftOffsets  = 20      // offsets of one timeshift
 )
 
 // cseries is one series while a composite query is evaluated.
@@ -51,9 +52,11 @@ func composeErrorf(format string, args ...any) error {
 // evaluator evaluates a parsed expression over the stored series. It reads
 // s.st, so its caller holds s.mu.
 type evaluator struct {
-	st       *state
-	res      int64
-	produced int
+	st    *state
+	res   int64
+	calls int // function calls evaluated so far
+	nser  int // series produced so far
+	npts  int // points in them
 }
 
 // eval returns the set of series e denotes over [start, end].
@@ -75,10 +78,17 @@ func (ev *evaluator) eval(e librato.Expr, start, end int64) ([]cseries, error) {
 	return nil, composeErrorf("%s is not a series expression", e)
 }
 
+// count charges the work budget for the series a call produced.
 func (ev *evaluator) count(out []cseries) ([]cseries, error) {
-	ev.produced += len(out)
-	if ev.produced > maxComposeSeries {
+	ev.nser += len(out)
+	for _, s := range out {
+		ev.npts += len(s.pts)
+	}
+	switch {
+	case ev.nser > maxComposeSeries:
 		return nil, composeErrorf("the query produces more than %d series", maxComposeSeries)
+	case ev.npts > maxComposePoints:
+		return nil, composeErrorf("the query produces more than %d points; use a coarser resolution or a shorter range", maxComposePoints)
 	}
 	return out, nil
 }
@@ -92,6 +102,9 @@ var supportedFuncs = map[string]bool{"sum": true, "mean": true, "min": true, "ma
 // call evaluates one function. The parser has already checked the shapes of
 // the arguments of every function handled here.
 func (ev *evaluator) call(c librato.Call, start, end int64) ([]cseries, error) {
+	if ev.calls++; ev.calls > maxComposeCalls {
+		return nil, composeErrorf("the query evaluates more than %d function calls", maxComposeCalls)
+	}
 	switch c.Name {
 	case "s", "series":
 		return ev.count(ev.series(c, start, end))
@@ -433,7 +446,7 @@ func (ev *evaluator) fill(in []cseries, value string, start, end int64) ([]cseri
 	if first < start {
 		first += ev.res
 	}
-	if (end-first)/ev.res >= maxComposePoints {
+	if (end-first)/ev.res >= int64(maxComposePoints) {
 		return nil, composeErrorf("fill would make more than %d points; use a coarser resolution", maxComposePoints)
 	}
 	out := make([]cseries, 0, len(in))
