@@ -75,7 +75,13 @@ func (s *Server) FailNext(n, status int, body string) {
 }
 
 // DropNext makes the server close the connection of the next n requests
-// without answering, as a network failure or a crashed proxy would.
+// without answering, as a network failure or a crashed proxy would. Note that
+// net/http's Transport silently retries a GET (or HEAD) once when a reused
+// keep-alive connection is closed this way, so a dropped GET may look like a
+// success unless the client disables keep-alives; POSTs are never retried by
+// the Transport. Served through an httptest.ResponseRecorder (no Hijacker),
+// the drop panics with http.ErrAbortHandler, as a real server's handler
+// would abort.
 func (s *Server) DropNext(n int) {
 	s.cfgMu.Lock()
 	s.faults.dropN = n
