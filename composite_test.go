@@ -313,3 +313,28 @@ func FuzzParseComposite(f *testing.F) {
 		}
 	})
 }
+
+// benchExpr is a realistic composite: nesting, a set, tags and options.
+const benchExpr = `timeshift("0,1w", divide([sum(s("api.errors", {"env": "prod", "service": "api"}, {function: "sum", period: "60"})), ` +
+	`moving_average(mean(s("api.requests", "web*")), {size: "5"})]))`
+
+func BenchmarkParseComposite(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchExpr)))
+	for b.Loop() {
+		if _, err := ParseComposite(benchExpr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkExprString(b *testing.B) {
+	e, err := ParseComposite(benchExpr)
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(e.String()) != len(benchExpr) {
+			b.Fatal("length changed")
+		}
+	}
+}
