@@ -88,3 +88,22 @@ func TestClientAppOptics(t *testing.T) {
 	require.Len(t, pts, 1)
 	assert.Equal(t, map[string]string{"host": "a"}, pts[0].Tags)
 }
+
+// A dropped connection is a transport error the client retries; the dropped
+// attempt stored nothing, so the point is stored once.
+func TestClientRetriesDrop(t *testing.T) {
+	ctx := context.Background()
+	srv := newServer(t)
+	c, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond}))
+	require.NoError(t, err)
+	srv.DropNext(1)
+	require.NoError(t, c.Submit(ctx, librato.Measurement{Name: "once", Value: 1, Source: "a"}))
+	pts := srv.Measurements("once")
+	require.Len(t, pts, 1)
+	assert.Equal(t, int64(1), pts[0].Count)
+	assert.Len(t, srv.Requests(), 2, "the dropped attempt and the retry")
+
+	srv.FailNext(1, 503, `{"errors":{"system":["maintenance"]}}`)
+	require.NoError(t, c.Submit(ctx, librato.Measurement{Name: "once", Value: 1, Source: "b"}))
+	assert.Len(t, srv.Measurements("once"), 2)
+}
