@@ -1,0 +1,174 @@
+package librato_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Integration tests of alerts and annotations against the fake server.
+
+var aiNow = time.Unix(1700000000, 0).UTC()
+
+func aiServer(t *testing.T, opts ...libratotest.Option) (*libratotest.Server, *librato.Client) {
+	t.Helper()
+	opts = append([]libratotest.Option{libratotest.WithNow(func() time.Time { return aiNow })}, opts...)
+	srv := libratotest.NewServer(opts...)
+	t.Cleanup(srv.Close)
+	c, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	return srv, c
+}
+
+// aiCount counts the requests the server saw with method and path.
+func aiCount(srv *libratotest.Server, method, path string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+func TestAlertLifecycleAgainstFake(t *testing.T) {
+	srv, c := aiServer(t, libratotest.WithPageSize(2))
+	ctx := t.Context()
+
+	// Saved: five alerts, so that listing them takes 3 pages of 2.
+	var ids []int
+	for i := range 5 {
+		al := c.NewAlert(fmt.Sprintf("int.alert.%d", i)).Description("alert " + fmt.Sprint(i)).AddService(17)
+		al.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
+		al.AddConditionFor("heartbeat").StopsReportingFor(10 * time.Minute)
+		require.NoError(t, al.Save(ctx))
+		require.NotZero(t, al.ID)
+		require.Len(t, al.Conditions, 2)
+		assert.NotZero(t, al.Conditions[0].ID)
+		assert.Equal(t, "service 17", al.Services[0].Title, "services come back as objects")
+		ids = append(ids, al.ID)
+	}
+	other := c.NewAlert("unrelated")
+	other.AddConditionFor("cpu").Below(1)
+	require.NoError(t, other.Save(ctx))
+
+	// Listed over 3 pages.
+	opts := &librato.AlertListOptions{ListOptions: librato.ListOptions{Name: "int.alert"}}
+	var listed []int
+	for al, err := range c.Alerts(ctx, opts) {
+		require.NoError(t, err)
+		listed = append(listed, al.ID)
+	}
+	assert.ElementsMatch(t, ids, listed)
+	assert.Equal(t, 3, aiCount(srv, "GET", "/v1/alerts"))
+	assert.Equal(t, librato.ListOptions{Name: "int.alert"}, opts.ListOptions, "options are not modified")
+
+	page, info, err := c.ListAlerts(ctx, &librato.AlertListOptions{ListOptions: librato.ListOptions{Offset: 4}})
+	require.NoError(t, err)
+	assert.Len(t, page, 2)
+	assert.Equal(t, librato.PageInfo{Found: 6, Length: 2, Offset: 4, Total: 6}, info)
+
+	// Updated without losing conditions: fetch, change, add one, save.
+	al, err := c.GetAlertByName(ctx, "int.alert.1")
+	require.NoError(t, err)
+	require.Equal(t, ids[1], al.ID)
+	oldIDs := []int{al.Conditions[0].ID, al.Conditions[1].ID}
+	al.Description("changed").RearmAfter(30 * time.Minute)
+	al.AddConditionFor("api.errors").Above(5).Tag("service", "api")
+	require.NoError(t, al.Save(ctx))
+
+	got, err := c.GetAlert(ctx, al.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "changed", got.AlertData.Description)
+	assert.Equal(t, 30*time.Minute, got.Rearm)
+	require.Len(t, got.Conditions, 3)
+	assert.Equal(t, oldIDs, []int{got.Conditions[0].ID, got.Conditions[1].ID}, "existing conditions keep their IDs")
+	assert.Equal(t, &librato.ConditionData{ID: oldIDs[0], Type: librato.ConditionAbove, MetricName: "api.latency",
+		Threshold: librato.Float(200), SummaryFunction: "max", Duration: 5 * time.Minute}, got.Conditions[0])
+	assert.Equal(t, &librato.ConditionData{ID: oldIDs[1], Type: librato.ConditionAbsent, MetricName: "heartbeat",
+		Duration: 10 * time.Minute}, got.Conditions[1])
+	assert.Equal(t, []librato.ConditionTag{{Name: "service", Values: []string{"api"}}}, got.Conditions[2].Tags)
+	assert.True(t, got.MD)
+
+	// What the builder protects against: a PUT carrying one condition leaves one.
+	replaced := c.NewAlert("int.alert.2")
+	replaced.ID = ids[2]
+	replaced.AddConditionFor("only.this").Above(1)
+	require.NoError(t, replaced.Save(ctx))
+	got, err = c.GetAlert(ctx, ids[2])
+	require.NoError(t, err)
+	require.Len(t, got.Conditions, 1)
+	assert.Equal(t, "only.this", got.Conditions[0].MetricName)
+
+	// Services attached and detached.
+	require.NoError(t, c.AttachService(ctx, ids[0], 99))
+	require.NoError(t, c.DetachService(ctx, ids[0], 17))
+	got, err = c.GetAlert(ctx, ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, []librato.AlertService{{ID: 99, Type: "mail", Title: "service 99", Settings: map[string]any{}}}, got.Services)
+	assert.ErrorIs(t, c.DetachService(ctx, ids[0], 17), librato.ErrNotFound)
+
+	// Status, fired by the fake's helper, then cleared.
+	st, err := c.AlertStatus(ctx, ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, librato.AlertOK, st)
+	require.True(t, srv.FireAlert(ids[0]))
+	st, err = c.AlertStatus(ctx, ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, librato.AlertTriggered, st)
+	sum, err := c.AlertsStatus(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []librato.FiringAlert{{ID: ids[0], TriggeredAt: aiNow}}, sum.Firing)
+	assert.Empty(t, sum.Cleared)
+
+	require.NoError(t, c.ClearAlert(ctx, ids[0]))
+	st, err = c.AlertStatus(ctx, ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, librato.AlertOK, st)
+	sum, err = c.AlertsStatus(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, sum.Firing)
+	assert.Equal(t, []librato.ClearedAlert{{ID: ids[0], ClearedAt: aiNow}}, sum.Cleared)
+
+	// Deleted.
+	require.NoError(t, c.DeleteAlert(ctx, ids[0]))
+	_, err = c.GetAlert(ctx, ids[0])
+	assert.ErrorIs(t, err, librato.ErrNotFound)
+	_, err = c.GetAlertByName(ctx, "int.alert.0")
+	assert.ErrorIs(t, err, librato.ErrNotFound)
+	assert.ErrorIs(t, c.DeleteAlert(ctx, ids[0]), librato.ErrNotFound)
+	_, err = c.AlertStatus(ctx, ids[0])
+	assert.ErrorIs(t, err, librato.ErrNotFound)
+}
+
+func TestAlertDuplicateNameAgainstFake(t *testing.T) {
+	_, c := aiServer(t)
+	for i, want := range []error{nil, librato.ErrAlreadyExists} {
+		al := c.NewAlert("dup")
+		al.AddConditionFor("cpu").Above(float64(i))
+		err := al.Save(t.Context())
+		if want == nil {
+			require.NoError(t, err)
+		} else {
+			assert.ErrorIs(t, err, want)
+		}
+	}
+}
+
+func TestAlertsOnAppOpticsFake(t *testing.T) {
+	srv, c := aiServer(t, libratotest.WithAppOptics())
+	al := c.NewAlert("ao.alert")
+	al.AddConditionFor("cpu").Above(90).GroupedTag("env", "prod")
+	require.NoError(t, al.Save(t.Context()))
+	got, err := c.GetAlert(t.Context(), al.ID)
+	require.NoError(t, err)
+	assert.True(t, got.MD)
+	assert.Equal(t, "", got.Conditions[0].Source, `tagged clients send no source "*"`)
+	assert.Equal(t, []librato.ConditionTag{{Name: "env", Grouped: true, Values: []string{"prod"}}}, got.Conditions[0].Tags)
+	assert.Equal(t, 1, aiCount(srv, "POST", "/v1/alerts"))
+}
