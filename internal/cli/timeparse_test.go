@@ -43,6 +43,8 @@ func TestParseTime(t *testing.T) {
 		{"November 23", day(2026, 11, 23)},
 		{"last monday", day(2026, 11, 16)},
 		{"yesterday 10am", time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)},
+		{"10:05", time.Date(2026, 11, 23, 10, 5, 0, 0, time.UTC)},
+		{"3:15am", time.Date(2026, 11, 23, 3, 15, 0, 0, time.UTC)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

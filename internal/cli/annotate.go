@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-librato/librato"
+)
+
+func init() {
+	register(&commandInfo{
+		name:    "annotate",
+		summary: "post an annotation, or wrap a command (a build, a deploy) in one",
+		usage:   "annotate STREAM --title T [--description D] [--source S] [--link rel=href ...] [--start T] [--end T] [-- COMMAND ARGS...]",
+		help: `Posts an event to an annotation stream (created on first use).
+
+With "-- COMMAND ARGS..." it runs the command, with this command's standard input and
+output, and records it as an event from its start to its end; if the command fails,
+"failed: ..." is added to the description. The exit status is the command's (127 if
+it cannot be started, 128+N if killed by signal N): one line in a CI pipeline. The
+command always runs, even when the annotation cannot be posted (that is reported on
+stderr). SIGINT and SIGTERM are passed on to the command.
+
+Examples:
+  librato annotate deploys --title "v1.2.3" --link github=https://github.com/o/r/releases/v1.2.3
+  librato annotate incidents --title "db failover" --start "10:05" --end now --source db1
+  librato annotate ci --title "build $BUILD_ID" --source "$RUNNER" -- make test`,
+		new: func() command { return &annotateCmd{} },
+	})
+}
+
+type annotateCmd struct {
+	conn        connFlags
+	title       string
+	description string
+	source      string
+	links       stringsFlag
+	start, end  timeFlag
+
+	stream  string
+	command []string
+}
+
+func (c *annotateCmd) flags(fs *flag.FlagSet) {
+	c.conn.register(fs)
+	fs.StringVar(&c.title, "title", "", "event `title` (required)")
+	fs.StringVar(&c.description, "description", "", "event `description`")
+	fs.StringVar(&c.source, "source", "", "`source` of the event (a host, a runner)")
+	fs.Var(&c.links, "link", "link `rel=href` (repeatable)")
+	fs.Var(&c.start, "start", "start `time` (default now)")
+	fs.Var(&c.end, "end", "end `time` (default none)")
+}
+
+func (c *annotateCmd) args(args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("want a STREAM name")
+	}
+	if c.title == "" {
+		return usageErrorf("--title is required")
+	}
+	c.stream, c.command = args[0], args[1:]
+	if len(c.command) > 0 && (c.start.isSet() || c.end.isSet()) {
+		return usageErrorf("--start and --end are taken from the COMMAND's run; drop them or the command")
+	}
+	for _, l := range c.links {
+		if _, err := parseLink(l); err != nil {
+			return usageErrorf("--link: %v", err)
+		}
+	}
+	return nil
+}
+
+func parseLink(s string) (librato.Link, error) {
+	rel, href, ok := strings.Cut(s, "=")
+	if !ok || rel == "" || href == "" {
+		return librato.Link{}, fmt.Errorf("%q is not rel=href", s)
+	}
+	return librato.Link{Rel: rel, Href: href}, nil
+}
+
+func (c *annotateCmd) run(ctx context.Context, env *Env) error {
+	now := env.now()
+	start, err := c.start.resolve("start", now, now)
+	if err != nil {
+		return err
+	}
+	end, err := c.end.resolve("end", now, time.Time{})
+	if err != nil {
+		return err
+	}
+	a := librato.Annotation{Title: c.title, Description: c.description, Source: c.source, StartTime: start, EndTime: end}
+	for _, l := range c.links {
+		link, _ := parseLink(l) // checked in args
+		a.Links = append(a.Links, link)
+	}
+	cl, err := c.conn.connect(env)
+	if err != nil {
+		return err
+	}
+	if len(c.command) == 0 {
+		ev, err := cl.PostAnnotation(ctx, c.stream, a)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(env.Stdout, "annotation %d posted to %s: %s\n", ev.ID, c.stream, ev.Title)
+		return err
+	}
+
+	var failure *commandFailure
+	began := time.Now()
+	err = cl.Annotate(ctx, c.stream, a, func(ctx context.Context) error {
+		failure = c.runCommand(ctx, env)
+		if failure == nil {
+			return nil // a nil *commandFailure must not become a non-nil error
+		}
+		return failure
+	})
+	took := time.Since(began).Round(time.Millisecond)
+	if annErr := withoutError(err, failure); annErr != nil {
+		fmt.Fprintf(env.Stderr, "librato annotate: warning: the command ran but its annotation was not fully recorded: %v\n", annErr)
+	}
+	if failure != nil {
+		fmt.Fprintf(env.Stderr, "librato annotate: %s: %v (after %s); recorded in %s\n", c.title, failure, took, c.stream)
+		return &exitError{code: failure.code}
+	}
+	fmt.Fprintf(env.Stderr, "librato annotate: %s: succeeded (after %s); recorded in %s\n", c.title, took, c.stream)
+	return nil
+}
+
+// commandFailure is a wrapped command that failed, with the exit code to pass on.
+type commandFailure struct {
+	code int
+	msg  string
+}
+
+func (e *commandFailure) Error() string { return e.msg }
+
+// signalGrace is how long a command may take to exit after SIGTERM before it is killed.
+const signalGrace = 10 * time.Second
+
+// runCommand runs the wrapped command and returns nil when it succeeded.
+func (c *annotateCmd) runCommand(ctx context.Context, env *Env) *commandFailure {
+	cmd := exec.CommandContext(ctx, c.command[0], c.command[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
+	// On SIGINT/SIGTERM (ctx done) ask the command to stop, as a shell would, before killing it.
+	cmd.Cancel = func() error {
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			return cmd.Process.Kill()
+		}
+		return nil
+	}
+	cmd.WaitDelay = signalGrace
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	line := strings.Join(c.command, " ")
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &commandFailure{code: 128 + int(ws.Signal()), msg: fmt.Sprintf("command %q killed by signal %v", line, ws.Signal())}
+		}
+		return &commandFailure{code: exitErr.ExitCode(), msg: fmt.Sprintf("command %q exited with status %d", line, exitErr.ExitCode())}
+	}
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+		return &commandFailure{code: 127, msg: fmt.Sprintf("command %q could not be started: %v", line, err)}
+	}
+	return &commandFailure{code: ExitError, msg: fmt.Sprintf("command %q: %v", line, err)}
+}
+
+// withoutError returns err minus the given error: Annotate joins the work's error with its own.
+func withoutError(err error, failure *commandFailure) error {
+	if err == nil {
+		return nil
+	}
+	if failure != nil && err == error(failure) {
+		return nil
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var rest []error
+	for _, e := range joined.Unwrap() {
+		if failure == nil || e != error(failure) {
+			rest = append(rest, e)
+		}
+	}
+	return errors.Join(rest...)
+}

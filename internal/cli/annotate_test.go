@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
+)
+
+// events returns every event of the stream on srv.
+func events(t *testing.T, srv *libratotest.Server, stream string) []librato.Annotation {
+	t.Helper()
+	cl, err := srv.Client()
+	require.NoError(t, err)
+	s, err := cl.AnnotationStream(context.Background(), stream, &librato.AnnotationQuery{StartTime: fixedNow.AddDate(0, 0, -30)})
+	require.NoError(t, err)
+	var out []librato.Annotation
+	for _, evs := range s.Events {
+		out = append(out, evs...)
+	}
+	return out
+}
+
+func TestAnnotatePost(t *testing.T) {
+	srv := newFake(t)
+	r := runCLI(t, srv, "", "annotate", "deploys", "--title", "v1.2.3", "--description", "release",
+		"--source", "web1", "--link", "github=https://example.com/r/v1.2.3", "--start", "-10m", "--end", "-5m")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	golden(t, srv, "annotate-post", r.stdout)
+	evs := events(t, srv, "deploys")
+	require.Len(t, evs, 1)
+	ev := evs[0]
+	assert.Equal(t, "v1.2.3", ev.Title)
+	assert.Equal(t, "release", ev.Description)
+	assert.Equal(t, "web1", ev.Source)
+	assert.Equal(t, fixedNow.Add(-10*60e9), ev.StartTime)
+	assert.Equal(t, fixedNow.Add(-5*60e9), ev.EndTime)
+	assert.Equal(t, []librato.Link{{Rel: "github", Href: "https://example.com/r/v1.2.3"}}, ev.Links)
+}
+
+func TestAnnotateCommand(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("needs a POSIX shell")
+	}
+	srv := newFake(t)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		failed   string // expected in the description, "" for success
+		wantOut  string
+		wantNote string
+	}{
+		{"true", []string{"--", "true"}, 0, "", "", "succeeded"},
+		{"false", []string{"--", "false"}, 1, `failed: command "false" exited with status 1`, "", `exited with status 1`},
+		{"status 3 with output", []string{"--", "sh", "-c", "echo building; exit 3"}, 3, "exited with status 3", "building\n", "status 3"},
+		{"not found", []string{"--", "/no/such/command"}, 127, "could not be started", "", "could not be started"},
+		{"flags after the stream", []string{"--source", "runner1", "--", "sh", "-c", "exit 0"}, 0, "", "", "succeeded"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stream := "ci" + string(rune('a'+i))
+			args := append([]string{"annotate", stream, "--title", "build 42", "--description", "unit tests"}, tt.args...)
+			r := runCLI(t, srv, "", args...)
+			assert.Equal(t, tt.code, r.code, r.stderr)
+			assert.Equal(t, tt.wantOut, r.stdout)
+			assert.Contains(t, r.stderr, tt.wantNote)
+			evs := events(t, srv, stream)
+			require.Len(t, evs, 1)
+			ev := evs[0]
+			assert.Equal(t, "build 42", ev.Title)
+			assert.False(t, ev.StartTime.IsZero())
+			assert.False(t, ev.EndTime.IsZero(), "end time recorded")
+			if tt.failed == "" {
+				assert.Equal(t, "unit tests", ev.Description)
+			} else {
+				assert.Contains(t, ev.Description, "unit tests")
+				assert.Contains(t, ev.Description, tt.failed)
+			}
+		})
+	}
+}
+
+// TestAnnotateCommandRunsWithoutAPI: the command runs, and its status is kept, even when the
+// annotation cannot be posted.
+func TestAnnotateCommandRunsWithoutAPI(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("needs a POSIX shell")
+	}
+	srv := newFake(t)
+	srv.FailNext(5, 400, `{"errors":{"request":["stream is read-only"]}}`)
+	r := runCLIEnv(t, srv, "", nil, "annotate", "ci", "--title", "t", "--timeout", "1s", "--", "sh", "-c", "echo ran; exit 4")
+	assert.Equal(t, 4, r.code)
+	assert.Equal(t, "ran\n", r.stdout)
+	assert.Contains(t, r.stderr, "warning: the command ran but its annotation was not fully recorded")
+}
+
+func TestAnnotateUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"annotate", "--title", "x"},
+		{"annotate", "s"},
+		{"annotate", "s", "--title", "x", "--link", "nohref"},
+		{"annotate", "s", "--title", "x", "--start", "-1h", "--", "true"},
+	} {
+		r := runCLI(t, nil, "", args...)
+		assert.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)
+	}
+}
