@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-librato/librato/libratotest"
+)
+
+// seedAlerts creates two alerts and fires the first.
+func seedAlerts(t *testing.T, srv *libratotest.Server) (int, int) {
+	t.Helper()
+	cl, err := srv.Client()
+	require.NoError(t, err)
+	ctx := context.Background()
+	hi := cl.NewAlert("api.latency.high").Description("API is slow")
+	hi.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
+	require.NoError(t, hi.Save(ctx))
+	hb := cl.NewAlert("heartbeat.missing")
+	hb.AddConditionFor("heartbeat").Source("web*").StopsReportingFor(10 * time.Minute)
+	require.NoError(t, hb.Save(ctx))
+	require.True(t, srv.FireAlert(hi.ID))
+	return hi.ID, hb.ID
+}
+
+func TestAlerts(t *testing.T) {
+	srv := newFake(t)
+	hi, _ := seedAlerts(t, srv) // a fresh fake numbers them the same way every time
+	id := strconv.Itoa(hi)
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"alerts-list", []string{"alerts", "list"}},
+		{"alerts-list-json", []string{"alerts", "list", "--name", "heartbeat", "--output", "json"}},
+		{"alerts-list-csv", []string{"alerts", "list", "--output", "csv"}},
+		{"alerts-status", []string{"alerts", "status"}},
+		{"alerts-status-id", []string{"alerts", "status", id}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, srv, "", tt.args...)
+			require.Equal(t, ExitOK, r.code, r.stderr)
+			golden(t, srv, tt.name, r.stdout)
+		})
+	}
+
+	r := runCLI(t, srv, "", "alerts", "clear", id)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, "alert "+id+" cleared\n", r.stdout)
+	r = runCLI(t, srv, "", "alerts", "status", id)
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, "alert "+id+": ok\n", r.stdout)
+
+	r = runCLI(t, srv, "", "alerts", "status", "99")
+	assert.Equal(t, ExitError, r.code)
+	assert.Contains(t, r.stderr, "404")
+
+	for _, args := range [][]string{{"alerts"}, {"alerts", "fire"}, {"alerts", "clear"}, {"alerts", "clear", "x"}, {"alerts", "status", "1", "2"}, {"alerts", "list", "x"}} {
+		r := runCLI(t, srv, "", args...)
+		assert.Equal(t, ExitUsage, r.code, "%v", args)
+	}
+}
