@@ -13,15 +13,20 @@ import (
 const maxCompositeDepth = 200
 
 // ParseComposite parses an expression of the composite metric language:
-// function calls name(args...), sets [a, b], double- or single-quoted strings
-// with backslash escapes, numbers, and option maps {key: "value"} with bare or
-// quoted keys. The whole expression must be a call or a set. A map in the selector position of s/series is read as Tags.
-// Calls of known functions are checked as Validate checks them; unknown
-// function names are kept as calls. The result's String is the canonical form,
-// and parsing it again gives an equal expression.
+// function calls name(args...) (no space before the parenthesis), sets
+// [a, b], double- or single-quoted strings with JavaScript backslash escapes,
+// numbers, and option maps {key: "value"} with bare or quoted keys. The whole
+// expression must be a call or a set. A map in the selector position of
+// s/series is read as Tags, any other map as Opts.
 //
-// Errors are *CompositeError values locating the offending token, e.g.
-// "composite: 1:17: expected ')' after arguments, found ','".
+// Calls of known functions are checked as Validate checks them, so a parsed
+// expression always validates; unknown function names are kept as calls.
+// The result's String is the canonical form, and parsing it again gives an
+// equal expression.
+//
+// Errors are *CompositeError values (matching ErrInvalid) that locate the
+// offending token by line and character column, e.g.
+// "composite: 1:17: expected ')' after arguments of sum, found identifier s".
 func ParseComposite(s string) (Expr, error) {
 	if !utf8.ValidString(s) {
 		i := 0
@@ -59,7 +64,7 @@ const (
 	tokString
 	tokNumber
 	tokPunct   // one of ( ) [ ] { } , :
-	tokIllegal // anything else, or a malformed literal (text holds the message)
+	tokIllegal // anything else, or a malformed literal (then parser.err says why)
 )
 
 type token struct {
@@ -166,6 +171,18 @@ func (p *parser) illegal(off int, format string, args ...any) {
 
 func (p *parser) scanString(quote byte) {
 	start := p.off
+	// Fast path: most strings have no escapes and need no copy.
+	for j := start + 1; j < len(p.src); j++ {
+		c := p.src[j]
+		if c == quote {
+			p.tok.kind, p.tok.text, p.tok.str = tokString, p.src[start:j+1], p.src[start+1:j]
+			p.off = j + 1
+			return
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+	}
 	var b strings.Builder
 	i := p.off + 1
 	for {
@@ -316,9 +333,10 @@ func (p *parser) unexpected(format string, args ...any) *CompositeError {
 	return p.errorf(p.tok.pos, "%s, found %s", fmt.Sprintf(format, args...), p.tok)
 }
 
-// expr parses one expression. tags says a map here is a tag selector.
+// expr parses one expression.
 func (p *parser) expr(depth int) (Expr, error) { return p.value(depth, false) }
 
+// value parses one expression; tags says a map here is a tag selector.
 func (p *parser) value(depth int, tags bool) (Expr, error) {
 	if depth >= maxCompositeDepth {
 		return nil, p.errorf(p.tok.pos, "expression nested more than %d levels deep", maxCompositeDepth)
