@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -26,8 +27,9 @@ type CompositeOptions struct {
 	// Resolution is the point spacing in seconds; 0 sends 1, as python-librato does.
 	Resolution int
 	// Tagged sends the query to the tagged API (GET /v1/measurements?compose=)
-	// instead of the legacy one (GET /v1/metrics?compose=). AppOptics clients
-	// and clients with default tags (WithTags) always use the tagged API.
+	// instead of the legacy one (GET /v1/metrics?compose=). The tagged API is
+	// also used without it by AppOptics clients, clients with default tags
+	// (WithTags), and for expressions with a Tags selector.
 	Tagged bool
 }
 
@@ -118,7 +120,7 @@ func (c *Client) GetComposite(ctx context.Context, expr Expr, opts *CompositeOpt
 	}
 	q.Set("compose", expr.String())
 	path := "metrics"
-	if opts.Tagged || c.appOptics || len(c.tags) > 0 {
+	if opts.Tagged || c.appOptics || len(c.tags) > 0 || usesTags(expr) {
 		path = "measurements"
 	}
 	var raw json.RawMessage
@@ -164,6 +166,25 @@ func checkComposite(expr Expr) error {
 		return invalidf("a composite must be a function call or a set, got %s", clip(expr.String()))
 	}
 	return nil
+}
+
+// usesTags reports whether an expression selects series by tags anywhere.
+func usesTags(e Expr) bool {
+	switch x := e.(type) {
+	case Tags:
+		return true
+	case Call:
+		return slices.ContainsFunc(x.Args, usesTags)
+	case Set:
+		return slices.ContainsFunc(x, usesTags)
+	case Opts:
+		for _, kv := range x {
+			if usesTags(kv.Value) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // compositeWire is the object form of both APIs' answers: legacy answers put

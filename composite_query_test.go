@@ -159,8 +159,9 @@ func TestGetCompositeTaggedArray(t *testing.T) {
 
 func TestGetCompositeTaggedObject(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_object.json", nil)
+	// A Tags selector picks the tagged API without CompositeOptions.Tagged.
 	res, err := c.GetComposite(context.Background(), Sum(S("cpu", Tags{"host": "h*"})),
-		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Resolution: 60, Tagged: true})
+		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Resolution: 60})
 	require.NoError(t, err)
 	assert.Equal(t, `sum(s("cpu", {"host": "h*"}))`, seen.query.Get("compose"))
 	assert.Equal(t, `sum(s("cpu", {"host": "h*"}))`, res.Compose)
@@ -175,6 +176,21 @@ func TestGetCompositeTaggedObject(t *testing.T) {
 	assert.Equal(t, 1.5, s.Points[0].Value)
 	assert.True(t, math.IsNaN(s.Points[1].Value), "null is no data, not zero")
 	assert.Equal(t, 0.0, s.Points[2].Value)
+}
+
+func TestGetCompositeTaggedOption(t *testing.T) {
+	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", nil)
+	_, err := c.GetComposite(context.Background(), Raw(`s("cpu", {"host": "h1"})`),
+		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Tagged: true})
+	require.NoError(t, err)
+	assert.Equal(t, "/v1/measurements", seen.path)
+}
+
+func TestUsesTags(t *testing.T) {
+	assert.False(t, usesTags(Sum(S("a", Source("*")))))
+	assert.False(t, usesTags(Raw(`s("a", {"host": "x"})`)), "raw text is not inspected")
+	assert.True(t, usesTags(Sum(Set{S("a", Source("*")), Top(S("b", Tags{}), 1, "")})))
+	assert.True(t, usesTags(Func("map", Opts{{"x", S("b", Tags{"h": "1"})}}, S("a", Source("*")))))
 }
 
 func TestGetCompositeAPIError(t *testing.T) {
