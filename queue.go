@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -105,6 +107,8 @@ type Queue struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	once     sync.Once
+
+	validTags tagCache
 }
 
 // initialCap is how many measurements the buffers have room for up front.
@@ -138,12 +142,12 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 			q.tags[k] = v
 		}
 	}
+	// Pre-grown buffers, and spares to swap in at the first flush, so that Add does not grow a
+	// slice from nothing after each flush.
 	n := min(q.maxPending, max(initialCap, q.chunkSize, q.autoSubmit))
-	q.legacy = make([]Measurement, 0, n)
-	if len(q.tags) > 0 || len(c.tags) > 0 || c.appOptics {
-		q.tagged, q.legacy = q.legacy, nil // everything goes to the tagged API
-	} else {
-		q.tagged = make([]Measurement, 0, n)
+	q.tagged, q.spareT = make([]Measurement, 0, n), make([]Measurement, 0, n)
+	if len(q.tags) == 0 && len(c.tags) == 0 && !c.appOptics { // else everything is tagged
+		q.legacy, q.spareL = make([]Measurement, 0, n), make([]Measurement, 0, n)
 	}
 	q.bgCtx, q.bgCancel = context.WithCancel(context.Background())
 	if opts.FlushInterval > 0 || opts.AutoSubmitCount > 0 {
@@ -156,14 +160,13 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 // Add queues m. It returns an error, and queues nothing, when m is invalid (see Client.Submit for
 // the rules; the client's sanitizer is applied to the name first), ErrQueueFull when MaxPending is
 // reached, and ErrClosed after Close.
+//
+// The queue keeps m.Tags (and m.Attributes) as they are until the measurement is sent: do not
+// change those maps after Add. A tag map passed again and again (the usual case: one map per call
+// site) is validated once and then recognized, which keeps Add fast.
 func (q *Queue) Add(m Measurement) error {
-	if err := q.c.checkMeasurement(&m); err != nil {
+	if err := q.check(&m); err != nil {
 		return err
-	}
-	if q.tags != nil {
-		if err := q.c.checkRoute(&m, q.tags); err != nil {
-			return err
-		}
 	}
 	tagged := q.c.tagged(&m, q.tags)
 	q.mu.Lock()
@@ -192,6 +195,33 @@ func (q *Queue) Add(m Measurement) error {
 		case q.kick <- struct{}{}:
 		default: // a wake-up is already pending
 		}
+	}
+	return nil
+}
+
+// check validates m for Add, skipping the tag validation of a tag map already validated.
+func (q *Queue) check(m *Measurement) error {
+	tags := m.Tags
+	if len(tags) == 0 {
+		if err := q.c.checkMeasurement(m); err != nil {
+			return err
+		}
+		return q.c.checkRoute(m, q.tags)
+	}
+	id, known := q.validTags.lookup(tags)
+	if known {
+		m.Tags = nil // checkMeasurement checks everything but the tags...
+	}
+	err := q.c.checkMeasurement(m)
+	m.Tags = tags
+	if err != nil {
+		return err
+	}
+	if err := q.c.checkRoute(m, q.tags); err != nil { // ...and this what depends on them.
+		return err
+	}
+	if !known {
+		q.validTags.remember(id, tags)
 	}
 	return nil
 }
@@ -363,6 +393,10 @@ func (q *Queue) flush(ctx context.Context) error {
 		dropped = collectSpans(legacy, tagged, s.rejSpans)
 	}
 
+	// Clear what was sent outside the lock (it can be a large buffer): Add never waits for it.
+	clear(legacy[backL:])
+	clear(tagged[backT:])
+
 	q.mu.Lock()
 	q.held -= s.sent + rejected
 	q.stats.Sent += uint64(s.sent)
@@ -375,6 +409,7 @@ func (q *Queue) flush(ctx context.Context) error {
 		lost = append(legacy[:backL:backL], tagged[:backT]...)
 		q.held -= backL + backT
 		q.stats.Dropped += uint64(backL + backT)
+		legacy, tagged = nil, nil
 	} else {
 		q.stats.Retried += uint64(backL + backT)
 		legacy, q.legacy = requeue(legacy, backL, q.legacy)
@@ -384,11 +419,17 @@ func (q *Queue) flush(ctx context.Context) error {
 	if err != nil {
 		q.stats.LastError = err
 	}
-	// Keep the emptied buffers for the next flush (only the bigger, if several flushes raced).
-	if cap(legacy) > cap(q.spareL) {
+	q.mu.Unlock()
+
+	// legacy and tagged are now buffers nobody else sees: clear them outside the lock, then keep
+	// them for the next flush (only the bigger, if several flushes raced).
+	clear(legacy)
+	clear(tagged)
+	q.mu.Lock()
+	if cap(legacy) > cap(q.spareL) && !q.final {
 		q.spareL = legacy[:0]
 	}
-	if cap(tagged) > cap(q.spareT) {
+	if cap(tagged) > cap(q.spareT) && !q.final {
 		q.spareT = tagged[:0]
 	}
 	q.mu.Unlock()
@@ -409,17 +450,14 @@ func (q *Queue) flush(ctx context.Context) error {
 	return err
 }
 
-// requeue puts the first n measurements of buf (a flush's failed ones) in front of cur (added
-// during the flush). It returns the buffer to recycle (cleared) and the new queue.
+// requeue puts the first n measurements of buf (a flush's failed ones, the rest of buf already
+// cleared) in front of cur (added during the flush). It returns the buffer left over, to be cleared
+// and recycled, and the new queue.
 func requeue(buf []Measurement, n int, cur []Measurement) (spare, queue []Measurement) {
 	if n == 0 {
-		clear(buf)
 		return buf, cur
 	}
-	clear(buf[n:])
-	queue = append(buf[:n], cur...)
-	clear(cur)
-	return cur, queue
+	return cur, append(buf[:n], cur...)
 }
 
 // stamp sets the time of the measurements that have none.
@@ -448,4 +486,43 @@ func collectSpans(legacy, tagged []Measurement, spans []span) []Measurement {
 func (q *Queue) String() string {
 	s := q.Stats()
 	return "librato.Queue{queued: " + strconv.Itoa(s.Queued) + ", sent: " + strconv.FormatUint(s.Sent, 10) + "}"
+}
+
+// tagCacheSize is the number of tag maps a Queue remembers as validated.
+const tagCacheSize = 64
+
+// tagCache remembers tag maps that passed validation, by identity, so that Add does not iterate
+// and check the same map again and again. It is lock-free: a direct-mapped table of entries that
+// hold the map, so a remembered map stays alive and its address cannot be reused by another map.
+// A map is remembered the second time it is seen in a row in its slot, so maps built for a single
+// Add cost no extra allocation. Callers promise not to change a map after Add (the queue keeps it
+// until it is sent anyway); should one still change, the API refuses the measurement with 400 and
+// the flush isolates and reports it.
+type tagCache struct {
+	slots [tagCacheSize]atomic.Pointer[tagCacheEntry]
+	seen  [tagCacheSize]atomic.Uintptr // last map seen per slot, a hint only
+}
+
+type tagCacheEntry struct {
+	id   uintptr
+	tags map[string]string
+}
+
+func tagCacheSlot(id uintptr) uintptr {
+	return (id >> 4 * 0x9E3779B97F4A7C15 >> 58) % tagCacheSize
+}
+
+// lookup reports whether tags was remembered; id identifies the map for remember.
+func (c *tagCache) lookup(tags map[string]string) (id uintptr, ok bool) {
+	id = reflect.ValueOf(tags).Pointer()
+	e := c.slots[tagCacheSlot(id)].Load()
+	return id, e != nil && e.id == id
+}
+
+// remember records a validated map.
+func (c *tagCache) remember(id uintptr, tags map[string]string) {
+	i := tagCacheSlot(id)
+	if c.seen[i].Swap(id) == id {
+		c.slots[i].Store(&tagCacheEntry{id: id, tags: tags})
+	}
 }
