@@ -1,0 +1,149 @@
+package librato_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAnnotationStreamAgainstFake(t *testing.T) {
+	srv, c := aiServer(t)
+	ctx := t.Context()
+	t0 := aiNow.Add(-time.Hour)
+
+	posted := map[string]*librato.Annotation{}
+	for i, a := range []librato.Annotation{
+		{Title: "deploy v1", Source: "web1", StartTime: t0, Links: []librato.Link{{Rel: "github", Href: "https://github.com/acme/app/commit/1"}}},
+		{Title: "deploy v2", Source: "web1", Description: "second", StartTime: t0.Add(10 * time.Minute), EndTime: t0.Add(12 * time.Minute)},
+		{Title: "chef run", StartTime: t0.Add(5 * time.Minute)},
+	} {
+		ev, err := c.PostAnnotation(ctx, "deploys", a)
+		require.NoError(t, err, i)
+		require.NotZero(t, ev.ID)
+		assert.Equal(t, a.Title, ev.Title)
+		assert.Equal(t, a.StartTime, ev.StartTime)
+		posted[a.Title] = ev
+	}
+	// Without a start time the API (and the fake) uses its own clock.
+	ev, err := c.PostAnnotation(ctx, "deploys", librato.Annotation{Title: "now"})
+	require.NoError(t, err)
+	assert.Equal(t, aiNow, ev.StartTime)
+	assert.True(t, ev.EndTime.IsZero())
+
+	// Read back in the documented shape (array holding a map), then in the live API's (a map).
+	want := map[string][]string{"web1": {"deploy v1", "deploy v2"}, librato.UnassignedSource: {"chef run"}}
+	q := &librato.AnnotationQuery{StartTime: t0, EndTime: t0.Add(30 * time.Minute)}
+	for _, asMap := range []bool{false, true} {
+		srv.ServeAnnotationEventsAsMap(asMap)
+		s, err := c.AnnotationStream(ctx, "deploys", q)
+		require.NoError(t, err)
+		assert.Equal(t, "deploys", s.Name)
+		got := map[string][]string{}
+		for src, evs := range s.Events {
+			for _, e := range evs {
+				got[src] = append(got[src], e.Title)
+			}
+		}
+		assert.Equal(t, want, got, "events as map: %v", asMap)
+		assert.Equal(t, []librato.Link{{Rel: "github", Href: "https://github.com/acme/app/commit/1"}}, s.Events["web1"][0].Links)
+		assert.Equal(t, t0.Add(12*time.Minute), s.Events["web1"][1].EndTime)
+		assert.Equal(t, "second", s.Events["web1"][1].Description)
+	}
+	last, err := c.AnnotationStream(ctx, "deploys", &librato.AnnotationQuery{Count: 1})
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]string{librato.UnassignedSource: {"now"}}, titles(last))
+	bySource, err := c.AnnotationStream(ctx, "deploys", &librato.AnnotationQuery{StartTime: t0, Sources: []string{"web*"}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]string{"web1": {"deploy v1", "deploy v2"}}, titles(bySource))
+	props, err := c.AnnotationStream(ctx, "deploys", nil)
+	require.NoError(t, err)
+	assert.Equal(t, &librato.AnnotationStream{Name: "deploys", DisplayName: "deploys"}, props)
+
+	// Event updates and links.
+	id := posted["deploy v1"].ID
+	require.NoError(t, c.UpdateAnnotation(ctx, "deploys", id, librato.Annotation{Description: "rolled back", EndTime: t0.Add(time.Minute)}))
+	require.NoError(t, c.AddAnnotationLink(ctx, "deploys", id, librato.Link{Rel: "ci", Href: "https://ci/1", Label: "CI"}))
+	require.NoError(t, c.DeleteAnnotationLink(ctx, "deploys", id, "github"))
+	got, err := c.AnnotationEvent(ctx, "deploys", id)
+	require.NoError(t, err)
+	assert.Equal(t, &librato.Annotation{ID: id, Title: "deploy v1", Description: "rolled back", Source: "web1", StartTime: t0,
+		EndTime: t0.Add(time.Minute), Links: []librato.Link{{Rel: "ci", Href: "https://ci/1", Label: "CI"}}}, got)
+	assert.ErrorIs(t, c.AddAnnotationLink(ctx, "deploys", id, librato.Link{Rel: "ci", Href: "https://ci/2"}), librato.ErrBadRequest, "rels are unique")
+	assert.ErrorIs(t, c.DeleteAnnotationLink(ctx, "deploys", id, "github"), librato.ErrNotFound)
+
+	// The stream's display name, and the events' deletion.
+	require.NoError(t, c.UpdateAnnotationStream(ctx, "deploys", "Deploys"))
+	require.NoError(t, c.DeleteAnnotation(ctx, "deploys", id))
+	_, err = c.AnnotationEvent(ctx, "deploys", id)
+	assert.ErrorIs(t, err, librato.ErrNotFound)
+	props, err = c.AnnotationStream(ctx, "deploys", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "Deploys", props.DisplayName)
+	require.NoError(t, c.DeleteAnnotationStream(ctx, "deploys"))
+	_, err = c.AnnotationStream(ctx, "deploys", nil)
+	assert.ErrorIs(t, err, librato.ErrNotFound)
+	assert.ErrorIs(t, c.DeleteAnnotationStream(ctx, "deploys"), librato.ErrNotFound)
+}
+
+func titles(s *librato.AnnotationStream) map[string][]string {
+	out := map[string][]string{}
+	for src, evs := range s.Events {
+		for _, e := range evs {
+			out[src] = append(out[src], e.Title)
+		}
+	}
+	return out
+}
+
+func TestAnnotationStreamsPagingAgainstFake(t *testing.T) {
+	srv, c := aiServer(t, libratotest.WithPageSize(2))
+	for i := range 5 {
+		_, err := c.PostAnnotation(t.Context(), fmt.Sprintf("stream-%d", 4-i), librato.Annotation{Title: "x"})
+		require.NoError(t, err)
+	}
+	var names []string
+	for s, err := range c.AnnotationStreams(t.Context(), &librato.ListOptions{Name: "stream"}) {
+		require.NoError(t, err)
+		names = append(names, s.Name)
+	}
+	assert.Equal(t, []string{"stream-0", "stream-1", "stream-2", "stream-3", "stream-4"}, names, "ordered by name")
+	assert.Equal(t, 3, aiCount(srv, "GET", "/v1/annotations"))
+}
+
+func TestAnnotateAgainstFake(t *testing.T) {
+	srv, c := aiServer(t)
+	ctx := t.Context()
+
+	require.NoError(t, c.Annotate(ctx, "ci", librato.Annotation{Title: "build 1"}, func(context.Context) error { return nil }))
+	boom := errors.New("exit status 2")
+	err := c.Annotate(ctx, "ci", librato.Annotation{Title: "build 2", Description: "main"}, func(context.Context) error { return boom })
+	assert.Same(t, boom, err)
+
+	s, err := c.AnnotationStream(ctx, "ci", &librato.AnnotationQuery{Count: 10})
+	require.NoError(t, err)
+	evs := s.Events[librato.UnassignedSource]
+	require.Len(t, evs, 2)
+	for _, ev := range evs {
+		assert.False(t, ev.StartTime.IsZero(), ev.Title)
+		assert.False(t, ev.EndTime.IsZero(), "%s: the end time is recorded", ev.Title)
+		assert.False(t, ev.EndTime.Before(ev.StartTime), ev.Title)
+	}
+	assert.Equal(t, "", evs[0].Description)
+	assert.Equal(t, "main\n\nfailed: exit status 2", evs[1].Description)
+	assert.Equal(t, 2, aiCount(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[1].ID))+aiCount(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[0].ID)))
+
+	// The API down: the work still runs and its error is not lost.
+	srv.FailNext(1, 503, `{"errors":{"system":["maintenance"]}}`)
+	ran := false
+	err = c.Annotate(ctx, "ci", librato.Annotation{Title: "build 3"}, func(context.Context) error { ran = true; return boom })
+	assert.True(t, ran)
+	assert.ErrorIs(t, err, boom)
+	assert.ErrorIs(t, err, librato.ErrServer)
+}
