@@ -28,8 +28,8 @@ import (
 
 const (
 	frameSize   = 12
-	headerSize  = frameSize + 24       // frame plus the fixed body fields
-	maxBodySize = 256<<20 - frameSize  // a record is at most 256 MiB, a sanity bound for decoding
+	headerSize  = frameSize + 24      // frame plus the fixed body fields
+	maxBodySize = 256<<20 - frameSize // a record is at most 256 MiB, a sanity bound for decoding
 	typeData    = 1
 	typeAck     = 2
 	maxAckIDs   = (maxBodySize - 24) / 8 // ids in one ack record
