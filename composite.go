@@ -253,14 +253,26 @@ func GroupBy(tags string, set Expr) Call {
 // Func builds a call of any function, including ones this package does not know.
 func Func(name string, args ...Expr) Call { return Call{Name: name, Args: args} }
 
-// String returns the expression as the API expects it.
+// String returns the call as the API expects it: name(arg, arg).
 func (c Call) String() string { return string(c.appendTo(nil)) }
-func (s Set) String() string  { return string(s.appendTo(nil)) }
-func (s Str) String() string  { return string(s.appendTo(nil)) }
-func (n Num) String() string  { return string(n.appendTo(nil)) }
+
+// String returns the set as the API expects it: [a, b].
+func (s Set) String() string { return string(s.appendTo(nil)) }
+
+// String returns the string quoted and escaped as the API expects it.
+func (s Str) String() string { return string(s.appendTo(nil)) }
+
+// String returns the number as JavaScript would write it: 60, 0.5, 1e+21.
+func (n Num) String() string { return string(n.appendTo(nil)) }
+
+// String returns the options map as the API expects it: {size: "5"}.
 func (o Opts) String() string { return string(o.appendTo(nil)) }
+
+// String returns the tag map with sorted, quoted keys: {"host": "prod*"}.
 func (t Tags) String() string { return string(t.appendTo(nil)) }
-func (r Raw) String() string  { return string(r) }
+
+// String returns the text unchanged.
+func (r Raw) String() string { return string(r) }
 
 func appendExpr(b []byte, e Expr) []byte {
 	if e == nil {
