@@ -16,6 +16,8 @@ type CompositeError struct {
 	Msg          string
 }
 
+// Error returns "composite: line:column: message", or "composite: message"
+// when there is no position.
 func (e *CompositeError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("composite: %d:%d: %s", e.Line, e.Column, e.Msg)
