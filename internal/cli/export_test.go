@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
+)
+
+// newExport builds an export command from args, as Main would.
+func newExport(t *testing.T, args ...string) *exportCmd {
+	t.Helper()
+	cmd := &exportCmd{format: newChoice("csv", "csv", "json")}
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	cmd.flags(fs)
+	pos, err := parseArgs(fs, args)
+	require.NoError(t, err)
+	require.NoError(t, cmd.args(pos))
+	return cmd
+}
+
+// dirFiles lists the file names in dir, sorted, without the state file.
+func dirFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if e.Name() != exportStateFile {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestExportGolden(t *testing.T) {
+	srv := newFake(t)
+	seed(t, srv)
+	for _, format := range []string{"csv", "json"} {
+		t.Run(format, func(t *testing.T) {
+			dir := t.TempDir()
+			r := runCLI(t, srv, "", "export", "-D", dir, "--start", "-1h", "--format", format)
+			require.Equal(t, ExitOK, r.code, r.stderr)
+			assert.Empty(t, r.stderr, "no progress bar when stderr is not a terminal")
+			files := dirFiles(t, dir)
+			assert.Equal(t, []string{"api.latency@region=eu." + format, "cpu.load@web1." + format, "cpu.load@web2." + format, "jobs.done." + format}, files)
+			var all strings.Builder
+			all.WriteString(strings.ReplaceAll(r.stdout, dir, "DIR"))
+			for _, f := range files {
+				b, err := os.ReadFile(filepath.Join(dir, f))
+				require.NoError(t, err)
+				all.WriteString("=== " + f + "\n" + string(b))
+			}
+			golden(t, srv, "export-"+format, all.String())
+		})
+	}
+}
+
+func TestExportFileNames(t *testing.T) {
+	assert.Equal(t, "cpu.csv", exportFileName(series{Name: "cpu"}, "csv"))
+	assert.Equal(t, "cpu@web1.json", exportFileName(series{Name: "cpu", Source: "web1"}, "json"))
+	assert.Equal(t, "a%3Ab@h%2Fx%20y.csv", exportFileName(series{Name: "a:b", Source: "h/x y"}, "csv"))
+	assert.Equal(t, "cpu@%2E..csv", exportFileName(series{Name: "cpu", Source: ".."}, "csv"))
+	assert.Equal(t, "%2Ehidden.csv", exportFileName(series{Name: ".hidden"}, "csv"))
+	assert.Equal(t, "m@a=1,b=%40.csv", exportFileName(series{Name: "m", Tags: map[string]string{"b": "@", "a": "1"}}, "csv"))
+}
+
+// seedMany stores n legacy metrics m01..mNN with a few points each.
+func seedMany(t *testing.T, srv *libratotest.Server, n int) {
+	t.Helper()
+	cl, err := srv.Client()
+	require.NoError(t, err)
+	var ms []librato.Measurement
+	for i := range n {
+		for j := range 3 {
+			ms = append(ms, librato.Measurement{Name: "m" + string(rune('a'+i)), Value: float64(i*10 + j), Source: "s",
+				Time: fixedNow.Add(time.Duration(j-5) * time.Minute)})
+		}
+	}
+	require.NoError(t, cl.Submit(context.Background(), ms...))
+}
+
+// metricReads counts the requests that read the named metric's data.
+func metricReads(srv *libratotest.Server, name string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" && (r.Path == "/v1/metrics/"+name || r.Path == "/v1/measurements/"+name) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestExportInterruptedAndResumed cancels an export after two metrics (as SIGINT does), then
+// runs it again: the finished metrics are not downloaded again and the rest is.
+func TestExportInterruptedAndResumed(t *testing.T) {
+	srv := newFake(t)
+	seedMany(t, srv, 5)
+	dir := t.TempDir()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := newExport(t, "-D", dir, "--start", "-1h")
+	cmd.afterMetric = func(done int) {
+		if done == 2 {
+			cancel()
+		}
+	}
+	env, out, errOut := testEnv(srv, "", nil)
+	err := cmd.run(ctx, env)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "interrupted")
+	assert.Equal(t, ExitError, exitCode(err))
+	assert.Empty(t, out.String())
+	assertNoSecret(t, errOut.String())
+	assert.Equal(t, []string{"ma@s.csv", "mb@s.csv"}, dirFiles(t, dir))
+	st, err := loadExportState(dir)
+	require.NoError(t, err)
+	assert.Len(t, st.Done, 2)
+
+	// Resume later: the clock moved, but the recorded range is used.
+	before := map[string]int{}
+	for _, m := range []string{"ma", "mb", "mc", "md", "me"} {
+		before[m] = metricReads(srv, m)
+	}
+	later := fixedNow.Add(30 * time.Minute)
+	env, out, errOut = testEnv(srv, "", nil)
+	env.Now = func() time.Time { return later }
+	require.NoError(t, newExport(t, "-D", dir, "--start", "-1h").run(context.Background(), env))
+	assert.Contains(t, errOut.String(), "resuming in "+dir+": 2 metrics already done, range 2026-01-15T11:00:00Z to 2026-01-15T12:00:00Z")
+	assert.Equal(t, "export: 5 metrics in "+dir+": 3 metrics exported (3 files written), 2 metrics already done\n", out.String())
+	assert.Equal(t, before["ma"], metricReads(srv, "ma"), "finished metric downloaded again")
+	assert.Equal(t, before["mb"], metricReads(srv, "mb"), "finished metric downloaded again")
+	for _, m := range []string{"mc", "md", "me"} {
+		assert.Greater(t, metricReads(srv, m), before[m], m)
+	}
+	files := dirFiles(t, dir)
+	assert.Equal(t, []string{"ma@s.csv", "mb@s.csv", "mc@s.csv", "md@s.csv", "me@s.csv"}, files)
+	b, err := os.ReadFile(filepath.Join(dir, "me@s.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, "name,source,tags,time,unix,value\n"+
+		"me,s,,2026-01-15T11:55:00Z,1768478100,40\nme,s,,2026-01-15T11:56:00Z,1768478160,41\nme,s,,2026-01-15T11:57:00Z,1768478220,42\n", string(b))
+
+	// Other settings in the same directory are refused; --restart starts over.
+	r := runCLI(t, srv, "", "export", "-D", dir, "--format", "json")
+	assert.Equal(t, ExitUsage, r.code)
+	assert.Contains(t, r.stderr, "other settings")
+	r = runCLI(t, srv, "", "export", "-D", dir, "--format", "json", "--restart", "--start", "-1h")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "5 metrics exported")
+	assert.Len(t, dirFiles(t, dir), 10)
+}
+
+// TestExportRateLimit: when the rate-limit headers say the allowance is used up, the export
+// waits for the reset instead of running into 429s.
+func TestExportRateLimit(t *testing.T) {
+	srv := newFake(t)
+	seedMany(t, srv, 4)
+	srv.SetRateLimit(3, time.Minute)
+	var slept []time.Duration
+	clock := fixedNow
+	cmd := newExport(t, "-D", t.TempDir(), "--start", "-1h")
+	cmd.sleep = func(ctx context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		clock = clock.Add(d)
+		srv.SetNow(clock) // the window resets on the server's clock
+		return nil
+	}
+	env, out, errOut := testEnv(srv, "", nil)
+	env.StderrIsTerminal = true
+	require.NoError(t, cmd.run(context.Background(), env), errOut.String())
+	assert.Contains(t, out.String(), "4 metrics exported")
+	require.NotEmpty(t, slept)
+	assert.Equal(t, time.Minute, slept[0])
+	assert.Contains(t, errOut.String(), "API rate limit reached")
+	assert.Contains(t, errOut.String(), "] 4/4")
+	assert.False(t, slices.ContainsFunc(strings.Split(errOut.String(), "\n"), func(s string) bool { return strings.Contains(s, "429") }))
+}
