@@ -600,7 +600,7 @@ func (s *Spool) writeOut(pend []pendWrite, sync bool) error {
 		return nil
 	}
 	for _, seg := range s.dirty {
-		if err := seg.f.Sync(); err != nil {
+		if err := syncData(seg.f); err != nil {
 			return fmt.Errorf("spool: fsync: %w", err)
 		}
 		seg.dirty = false
