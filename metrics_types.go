@@ -66,21 +66,6 @@ type MetricAttributes struct {
 	Extra map[string]any
 }
 
-// Point is one point of a series.
-//
-// Legacy reads carry measure_time, value and count, and summary fields for complex gauges;
-// tagged reads carry time and value. Optional fields are nil when the API did not send them.
-type Point struct {
-	Time  time.Time // UTC, whole seconds
-	Value float64   // NaN when the API sent null (no data)
-	// Count is the number of samples behind the point (legacy reads); 0 when not sent.
-	Count      int64
-	Sum        *float64
-	Min        *float64
-	Max        *float64
-	SumSquares *float64
-}
-
 // Attribute keys, as the API spells them.
 const (
 	attrColor             = "color"
@@ -280,61 +265,6 @@ func (m Metric) MarshalJSON() ([]byte, error) {
 		t := float64(m.NextTime.Unix())
 		w.Query = &metricQuery{NextTime: &t}
 	}
-	return json.Marshal(w)
-}
-
-// pointWire is a point of either API: legacy points have measure_time, tagged ones time.
-type pointWire struct {
-	MeasureTime *float64 `json:"measure_time,omitempty"`
-	Time        *float64 `json:"time,omitempty"`
-	Value       *float64 `json:"value"`
-	Count       *float64 `json:"count,omitempty"`
-	Sum         *float64 `json:"sum,omitempty"`
-	Min         *float64 `json:"min,omitempty"`
-	Max         *float64 `json:"max,omitempty"`
-	SumSquares  *float64 `json:"sum_squares,omitempty"`
-}
-
-// UnmarshalJSON decodes a legacy ({measure_time, value, count, ...}) or tagged ({time, value})
-// point. A null value becomes NaN, so "no data" is not mistaken for 0.
-func (p *Point) UnmarshalJSON(b []byte) error {
-	var w pointWire
-	if err := json.Unmarshal(b, &w); err != nil {
-		return fmt.Errorf("librato: point: %w", err)
-	}
-	*p = Point{Value: math.NaN(), Sum: w.Sum, Min: w.Min, Max: w.Max, SumSquares: w.SumSquares}
-	switch {
-	case w.Time != nil:
-		p.Time = time.Unix(int64(*w.Time), 0).UTC()
-	case w.MeasureTime != nil:
-		p.Time = time.Unix(int64(*w.MeasureTime), 0).UTC()
-	}
-	if w.Value != nil {
-		p.Value = *w.Value
-	}
-	if w.Count != nil {
-		p.Count = int64(*w.Count)
-	}
-	return nil
-}
-
-// MarshalJSON encodes the point as {"time": <epoch>, "value": ..., ...}; optional fields only when
-// set, a NaN value as null.
-func (p Point) MarshalJSON() ([]byte, error) {
-	var w pointWire
-	if !p.Time.IsZero() {
-		t := float64(p.Time.Unix())
-		w.Time = &t
-	}
-	if !math.IsNaN(p.Value) && !math.IsInf(p.Value, 0) {
-		v := p.Value
-		w.Value = &v
-	}
-	if p.Count != 0 {
-		c := float64(p.Count)
-		w.Count = &c
-	}
-	w.Sum, w.Min, w.Max, w.SumSquares = p.Sum, p.Min, p.Max, p.SumSquares
 	return json.Marshal(w)
 }
 
