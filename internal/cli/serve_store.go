@@ -7,6 +7,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/go-librato/librato/libratotest"
 )
@@ -29,7 +30,7 @@ var storeLockTimeout = time.Second
 // server on the same file fails here instead of corrupting it.
 func openSnapshotStore(path string) (*snapshotStore, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: storeLockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("data file %s is in use by another process", path)
 	}
 	if err != nil {
