@@ -92,8 +92,8 @@ type Aggregator struct {
 	err         error // from the options, returned by every call
 
 	mu       sync.Mutex
-	index    map[string]int32 // series key -> position in series; sanitizer aliases share a position
-	series   []aggSeries
+	index    map[string]*aggSeries // series key -> series; sanitizer aliases share a series
+	series   []*aggSeries          // in the order first seen
 	values   uint64
 	overflow uint64
 }
@@ -108,6 +108,7 @@ type aggSeries struct {
 	stats  aggStats
 	sketch Sketch
 	spare  Sketch // an empty sketch swapped in at a flush, so flushing does not allocate
+	gone   bool   // forgotten after a period without values
 }
 
 // aggStats are the running summary values of one series for the current period.
@@ -154,7 +155,7 @@ func (c *Client) NewAggregator(opts AggregatorOptions) *Aggregator {
 		measureTime: opts.MeasureTime,
 		maxSeries:   opts.MaxSeries,
 		newSketch:   opts.NewSketch,
-		index:       make(map[string]int32),
+		index:       make(map[string]*aggSeries),
 	}
 	if a.maxSeries == 0 {
 		a.maxSeries = DefaultMaxSeries
@@ -244,15 +245,14 @@ func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged 
 	var buf [keyBufSize]byte
 	key := appendSeriesKey(buf[:0], tagged, name, tags)
 	a.mu.Lock()
-	i, ok := a.index[string(key)]
+	s, ok := a.index[string(key)]
 	if !ok {
 		var err error
-		if i, err = a.newSeriesLocked(string(key), name, tags, tagged); err != nil {
+		if s, err = a.newSeriesLocked(string(key), name, tags, tagged); err != nil {
 			a.mu.Unlock()
 			return err
 		}
 	}
-	s := &a.series[i]
 	s.stats.add(v)
 	if s.sketch != nil {
 		s.sketch.Add(v)
@@ -312,32 +312,32 @@ func appendKeyPart(dst []byte, s string) []byte {
 
 // newSeriesLocked validates and creates the series of key. A name the sanitizer changes shares the
 // series of the sanitized name. a.mu is held.
-func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, tagged bool) (int32, error) {
+func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, tagged bool) (*aggSeries, error) {
 	if len(a.index) >= a.maxSeries {
 		a.overflow++
-		return 0, ErrMaxSeries
+		return nil, ErrMaxSeries
 	}
 	clean := a.c.sanitize(name)
 	if err := ValidateMetricName(clean); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if tagged {
 		if err := ValidateTags(tags); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	var alias string
 	if clean != name {
 		// Another spelling of a series: share the series of the sanitized name.
 		alias, key = key, string(appendSeriesKey(nil, tagged, clean, tags))
-		if i, ok := a.index[key]; ok {
+		if s, ok := a.index[key]; ok {
 			if len(a.index) < a.maxSeries {
-				a.index[alias] = i
+				a.index[alias] = s
 			}
-			return i, nil
+			return s, nil
 		}
 	}
-	s := aggSeries{key: key, name: clean, tagged: tagged}
+	s := &aggSeries{key: key, name: clean, tagged: tagged}
 	if tagged && len(tags) > 0 {
 		s.tags = make(map[string]string, len(tags))
 		for k, v := range tags {
@@ -347,13 +347,12 @@ func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, t
 	if a.newSketch != nil {
 		s.sketch = a.newSketch()
 	}
-	i := int32(len(a.series))
-	a.index[key] = i
+	a.index[key] = s
 	if alias != "" && len(a.index) < a.maxSeries {
-		a.index[alias] = i // else the next value of alias takes this slower path again
+		a.index[alias] = s // else the next value of alias takes this slower path again
 	}
 	a.series = append(a.series, s)
-	return i, nil
+	return s, nil
 }
 
 // Stats returns a snapshot of the aggregator's counters.
@@ -381,8 +380,7 @@ func (a *Aggregator) collect(reset bool) []aggSnapshot {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var out []aggSnapshot
-	for i := range a.series {
-		s := &a.series[i]
+	for _, s := range a.series {
 		if s.stats.count == 0 {
 			continue
 		}
@@ -415,23 +413,23 @@ func (a *Aggregator) collect(reset bool) []aggSnapshot {
 // resetLocked zeroes every series and forgets those that had no values in the period.
 func (a *Aggregator) resetLocked() {
 	kept := a.series[:0]
-	remap := make(map[int32]int32, len(a.series))
-	for i := range a.series {
-		s := a.series[i]
+	removed := false
+	for _, s := range a.series {
 		if s.stats.count == 0 {
+			s.gone = true // a Series handle on it registers again
+			removed = true
 			continue
 		}
 		s.stats = aggStats{}
-		remap[int32(i)] = int32(len(kept))
 		kept = append(kept, s)
 	}
 	clear(a.series[len(kept):])
 	a.series = kept
-	for k, i := range a.index {
-		if j, ok := remap[i]; ok {
-			a.index[k] = j
-		} else {
-			delete(a.index, k)
+	if removed {
+		for k, s := range a.index {
+			if s.gone {
+				delete(a.index, k)
+			}
 		}
 	}
 }
@@ -447,9 +445,9 @@ func (a *Aggregator) release(snaps []aggSnapshot) {
 		if sn.sketch == nil {
 			continue
 		}
-		if i, ok := a.index[sn.key]; ok && a.series[i].spare == nil {
+		if s, ok := a.index[sn.key]; ok && s.spare == nil {
 			sn.sketch.Reset()
-			a.series[i].spare = sn.sketch
+			s.spare = sn.sketch
 		}
 	}
 }
@@ -461,13 +459,12 @@ func (a *Aggregator) restore(snaps []aggSnapshot) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, sn := range snaps {
-		i, ok := a.index[sn.key]
+		s, ok := a.index[sn.key]
 		if !ok {
-			i = int32(len(a.series))
-			a.index[sn.key] = i
-			a.series = append(a.series, aggSeries{key: sn.key, name: sn.name, tags: sn.tags, tagged: sn.tagged})
+			s = &aggSeries{key: sn.key, name: sn.name, tags: sn.tags, tagged: sn.tagged}
+			a.index[sn.key] = s
+			a.series = append(a.series, s)
 		}
-		s := &a.series[i]
 		s.stats.merge(sn.stats)
 		if sn.sketch != nil {
 			if s.sketch == nil {

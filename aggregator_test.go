@@ -357,3 +357,80 @@ func TestAggregatorPercentileSketchMergedBackOnFailure(t *testing.T) {
 	require.Len(t, ms, 2)
 	assert.Equal(t, 2.0, ms[1].Value, "median of 1, 3 and 2")
 }
+
+func TestAggregatorSeriesHandle(t *testing.T) {
+	c := newFakeClient(t, &fakeAPI{}, fakeNow)
+	a := c.NewAggregator(AggregatorOptions{Source: "s", MaxSeries: 2})
+	tags := map[string]string{"host": "h1"}
+	h, err := a.TaggedSeries("lat", tags)
+	require.NoError(t, err)
+	tags["host"] = "changed" // the handle keeps its own copy
+	require.NoError(t, h.Add(1))
+	require.NoError(t, a.AddTagged("lat", 3, map[string]string{"host": "h1"}), "the same series as the handle's")
+	l, err := a.Series("legacy")
+	require.NoError(t, err)
+	require.NoError(t, l.Add(5))
+	assert.ErrorIs(t, h.Add(math.NaN()), ErrInvalid)
+
+	ms := a.Measurements()
+	require.Len(t, ms, 2)
+	assert.Equal(t, int64(2), ms[0].Summary.Count)
+	assert.Equal(t, map[string]string{"host": "h1"}, ms[0].Tags)
+	assert.Equal(t, "s", ms[1].Source)
+
+	// Forgotten after an idle period, the series comes back on the handle's next Add.
+	a.Reset()
+	require.NoError(t, l.Add(1))
+	a.Reset() // "lat" idle
+	assert.Equal(t, 1, a.Stats().Series)
+	require.NoError(t, a.Add("other", 1)) // takes the free slot
+	assert.ErrorIs(t, h.Add(2), ErrMaxSeries)
+	a.Reset()
+	a.Reset() // everything idle now
+	require.NoError(t, h.Add(2))
+	ms = a.Measurements()
+	require.Len(t, ms, 1)
+	assert.Equal(t, "lat", ms[0].Name)
+
+	_, err = a.TaggedSeries("bad name", nil)
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = c.NewAggregator(AggregatorOptions{Period: -1}).Series("x")
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+func TestAggregatorHotPathsDoNotAllocate(t *testing.T) {
+	c := newFakeClient(t, &fakeAPI{}, fakeNow)
+	a := c.NewAggregator(AggregatorOptions{})
+	tags := map[string]string{"host": "web-1", "region": "us-east-1", "service": "api"}
+	require.NoError(t, a.AddTagged("api.latency", 1, tags))
+	require.NoError(t, a.Add("api.latency", 1))
+	h, err := a.TaggedSeries("api.latency", tags)
+	require.NoError(t, err)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = a.AddTagged("api.latency", 2, tags) }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = a.Add("api.latency", 2) }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = h.Add(2) }))
+
+	q := c.NewQueue(QueueOptions{MaxPending: -1})
+	m := Measurement{Name: "api.latency", Value: 1, Tags: tags}
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = q.Add(m) }))
+}
+
+func TestQueueTagCacheStillValidatesNewMaps(t *testing.T) {
+	q := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{})
+	good := map[string]string{"host": "h1"}
+	for i := 0; i < 3; i++ {
+		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1, Tags: good}))
+	}
+	_, known := q.validTags.lookup(good)
+	assert.True(t, known, "a map used repeatedly is remembered")
+	for i := 0; i < 3; i++ {
+		bad := map[string]string{"bad tag": "x"}
+		assert.ErrorIs(t, q.Add(Measurement{Name: "m", Value: 1, Tags: bad}), ErrInvalid)
+	}
+	// A remembered map skips only the tag checks: the rest of the measurement is still checked.
+	assert.ErrorIs(t, q.Add(Measurement{Name: "bad name", Value: 1, Tags: good}), ErrInvalid)
+	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Value: math.Inf(1), Tags: good}), ErrInvalid)
+	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Source: "s", Tags: good}), ErrInvalid, "tagged-route checks still apply")
+	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Type: Counter, Tags: good}), ErrInvalid)
+	assert.Equal(t, 3, q.Len())
+}

@@ -1,0 +1,74 @@
+package librato
+
+import "testing"
+
+func BenchmarkAggregatorAdd(b *testing.B) {
+	a := benchClient(b).NewAggregator(AggregatorOptions{Source: "web-1"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.Add("api.latency", 42.5); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAggregatorAddTagged(b *testing.B) {
+	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := a.AddTagged("api.latency", 42.5, benchTags); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAggregatorAddTaggedParallel(b *testing.B) {
+	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := a.AddTagged("api.latency", 42.5, benchTags); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkAggregatorSeriesAdd is the handle path: AddTagged's work minus reading the tag map.
+func BenchmarkAggregatorSeriesAdd(b *testing.B) {
+	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	s, err := a.TaggedSeries("api.latency", benchTags)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.Add(42.5); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAggregatorFlush1000 moves 1000 tagged series into a queue (AddAggregator), the
+// per-period cost of an aggregator.
+func BenchmarkAggregatorFlush1000(b *testing.B) {
+	c := benchClient(b)
+	a := c.NewAggregator(AggregatorOptions{})
+	q := c.NewQueue(QueueOptions{MaxPending: -1})
+	tags := make([]map[string]string, 1000)
+	for i := range tags {
+		tags[i] = map[string]string{"host": "web-" + string(rune('a'+i%26)) + string(rune('a'+i/26)), "service": "api"}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range tags {
+			if err := a.AddTagged("api.latency", float64(i), tags[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := q.AddAggregator(a); err != nil {
+			b.Fatal(err)
+		}
+		drainForBench(q)
+	}
+}
