@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -188,16 +189,12 @@ func (c *Client) NextMeasurements(ctx context.Context, p *MeasurementsPage) (*Me
 }
 
 // AllSeries iterates over the series of a tagged read, page after page, following the API's next
-// links. The API pages long reads by time, so one tag set can come again on a later page with its
-// later points. It stops after the first error and never modifies opts.
+// links. Depending on how the API splits a read (by series or by time), one tag set can come again on
+// a later page with its later points; CollectSeries joins them. It stops after the first error and
+// never modifies opts.
 func (c *Client) AllSeries(ctx context.Context, name string, opts *MeasurementsOptions) iter.Seq2[TaggedSeries, error] {
 	return func(yield func(TaggedSeries, error) bool) {
-		var o *MeasurementsOptions
-		if opts != nil {
-			cp := *opts // a snapshot: the caller may change opts while we page
-			o = &cp
-		}
-		p, err := c.GetMeasurements(ctx, name, o)
+		p, err := c.GetMeasurements(ctx, name, opts) // later pages come from the links, not from opts
 		seen := map[string]bool{}
 		for {
 			if err != nil {
@@ -213,7 +210,7 @@ func (c *Client) AllSeries(ctx context.Context, name string, opts *MeasurementsO
 				return
 			}
 			if seen[p.Next] {
-				yield(TaggedSeries{}, fmt.Errorf("librato: AllSeries %s: the API repeated the next-page link %s", name, p.Next))
+				yield(TaggedSeries{}, fmt.Errorf("librato: AllSeries %s: the API repeated a next-page link; stopping", name))
 				return
 			}
 			seen[p.Next] = true
@@ -233,7 +230,7 @@ func (c *Client) CollectSeries(ctx context.Context, name string, opts *Measureme
 			return nil, err
 		}
 		key.Reset()
-		for _, k := range slices.Sorted(mapKeys(s.Tags)) {
+		for _, k := range slices.Sorted(maps.Keys(s.Tags)) {
 			key.WriteString(strconv.Quote(k))
 			key.WriteByte('=')
 			key.WriteString(strconv.Quote(s.Tags[k]))

@@ -179,7 +179,7 @@ func TestAllSeriesRefusesForeignAndRepeatedLinks(t *testing.T) {
 	for _, err := range w.c.AllSeries(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour}) {
 		last = err
 	}
-	assert.ErrorContains(t, last, "repeated the next-page link")
+	assert.ErrorContains(t, last, "repeated a next-page link")
 }
 
 func TestRelativeLink(t *testing.T) {

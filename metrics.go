@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -189,7 +190,7 @@ func (c *Client) Points(ctx context.Context, name string, opts *GetOptions) iter
 				yield(SourcePoint{}, err)
 				return
 			}
-			for _, src := range slices.Sorted(mapKeys(m.Measurements)) {
+			for _, src := range slices.Sorted(maps.Keys(m.Measurements)) {
 				for _, p := range m.Measurements[src] {
 					if !yield(SourcePoint{Source: src, Point: p}, nil) {
 						return
@@ -208,17 +209,6 @@ func (c *Client) Points(ctx context.Context, name string, opts *GetOptions) iter
 				return
 			}
 			o.StartTime = m.NextTime
-		}
-	}
-}
-
-// mapKeys returns an iterator over the keys of m (maps.Keys, without the import in every file).
-func mapKeys[V any](m map[string]V) iter.Seq[string] {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
 		}
 	}
 }
