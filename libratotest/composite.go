@@ -24,6 +24,7 @@ package libratotest
 //     results (a division by zero) are left out.
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -67,19 +68,26 @@ func (s *Server) serveComposite(w http.ResponseWriter, r *http.Request) {
 	}
 	tagged := strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/measurements")
 
+	// The body is encoded under the lock: it refers to stored metadata
+	// (attribute maps) that other requests may change once it is released.
 	s.mu.Lock()
 	ev := &evaluator{st: s.st, res: res}
 	set, err := ev.eval(expr, start, end)
-	var body any
+	var body json.RawMessage
+	var encErr error
 	if err == nil {
+		var v any = legacyComposite(set, compose, res)
 		if tagged {
-			body = taggedComposite(set)
-		} else {
-			body = legacyComposite(set, compose, res)
+			v = taggedComposite(set)
 		}
+		body, encErr = json.Marshal(v)
 	}
 	s.mu.Unlock()
 
+	if encErr != nil {
+		s.writeError(w, http.StatusInternalServerError, "system", "libratotest: cannot encode composite result: "+encErr.Error())
+		return
+	}
 	if err != nil {
 		s.writeParamErrors(w, http.StatusBadRequest, paramErrors{"compose": {err.Error()}})
 		return
