@@ -9,7 +9,8 @@ import (
 )
 
 // MetricUpdate holds the properties Update, UpdateMany and UpdatePattern send. Zero fields are not
-// sent, so the API keeps their current values: an update changes only what it sets.
+// sent, so the API keeps their current values: an update changes only what it sets (which also means
+// a description or display name cannot be cleared to "" through it).
 type MetricUpdate struct {
 	// Type is needed only to create a metric with Update: "gauge", "counter" (legacy accounts) or
 	// "composite". It cannot change an existing metric's type.
