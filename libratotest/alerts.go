@@ -377,7 +377,8 @@ func (s *Server) applyAlert(w http.ResponseWriter, st *alertStore, a *fakeAlert,
 }
 
 // condition validates one condition. A condition whose id matches one of
-// old keeps it; others get a new id (not handed out on failure).
+// old keeps it; others get a new id (a failed request may use up ids, which
+// only makes later ids skip numbers).
 func (s *Server) condition(ci conditionIn, old []fakeCondition) (fakeCondition, map[string]string) {
 	bad := map[string]string{}
 	c := fakeCondition{Type: ci.Type, MetricName: ci.MetricName, Source: ci.Source, SummaryFunction: ci.SummaryFunction, DetectReset: ci.DetectReset}
