@@ -1,0 +1,140 @@
+package librato_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
+)
+
+// queueServer starts a fake API and returns it with a client that does not retry.
+func queueServer(t *testing.T) (*libratotest.Server, *librato.Client) {
+	t.Helper()
+	srv := libratotest.NewServer()
+	t.Cleanup(srv.Close)
+	c, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	return srv, c
+}
+
+// countOf sums the counts of every stored point of name: the number of values the server took.
+func countOf(srv *libratotest.Server, name string) int64 {
+	var n int64
+	for _, p := range srv.Measurements(name) {
+		n += p.Count
+	}
+	return n
+}
+
+func TestQueueIntegrationConcurrentExactCount(t *testing.T) {
+	// Checked after the server's Close (cleanups run last first), when the HTTP connections end.
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	srv, c := queueServer(t)
+	q := c.NewQueue(librato.QueueOptions{AutoSubmitCount: 300, FlushInterval: 5 * time.Millisecond})
+	const workers, each = 6, 2000
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tags := map[string]string{"worker": fmt.Sprint(w)}
+			for i := 0; i < each; i++ {
+				if err := q.Add(librato.Measurement{Name: "it.concurrent", Value: 1, Tags: tags}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, q.Close(context.Background()))
+	assert.Equal(t, int64(workers*each), countOf(srv, "it.concurrent"), "every value stored exactly once")
+	st := q.Stats()
+	assert.Equal(t, uint64(workers*each), st.Sent)
+	assert.Zero(t, st.Dropped+st.Rejected)
+	for _, r := range srv.Requests() {
+		assert.Equal(t, "POST", r.Method)
+		assert.NotEmpty(t, r.Body, "never an empty POST")
+	}
+}
+
+func TestQueueIntegrationTooOldMeasurementIsIsolated(t *testing.T) {
+	srv, c := queueServer(t)
+	var dropped []librato.Measurement
+	q := c.NewQueue(librato.QueueOptions{OnDrop: func(ms []librato.Measurement, _ error) { dropped = append(dropped, ms...) }})
+	for i := 0; i < 100; i++ {
+		m := librato.Measurement{Name: "it.split", Value: float64(i), Source: "web1"}
+		if i == 42 {
+			m.Time = time.Now().Add(-3 * time.Hour) // the fake rejects it as the API does
+		}
+		require.NoError(t, q.Add(m))
+	}
+	err := q.Submit(context.Background())
+	require.Error(t, err)
+	assert.ErrorIs(t, err, librato.ErrBadRequest)
+	assert.Contains(t, err.Error(), "too far in the past")
+	var rej *librato.RejectedError
+	require.ErrorAs(t, err, &rej)
+	assert.Equal(t, 1, rej.Count)
+	require.Len(t, dropped, 1)
+	assert.Equal(t, 42.0, dropped[0].Value)
+	assert.Equal(t, int64(99), countOf(srv, "it.split"), "the rest delivered, once")
+	assert.Equal(t, uint64(1), q.Stats().Rejected)
+	require.NoError(t, q.Close(context.Background()))
+}
+
+func TestQueueIntegrationFailNextKeepsData(t *testing.T) {
+	srv, c := queueServer(t)
+	q := c.NewQueue(librato.QueueOptions{ChunkSize: 10})
+	for i := 0; i < 30; i++ {
+		require.NoError(t, q.Add(librato.Measurement{Name: "it.fail", Value: 1, Tags: map[string]string{"a": "b"}}))
+	}
+	srv.FailNext(1, 503, `{"errors":{"system":["try again"]}}`)
+	err := q.Submit(context.Background())
+	assert.ErrorIs(t, err, librato.ErrServer)
+	assert.Equal(t, 30, q.Len())
+	require.NoError(t, q.Submit(context.Background()))
+	assert.Equal(t, int64(30), countOf(srv, "it.fail"))
+	require.NoError(t, q.Close(context.Background()))
+}
+
+func TestAggregatorIntegrationSummaries(t *testing.T) {
+	srv, c := queueServer(t)
+	now := time.Now()
+	a := c.NewAggregator(librato.AggregatorOptions{Source: "web1", Tags: map[string]string{"env": "test"},
+		Period: time.Minute, MeasureTime: now})
+	for _, v := range []float64{1, 2, 3, 10} {
+		require.NoError(t, a.Add("it.legacy", v))
+		require.NoError(t, a.AddTagged("it.tagged", v, map[string]string{"host": "h1"}))
+	}
+	q := c.NewQueue(librato.QueueOptions{})
+	require.NoError(t, q.AddAggregator(a))
+	require.NoError(t, q.Close(context.Background()))
+
+	floored := now.Unix() - now.Unix()%60
+	leg := srv.Measurements("it.legacy")
+	require.Len(t, leg, 1)
+	assert.Equal(t, "web1", leg[0].Source)
+	assert.Equal(t, floored, leg[0].Time.Unix())
+	assert.Equal(t, int64(4), leg[0].Count)
+	assert.Equal(t, 16.0, leg[0].Sum)
+	assert.Equal(t, 1.0, leg[0].Min)
+	assert.Equal(t, 10.0, leg[0].Max)
+	assert.Equal(t, 114.0, leg[0].SumSquares)
+
+	tg := srv.Measurements("it.tagged")
+	require.Len(t, tg, 1)
+	assert.Equal(t, map[string]string{"env": "test", "host": "h1"}, tg[0].Tags)
+	assert.Equal(t, int64(4), tg[0].Count)
+	assert.Equal(t, 10.0, tg[0].Last)
+	assert.Equal(t, floored, tg[0].Time.Unix())
+}
