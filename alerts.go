@@ -263,28 +263,28 @@ func (c *Client) ClearAlert(ctx context.Context, id int) error {
 }
 
 // AttachService makes the alert notify the service with the given ID.
-func (c *Client) AttachService(ctx context.Context, alertID, serviceID int) error {
+func (c *Client) AttachService(ctx context.Context, alertID int, serviceID ServiceID) error {
 	if err := checkAlertID("AttachService", alertID); err != nil {
 		return err
 	}
 	if serviceID <= 0 {
-		return fmt.Errorf("librato: AttachService: %w", &ValidationError{Field: "service ID", Value: strconv.Itoa(serviceID), Reason: "must be positive"})
+		return fmt.Errorf("librato: AttachService: %w", &ValidationError{Field: "service ID", Value: strconv.FormatInt(int64(serviceID), 10), Reason: "must be positive"})
 	}
 	body := struct {
-		Service int `json:"service"`
+		Service ServiceID `json:"service"`
 	}{serviceID}
 	_, err := c.do(ctx, http.MethodPost, escapePath("alerts", strconv.Itoa(alertID), "services"), nil, body, nil)
 	return err
 }
 
 // DetachService stops the alert notifying the service with the given ID.
-func (c *Client) DetachService(ctx context.Context, alertID, serviceID int) error {
+func (c *Client) DetachService(ctx context.Context, alertID int, serviceID ServiceID) error {
 	if err := checkAlertID("DetachService", alertID); err != nil {
 		return err
 	}
 	if serviceID <= 0 {
-		return fmt.Errorf("librato: DetachService: %w", &ValidationError{Field: "service ID", Value: strconv.Itoa(serviceID), Reason: "must be positive"})
+		return fmt.Errorf("librato: DetachService: %w", &ValidationError{Field: "service ID", Value: strconv.FormatInt(int64(serviceID), 10), Reason: "must be positive"})
 	}
-	_, err := c.do(ctx, http.MethodDelete, escapePath("alerts", strconv.Itoa(alertID), "services", strconv.Itoa(serviceID)), nil, nil, nil)
+	_, err := c.do(ctx, http.MethodDelete, escapePath("alerts", strconv.Itoa(alertID), "services", strconv.FormatInt(int64(serviceID), 10)), nil, nil, nil)
 	return err
 }

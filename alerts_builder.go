@@ -47,8 +47,8 @@ type AlertData struct {
 	// deletes the conditions a PUT leaves out.
 	Conditions []*ConditionData
 	// Services are notified when the alert fires. Requests carry their IDs only; responses carry
-	// the whole service objects.
-	Services []AlertService
+	// the whole service objects (AddService sets the ID alone).
+	Services []Service
 	// Attributes holds free-form properties such as "runbook_url". A key left out of an update is
 	// removed by the API.
 	Attributes map[string]any
@@ -99,15 +99,6 @@ type ConditionTag struct {
 	Values  []string `json:"values"`
 }
 
-// AlertService is a notification service attached to an alert. Responses describe it fully; when
-// built with AddService only ID is set.
-type AlertService struct {
-	ID       int
-	Type     string         // e.g. "mail", "slack"
-	Title    string         // display name
-	Settings map[string]any // type-specific settings
-}
-
 // Alert is an alert, both as a builder (NewAlert, AddConditionFor, Save) and as the object the
 // API returns (GetAlert, Alerts). Its data is in the embedded AlertData. An Alert is not safe for
 // concurrent use; Client is.
@@ -138,9 +129,9 @@ func (al *Alert) AddConditionFor(metric string) *Condition {
 
 // AddService attaches the notification service with the given ID when the alert is saved.
 // Adding the same ID twice keeps one.
-func (al *Alert) AddService(id int) *Alert {
-	if !slices.ContainsFunc(al.Services, func(s AlertService) bool { return s.ID == id }) {
-		al.Services = append(al.Services, AlertService{ID: id})
+func (al *Alert) AddService(id ServiceID) *Alert {
+	if !slices.ContainsFunc(al.Services, func(s Service) bool { return s.ID == id }) {
+		al.Services = append(al.Services, Service{ID: id})
 	}
 	return al
 }
@@ -262,7 +253,7 @@ func (al *Alert) Validate() error {
 	}
 	for _, s := range al.Services {
 		if s.ID <= 0 {
-			bad("service", strconv.Itoa(s.ID), "service IDs are positive")
+			bad("service", strconv.FormatInt(int64(s.ID), 10), "service IDs are positive")
 		}
 	}
 	if v, ok := al.Attributes["runbook_url"].(string); ok && v != "" {

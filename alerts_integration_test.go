@@ -110,7 +110,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	require.NoError(t, c.DetachService(ctx, ids[0], 17))
 	got, err = c.GetAlert(ctx, ids[0])
 	require.NoError(t, err)
-	assert.Equal(t, []librato.AlertService{{ID: 99, Type: "mail", Title: "service 99", Settings: map[string]any{}}}, got.Services)
+	assert.Equal(t, []librato.Service{{ID: 99, Type: "mail", Title: "service 99", Settings: map[string]any{}}}, got.Services)
 	assert.ErrorIs(t, c.DetachService(ctx, ids[0], 17), librato.ErrNotFound)
 
 	// Status, fired by the fake's helper, then cleared.

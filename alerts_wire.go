@@ -17,7 +17,7 @@ type alertRequest struct {
 	Name         string             `json:"name"`
 	Description  string             `json:"description"`
 	Conditions   []conditionRequest `json:"conditions"`
-	Services     []int              `json:"services"`
+	Services     []ServiceID        `json:"services"`
 	Attributes   map[string]any     `json:"attributes"`
 	Active       bool               `json:"active"`
 	RearmSeconds int                `json:"rearm_seconds,omitempty"`
@@ -48,7 +48,7 @@ func (al *Alert) request() alertRequest {
 		Name:         al.Name,
 		Description:  al.AlertData.Description,
 		Conditions:   make([]conditionRequest, 0, len(al.Conditions)),
-		Services:     make([]int, 0, len(al.Services)),
+		Services:     make([]ServiceID, 0, len(al.Services)),
 		Attributes:   al.Attributes,
 		Active:       al.AlertData.Active,
 		RearmSeconds: int(al.Rearm / time.Second),
@@ -129,7 +129,7 @@ func (w *alertResponse) data() AlertData {
 	d := AlertData{
 		ID:             w.ID,
 		Name:           w.Name,
-		Services:       []AlertService(w.Services),
+		Services:       []Service(w.Services),
 		Attributes:     w.Attributes,
 		Active:         w.Active == nil || *w.Active,
 		Version:        w.Version,
@@ -169,54 +169,28 @@ func (w *alertResponse) data() AlertData {
 
 // alertServicesWire decodes "services" as an array of service objects (documented for responses)
 // or of bare IDs (what requests carry, and what some create answers echo).
-type alertServicesWire []AlertService
+type alertServicesWire []Service
 
 func (s *alertServicesWire) UnmarshalJSON(b []byte) error {
 	var items []json.RawMessage
 	if err := json.Unmarshal(b, &items); err != nil {
 		return fmt.Errorf("services: %w", err)
 	}
-	out := make([]AlertService, 0, len(items))
+	out := make([]Service, 0, len(items))
 	for _, it := range items {
-		var svc AlertService
+		var svc Service
+		var err error
 		if bytes.HasPrefix(bytes.TrimSpace(it), []byte("{")) {
-			var o struct {
-				ID       flexID         `json:"id"`
-				Type     string         `json:"type"`
-				Title    string         `json:"title"`
-				Settings map[string]any `json:"settings"`
-			}
-			if err := json.Unmarshal(it, &o); err != nil {
-				return fmt.Errorf("services: %w", err)
-			}
-			svc = AlertService{ID: int(o.ID), Type: o.Type, Title: o.Title, Settings: o.Settings}
+			err = json.Unmarshal(it, &svc)
 		} else {
-			var id flexID
-			if err := json.Unmarshal(it, &id); err != nil {
-				return fmt.Errorf("services: %w", err)
-			}
-			svc.ID = int(id)
+			err = json.Unmarshal(it, &svc.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("services: %w", err)
 		}
 		out = append(out, svc)
 	}
 	*s = out
-	return nil
-}
-
-// flexID is an ID sent as a number or, as the services docs show ("id":"145"), a string.
-type flexID int
-
-func (f *flexID) UnmarshalJSON(b []byte) error {
-	s := strings.Trim(string(b), `"`)
-	if s == "null" || s == "" {
-		*f = 0
-		return nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		return fmt.Errorf("id %s is not an integer", b)
-	}
-	*f = flexID(n)
 	return nil
 }
 

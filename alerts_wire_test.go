@@ -124,7 +124,7 @@ func TestAlertCreateTV17(t *testing.T) {
 	assert.Equal(t, 1234567, al.ID)
 	require.Len(t, al.Conditions, 1)
 	assert.Equal(t, 19376030, al.Conditions[0].ID, "condition IDs come back so the next PUT keeps them")
-	assert.Equal(t, []AlertService{{ID: 17584, Type: "slack", Title: "librato-services",
+	assert.Equal(t, []Service{{ID: 17584, Type: "slack", Title: "librato-services",
 		Settings: map[string]any{"url": "https://hooks.slack.com/services/ABCDEFG/A1B2C3/asdfg1234"}}}, al.Services)
 	assert.Equal(t, time.Unix(1484594787, 0).UTC(), al.CreatedAt)
 	assert.Equal(t, 10*time.Minute, al.Rearm)
@@ -191,7 +191,7 @@ func TestListAlertsLegacyItem(t *testing.T) {
 	al := als[0]
 	assert.Equal(t, &ConditionData{ID: 1016, Type: ConditionAbove, MetricName: "AWS.EC2.CPUUtilization", Source: "*prod*",
 		Threshold: Float(90), Duration: 5 * time.Minute, SummaryFunction: "max"}, al.Conditions[0])
-	assert.Equal(t, []AlertService{{ID: 1153, Type: "mail", Title: "Ops Team",
+	assert.Equal(t, []Service{{ID: 1153, Type: "mail", Title: "Ops Team",
 		Settings: map[string]any{"addresses": "foo@domain.com,bar@domain.com"}}}, al.Services)
 }
 
@@ -334,7 +334,7 @@ func TestAlertResponseDecodesLooseShapes(t *testing.T) {
 	var w alertResponse
 	require.NoError(t, json.Unmarshal([]byte(raw), &w))
 	d := w.data()
-	assert.Equal(t, []AlertService{{ID: 7}, {ID: 8}, {ID: 9, Type: "mail"}}, d.Services)
+	assert.Equal(t, []Service{{ID: 7}, {ID: 8}, {ID: 9, Type: "mail"}}, d.Services)
 	assert.Equal(t, time.Date(2017, 1, 16, 19, 26, 27, 0, time.UTC), d.CreatedAt)
 	assert.True(t, d.UpdatedAt.IsZero())
 	assert.True(t, d.Active)
