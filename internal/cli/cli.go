@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -195,25 +196,36 @@ func run(ctx context.Context, env *Env, args []string) int {
 	return exitCode(err)
 }
 
-// parseArgs parses flags anywhere among the positional arguments: flag stops at the first
-// positional, so parsing resumes after it. "--" ends the flags; what follows is positional.
+// parseArgs parses flags anywhere among the positional arguments, one flag (with its value) at a
+// time. "--" ends the flags unless it is a flag's value; what follows it is positional. "-" and
+// negative numbers ("-5", "-0.5") are positional, so `librato submit temp -5` works.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" || isNumber(a) {
+			pos = append(pos, a)
+			args = args[1:]
+			continue
+		}
+		n := 1
+		if takesValue(fs, a) && len(args) > 1 {
+			n = 2
+		}
+		if err := fs.Parse(args[:n]); err != nil {
 			return nil, err
 		}
-		rest := fs.Args()
-		used := len(args) - len(rest)
-		if used > 0 && args[used-1] == "--" && !(used > 1 && takesValue(fs, args[used-2])) {
-			return append(pos, rest...), nil
-		}
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+		args = args[n:]
 	}
+	return pos, nil
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 // takesValue reports whether arg is a flag of fs that consumes the next argument as its value.

@@ -169,6 +169,8 @@ func TestParseArgsInterspersed(t *testing.T) {
 		{[]string{"a", "--", "--n", "5"}, []string{"a", "--n", "5"}, "", 0},
 		{[]string{"--n", "1", "--", "cmd", "-x"}, []string{"cmd", "-x"}, "", 1},
 		{[]string{"-", "b"}, []string{"-", "b"}, "", 0},
+		{[]string{"temp", "-5", "--n", "2"}, []string{"temp", "-5"}, "", 2},
+		{[]string{"--n", "-3", "-0.5"}, []string{"-0.5"}, "", -3},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

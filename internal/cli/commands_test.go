@@ -40,7 +40,8 @@ func TestSubmitGolden(t *testing.T) {
 		{"submit", "disk.free", "12.5", "--source", "web1", "--time", "-5m"},
 		{"submit", "api.latency", "87", "--tag", "region=eu", "--tag", "host=web1", "--time", "5 minutes ago"},
 		{"submit", "jobs.done", "1200", "--counter", "--time", "1768477800"},
-		{"submit", "jobs.done", "--counter", "1201"}, // flags between positionals
+		{"submit", "jobs.done", "--counter", "1201"},             // flags between positionals
+		{"submit", "outside.temp", "-5.5", "--source", "garden"}, // a negative value is not a flag
 	} {
 		r := runCLI(t, srv, "", args...)
 		require.Equal(t, ExitOK, r.code, r.stderr)
