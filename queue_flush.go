@@ -162,15 +162,6 @@ func (s *sender) sendChunk(ctx context.Context, tagged bool, ms []Measurement, o
 	}
 }
 
-// unsentCount is the number of measurements recorded as unsent.
-func (s *sender) unsentCount() int {
-	n := 0
-	for _, r := range s.unsent {
-		n += r.hi - r.lo
-	}
-	return n
-}
-
 // rejectedCount is the number of measurements rejected for good.
 func (s *sender) rejectedCount() int {
 	n := 0
