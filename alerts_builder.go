@@ -10,14 +10,12 @@ import (
 	"time"
 )
 
-// Limits of alert fields (reference section 7).
+// MinAlertDuration and MaxAlertDuration bound a condition's Duration. The API documents 60-3600
+// seconds; this client is stricter and also requires whole minutes, so that a Duration such as
+// 90*time.Second is caught before it is sent.
 const (
-	// MinAlertDuration and MaxAlertDuration bound a condition's Duration. The API says 60-3600 s;
-	// this client also requires whole minutes, the granularity the API evaluates alerts at.
 	MinAlertDuration = time.Minute
 	MaxAlertDuration = time.Hour
-	// MaxAlertNameLength is the longest alert name, in bytes.
-	MaxAlertNameLength = 255
 )
 
 // ConditionType is what an alert condition watches for.
@@ -30,7 +28,8 @@ const (
 	ConditionAbsent ConditionType = "absent" // the metric stopped reporting for Duration
 )
 
-// Summary functions a condition accepts. AbsoluteValue is for legacy counters only.
+// alertSummaryFunctions are the summary functions a condition accepts; absolute_value is for legacy
+// counters only.
 var alertSummaryFunctions = []string{"min", "max", "average", "sum", "count", "derivative", "absolute_value"}
 
 // AlertData holds an alert's properties: what GET returns and what Save sends.
@@ -293,7 +292,7 @@ func (d *ConditionData) problems(c *Client) []conditionProblem {
 	case ConditionAbove, ConditionBelow:
 		switch {
 		case d.Threshold == nil:
-			add("threshold", "", "an "+string(d.Type)+" condition needs a threshold")
+			add("threshold", "", string(d.Type)+" conditions need a threshold (Above or Below)")
 		case math.IsNaN(*d.Threshold) || math.IsInf(*d.Threshold, 0):
 			add("threshold", strconv.FormatFloat(*d.Threshold, 'g', -1, 64), "must be a finite number")
 		}

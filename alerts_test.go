@@ -134,7 +134,7 @@ func TestAlertValidate(t *testing.T) {
 		{"no conditions", func(al *Alert) {}, []string{"at least one condition"}},
 		{"no type", func(al *Alert) { al.AddConditionFor("cpu") }, []string{"condition 0 (cpu) type", "call Above, Below or StopsReportingFor"}},
 		{"unknown type", func(al *Alert) { al.AddConditionFor("cpu").Data().Type = "between" }, []string{`type "between": must be above, below or absent`}},
-		{"missing threshold", func(al *Alert) { d := al.AddConditionFor("cpu").Data(); d.Type = ConditionBelow }, []string{"condition 0 (cpu) threshold", "needs a threshold"}},
+		{"missing threshold", func(al *Alert) { d := al.AddConditionFor("cpu").Data(); d.Type = ConditionBelow }, []string{"condition 0 (cpu) threshold", "below conditions need a threshold"}},
 		{"NaN threshold", func(al *Alert) { al.AddConditionFor("cpu").Above(math.NaN()) }, []string{"finite"}},
 		{"Inf threshold", func(al *Alert) { al.AddConditionFor("cpu").Below(math.Inf(-1)) }, []string{"finite"}},
 		{"absent without duration", func(al *Alert) { al.AddConditionFor("cpu").StopsReportingFor(0) }, []string{"absent condition needs a duration"}},
