@@ -21,26 +21,27 @@ import (
 // merging them; "source" is never written in a tagged body. ms must have passed checkMeasurement:
 // nothing here validates.
 func appendPayload(dst []byte, tagged bool, ms []Measurement, queueTags, clientTags map[string]string, now time.Time) []byte {
-	nowSec := now.Unix()
+	var nowSec secDigits // zero times are all written as now: format it once
+	nowSec.set(now.Unix())
 	if tagged {
 		dst = append(dst, `{"measurements":[`...)
 		for i := range ms {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendTagged(dst, &ms[i], queueTags, clientTags, nowSec)
+			dst = appendTagged(dst, &ms[i], queueTags, clientTags, &nowSec)
 		}
 		return append(dst, "]}"...)
 	}
 	dst = append(dst, `{"gauges":[`...)
-	dst = appendLegacyOfType(dst, ms, Gauge, nowSec)
+	dst = appendLegacyOfType(dst, ms, Gauge, &nowSec)
 	dst = append(dst, `],"counters":[`...)
-	dst = appendLegacyOfType(dst, ms, Counter, nowSec)
+	dst = appendLegacyOfType(dst, ms, Counter, &nowSec)
 	return append(dst, "]}"...)
 }
 
 // appendLegacyOfType appends the legacy objects of the measurements of type t, comma-separated.
-func appendLegacyOfType(dst []byte, ms []Measurement, t MetricType, nowSec int64) []byte {
+func appendLegacyOfType(dst []byte, ms []Measurement, t MetricType, nowSec *secDigits) []byte {
 	first := true
 	for i := range ms {
 		m := &ms[i]
@@ -57,7 +58,7 @@ func appendLegacyOfType(dst []byte, ms []Measurement, t MetricType, nowSec int64
 }
 
 // appendLegacy appends one measurement object of POST metrics.
-func appendLegacy(dst []byte, m *Measurement, nowSec int64) []byte {
+func appendLegacy(dst []byte, m *Measurement, nowSec *secDigits) []byte {
 	dst = append(dst, `{"name":`...)
 	dst = appendString(dst, m.Name)
 	if s := m.Summary; s != nil {
@@ -81,7 +82,7 @@ func appendLegacy(dst []byte, m *Measurement, nowSec int64) []byte {
 }
 
 // appendTagged appends one measurement object of POST measurements.
-func appendTagged(dst []byte, m *Measurement, queueTags, clientTags map[string]string, nowSec int64) []byte {
+func appendTagged(dst []byte, m *Measurement, queueTags, clientTags map[string]string, nowSec *secDigits) []byte {
 	dst = append(dst, `{"name":`...)
 	dst = appendString(dst, m.Name)
 	if s := m.Summary; s != nil {
@@ -139,13 +140,21 @@ func appendProperties(dst []byte, m *Measurement) []byte {
 	return dst
 }
 
-// appendTime appends t as Unix seconds, or nowSec when t is zero.
-func appendTime(dst []byte, t time.Time, nowSec int64) []byte {
+// appendTime appends t as Unix seconds, or now when t is zero.
+func appendTime(dst []byte, t time.Time, now *secDigits) []byte {
 	if t.IsZero() {
-		return strconv.AppendInt(dst, nowSec, 10)
+		return append(dst, now.b[:now.n]...)
 	}
 	return strconv.AppendInt(dst, t.Unix(), 10)
 }
+
+// secDigits holds a Unix time already formatted in decimal.
+type secDigits struct {
+	n int
+	b [20]byte
+}
+
+func (d *secDigits) set(sec int64) { d.n = len(strconv.AppendInt(d.b[:0], sec, 10)) }
 
 // tagPair is one tag of a merged set.
 type tagPair struct{ k, v string }
@@ -183,9 +192,18 @@ func appendMergedTags(dst []byte, top, mid, low map[string]string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, tags[i].k)
+		k, v := tags[i].k, tags[i].v
+		if cleanJSON(k) && cleanJSON(v) { // valid tags always are, but a '\\' in a value
+			dst = append(dst, '"')
+			dst = append(dst, k...)
+			dst = append(dst, `":"`...)
+			dst = append(dst, v...)
+			dst = append(dst, '"')
+			continue
+		}
+		dst = appendString(dst, k)
 		dst = append(dst, ':')
-		dst = appendString(dst, tags[i].v)
+		dst = appendString(dst, v)
 	}
 	return append(dst, '}')
 }
@@ -205,12 +223,24 @@ func sortTags(t []tagPair) {
 
 // appendFloat appends f the way encoding/json does (shortest representation that round-trips;
 // exponent form outside [1e-6, 1e21)), which every JSON parser accepts. f must be finite.
-// Integral values, the common case for counters and counts, skip the float formatter.
+// Integral values and values with a few decimals, the common cases for metrics, skip the general
+// float formatter (FuzzEncodeFloat checks the output is byte-identical to encoding/json's).
 func appendFloat(dst []byte, f float64) []byte {
 	if f == math.Trunc(f) && math.Abs(f) < 1<<53 && (f != 0 || !math.Signbit(f)) {
 		return strconv.AppendInt(dst, int64(f), 10)
 	}
 	abs := math.Abs(f)
+	if abs >= 1e-3 && abs < 1e9 {
+		// Few decimals: the smallest k for which n/10^k is exactly f is the shortest form. The
+		// division is correctly rounded, as is parsing the decimal, so both give the float nearest
+		// to n/10^k; n < 2^53 keeps n exact.
+		for k := 1; k <= 4; k++ {
+			n := math.Round(abs * pow10[k])
+			if n/pow10[k] == abs {
+				return appendDecimal(dst, f < 0, uint64(n), k)
+			}
+		}
+	}
 	format := byte('f')
 	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
@@ -226,8 +256,38 @@ func appendFloat(dst []byte, f float64) []byte {
 	return dst
 }
 
-// safeJSON marks the ASCII bytes a JSON string may carry unescaped.
-var safeJSON = func() (t [utf8.RuneSelf]bool) {
+var pow10 = [...]float64{1, 10, 100, 1000, 10000}
+
+// appendDecimal appends n·10^-k with exactly k fraction digits (the last one non-zero, as the
+// shortest form has): 25, 2 gives "0.25"; 5, 3 gives "0.005".
+func appendDecimal(dst []byte, neg bool, n uint64, k int) []byte {
+	var buf [24]byte
+	i := len(buf)
+	for j := 0; j < k; j++ {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	i--
+	buf[i] = '.'
+	for {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	if neg {
+		i--
+		buf[i] = '-'
+	}
+	return append(dst, buf[i:]...)
+}
+
+// safeJSON marks the bytes a JSON string may carry as they are: printable ASCII but '"' and '\\'.
+// Bytes from 0x80 on are false: they go through the UTF-8 check.
+var safeJSON = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
@@ -241,8 +301,13 @@ const hexDigits = "0123456789abcdef"
 // U+2028/U+2029 escaped so the output is also valid JavaScript.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	if cleanJSON(s) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
+	i := 0
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if b := s[i]; b < utf8.RuneSelf {
 			if safeJSON[b] {
 				i++
@@ -289,3 +354,41 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// cleanJSON reports whether s needs no escaping at all: no control character, '"', '\\' or
+// non-ASCII byte. Metric names and tags nearly always qualify. Strings of 8 bytes or more are
+// checked 8 bytes at a time, the tail with an overlapping final word.
+func cleanJSON(s string) bool {
+	if len(s) < 8 {
+		for i := 0; i < len(s); i++ {
+			if !safeJSON[s[i]] {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i+8 <= len(s); i += 8 {
+		if dirtyWord(s[i : i+8]) {
+			return false
+		}
+	}
+	return len(s)%8 == 0 || !dirtyWord(s[len(s)-8:])
+}
+
+// dirtyWord reports whether one of the 8 bytes of w needs escaping (see cleanJSON).
+func dirtyWord(w string) bool {
+	_ = w[7]
+	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	q := x ^ (lsb * '"')
+	b := x ^ (lsb * '\\')
+	return (x|(x-lsb*0x20)|(q-lsb)&^q|(b-lsb)&^b)&msb != 0
+}
+
+// Bit patterns of the 8-bytes-at-a-time scan: lsb·c repeats byte c, msb is each byte's top bit.
+// A byte of x is below c when (x - lsb·c) sets its top bit while x's own is clear; (y - lsb) &^ y
+// flags a zero byte of y. False positives only follow a real hit, which the byte loop handles.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)

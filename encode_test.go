@@ -278,15 +278,35 @@ type jsonWireMeasurement struct {
 	Tags  map[string]string `json:"tags,omitempty"`
 }
 
+// encCPUMeter measures the process CPU time of a benchmark loop (see encProcessCPU).
+type encCPUMeter struct {
+	start time.Duration
+	ok    bool
+}
+
+func encStartCPU() encCPUMeter {
+	d, ok := encProcessCPU()
+	return encCPUMeter{d, ok}
+}
+
+// report adds "cpu-ns/op": CPU time per op, GC and runtime work included.
+func (m encCPUMeter) report(b *testing.B) {
+	if end, ok := encProcessCPU(); ok && m.ok && b.N > 0 {
+		b.ReportMetric(float64(end-m.start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
 func BenchmarkEncode(b *testing.B) {
 	ms := benchMeasurements(300)
 	b.Run("appender", func(b *testing.B) {
 		b.ReportAllocs()
 		buf := appendPayload(nil, true, ms, nil, nil, encNow)
 		b.SetBytes(int64(len(buf)))
+		cpu := encStartCPU()
 		for b.Loop() {
 			buf = appendPayload(buf[:0], true, ms, nil, nil, encNow)
 		}
+		cpu.report(b)
 	})
 	b.Run("encoding_json", func(b *testing.B) {
 		b.ReportAllocs()
@@ -298,12 +318,14 @@ func BenchmarkEncode(b *testing.B) {
 		enc := json.NewEncoder(&buf)
 		require.NoError(b, enc.Encode(wire))
 		b.SetBytes(int64(buf.Len()))
+		cpu := encStartCPU()
 		for b.Loop() {
 			buf.Reset()
 			if err := enc.Encode(wire); err != nil {
 				b.Fatal(err)
 			}
 		}
+		cpu.report(b)
 	})
 }
 
@@ -384,17 +406,41 @@ func FuzzEncodeString(f *testing.F) {
 	})
 }
 
-// FuzzEncodeFloat: appendFloat writes exactly what encoding/json writes for every finite float.
+// FuzzEncodeFloat: appendFloat writes exactly what encoding/json writes for every finite float,
+// including decimals n/10^k (the encoder's fast path), which random bits seldom produce.
 func FuzzEncodeFloat(f *testing.F) {
-	for _, v := range floatCases {
-		f.Add(v)
+	for i, v := range floatCases {
+		f.Add(v, int64(i)*12345, uint8(i))
 	}
-	f.Fuzz(func(t *testing.T, v float64) {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return
+	f.Add(0.0, int64(1257), uint8(2))
+	f.Add(0.0, int64(-5), uint8(3))
+	f.Add(0.0, int64(999999999999), uint8(4))
+	f.Fuzz(func(t *testing.T, v float64, n int64, k uint8) {
+		for _, x := range []float64{v, float64(n) / math.Pow10(int(k%12)), float64(n%1_000_000_000) / math.Pow10(int(k%6))} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				continue
+			}
+			want, err := json.Marshal(x)
+			require.NoError(t, err)
+			require.Equal(t, string(want), string(appendFloat(nil, x)), "%v", x)
 		}
-		want, err := json.Marshal(v)
-		require.NoError(t, err)
-		require.Equal(t, string(want), string(appendFloat(nil, v)))
 	})
+}
+
+func TestAppendFloatDecimals(t *testing.T) {
+	// Exhaustive over small decimals and a spread of larger ones: byte-identical to encoding/json.
+	check := func(x float64) {
+		want, err := json.Marshal(x)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(appendFloat(nil, x)), "%v", x)
+	}
+	for k := 1; k <= 6; k++ {
+		for n := int64(-20000); n <= 20000; n++ {
+			check(float64(n) / math.Pow10(k))
+		}
+		for n := int64(1); n < 1e15; n = n*7 + 3 {
+			check(float64(n) / math.Pow10(k))
+			check(-float64(n) / math.Pow10(k))
+		}
+	}
 }
