@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -161,7 +162,10 @@ func (c *annotateCmd) runCommand(ctx context.Context, env *Env) *commandFailure 
 	if err == nil {
 		return nil
 	}
-	line := strings.Join(c.command, " ")
+	// Only the program's name goes into messages, and so into the annotation's description:
+	// its arguments may hold secrets (deploy.sh --api-key ...), and the description is visible
+	// to everyone on the account.
+	line := filepath.Base(c.command[0])
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
 		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

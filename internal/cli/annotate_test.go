@@ -81,6 +81,7 @@ func TestAnnotateCommand(t *testing.T) {
 			} else {
 				assert.Contains(t, ev.Description, "unit tests")
 				assert.Contains(t, ev.Description, tt.failed)
+				assert.NotContains(t, ev.Description, "-c", "arguments may hold secrets: never recorded")
 			}
 		})
 	}

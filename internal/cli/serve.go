@@ -54,6 +54,8 @@ type serveCmd struct {
 
 	// ready, when set (tests), is called with the server's base URL once it listens.
 	ready func(url string)
+	// saved, when set (tests), is called after each save on the timer.
+	saved func()
 }
 
 func (c *serveCmd) flags(fs *flag.FlagSet) {
@@ -179,6 +181,9 @@ loop:
 			failing = err != nil
 			if err == nil {
 				saved = g
+				if c.saved != nil {
+					c.saved()
+				}
 			}
 		case <-ctx.Done():
 			break loop

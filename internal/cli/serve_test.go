@@ -42,7 +42,11 @@ type serving struct {
 // startServe runs the serve command with args until stop is called.
 func startServe(t *testing.T, vars map[string]string, args ...string) *serving {
 	t.Helper()
-	cmd := &serveCmd{}
+	return startServeCmd(t, &serveCmd{}, vars, args...)
+}
+
+func startServeCmd(t *testing.T, cmd *serveCmd, vars map[string]string, args ...string) *serving {
+	t.Helper()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cmd.flags(fs)
 	pos, err := parseArgs(fs, args)
@@ -148,4 +152,26 @@ func TestServeCredentials(t *testing.T) {
 		assert.Equal(t, ExitUsage, exitCode(err))
 		assert.Contains(t, err.Error(), "loopback")
 	})
+}
+
+// TestServeSavesOnTimer: data written is saved by the timer while the server runs (so a crash
+// loses at most one interval), and an idle server does not rewrite the file.
+func TestServeSavesOnTimer(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "dev.db")
+	saves := make(chan struct{}, 100)
+	cmd := &serveCmd{saved: func() { saves <- struct{}{} }}
+	vars := map[string]string{"LIBRATO_USER": testUser, "LIBRATO_TOKEN": testToken}
+	s := startServeCmd(t, cmd, vars, "--addr", "127.0.0.1:0", "--data", data, "--max-age", "0", "--save-every", "20ms")
+	time.Sleep(100 * time.Millisecond)
+	assert.Empty(t, saves, "nothing written: nothing saved")
+	r := runCLIEnv(t, nil, "", map[string]string{"LIBRATO_URL": s.url}, "submit", "timer.metric", "1")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	select {
+	case <-saves:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the timer did not save")
+	}
+	time.Sleep(100 * time.Millisecond)
+	assert.Empty(t, saves, "saved again without new writes")
+	require.NoError(t, s.stop())
 }
