@@ -1,0 +1,376 @@
+package librato_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The fault matrix: every scenario adds measurements with distinct values (their ids) through a
+// Queue, injects a fault, and checks the exact accounting the Queue promises:
+//
+//	added = accepted by the server (once each) + reported dropped + reported rejected
+//
+// with every id in exactly one of the three, and the duplicates (ids the server accepted twice)
+// exactly as the scenario expects.
+
+// action is what faultEnv does with a request instead of passing it on.
+type action int
+
+const (
+	pass            action = iota
+	resetMidBody           // read half the body, then reset the connection
+	acceptLoseReply        // let the fake accept the request, then drop the connection unanswered
+)
+
+// faultEnv is the fake API on a listener it can stop and restart on the same address, behind a
+// handler that records which measurements the fake accepted and can break requests.
+type faultEnv struct {
+	t    *testing.T
+	fake *libratotest.Server
+	addr string
+
+	mu       sync.Mutex
+	srv      *http.Server
+	actions  []action    // for the next POSTs, in order
+	accepted map[int]int // measurement id (its value) -> times accepted
+	posts    int
+}
+
+func newFaultEnv(t *testing.T, opts ...libratotest.Option) *faultEnv {
+	t.Helper()
+	e := &faultEnv{t: t, fake: libratotest.NewHandler(opts...), accepted: map[int]int{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	e.addr = ln.Addr().String()
+	e.fake.URL = "http://" + e.addr
+	e.serve(ln)
+	t.Cleanup(e.down)
+	return e
+}
+
+func (e *faultEnv) serve(ln net.Listener) {
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
+	e.mu.Lock()
+	e.srv = srv
+	e.mu.Unlock()
+	go srv.Serve(ln) //nolint:errcheck // ends with ErrServerClosed
+}
+
+// down stops the listener and drops every connection, as a crashed server would.
+func (e *faultEnv) down() {
+	e.mu.Lock()
+	srv := e.srv
+	e.srv = nil
+	e.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
+
+// up restarts the server on the same address.
+func (e *faultEnv) up() {
+	e.t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the port was ours a moment ago; retry briefly if the kernel still holds it
+		if ln, err = net.Listen("tcp", e.addr); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.NoError(e.t, err)
+	e.serve(ln)
+}
+
+func (e *faultEnv) next(actions ...action) {
+	e.mu.Lock()
+	e.actions = append(e.actions, actions...)
+	e.mu.Unlock()
+}
+
+func (e *faultEnv) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a := pass
+	e.mu.Lock()
+	if r.Method == http.MethodPost {
+		e.posts++
+		if len(e.actions) > 0 {
+			a, e.actions = e.actions[0], e.actions[1:]
+		}
+	}
+	e.mu.Unlock()
+	if a == resetMidBody {
+		half := make([]byte, max(r.ContentLength/2, 1))
+		_, _ = io.ReadFull(r.Body, half)
+		resetConn(w)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if a == acceptLoseReply {
+		rec := httptest.NewRecorder()
+		e.fake.ServeHTTP(rec, r)
+		if rec.Code/100 == 2 {
+			e.count(body)
+		}
+		resetConn(w)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	e.fake.ServeHTTP(sw, r)
+	if r.Method == http.MethodPost && sw.status/100 == 2 {
+		e.count(body)
+	}
+}
+
+// resetConn closes the client's connection with a TCP reset.
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	conn.Close()
+}
+
+// count records the measurements of an accepted POST body (legacy or tagged).
+func (e *faultEnv) count(body []byte) {
+	var p struct {
+		Gauges, Counters, Measurements []struct{ Value float64 }
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		e.t.Errorf("accepted body is not JSON: %v", err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, list := range [][]struct{ Value float64 }{p.Gauges, p.Counters, p.Measurements} {
+		for _, m := range list {
+			e.accepted[int(m.Value)]++
+		}
+	}
+}
+
+// statusWriter remembers the status; it passes Hijack on for the fake's DropNext.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return s.ResponseWriter.(http.Hijacker).Hijack()
+}
+
+// client connects to the env with fast retries and short timeouts.
+func (e *faultEnv) client(opts ...librato.Option) *librato.Client {
+	e.t.Helper()
+	all := append([]librato.Option{
+		librato.WithRetry(librato.RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 10 * time.Millisecond}),
+		librato.WithTimeout(200 * time.Millisecond),
+	}, opts...)
+	c, err := e.fake.Client(all...)
+	require.NoError(e.t, err)
+	return c
+}
+
+// ledger collects what a Queue reported lost, by id.
+type ledger struct {
+	mu       sync.Mutex
+	dropped  map[int]int
+	rejected map[int]int
+	reasons  []error
+}
+
+func newLedger() *ledger { return &ledger{dropped: map[int]int{}, rejected: map[int]int{}} }
+
+func (l *ledger) onDrop(ms []librato.Measurement, reason error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var rej *librato.RejectedError
+	into := l.dropped
+	if errors.As(reason, &rej) {
+		into = l.rejected
+	}
+	for _, m := range ms {
+		into[int(m.Value)]++
+	}
+	l.reasons = append(l.reasons, reason)
+}
+
+// outcome is the exact accounting of one scenario.
+type outcome struct {
+	added, accepted, dropped, rejected, duplicates int
+}
+
+// account checks that every id in [0, n) is accounted for exactly once and returns the totals.
+func account(t *testing.T, e *faultEnv, l *ledger, n int) outcome {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o := outcome{added: n}
+	for id := range n {
+		acc, drop, rej := e.accepted[id], l.dropped[id], l.rejected[id]
+		if acc > 1 {
+			o.duplicates += acc - 1
+		}
+		places := min(acc, 1) + drop + rej
+		if places != 1 {
+			t.Errorf("id %d: accepted %d times, dropped %d, rejected %d: want exactly one outcome", id, acc, drop, rej)
+		}
+		o.accepted += min(acc, 1)
+		o.dropped += drop
+		o.rejected += rej
+	}
+	assert.Len(t, e.accepted, o.accepted, "the server accepted only ids that were added")
+	assert.Equal(t, o.added, o.accepted+o.dropped+o.rejected, "added = accepted + dropped + rejected")
+	return o
+}
+
+// addN adds measurements with values 0..n-1 and times one second apart, newest last.
+func addN(t *testing.T, q *librato.Queue, n int, now time.Time) {
+	t.Helper()
+	for i := range n {
+		require.NoError(t, q.Add(librato.Measurement{Name: "fault.matrix", Value: float64(i), Source: "s",
+			Time: now.Add(time.Duration(i-n) * time.Second / 10)}))
+	}
+}
+
+// submitUntilDone submits until the queue is empty, for at most d.
+func submitUntilDone(t *testing.T, q *librato.Queue, d time.Duration) (failures int) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := q.Submit(context.Background())
+		if err == nil && q.Stats().Queued == 0 {
+			return failures
+		}
+		var rej *librato.RejectedError
+		if err != nil && !errors.As(err, &rej) {
+			failures++
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained after %v: %v (%+v)", d, err, q.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// faultsSurvived counts the scenarios that passed, for the report line of TestFaultMatrix.
+var faultsSurvived atomic.Int64
+
+func TestFaultMatrix(t *testing.T) {
+	const n, chunk = 1000, 100
+	rateLimit := func(status int, retryAfter bool) func(e *faultEnv) {
+		return func(e *faultEnv) {
+			e.fake.SetRateLimitPolicy(libratotest.RateLimit{Limit: 2, Per: 150 * time.Millisecond, Status: status, RetryAfter: retryAfter})
+		}
+	}
+	tests := []struct {
+		name         string
+		inject       func(e *faultEnv) // before the first Submit, which must then fail
+		recover      func(e *faultEnv) // after it
+		bad          int               // id of a measurement the server rejects (-1: none)
+		wantRejected int
+		wantDup      int
+	}{
+		{name: "5xx burst then recovery", bad: -1,
+			inject: func(e *faultEnv) {
+				e.fake.FailNext(7, http.StatusServiceUnavailable, `{"errors":{"request":["Service Unavailable"]}}`)
+			}},
+		{name: "500 text bodies then recovery", bad: -1,
+			inject: func(e *faultEnv) { e.fake.FailNext(4, http.StatusInternalServerError, "Internal Server Error") }},
+		{name: "429 with Retry-After", bad: -1, inject: rateLimit(http.StatusTooManyRequests, true)},
+		{name: "429 without Retry-After", bad: -1, inject: rateLimit(http.StatusTooManyRequests, false)},
+		{name: "403 with the rate-limit body", bad: -1, inject: rateLimit(http.StatusForbidden, false)},
+		{name: "connection reset mid-body", bad: -1,
+			inject: func(e *faultEnv) { e.next(resetMidBody, resetMidBody, resetMidBody, resetMidBody) }},
+		{name: "connection dropped before the answer", bad: -1,
+			inject: func(e *faultEnv) { e.fake.DropNext(4) }},
+		{name: "response lost after the server accepted", bad: -1, wantDup: chunk,
+			inject: func(e *faultEnv) { e.next(acceptLoseReply, resetMidBody, resetMidBody) }},
+		{name: "server slower than the timeout", bad: -1,
+			inject:  func(e *faultEnv) { e.fake.SetLatency(300 * time.Millisecond) },
+			recover: func(e *faultEnv) { e.fake.SetLatency(0) }},
+		{name: "server down, then back", bad: -1,
+			inject:  func(e *faultEnv) { e.down() },
+			recover: func(e *faultEnv) { e.up() }},
+		{name: "one invalid measurement in a chunk (400 split)", bad: 437, wantRejected: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newFaultEnv(t)
+			l := newLedger()
+			c := e.client()
+			q := c.NewQueue(librato.QueueOptions{ChunkSize: chunk, OnDrop: l.onDrop})
+			now := time.Now()
+			for i := range n {
+				m := librato.Measurement{Name: "fault.matrix", Value: float64(i), Source: "s",
+					Time: now.Add(time.Duration(i-n) * time.Second / 10)}
+				if i == tt.bad {
+					m.Time = now.Add(-3 * time.Hour) // valid for the client, too old for the API
+				}
+				require.NoError(t, q.Add(m))
+			}
+			if tt.inject != nil {
+				tt.inject(e)
+				require.Error(t, q.Submit(context.Background()), "the fault must hit the first flush")
+				if tt.recover != nil {
+					tt.recover(e)
+				}
+			}
+			submitUntilDone(t, q, 10*time.Second)
+			require.NoError(t, q.Close(context.Background()))
+
+			o := account(t, e, l, n)
+			assert.Zero(t, o.dropped, "nothing lost")
+			assert.Equal(t, tt.wantRejected, o.rejected)
+			assert.Equal(t, tt.wantDup, o.duplicates)
+			st := q.Stats()
+			assert.Equal(t, uint64(o.accepted), st.Sent)
+			assert.Equal(t, uint64(o.rejected), st.Rejected)
+			assert.Equal(t, uint64(o.dropped), st.Dropped)
+			assert.Zero(t, st.Queued)
+			if tt.bad >= 0 {
+				require.Len(t, l.reasons, 1)
+				assert.ErrorIs(t, l.reasons[0], librato.ErrBadRequest)
+				assert.Contains(t, l.reasons[0].Error(), "too far in the past", "the server's reason is reported")
+			}
+			if !t.Failed() {
+				faultsSurvived.Add(1)
+			}
+			t.Logf("%+v", o)
+		})
+	}
+	t.Logf("faults survived: %d of %d", faultsSurvived.Load(), len(tests))
+}
