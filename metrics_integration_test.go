@@ -99,6 +99,12 @@ func TestGetLegacyAgainstFake(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, only.Measurements, 1)
 
+	no := false
+	summed, err := c.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60, GroupBy: "sum", BreakoutSources: &no})
+	require.NoError(t, err)
+	require.Contains(t, summed.Measurements, "all")
+	assert.Len(t, summed.Measurements, 1, "breakout_sources=false leaves only the pseudo-source")
+
 	_, err = c.Get(ctx, "no.such.metric", nil)
 	assert.ErrorIs(t, err, librato.ErrNotFound)
 	_, err = c.Get(ctx, "odd/name with spaces?", nil)
