@@ -244,6 +244,9 @@ func (al *Alert) Validate() error {
 			bad("name", al.Name, ve.Reason)
 		}
 	}
+	if al.ID < 0 {
+		bad("id", strconv.Itoa(al.ID), "must be positive, or 0 for an alert not created yet")
+	}
 	if al.Version != 0 && al.Version != 1 && al.Version != 2 {
 		bad("version", strconv.Itoa(al.Version), "must be 1 or 2")
 	}

@@ -147,6 +147,7 @@ func TestAlertValidate(t *testing.T) {
 		{"negative rearm", func(al *Alert) { al.RearmAfter(-time.Minute); al.AddConditionFor("cpu").Above(1) }, []string{`rearm "-1m0s"`}},
 		{"bad service", func(al *Alert) { al.AddService(0); al.AddConditionFor("cpu").Above(1) }, []string{`service "0"`}},
 		{"relative runbook", func(al *Alert) { al.RunbookURL("/runbooks/x"); al.AddConditionFor("cpu").Above(1) }, []string{"absolute URL"}},
+		{"negative id", func(al *Alert) { al.ID = -3; al.AddConditionFor("cpu").Above(1) }, []string{`id "-3": must be positive`}},
 		{"bad version", func(al *Alert) { al.Version = 3; al.AddConditionFor("cpu").Above(1) }, []string{"must be 1 or 2"}},
 		{"bad metric", func(al *Alert) { al.AddConditionFor("cpu load").Above(1) }, []string{"condition 0 (cpu load) metric name"}},
 		{"tag without values", func(al *Alert) { al.AddConditionFor("cpu").Above(1).Tag("host") }, []string{`tag "host"`, "at least one value"}},
