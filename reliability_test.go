@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/go-librato/librato"
 	"github.com/go-librato/librato/libratotest"
@@ -202,15 +204,16 @@ func (e *faultEnv) client(opts ...librato.Option) *librato.Client {
 	return c
 }
 
-// ledger collects what a Queue reported lost, by id.
+// ledger collects what a Queue reported lost, by id (ids 0..n-1, preallocated so that
+// counting does not allocate during a memory measurement).
 type ledger struct {
 	mu       sync.Mutex
-	dropped  map[int]int
-	rejected map[int]int
+	dropped  []int32
+	rejected []int32
 	reasons  []error
 }
 
-func newLedger() *ledger { return &ledger{dropped: map[int]int{}, rejected: map[int]int{}} }
+func newLedger(n int) *ledger { return &ledger{dropped: make([]int32, n), rejected: make([]int32, n)} }
 
 func (l *ledger) onDrop(ms []librato.Measurement, reason error) {
 	l.mu.Lock()
@@ -223,7 +226,9 @@ func (l *ledger) onDrop(ms []librato.Measurement, reason error) {
 	for _, m := range ms {
 		into[int(m.Value)]++
 	}
-	l.reasons = append(l.reasons, reason)
+	if len(l.reasons) < 100 {
+		l.reasons = append(l.reasons, reason)
+	}
 }
 
 // outcome is the exact accounting of one scenario.
@@ -240,7 +245,7 @@ func account(t *testing.T, e *faultEnv, l *ledger, n int) outcome {
 	defer l.mu.Unlock()
 	o := outcome{added: n}
 	for id := range n {
-		acc, drop, rej := e.accepted[id], l.dropped[id], l.rejected[id]
+		acc, drop, rej := e.accepted[id], int(l.dropped[id]), int(l.rejected[id])
 		if acc > 1 {
 			o.duplicates += acc - 1
 		}
@@ -330,7 +335,7 @@ func TestFaultMatrix(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFaultEnv(t)
-			l := newLedger()
+			l := newLedger(n)
 			c := e.client()
 			q := c.NewQueue(librato.QueueOptions{ChunkSize: chunk, OnDrop: l.onDrop})
 			now := time.Now()
@@ -373,4 +378,94 @@ func TestFaultMatrix(t *testing.T) {
 		})
 	}
 	t.Logf("faults survived: %d of %d", faultsSurvived.Load(), len(tests))
+}
+
+// TestFaultCloseServerNeverAnswers: Close returns by its deadline and reports, by OnDrop and
+// its error, every measurement it could not send.
+func TestFaultCloseServerNeverAnswers(t *testing.T) {
+	const n = 500
+	e := newFaultEnv(t)
+	e.fake.SetLatency(time.Hour) // every request hangs until the client goes away
+	defer e.fake.SetLatency(0)
+	l := newLedger(n)
+	c := e.client(librato.WithTimeout(time.Hour)) // only the ctx bounds the wait
+	q := c.NewQueue(librato.QueueOptions{ChunkSize: 100, OnDrop: l.onDrop})
+	addN(t, q, n, time.Now())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := q.Close(ctx)
+	took := time.Since(start)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "500 measurements not sent")
+	assert.Less(t, took, time.Second, "Close returns by the deadline (took %v)", took)
+	o := account(t, e, l, n)
+	assert.Equal(t, outcome{added: n, dropped: n}, o)
+	assert.Equal(t, uint64(n), q.Stats().Dropped)
+	assert.ErrorIs(t, q.Add(librato.Measurement{Name: "late", Value: 1}), librato.ErrClosed)
+	faultsSurvived.Add(1)
+}
+
+// TestFaultSustainedLoadWhileDown: with the server down, adding far more than MaxPending keeps
+// the live heap under the bound; what does not fit is dropped and reported, and what fits is
+// delivered once the server is back.
+func TestFaultSustainedLoadWhileDown(t *testing.T) {
+	const (
+		maxPending = 20_000
+		workers    = 4
+		each       = 50_000
+		n          = workers * each
+	)
+	e := newFaultEnv(t)
+	e.down()
+	l := newLedger(n)
+	var bgErrs atomic.Int64
+	c := e.client()
+	q := c.NewQueue(librato.QueueOptions{MaxPending: maxPending, FlushInterval: 5 * time.Millisecond,
+		OnDrop: l.onDrop, OnError: func(error) { bgErrs.Add(1) }})
+
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	now := time.Now()
+	var full atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				id := w*each + i
+				err := q.Add(librato.Measurement{Name: "fault.load", Value: float64(id), Source: "s",
+					Time: now.Add(-time.Duration(id%600) * time.Second)})
+				if errors.Is(err, librato.ErrQueueFull) {
+					full.Add(1)
+				} else if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	time.Sleep(30 * time.Millisecond) // a few failed background flushes
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	// The bound: MaxPending measurements, in the queue's buffer and one spare, plus slack.
+	bound := int64(2*maxPending)*int64(unsafe.Sizeof(librato.Measurement{})) + 4<<20
+	t.Logf("live heap growth with the server down: %.1f MiB for %d adds (bound %.1f MiB); %d dropped as full; %d failed background flushes",
+		float64(growth)/(1<<20), n, float64(bound)/(1<<20), full.Load(), bgErrs.Load())
+	assert.Less(t, growth, bound)
+	assert.Equal(t, maxPending, q.Stats().Queued)
+	assert.Equal(t, int64(n-maxPending), full.Load())
+	assert.Positive(t, bgErrs.Load(), "background flushes failed while down")
+
+	e.up()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, q.Close(ctx))
+	o := account(t, e, l, n)
+	assert.Equal(t, outcome{added: n, accepted: maxPending, dropped: n - maxPending}, o)
+	faultsSurvived.Add(1)
 }
