@@ -107,6 +107,7 @@ type Queue struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	once     sync.Once
+	err      error // from the options, returned by every Add
 
 	validTags tagCache
 }
@@ -136,6 +137,9 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 	case q.maxPending < 0:
 		q.maxPending = int(^uint(0) >> 1)
 	}
+	if err := ValidateTags(opts.Tags); err != nil {
+		q.err = fmt.Errorf("librato: QueueOptions.Tags: %w", err)
+	}
 	if len(opts.Tags) > 0 {
 		q.tags = make(map[string]string, len(opts.Tags))
 		for k, v := range opts.Tags {
@@ -159,12 +163,16 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 
 // Add queues m. It returns an error, and queues nothing, when m is invalid (see Client.Submit for
 // the rules; the client's sanitizer is applied to the name first), ErrQueueFull when MaxPending is
-// reached, and ErrClosed after Close.
+// reached, and ErrClosed after Close. With invalid QueueOptions.Tags every Add fails (NewQueue
+// returns no error: it is reported here, before anything is queued).
 //
 // The queue keeps m.Tags (and m.Attributes) as they are until the measurement is sent: do not
 // change those maps after Add. A tag map passed again and again (the usual case: one map per call
 // site) is validated once and then recognized, which keeps Add fast.
 func (q *Queue) Add(m Measurement) error {
+	if q.err != nil {
+		return q.err
+	}
 	if err := q.check(&m); err != nil {
 		return err
 	}
@@ -233,6 +241,9 @@ func (q *Queue) check(m *Measurement) error {
 func (q *Queue) AddAggregator(a *Aggregator) error {
 	if a.err != nil {
 		return a.err
+	}
+	if q.err != nil {
+		return q.err
 	}
 	q.mu.Lock()
 	closed := q.closed

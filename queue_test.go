@@ -551,3 +551,18 @@ func TestRejectedErrorMessage(t *testing.T) {
 	one := newRejectedError(ms[:1], errors.New("nope"))
 	assert.Equal(t, "librato: 1 measurement rejected (a): nope", one.Error())
 }
+
+func TestQueueInvalidTagsOption(t *testing.T) {
+	f := &fakeAPI{}
+	c := newFakeClient(t, f, fakeNow)
+	q := c.NewQueue(QueueOptions{Tags: map[string]string{"bad tag": "x"}})
+	err := q.Add(Measurement{Name: "m", Value: 1})
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), "QueueOptions.Tags")
+	a := c.NewAggregator(AggregatorOptions{})
+	require.NoError(t, a.Add("x", 1))
+	assert.ErrorIs(t, q.AddAggregator(a), ErrInvalid)
+	assert.Len(t, a.Measurements(), 1, "the aggregator keeps its values")
+	require.NoError(t, q.Close(context.Background()))
+	assert.Empty(t, f.requests())
+}
