@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -177,4 +179,30 @@ func TestAlertValidate(t *testing.T) {
 			assert.Equal(t, err, al.Save(t.Context()))
 		})
 	}
+}
+
+// FuzzDecodeAlertsAndAnnotations feeds arbitrary bodies to the alert and annotation decoders: they
+// may reject them but must never panic, and what they accept must convert.
+func FuzzDecodeAlertsAndAnnotations(f *testing.F) {
+	for _, name := range []string{"alerts/tv17_create_response.json", "alerts/tv17_list_legacy.json", "alerts/tv18_python_payload.json",
+		"annotations/tv16_stream_events_array.json", "annotations/stream_events_map.json", "annotations/tv16_post_response.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"services":["1",{"id":2}],"created_at":"1.5","conditions":[{"tags":{"a":["b"]}}],"events":[{},{"x":[]}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var a alertResponse
+		if json.Unmarshal(b, &a) == nil {
+			_ = a.data()
+		}
+		var s annotationStreamWire
+		if json.Unmarshal(b, &s) == nil {
+			_ = s.stream()
+		}
+		var ev annotationResponse
+		if json.Unmarshal(b, &ev) == nil {
+			_ = ev.annotation()
+		}
+	})
 }
