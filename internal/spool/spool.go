@@ -62,7 +62,8 @@ type Options struct {
 	// For tests and for file systems where fsync is meaningless (tmpfs).
 	NoSync bool
 	// OnDrop, when set, is called by Append with the records it dropped to stay under
-	// MaxBytes (Payload nil: the header says what was lost). It must not call the Spool.
+	// MaxBytes, payloads included (nil if a payload could not be read back). It must not
+	// call the Spool.
 	OnDrop func(dropped []Record)
 }
 
@@ -152,6 +153,7 @@ type Spool struct {
 	liveCount int64
 	nextID    uint64
 	pend      []pendWrite
+	inflight  []pendWrite // taken by a commit, being written
 	spare     [][]byte
 	toRemove  []*segment
 	seq       uint64 // commits handed out
@@ -490,12 +492,36 @@ func (s *Spool) enforceCap(now int64) []Record {
 		}
 		s.kill(e)
 		ids = append(ids, e.id)
-		dropped = append(dropped, Record{ID: e.id, Kind: e.kind, Count: e.count, Created: time.Unix(0, e.created)})
+		dropped = append(dropped, Record{ID: e.id, Kind: e.kind, Count: e.count, Created: time.Unix(0, e.created),
+			Payload: s.readLocked(e)})
 		s.stats.DroppedOverCap++
 		s.stats.DroppedMeasurements += uint64(e.count)
 	}
 	s.ackLocked(ids, now)
 	return dropped
+}
+
+// readLocked returns the payload of e, from the pending or in-flight writes or from its file,
+// or nil if it cannot be read. It reads under mu: it serves only the drop path, which runs when
+// the spool is over its cap. Callers hold mu.
+func (s *Spool) readLocked(e *entry) []byte {
+	for _, list := range [][]pendWrite{s.pend, s.inflight} {
+		for _, pw := range list {
+			if pw.seg == e.seg && e.off >= pw.off && e.off+e.size <= pw.off+int64(len(pw.b)) {
+				b := pw.b[e.off-pw.off : e.off-pw.off+e.size]
+				return append([]byte(nil), b[headerSize:]...)
+			}
+		}
+	}
+	b := make([]byte, e.size)
+	if _, err := e.seg.f.ReadAt(b, e.off); err != nil {
+		return nil
+	}
+	r, _, err := decodeRecord(b)
+	if err != nil {
+		return nil
+	}
+	return r.payload
 }
 
 // ackLocked queues ack records for ids and collects the segments they free. Callers hold mu.
@@ -555,7 +581,7 @@ func (s *Spool) commit(my uint64, sync bool) error {
 		return err
 	}
 	pend, upto, remove := s.pend, s.seq, s.toRemove
-	s.pend, s.toRemove = nil, nil
+	s.pend, s.toRemove, s.inflight = nil, nil, pend
 	s.mu.Unlock()
 
 	err := s.writeOut(pend, sync || s.noSync)
@@ -572,6 +598,7 @@ func (s *Spool) commit(my uint64, sync bool) error {
 		}
 	}
 	s.mu.Lock()
+	s.inflight = nil
 	for _, pw := range pend {
 		if cap(pw.b) <= 1<<20 && len(s.spare) < 4 {
 			s.spare = append(s.spare, pw.b[:0])

@@ -171,7 +171,7 @@ func TestMaxBytesDropsOldest(t *testing.T) {
 	for i, r := range dropped {
 		assert.Equal(t, uint64(i+1), r.ID)
 		assert.Equal(t, i+1, r.Count)
-		assert.Nil(t, r.Payload)
+		assert.Equal(t, string(payloadFor(i, 100)), string(r.Payload), "dropped records come with their payload")
 	}
 	st := s.Stats()
 	assert.Equal(t, uint64(3), st.DroppedOverCap)
@@ -363,4 +363,45 @@ func TestOpenErrors(t *testing.T) {
 	_, err = Open(f, nil)
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "spool: "), err.Error())
+}
+
+// TestConcurrentAppendOverCap: appenders racing past MaxBytes; every record is either pending
+// or reported dropped with its payload, exactly once.
+func TestConcurrentAppendOverCap(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	dropped := map[string]int{}
+	o := &Options{MaxBytes: 20 * int64(recordSize(500)), NoSync: true, OnDrop: func(rs []Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range rs {
+			dropped[string(r.Payload)]++
+		}
+	}}
+	s := open(t, dir, o)
+	const workers, each = 6, 40
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				_, err := s.Append(Record{Payload: payloadFor(w*1000+i, 500)})
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, s.Close())
+	s2 := open(t, dir, o)
+	kept := map[string]int{}
+	for _, r := range pending(t, s2) {
+		kept[string(r.Payload)]++
+	}
+	assert.Len(t, kept, 20)
+	for w := range workers {
+		for i := range each {
+			p := payloadFor(w*1000+i, 500)
+			assert.Equal(t, 1, kept[string(p)]+dropped[string(p)], "record %d/%d", w, i)
+		}
+	}
+	assert.Equal(t, uint64(workers*each-20), s.Stats().DroppedOverCap)
 }
