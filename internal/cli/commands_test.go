@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -185,4 +186,19 @@ func TestDelete(t *testing.T) {
 		r := runCLI(t, srv, "", args...)
 		assert.Equal(t, ExitUsage, r.code, "%v", args)
 	}
+}
+
+// TestGetFallsBackToTagged: when the legacy read is refused (400), get reads the tagged series.
+func TestGetFallsBackToTagged(t *testing.T) {
+	srv := newFake(t)
+	seed(t, srv)
+	srv.SetFault(func(r *http.Request) (int, string, bool) {
+		if r.URL.Path == "/v1/metrics/api.latency" && r.URL.Query().Get("start_time") != "" {
+			return 400, `{"errors":{"request":["tagged metric: use /v1/measurements"]}}`, true
+		}
+		return 0, "", false
+	})
+	r := runCLI(t, srv, "", "get", "api.latency", "--start", "-1h", "--output", "csv")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "api.latency,,region=eu,2026-01-15T11:59:00Z,1768478340,190\n")
 }

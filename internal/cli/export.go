@@ -169,7 +169,8 @@ func (c *exportCmd) exportMetric(ctx context.Context, env *Env, cl *librato.Clie
 	var err error
 	if !c.tagged {
 		ss, err = c.readLegacy(ctx, env, cl, name, from, to)
-		if err != nil {
+		// A legacy read refused (as for a tagged-only metric) falls back to the tagged API.
+		if err != nil && !errors.Is(err, librato.ErrBadRequest) {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"time"
@@ -110,9 +111,10 @@ func (c *getCmd) run(ctx context.Context, env *Env) error {
 	tagged := c.tagged || len(c.tags) > 0 || c.conn.isAppOptics
 	if !tagged {
 		res.Series, err = readLegacy(ctx, cl, meta.Name, &librato.GetOptions{StartTime: from, EndTime: to, Resolution: c.resolution, Source: c.source})
-		if err != nil {
+		if err != nil && !(c.source == "" && errors.Is(err, librato.ErrBadRequest)) {
 			return err
 		}
+		// No legacy data (or a legacy read refused, as for a tagged-only metric): try the tagged API.
 		tagged = len(res.Series) == 0 && c.source == ""
 	}
 	if tagged {
