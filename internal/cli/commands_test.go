@@ -152,7 +152,7 @@ func TestDelete(t *testing.T) {
 	// A pattern delete asks first; "n" keeps everything and exits 1.
 	r = runCLI(t, srv, "n\n", "delete", "--pattern", "cpu.*")
 	assert.Equal(t, ExitError, r.code)
-	assert.Contains(t, r.stderr, "1 metric match \"cpu.*\":\n  cpu.load\n")
+	assert.Contains(t, r.stderr, "1 metric matching \"cpu.*\":\n  cpu.load\n")
 	assert.Contains(t, r.stderr, "not confirmed")
 	_, ok = srv.Metric("cpu.load")
 	assert.True(t, ok)

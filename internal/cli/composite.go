@@ -90,7 +90,14 @@ func (c *compositeCmd) run(ctx context.Context, env *Env) error {
 		out.Resolution = c.resolution
 	}
 	for _, s := range res.Series {
-		out.Series = append(out.Series, series{Name: s.Name, Source: s.Source, Tags: s.Tags, Points: toPoints(s.Points)})
+		ser := series{Name: s.Name, Source: s.Source, Tags: s.Tags, Points: toPoints(s.Points)}
+		if s.Source == "" && len(s.Tags) == 0 {
+			ser.title = "result"
+			if s.Name != "" {
+				ser.title = s.Name
+			}
+		}
+		out.Series = append(out.Series, ser)
 	}
 	switch c.output.value {
 	case "json":

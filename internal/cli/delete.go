@@ -89,7 +89,7 @@ func (c *deleteCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	if !c.yes {
-		fmt.Fprintf(env.Stderr, "%s match %q:\n", plural(len(matched), "metric"), c.pattern)
+		fmt.Fprintf(env.Stderr, "%s matching %q:\n", plural(len(matched), "metric"), c.pattern)
 		for i, n := range matched {
 			if i == maxListed {
 				fmt.Fprintf(env.Stderr, "  ... and %d more\n", len(matched)-maxListed)

@@ -22,6 +22,10 @@ type series struct {
 	Source string            `json:"source,omitempty"`
 	Tags   map[string]string `json:"tags,omitempty"`
 	Points []point           `json:"points"`
+
+	// title, when set, names the series for people instead of its source or tags (a
+	// composite's aggregate has neither).
+	title string
 }
 
 // point is a printed point: the time as RFC 3339 (UTC) for people and tools alike, and the value
@@ -47,6 +51,8 @@ func toPoints(ps []librato.Point) []point {
 // label names a series for people: "source web1", "host=a region=eu", or "(no source)".
 func (s *series) label() string {
 	switch {
+	case s.title != "":
+		return s.title
 	case len(s.Tags) > 0:
 		return formatTags(s.Tags, " ")
 	case s.Source != "" && s.Source != "unassigned":
