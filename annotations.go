@@ -396,6 +396,7 @@ const maxAnnotateErrorText = 1000
 // it. Annotate returns work's error as is, joined (errors.Join) with any annotation error, so
 // errors.Is on the work's errors keeps working and an annotation failure never hides the work's.
 // When work succeeds but the event could not be recorded, the annotation error alone is returned.
+// Annotation errors are *AnnotateError, so errors.As tells them from the work's.
 // The final update runs even if ctx is done by then, bounded by its own 30 s timeout. If work
 // panics, the event keeps no end time.
 func (c *Client) Annotate(ctx context.Context, stream string, a Annotation, work func(ctx context.Context) error) error {
@@ -409,10 +410,10 @@ func (c *Client) Annotate(ctx context.Context, stream string, a Annotation, work
 	ev, postErr := c.PostAnnotation(ctx, stream, a)
 	workErr := work(ctx)
 	if postErr != nil {
-		return errors.Join(workErr, fmt.Errorf("librato: Annotate: event %q not recorded: %w", a.Title, postErr))
+		return errors.Join(workErr, &AnnotateError{Title: a.Title, Msg: "not recorded", Err: postErr})
 	}
 	if ev.ID == 0 {
-		return errors.Join(workErr, fmt.Errorf("librato: Annotate: event %q was posted but the API returned no ID, so its end time is not recorded", a.Title))
+		return errors.Join(workErr, &AnnotateError{Title: a.Title, Msg: "posted but the API returned no ID, so its end time is not recorded"})
 	}
 	end := c.now()
 	if end.Before(a.StartTime) {
@@ -425,10 +426,38 @@ func (c *Client) Annotate(ctx context.Context, stream string, a Annotation, work
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), annotateFinishTimeout)
 	defer cancel()
 	if err := c.UpdateAnnotation(uctx, stream, ev.ID, upd); err != nil {
-		return errors.Join(workErr, fmt.Errorf("librato: Annotate: end of event %q (id %d) not recorded: %w", a.Title, ev.ID, err))
+		return errors.Join(workErr, &AnnotateError{Title: a.Title, ID: ev.ID, Msg: "end time not recorded", Err: err})
 	}
 	return workErr
 }
+
+// AnnotateError is how Annotate reports that it could not record the event (or its end). It never
+// stands for the work's own failure, so a caller can tell the two apart in the joined error:
+//
+//	var annErr *librato.AnnotateError
+//	if errors.As(err, &annErr) { log.Printf("warning: %v", annErr) }
+type AnnotateError struct {
+	Title string // the event's title
+	ID    int    // the event's ID when it was posted, else 0
+	Msg   string // what was not recorded
+	Err   error  // the cause (an *Error, a validation or transport error), possibly nil
+}
+
+// Error returns `librato: Annotate: event "<title>" [(id N)] <msg>[: <cause>]`.
+func (e *AnnotateError) Error() string {
+	s := fmt.Sprintf("librato: Annotate: event %q", e.Title)
+	if e.ID != 0 {
+		s += fmt.Sprintf(" (id %d)", e.ID)
+	}
+	s += " " + e.Msg
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *AnnotateError) Unwrap() error { return e.Err }
 
 // annotateFailureText appends "failed: <err>" to a description, capping the error text.
 func annotateFailureText(desc string, err error) string {

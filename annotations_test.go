@@ -222,6 +222,8 @@ func TestAnnotateWorkFailure(t *testing.T) {
 		return boom
 	})
 	assert.Same(t, boom, err, "the work's own error comes back as is")
+	var annErr *AnnotateError
+	assert.False(t, errors.As(err, &annErr))
 	assert.JSONEq(t, `{"description":"main@abc\n\nfailed: tests failed: 3 of 120","end_time":1500000060}`, string(put.body))
 }
 
@@ -234,7 +236,11 @@ func TestAnnotatePostFailureStillRunsTheWork(t *testing.T) {
 		assert.True(t, ran, "the work runs even when the event cannot be posted")
 		require.Error(t, err)
 		assert.ErrorIs(t, err, ErrServer)
-		assert.Contains(t, err.Error(), `event "d" not recorded`)
+		assert.Contains(t, err.Error(), `librato: Annotate: event "d" not recorded: librato: POST`)
+		var annErr *AnnotateError
+		require.ErrorAs(t, err, &annErr)
+		assert.Equal(t, "d", annErr.Title)
+		assert.ErrorIs(t, annErr, ErrServer)
 		if workErr != nil {
 			assert.ErrorIs(t, err, workErr, "an annotation failure never hides the work's error")
 			assert.True(t, strings.HasPrefix(err.Error(), "deploy failed\n"), "the work's error comes first: %q", err)
@@ -250,7 +256,10 @@ func TestAnnotateUpdateFailureKeepsTheWorkError(t *testing.T) {
 	err := c.Annotate(t.Context(), "deploys", Annotation{Title: "d"}, func(context.Context) error { return boom })
 	assert.ErrorIs(t, err, boom)
 	assert.ErrorIs(t, err, ErrNotFound)
-	assert.Contains(t, err.Error(), "end of event \"d\" (id 3) not recorded")
+	assert.Contains(t, err.Error(), `librato: Annotate: event "d" (id 3) end time not recorded: librato: PUT`)
+	var annErr *AnnotateError
+	require.ErrorAs(t, err, &annErr)
+	assert.Equal(t, 3, annErr.ID)
 }
 
 func TestAnnotateValidationAndNilWork(t *testing.T) {
