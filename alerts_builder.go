@@ -107,7 +107,8 @@ type Alert struct {
 }
 
 // Condition is the builder handle of one condition, returned by Alert.AddConditionFor. Its methods
-// change the condition in place (Data returns it) and return the handle for chaining.
+// change the condition in place (Data returns it) and return the handle for chaining. Like its
+// Alert, it is not safe for concurrent use.
 type Condition struct {
 	d *ConditionData
 }
