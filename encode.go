@@ -3,6 +3,7 @@ package librato
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -24,12 +25,16 @@ func appendPayload(dst []byte, tagged bool, ms []Measurement, queueTags, clientT
 	var nowSec secDigits // zero times are all written as now: format it once
 	nowSec.set(now.Unix())
 	if tagged {
+		// Scratch space to merge and sort each measurement's tags: one per payload, because
+		// zeroing it per measurement would cost more than the rest of the tag work.
+		var scratch [stackTags]tagPair
+		var seen tagOutputs
 		dst = append(dst, `{"measurements":[`...)
 		for i := range ms {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendTagged(dst, &ms[i], queueTags, clientTags, &nowSec)
+			dst = appendTagged(dst, &ms[i], queueTags, clientTags, &nowSec, scratch[:0], &seen)
 		}
 		return append(dst, "]}"...)
 	}
@@ -82,7 +87,8 @@ func appendLegacy(dst []byte, m *Measurement, nowSec *secDigits) []byte {
 }
 
 // appendTagged appends one measurement object of POST measurements.
-func appendTagged(dst []byte, m *Measurement, queueTags, clientTags map[string]string, nowSec *secDigits) []byte {
+func appendTagged(dst []byte, m *Measurement, queueTags, clientTags map[string]string, nowSec *secDigits,
+	scratch []tagPair, seen *tagOutputs) []byte {
 	dst = append(dst, `{"name":`...)
 	dst = appendString(dst, m.Name)
 	if s := m.Summary; s != nil {
@@ -97,7 +103,11 @@ func appendTagged(dst []byte, m *Measurement, queueTags, clientTags map[string]s
 	}
 	dst = append(dst, `,"time":`...)
 	dst = appendTime(dst, m.Time, nowSec)
-	dst = appendMergedTags(dst, m.Tags, queueTags, clientTags)
+	if id := mapID(m.Tags); !seen.copy(&dst, id) {
+		start := len(dst)
+		dst = appendMergedTags(dst, scratch, m.Tags, queueTags, clientTags)
+		seen.add(id, start, len(dst))
+	}
 	dst = appendProperties(dst, m)
 	return append(dst, '}')
 }
@@ -156,6 +166,45 @@ type secDigits struct {
 
 func (d *secDigits) set(sec int64) { d.n = len(strconv.AppendInt(d.b[:0], sec, 10)) }
 
+// tagOutputs remembers where the merged tags of the last few tag maps were written in this payload.
+// Queue users pass one map per call site again and again, so a chunk repeats a handful of maps:
+// copying the earlier output skips iterating, sorting and escaping them again. The key is the
+// map's identity (queue and client tags are fixed for the payload); it is sound because maps
+// must not change while they are being encoded, which the Queue's contract already requires.
+type tagOutputs struct {
+	next    int
+	entries [8]struct {
+		id         uintptr // 0: unused (the nil map has its own id, 1)
+		start, end int     // dst[start:end] is `,"tags":{...}` (or empty)
+	}
+}
+
+// mapID is the identity of a tag map; 1 for every nil map (they all merge the same way).
+func mapID(m map[string]string) uintptr {
+	if m == nil {
+		return 1
+	}
+	return reflect.ValueOf(m).Pointer()
+}
+
+// copy appends the output remembered for id, if any.
+func (c *tagOutputs) copy(dst *[]byte, id uintptr) bool {
+	for i := range c.entries {
+		if e := &c.entries[i]; e.id == id {
+			*dst = append(*dst, (*dst)[e.start:e.end]...)
+			return true
+		}
+	}
+	return false
+}
+
+// add remembers dst[start:end] as the output for id, replacing the oldest entry.
+func (c *tagOutputs) add(id uintptr, start, end int) {
+	e := &c.entries[c.next]
+	e.id, e.start, e.end = id, start, end
+	c.next = (c.next + 1) % len(c.entries)
+}
+
 // tagPair is one tag of a merged set.
 type tagPair struct{ k, v string }
 
@@ -163,27 +212,30 @@ type tagPair struct{ k, v string }
 const stackTags = 64
 
 // appendMergedTags appends `,"tags":{...}` with top over mid over low, keys sorted so the output
-// is deterministic. Nothing is written when all three are empty.
-func appendMergedTags(dst []byte, top, mid, low map[string]string) []byte {
+// is deterministic. Nothing is written when all three are empty. tags is scratch space (length 0);
+// beyond its capacity it grows on the heap.
+func appendMergedTags(dst []byte, tags []tagPair, top, mid, low map[string]string) []byte {
 	if len(top)+len(mid)+len(low) == 0 {
 		return dst
 	}
-	var buf [stackTags]tagPair
-	tags := buf[:0]
 	for k, v := range top {
 		tags = append(tags, tagPair{k, v})
 	}
-	for k, v := range mid {
-		if _, ok := top[k]; !ok {
-			tags = append(tags, tagPair{k, v})
+	if len(mid) > 0 { // ranging over even an empty map costs an iterator set-up
+		for k, v := range mid {
+			if _, ok := top[k]; !ok {
+				tags = append(tags, tagPair{k, v})
+			}
 		}
 	}
-	for k, v := range low {
-		if _, ok := top[k]; ok {
-			continue
-		}
-		if _, ok := mid[k]; !ok {
-			tags = append(tags, tagPair{k, v})
+	if len(low) > 0 {
+		for k, v := range low {
+			if _, ok := top[k]; ok {
+				continue
+			}
+			if _, ok := mid[k]; !ok {
+				tags = append(tags, tagPair{k, v})
+			}
 		}
 	}
 	sortTags(tags)
@@ -356,23 +408,21 @@ func appendString(dst []byte, s string) []byte {
 }
 
 // cleanJSON reports whether s needs no escaping at all: no control character, '"', '\\' or
-// non-ASCII byte. Metric names and tags nearly always qualify. Strings of 8 bytes or more are
-// checked 8 bytes at a time, the tail with an overlapping final word.
+// non-ASCII byte. Metric names and tags nearly always qualify. It checks 8 bytes at a time, then
+// the tail byte by byte.
 func cleanJSON(s string) bool {
-	if len(s) < 8 {
-		for i := 0; i < len(s); i++ {
-			if !safeJSON[s[i]] {
-				return false
-			}
-		}
-		return true
-	}
-	for i := 0; i+8 <= len(s); i += 8 {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
 		if dirtyWord(s[i : i+8]) {
 			return false
 		}
 	}
-	return len(s)%8 == 0 || !dirtyWord(s[len(s)-8:])
+	for ; i < len(s); i++ {
+		if !safeJSON[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // dirtyWord reports whether one of the 8 bytes of w needs escaping (see cleanJSON).

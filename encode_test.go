@@ -211,6 +211,30 @@ func TestAppendPayloadExact(t *testing.T) {
 		`"tags":{"az":"b","environment":"prod","region":"us-east-1","role":"kafka"},"period":60}]}`, string(got))
 }
 
+func TestAppendPayloadRepeatedTagMaps(t *testing.T) {
+	// The encoder reuses the output of a tag map it has already written in the payload (identity
+	// cache of 8): shared maps, nil maps merged with queue/client tags, and more than 8 maps in
+	// rotation (evictions) must all still encode each measurement's own merged tags.
+	var maps []map[string]string
+	for i := range 11 {
+		maps = append(maps, map[string]string{"host": fmt.Sprintf("h%d", i), "z": "own"})
+	}
+	maps = append(maps, nil, map[string]string{})
+	var ms []Measurement
+	for i := range 200 {
+		ms = append(ms, Measurement{Name: fmt.Sprintf("m%d", i), Value: float64(i), Tags: maps[(i*7)%len(maps)]})
+	}
+	for _, layers := range [][2]map[string]string{
+		{nil, nil},
+		{{"z": "queue", "service": "api"}, nil},
+		{nil, {"z": "client", "env": "prod"}},
+		{{"service": "api"}, {"env": "prod", "service": "client"}},
+	} {
+		b := appendPayload(nil, true, ms, layers[0], layers[1], encNow)
+		assert.Equal(t, wantPayload(true, ms, layers[0], layers[1], encNow), encDecode(t, b))
+	}
+}
+
 func TestAppendPayloadManyTagsSorted(t *testing.T) {
 	// More tags than the stack buffer holds still encode, sorted (the merge can exceed MaxTags
 	// when validation is bypassed; it must stay correct, just not allocation-free).
@@ -305,6 +329,21 @@ func BenchmarkEncode(b *testing.B) {
 		cpu := encStartCPU()
 		for b.Loop() {
 			buf = appendPayload(buf[:0], true, ms, nil, nil, encNow)
+		}
+		cpu.report(b)
+	})
+	b.Run("appender_shared_maps", func(b *testing.B) {
+		// The Queue's usual case: one tag map per call site, so a chunk repeats a few maps.
+		shared := benchMeasurements(300)
+		for i := range shared {
+			shared[i].Tags = shared[i%4].Tags
+		}
+		b.ReportAllocs()
+		buf := appendPayload(nil, true, shared, nil, nil, encNow)
+		b.SetBytes(int64(len(buf)))
+		cpu := encStartCPU()
+		for b.Loop() {
+			buf = appendPayload(buf[:0], true, shared, nil, nil, encNow)
 		}
 		cpu.report(b)
 	})
