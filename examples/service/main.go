@@ -119,11 +119,9 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, cfg confi
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	// Move the aggregated summaries into the queue at every flush interval; the queue sends them.
-	var wg sync.WaitGroup
-	stopTicker := make(chan struct{})
-	wg.Add(1)
+	stopTicker, tickerDone := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(tickerDone)
 		t := time.NewTicker(cfg.flush)
 		defer t.Stop()
 		for {
@@ -137,6 +135,19 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, cfg confi
 			}
 		}
 	}()
+	// On every way out: stop the ticker, then hand the last summaries to the queue, whose
+	// deferred Close (which runs after this) sends them.
+	var once sync.Once
+	lastSummaries := func() {
+		once.Do(func() {
+			close(stopTicker)
+			<-tickerDone
+			if err := q.AddAggregator(agg); err != nil {
+				fmt.Fprintf(w, "metrics: %v\n", err)
+			}
+		})
+	}
+	defer lastSummaries()
 
 	runCtx, cancel := context.WithTimeout(ctx, cfg.duration)
 	defer cancel()
@@ -151,8 +162,8 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, cfg confi
 		return err
 	}
 
-	// Clean shutdown: stop accepting, finish requests in flight, then hand the last summaries to
-	// the queue; the deferred Close sends them.
+	// Clean shutdown: stop accepting and finish the requests in flight; then the deferred
+	// functions queue the last summaries and flush the queue.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -160,11 +171,6 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, cfg confi
 	}
 	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
 		return err
-	}
-	close(stopTicker)
-	wg.Wait()
-	if err := q.AddAggregator(agg); err != nil {
-		fmt.Fprintf(w, "metrics: %v\n", err)
 	}
 	fmt.Fprintf(w, "served %d synthetic requests; shutting down\n", served)
 	return nil
@@ -200,6 +206,10 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // generateLoad sends n GET requests to the service with 4 workers, stopping early when ctx ends.
 func generateLoad(ctx context.Context, base string, n int) int {
+	// Its own client, whose connections are closed at the end: a connection dialed but never
+	// used would otherwise hold up the server's Shutdown for seconds.
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	defer client.CloseIdleConnections()
 	paths := []string{"/hello", "/slow", "/hello", "/missing"}
 	jobs := make(chan string)
 	var served sync.WaitGroup
@@ -214,7 +224,7 @@ func generateLoad(ctx context.Context, base string, n int) int {
 				if err != nil {
 					continue
 				}
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := client.Do(req)
 				if err != nil {
 					continue
 				}
