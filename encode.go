@@ -275,22 +275,25 @@ func sortTags(t []tagPair) {
 
 // appendFloat appends f the way encoding/json does (shortest representation that round-trips;
 // exponent form outside [1e-6, 1e21)), which every JSON parser accepts. f must be finite.
-// Integral values and values with a few decimals, the common cases for metrics, skip the general
+// Integral values and values with up to 6 decimals, the common cases for metrics, skip the general
 // float formatter (FuzzEncodeFloat checks the output is byte-identical to encoding/json's).
 func appendFloat(dst []byte, f float64) []byte {
 	if f == math.Trunc(f) && math.Abs(f) < 1<<53 && (f != 0 || !math.Signbit(f)) {
 		return strconv.AppendInt(dst, int64(f), 10)
 	}
 	abs := math.Abs(f)
-	if abs >= 1e-3 && abs < 1e9 {
-		// Few decimals: the smallest k for which n/10^k is exactly f is the shortest form. The
-		// division is correctly rounded, as is parsing the decimal, so both give the float nearest
-		// to n/10^k; n < 2^53 keeps n exact.
-		for k := 1; k <= 4; k++ {
-			n := math.Round(abs * pow10[k])
-			if n/pow10[k] == abs {
-				return appendDecimal(dst, f < 0, uint64(n), k)
+	if abs >= 1e-6 && abs < 1e9 {
+		// At most 6 decimals (metrics often are: milliseconds from nanoseconds, percentages)?
+		// Below 1e9 floats are closer together than 1e-6, so at most one n·10^-6 rounds to f;
+		// if n/10^6 == f it does (the division is correctly rounded, as is parsing the decimal),
+		// and n with its trailing zeros dropped is the shortest form. n < 2^53 is exact.
+		if n := math.Round(abs * 1e6); n/1e6 == abs {
+			u, k := uint64(n), 6
+			for u%10 == 0 {
+				u /= 10
+				k--
 			}
+			return appendDecimal(dst, f < 0, u, k)
 		}
 	}
 	format := byte('f')
@@ -307,8 +310,6 @@ func appendFloat(dst []byte, f float64) []byte {
 	}
 	return dst
 }
-
-var pow10 = [...]float64{1, 10, 100, 1000, 10000}
 
 // appendDecimal appends n·10^-k with exactly k fraction digits (the last one non-zero, as the
 // shortest form has): 25, 2 gives "0.25"; 5, 3 gives "0.005".

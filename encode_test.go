@@ -135,6 +135,7 @@ var floatCases = []float64{
 	0, math.Copysign(0, -1), 1, -1, 80, 22.1, 0.1, 1.0 / 3, -2.5e-3, 1e-6, 9.99999e-7, 1e-7, 1e20, 1e21,
 	123456789012345678, 1 << 53, 1<<53 - 1, -(1<<53 - 1), 1 << 60, math.MaxFloat64, -math.MaxFloat64,
 	math.SmallestNonzeroFloat64, 5e-324, 2.2250738585072014e-308, 1e126, 9.999e126, 1e-130, 4.5, 1421530163.5,
+	999999999.999999, 999999999.9999999, 1e9 - 1e-6, 1e-6 + 1e-12, 0.000001, 0.0000015, 12.345678, 0.1 + 0.2, 3*1.37 + 0.25,
 }
 
 func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
