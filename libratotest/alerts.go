@@ -18,13 +18,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"weak"
 )
 
 // alertStore is the alerts' state, guarded by Server.mu.
@@ -105,22 +102,13 @@ type conditionIn struct {
 
 var alertSummaryFunctions = []string{"min", "max", "average", "sum", "count", "derivative", "absolute_value"}
 
-// alertStores maps a server to its alert store for the exported helpers
-// (FireAlert). Keys are weak so that a dropped Server is not kept alive.
-var alertStores sync.Map // weak.Pointer[Server] -> *alertStore
-
-func (s *Server) alerts() *alertStore {
-	v, _ := alertStores.Load(weak.Make(s))
-	st, _ := v.(*alertStore)
-	return st
-}
+// alerts is the server's alert store, for the exported helpers (FireAlert).
+func (s *Server) alerts() *alertStore { return s.alertArea }
 
 // registerAlerts adds the alert routes to mux. It is called once by newServer.
 func (s *Server) registerAlerts(mux *http.ServeMux) {
 	st := newAlertStore()
-	key := weak.Make(s)
-	alertStores.Store(key, st)
-	runtime.AddCleanup(s, func(k weak.Pointer[Server]) { alertStores.Delete(k) }, key)
+	s.alertArea = st
 	s.addState("alerts",
 		func() (json.RawMessage, error) { return json.Marshal(st) },
 		func(b json.RawMessage) error {

@@ -18,13 +18,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"weak"
 )
 
 // annotationStore is the annotations' state, guarded by Server.mu.
@@ -67,13 +64,8 @@ type eventIn struct {
 	Links       json.RawMessage `json:"links"`
 }
 
-var annotationStores sync.Map // weak.Pointer[Server] -> *annotationStore
-
-func (s *Server) annotations() *annotationStore {
-	v, _ := annotationStores.Load(weak.Make(s))
-	st, _ := v.(*annotationStore)
-	return st
-}
+// annotations is the server's annotation store, for the exported helpers.
+func (s *Server) annotations() *annotationStore { return s.annotationArea }
 
 // ServeAnnotationEventsAsMap chooses the shape of "events" in GET
 // /v1/annotations/:name answers: false (the default) for the documented
@@ -90,9 +82,7 @@ func (s *Server) ServeAnnotationEventsAsMap(on bool) {
 // newServer.
 func (s *Server) registerAnnotations(mux *http.ServeMux) {
 	st := &annotationStore{Streams: map[string]*fakeStream{}}
-	key := weak.Make(s)
-	annotationStores.Store(key, st)
-	runtime.AddCleanup(s, func(k weak.Pointer[Server]) { annotationStores.Delete(k) }, key)
+	s.annotationArea = st
 	s.addState("annotations",
 		func() (json.RawMessage, error) { return json.Marshal(st) },
 		func(b json.RawMessage) error {

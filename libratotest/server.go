@@ -155,6 +155,11 @@ type Server struct {
 	areas  []areaState
 	lastID int64
 
+	// The areas that exported helpers reach (FireAlert, ServeAnnotationEventsAsMap);
+	// each is set once by its register function.
+	alertArea      *alertStore
+	annotationArea *annotationStore
+
 	// cfgMu guards the clock, the request log and the fault settings; it is
 	// never held while handling a request.
 	cfgMu    sync.Mutex
