@@ -6,11 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -468,4 +471,122 @@ func TestFaultSustainedLoadWhileDown(t *testing.T) {
 	o := account(t, e, l, n)
 	assert.Equal(t, outcome{added: n, accepted: maxPending, dropped: n - maxPending}, o)
 	faultsSurvived.Add(1)
+}
+
+// badInputsTried counts the bad inputs of TestBadInputs, for the report.
+var badInputsTried atomic.Int64
+
+// TestBadInputs: every bad measurement gets a clear error (wrapping ErrInvalid) at Queue.Add and
+// at Submit, never a panic and never a request.
+func TestBadInputs(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	long := strings.Repeat("n", 256)
+	tags51 := map[string]string{}
+	for i := range 51 {
+		tags51[fmt.Sprintf("t%02d", i)] = "v"
+	}
+	now := time.Now()
+	tests := []struct {
+		name string
+		m    librato.Measurement
+		want string // a word the error must contain
+	}{
+		{"NaN value", librato.Measurement{Name: "x", Value: nan}, "NaN"},
+		{"+Inf value", librato.Measurement{Name: "x", Value: inf}, "finite"},
+		{"-Inf value", librato.Measurement{Name: "x", Value: -inf}, "finite"},
+		{"value beyond the API's exponent", librato.Measurement{Name: "x", Value: 1e200}, "too large"},
+		{"empty name", librato.Measurement{Name: "", Value: 1}, "name"},
+		{"256-char name", librato.Measurement{Name: long, Value: 1}, "name"},
+		{"control character in name", librato.Measurement{Name: "a\x01b", Value: 1}, "name"},
+		{"newline in name", librato.Measurement{Name: "a\nb", Value: 1}, "name"},
+		{"invalid UTF-8 in name", librato.Measurement{Name: "a\xffb", Value: 1}, "name"},
+		{"space in name", librato.Measurement{Name: "a b", Value: 1}, "name"},
+		{"control character in source", librato.Measurement{Name: "x", Value: 1, Source: "s\x00"}, "source"},
+		{"256-char source", librato.Measurement{Name: "x", Value: 1, Source: long}, "source"},
+		{"51 tags", librato.Measurement{Name: "x", Value: 1, Tags: tags51}, "tags"},
+		{"65-char tag name", librato.Measurement{Name: "x", Value: 1, Tags: map[string]string{strings.Repeat("k", 65): "v"}}, "tag name"},
+		{"empty tag name", librato.Measurement{Name: "x", Value: 1, Tags: map[string]string{"": "v"}}, "tag name"},
+		{"empty tag value", librato.Measurement{Name: "x", Value: 1, Tags: map[string]string{"k": ""}}, "value \"\": must not be empty"},
+		{"invalid UTF-8 tag value", librato.Measurement{Name: "x", Value: 1, Tags: map[string]string{"k": "\xfe"}}, "invalid character"},
+		{"control character in tag value", librato.Measurement{Name: "x", Value: 1, Tags: map[string]string{"k": "a\x07"}}, "invalid character"},
+		{"summary sum without count", librato.Measurement{Name: "x", Summary: &librato.Summary{Sum: 5}}, "count"},
+		{"summary negative count", librato.Measurement{Name: "x", Summary: &librato.Summary{Count: -1, Sum: 1}}, "count"},
+		{"summary NaN sum", librato.Measurement{Name: "x", Summary: &librato.Summary{Count: 1, Sum: nan}}, "sum"},
+		{"summary min above max", librato.Measurement{Name: "x", Summary: &librato.Summary{Count: 2, Sum: 3, Min: 2, Max: 1}}, "min"},
+		{"summary with a value too", librato.Measurement{Name: "x", Value: 1, Summary: &librato.Summary{Count: 1, Sum: 1}}, "value"},
+		{"time far in the past", librato.Measurement{Name: "x", Value: 1, Time: time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)}, "1971"},
+		{"time in milliseconds mistaken for seconds", librato.Measurement{Name: "x", Value: 1, Time: time.Unix(now.UnixMilli(), 0)}, "future"},
+		{"time far in the future", librato.Measurement{Name: "x", Value: 1, Time: now.Add(24 * time.Hour)}, "future"},
+		{"negative period", librato.Measurement{Name: "x", Value: 1, Period: -time.Second}, "period"},
+		{"fractional period", librato.Measurement{Name: "x", Value: 1, Period: 1500 * time.Millisecond}, "period"},
+		{"counter with tags", librato.Measurement{Name: "x", Value: 1, Type: librato.Counter, Tags: map[string]string{"k": "v"}}, "counter"},
+		{"unknown type", librato.Measurement{Name: "x", Value: 1, Type: 9}, "type"},
+		{"attributes that cannot be JSON", librato.Measurement{Name: "x", Value: 1, Attributes: map[string]any{"f": func() {}}}, "attributes"},
+	}
+	e := newFaultEnv(t)
+	c := e.client()
+	noPanic := func(t *testing.T, what string, f func() error) (err error) {
+		t.Helper()
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("%s panicked: %v", what, r)
+			}
+		}()
+		return f()
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := c.NewQueue(librato.QueueOptions{})
+			defer q.Close(context.Background())
+			err := noPanic(t, "Add", func() error { return q.Add(tt.m) })
+			require.Error(t, err, "Add")
+			assert.ErrorIs(t, err, librato.ErrInvalid)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Zero(t, q.Stats().Queued)
+			require.NoError(t, q.Submit(context.Background()))
+
+			err = noPanic(t, "Submit", func() error { return c.Submit(context.Background(), tt.m) })
+			require.Error(t, err, "Submit")
+			assert.ErrorIs(t, err, librato.ErrInvalid)
+			assert.Contains(t, err.Error(), tt.want)
+			// One bad measurement among good ones: the call is refused as a whole, before I/O.
+			err = noPanic(t, "Submit batch", func() error {
+				return c.Submit(context.Background(), librato.Measurement{Name: "ok", Value: 1}, tt.m)
+			})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "measurement 1")
+			badInputsTried.Add(1)
+		})
+	}
+	e.mu.Lock()
+	assert.Zero(t, e.posts, "no bad input reached the API")
+	e.mu.Unlock()
+	t.Logf("bad inputs tried: %d, requests sent: 0", badInputsTried.Load())
+}
+
+// TestCountNeverWithoutSum: a summary's count always goes with its sum, zero included.
+func TestCountNeverWithoutSum(t *testing.T) {
+	srv := libratotest.NewServer()
+	defer srv.Close()
+	c, err := srv.Client()
+	require.NoError(t, err)
+	require.NoError(t, c.Submit(context.Background(),
+		librato.Measurement{Name: "legacy.summary", Summary: &librato.Summary{Count: 3}},
+		librato.Measurement{Name: "tagged.summary", Summary: &librato.Summary{Count: 2}, Tags: map[string]string{"k": "v"}}))
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	for _, r := range reqs {
+		var body map[string][]map[string]any
+		require.NoError(t, json.Unmarshal(r.Body, &body))
+		n := 0
+		for _, list := range body {
+			for _, m := range list {
+				n++
+				assert.Contains(t, m, "count")
+				assert.Contains(t, m, "sum", "count without sum in %s", r.Body)
+				assert.Equal(t, 0.0, m["sum"])
+			}
+		}
+		assert.Equal(t, 1, n)
+	}
 }
