@@ -1,0 +1,13 @@
+package cli
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package's tests if any goroutine outlives them (pipe readers, serve loops,
+// queue flushers).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
