@@ -266,11 +266,19 @@ func sortTags(t []tagPair) {
 	for i := 1; i < len(t); i++ {
 		x := t[i]
 		j := i
-		for ; j > 0 && t[j-1].k > x.k; j-- {
+		for ; j > 0 && keyLess(x.k, t[j-1].k); j-- {
 			t[j] = t[j-1]
 		}
 		t[j] = x
 	}
+}
+
+// keyLess is a < b, deciding on the first byte inline when it differs (tag names usually do).
+func keyLess(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
 }
 
 // appendFloat appends f the way encoding/json does (shortest representation that round-trips;
