@@ -85,19 +85,9 @@ func (c *compositeCmd) run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	out := compositeResult{Compose: c.expr.String(), Resolution: res.Resolution, Start: from.UTC(), End: to.UTC(), Series: []series{}}
+	out := compositeResult{Compose: c.expr.String(), Resolution: res.Resolution, Start: from.UTC(), End: to.UTC(), Series: compositeSeries(res)}
 	if out.Resolution == 0 {
 		out.Resolution = c.resolution
-	}
-	for _, s := range res.Series {
-		ser := series{Name: s.Name, Source: s.Source, Tags: s.Tags, Points: toPoints(s.Points)}
-		if s.Source == "" && len(s.Tags) == 0 {
-			ser.title = "result"
-			if s.Name != "" {
-				ser.title = s.Name
-			}
-		}
-		out.Series = append(out.Series, ser)
 	}
 	switch c.output.value {
 	case "json":
@@ -108,6 +98,37 @@ func (c *compositeCmd) run(ctx context.Context, env *Env) error {
 	title := fmt.Sprintf("%s, %s to %s, resolution %ds", out.Compose,
 		out.Start.Format(time.RFC3339), out.End.Format(time.RFC3339), out.Resolution)
 	return writeSeriesHuman(env.Stdout, title, out.Series)
+}
+
+// compositeSeries converts a composite result for printing.
+func compositeSeries(res *librato.CompositeResult) []series {
+	out := []series{}
+	for _, s := range res.Series {
+		ser := series{Name: s.Name, Source: s.Source, Tags: s.Tags, Points: toPoints(s.Points)}
+		if s.Source == "" && len(s.Tags) == 0 {
+			ser.title = "result"
+			if s.Name != "" {
+				ser.title = s.Name
+			}
+		}
+		out = append(out, ser)
+	}
+	return out
+}
+
+// evalComposite evaluates a persisted composite's expression (as the API stores it) over a range.
+func evalComposite(ctx context.Context, cl *librato.Client, text string, from, to time.Time, resolution int, tagged bool) ([]series, error) {
+	expr, err := librato.ParseComposite(text)
+	if err != nil {
+		expr = librato.Raw(text) // the API is the judge of what it stored
+	}
+	res, err := cl.GetComposite(ctx, expr, &librato.CompositeOptions{
+		StartTime: from, EndTime: to, Resolution: resolution, Tagged: tagged || hasTags(expr),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return compositeSeries(res), nil
 }
 
 // hasTags reports whether an expression selects series by tags anywhere.

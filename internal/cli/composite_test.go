@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/go-librato/librato"
 )
 
 func TestCompositeGolden(t *testing.T) {
@@ -29,4 +32,19 @@ func TestCompositeGolden(t *testing.T) {
 		assert.Equal(t, ExitUsage, r.code)
 		assert.Contains(t, r.stderr, "1:")
 	})
+}
+
+// TestGetPersistedComposite: get on a composite metric evaluates its expression.
+func TestGetPersistedComposite(t *testing.T) {
+	srv := newFake(t)
+	seed(t, srv)
+	cl, err := srv.Client()
+	require.NoError(t, err)
+	expr, err := librato.ParseComposite(`sum(s("cpu.load", "*"))`)
+	require.NoError(t, err)
+	require.NoError(t, cl.CreateComposite(context.Background(), "cpu.total", expr, librato.MetricUpdate{}))
+	r := runCLI(t, srv, "", "get", "cpu.total", "--start", "-1h", "--output", "csv")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "2026-01-15T11:50:00Z,1768477800,10\n")
+	assert.Contains(t, r.stdout, "2026-01-15T11:59:00Z,1768478340,5\n")
 }

@@ -109,7 +109,14 @@ func (c *getCmd) run(ctx context.Context, env *Env) error {
 	}
 	res := getResult{Name: meta.Name, Type: meta.Type, Resolution: c.resolution, Start: from.UTC(), End: to.UTC()}
 	tagged := c.tagged || len(c.tags) > 0 || c.conn.isAppOptics
-	if !tagged {
+	if meta.Type == "composite" && meta.Composite != "" {
+		// A persisted composite has no data of its own: evaluate its expression.
+		res.Series, err = evalComposite(ctx, cl, meta.Composite, from, to, c.resolution, tagged)
+		if err != nil {
+			return err
+		}
+		tagged = false
+	} else if !tagged {
 		res.Series, err = readLegacy(ctx, cl, meta.Name, &librato.GetOptions{StartTime: from, EndTime: to, Resolution: c.resolution, Source: c.source})
 		if err != nil && !(c.source == "" && errors.Is(err, librato.ErrBadRequest)) {
 			return err
@@ -117,7 +124,7 @@ func (c *getCmd) run(ctx context.Context, env *Env) error {
 		// No legacy data (or a legacy read refused, as for a tagged-only metric): try the tagged API.
 		tagged = len(res.Series) == 0 && c.source == ""
 	}
-	if tagged {
+	if tagged && res.Series == nil {
 		res.Series, err = readTagged(ctx, cl, meta.Name, &librato.MeasurementsOptions{StartTime: from, EndTime: to, Resolution: c.resolution, Tags: c.tags})
 		if err != nil {
 			return err
