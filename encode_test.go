@@ -163,7 +163,7 @@ func TestAppendPayloadDecodes(t *testing.T) {
 	ms = append(ms,
 		Measurement{Name: "zero", Value: 0},
 		Measurement{Name: "summary", Summary: &Summary{Count: 3, Sum: 35, Min: 4.5, Max: 6.7,
-			SumSquares: Float(0), Last: Float(-0.0)}, Period: time.Minute, Attributes: map[string]any{"aggregate": false}},
+			SumSquares: Float(0), Last: Float(math.Copysign(0, -1))}, Period: time.Minute, Attributes: map[string]any{"aggregate": false}},
 		Measurement{Name: "summary0", Summary: &Summary{Count: 1}},
 		Measurement{Name: "attrs", Attributes: map[string]any{"display_units_short": `"°F"`, "nested": map[string]any{"a": []any{1, "x"}}}},
 	)
