@@ -383,3 +383,39 @@ func (qs *queueSpool) spooled() int { return int(qs.sp.Stats().Measurements) }
 
 // close closes the spool; what it holds stays for the next Queue on the directory.
 func (qs *queueSpool) close() error { return qs.sp.Close() }
+
+// closeSpool is Close's part for a Queue with a spool, called once background flushing has
+// stopped: what is still in memory (a flush did not get to it before the deadline) is spooled
+// rather than dropped, the spool is closed, and err says how many measurements stay in the spool
+// for the next Queue on the directory.
+func (q *Queue) closeSpool(qs *queueSpool, err error) error {
+	q.mu.Lock()
+	legacy, tagged := q.legacy, q.tagged
+	n := len(legacy) + len(tagged)
+	q.mu.Unlock()
+	if n > 0 {
+		now := q.c.now()
+		stamp(legacy, now)
+		stamp(tagged, now)
+		if serr := qs.store(legacy, tagged, now); serr != nil {
+			err = errors.Join(err, serr) // Close drops them from memory and reports them
+		} else {
+			q.mu.Lock()
+			q.legacy, q.tagged = q.legacy[:0], q.tagged[:0]
+			q.held -= n
+			q.mu.Unlock()
+		}
+	}
+	if left := qs.spooled(); left > 0 {
+		reason := err
+		if reason == nil {
+			reason = ErrClosed
+		}
+		err = fmt.Errorf("librato: queue closed with %d measurements kept in the spool %s, to be sent by the next Queue on it: %w",
+			left, qs.sp.Dir(), reason)
+	}
+	if cerr := qs.close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}

@@ -325,3 +325,35 @@ func TestSplitSpooled(t *testing.T) {
 	assert.Error(t, err)
 	assert.Len(t, decodeSpooled(false, []byte("garbage"), 3), 3, "an unreadable chunk still counts")
 }
+
+// TestSpoolCloseKeepsData: at Close, what a flush did not get to is spooled, not dropped, and
+// the error says how many measurements stay in the spool.
+func TestSpoolCloseKeepsData(t *testing.T) {
+	api := newSpoolAPI(t)
+	api.set(func(a *spoolAPI) { a.failAll = true })
+	c := spoolClient(t, api.URL)
+	q := c.NewQueue(QueueOptions{ChunkSize: 100})
+	dir := t.TempDir()
+	qs, err := openQueueSpool(q, dir, 0)
+	require.NoError(t, err)
+	addIDs(t, q, 0, 200)
+	require.Error(t, q.flushSpooled(context.Background(), qs)) // spooled, not sent
+	addIDs(t, q, 200, 300)                                     // in memory only
+	err = q.closeSpool(qs, nil)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.Contains(t, err.Error(), "300 measurements kept in the spool "+dir)
+	assert.Zero(t, q.Stats().Queued)
+	assert.Zero(t, q.Stats().Dropped)
+
+	api.set(func(a *spoolAPI) { a.failAll = false })
+	q2 := c.NewQueue(QueueOptions{ChunkSize: 100})
+	qs2, err := openQueueSpool(q2, dir, 0)
+	require.NoError(t, err)
+	require.NoError(t, q2.flushSpooled(context.Background(), qs2))
+	require.NoError(t, q2.closeSpool(qs2, nil))
+	acc, dups, missing := api.tally(300)
+	assert.Equal(t, 300, acc)
+	assert.Zero(t, dups)
+	assert.Empty(t, missing)
+}
