@@ -31,11 +31,11 @@ func (t MetricType) String() string {
 // goes to the legacy API, optionally with a Source.
 type Measurement struct {
 	Name   string
-	Value  float64           // the sample; ignored when Summary is set
-	Type   MetricType        // Gauge (zero value) or Counter (legacy only)
-	Source string            // legacy, source-based accounts
+	Value  float64           // the sample (0 is sent as 0); must be 0 when Summary is set
+	Type   MetricType        // Gauge (zero value) or Counter (legacy only: not with tags or AppOptics)
+	Source string            // legacy, source-based accounts; not allowed on a tagged measurement
 	Tags   map[string]string // tagged accounts; measurement tags win over queue and client tags
-	Time   time.Time         // zero: stamped when the measurement is sent
+	Time   time.Time         // zero: stamped when sent; else from 1971 to 10 minutes ahead, whole seconds on the wire
 
 	// Summary, when set, sends a pre-aggregated gauge (count, sum, min, max, ...) instead of Value.
 	Summary *Summary
@@ -48,13 +48,14 @@ type Measurement struct {
 }
 
 // Summary is a pre-aggregated gauge sample: several values reported as one.
-// Count and Sum are always sent together; Count must be at least 1.
+// Count and Sum are always sent together; Count must be at least 1 and Min at most Max.
+// All numbers must be finite (no NaN or ±Inf) and below 1e127 in magnitude, which the API requires.
 type Summary struct {
 	Count      int64
 	Sum        float64
 	Min, Max   float64
-	SumSquares *float64 // legacy API: enables standard deviation; nil: not sent
-	Last       *float64 // tagged API: the latest value; nil: not sent
+	SumSquares *float64 // legacy API: enables standard deviation; nil: not sent; not sent to the tagged API
+	Last       *float64 // tagged API: the latest value; nil: not sent; not sent to the legacy API
 }
 
 // Float returns a pointer to v, for the optional fields of Summary.
