@@ -389,7 +389,13 @@ func (q *Queue) flush(ctx context.Context) error {
 	s.send(ctx, false, legacy, 0)
 	s.send(ctx, true, tagged, len(legacy))
 
-	// Unsent spans are in order: first those of legacy, then those of tagged (offset).
+	rejected := s.rejectedCount()
+	var dropped []Measurement
+	if len(s.rejected) > 0 && q.onDrop != nil {
+		dropped = collectSpans(legacy, tagged, s.rejSpans) // before the compaction below moves them
+	}
+	// Move the unsent measurements to the front of their buffers, in order. Unsent spans come
+	// first those of legacy, then those of tagged (offset by len(legacy)).
 	var backL, backT int
 	for _, r := range s.unsent {
 		if r.lo < len(legacy) {
@@ -397,11 +403,6 @@ func (q *Queue) flush(ctx context.Context) error {
 		} else {
 			backT += copy(tagged[backT:], tagged[r.lo-len(legacy):r.hi-len(legacy)])
 		}
-	}
-	rejected := s.rejectedCount()
-	var dropped []Measurement
-	if len(s.rejected) > 0 && q.onDrop != nil {
-		dropped = collectSpans(legacy, tagged, s.rejSpans)
 	}
 
 	// Clear what was sent outside the lock (it can be a large buffer): Add never waits for it.

@@ -566,3 +566,34 @@ func TestQueueInvalidTagsOption(t *testing.T) {
 	require.NoError(t, q.Close(context.Background()))
 	assert.Empty(t, f.requests())
 }
+
+func TestQueueRejectedThenTransientReportsTheRightMeasurements(t *testing.T) {
+	var calls atomic.Int32
+	f := &fakeAPI{handle: func(r fakeRequest) (int, string) {
+		n := calls.Add(1)
+		switch {
+		case strings.Contains(string(r.Body), `"bad"`):
+			return 400, tooOld
+		case n == 4 && strings.Contains(string(r.Body), `"later"`):
+			return 503, ""
+		}
+		return 200, ""
+	}}
+	var dropped []Measurement
+	q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{ChunkSize: 2,
+		OnDrop: func(ms []Measurement, _ error) { dropped = append(dropped, ms...) }})
+	for _, name := range []string{"good", "bad", "later", "later"} {
+		require.NoError(t, q.Add(Measurement{Name: name, Value: 1}))
+	}
+	err := q.Submit(context.Background())
+	assert.ErrorIs(t, err, ErrBadRequest)
+	assert.ErrorIs(t, err, ErrServer)
+	require.Len(t, dropped, 1)
+	assert.Equal(t, "bad", dropped[0].Name, "the rejected one, not one moved over it by the requeue")
+	assert.Equal(t, 2, q.Len())
+	require.NoError(t, q.Submit(context.Background()))
+	st := q.Stats()
+	assert.Equal(t, uint64(3), st.Sent)
+	assert.Equal(t, uint64(1), st.Rejected)
+	assert.Zero(t, st.Queued)
+}
