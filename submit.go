@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -129,16 +130,8 @@ func newSubmitError(err error, start, end, total int, order []int) *SubmitError 
 			unsent = append(unsent, j)
 		}
 	}
-	sortInts(unsent)
+	slices.Sort(unsent)
 	return &SubmitError{Sent: sent, Unsent: total - sent, UnsentIndices: unsent, Err: err}
-}
-
-func sortInts(a []int) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j-1] > a[j]; j-- {
-			a[j-1], a[j] = a[j], a[j-1]
-		}
-	}
 }
 
 // PartialError is a 2xx answer whose JSON body still carries a non-empty top-level "errors":
