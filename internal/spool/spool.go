@@ -592,6 +592,12 @@ func (s *Spool) commit(my uint64, sync bool) error {
 		}
 	}
 	for _, seg := range remove {
+		// Its last writes may have made it dirty (an ack queued before it was rotated away):
+		// it is gone, so no fsync is owed to it.
+		if seg.dirty {
+			seg.dirty = false
+			s.dirty = slices.DeleteFunc(s.dirty, func(d *segment) bool { return d == seg })
+		}
 		seg.f.Close()
 		if rmErr := os.Remove(seg.path); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) && err == nil {
 			err = fmt.Errorf("spool: %w", rmErr)

@@ -405,3 +405,31 @@ func TestConcurrentAppendOverCap(t *testing.T) {
 	}
 	assert.Equal(t, uint64(workers*each-20), s.Stats().DroppedOverCap)
 }
+
+// TestConcurrentAppendAckAcrossSegments: appenders that ack at once, with fsync, across many
+// segment rotations. A regression test: an ack record queued in a segment just before it was
+// rotated away and removed left it in the fsync list, and the next fsync failed on its closed
+// file (EBADF), breaking the spool.
+func TestConcurrentAppendAckAcrossSegments(t *testing.T) {
+	s := open(t, t.TempDir(), &Options{MaxBytes: -1, SegmentBytes: 64 << 10})
+	payload := payloadFor(1, 20000)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 150 {
+				ids, err := s.Append(Record{Payload: payload})
+				if !assert.NoError(t, err) {
+					return
+				}
+				if !assert.NoError(t, s.Ack(ids...)) {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	st := s.Stats()
+	assert.Zero(t, st.Records)
+	assert.Equal(t, uint64(600), st.Appended)
+	assert.LessOrEqual(t, st.Segments, 2, "acknowledged segments are removed")
+}
