@@ -35,21 +35,30 @@ func BenchmarkAppendAck(b *testing.B) {
 				defer s.Close()
 				b.ReportAllocs()
 				b.SetBytes(int64(len(benchChunk)))
-				b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0)))
+				op := func() bool {
+					ids, err := s.Append(Record{Kind: Tagged, Count: 300, Payload: benchChunk})
+					if err == nil {
+						err = s.Ack(ids...)
+					}
+					if err != nil {
+						b.Error(err)
+					}
+					return err == nil
+				}
 				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						ids, err := s.Append(Record{Kind: Tagged, Count: 300, Payload: benchChunk})
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						if err := s.Ack(ids...); err != nil {
-							b.Error(err)
+				if par == 1 {
+					for range b.N {
+						if !op() {
 							return
 						}
 					}
-				})
+				} else {
+					b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0)))
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() && op() {
+						}
+					})
+				}
 				st := s.Stats()
 				b.ReportMetric(float64(st.Syncs)/float64(max(st.Appended, 1)), "fsyncs/chunk")
 			})
