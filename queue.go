@@ -47,6 +47,15 @@ type QueueOptions struct {
 	// deadline's error (not sent in time). Every lost measurement is passed exactly once, and also
 	// counted in QueueStats. The slice is only valid during the call.
 	OnDrop func(dropped []Measurement, reason error)
+	// SpoolDir, when set, makes the queue durable: each flush first appends what is queued to a
+	// spool in this directory (fsynced), then sends from the spool and acknowledges what the API
+	// accepted. What a flush could not send stays spooled, and a Queue opened later on the same
+	// directory (after a crash too) sends it: delivery is at least once. Add still does no I/O.
+	// One Queue at a time may use a directory; opening a busy one makes every Add fail.
+	SpoolDir string
+	// SpoolMaxBytes bounds the spool (default DefaultSpoolMaxBytes; negative: no bound): beyond it
+	// the oldest chunks are dropped and reported to OnDrop with ErrSpoolFull.
+	SpoolMaxBytes int64
 }
 
 // QueueStats is a snapshot of a Queue's counters (totals since NewQueue, except Queued).
@@ -107,7 +116,8 @@ type Queue struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	once     sync.Once
-	err      error // from the options, returned by every Add
+	err      error       // from the options, returned by every Add
+	spool    *queueSpool // nil without QueueOptions.SpoolDir
 
 	validTags tagCache
 }
@@ -152,6 +162,13 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 	q.tagged, q.spareT = make([]Measurement, 0, n), make([]Measurement, 0, n)
 	if len(q.tags) == 0 && len(c.tags) == 0 && !c.appOptics { // else everything is tagged
 		q.legacy, q.spareL = make([]Measurement, 0, n), make([]Measurement, 0, n)
+	}
+	if opts.SpoolDir != "" && q.err == nil {
+		if qs, err := openQueueSpool(q, opts.SpoolDir, opts.SpoolMaxBytes); err != nil {
+			q.err = err
+		} else {
+			q.spool = qs
+		}
 	}
 	q.bgCtx, q.bgCancel = context.WithCancel(context.Background())
 	if opts.FlushInterval > 0 || opts.AutoSubmitCount > 0 {
@@ -294,6 +311,7 @@ func (q *Queue) Flush(ctx context.Context) error {
 // Close stops background flushing, sends what is queued and returns, at the latest, when ctx is
 // done. What could not be sent by then is dropped: reported to OnDrop, counted in
 // QueueStats.Dropped, and the returned error says how many. Add returns ErrClosed afterwards.
+// With a SpoolDir, what is left goes to the spool instead, for the next Queue on the directory.
 // Close is safe to call more than once; later calls return nil.
 func (q *Queue) Close(ctx context.Context) error {
 	first := false
@@ -311,6 +329,10 @@ func (q *Queue) Close(ctx context.Context) error {
 	q.bgCancel()
 	if q.done != nil {
 		<-q.done
+	}
+	if q.spool != nil {
+		// What is still in memory goes to the spool for the next Queue on the directory.
+		err = q.closeSpool(q.spool, err)
 	}
 	q.mu.Lock()
 	left := append(q.legacy, q.tagged...)
@@ -364,6 +386,9 @@ func (q *Queue) run(interval time.Duration) {
 
 // flush sends what is queued now; one flush runs at a time.
 func (q *Queue) flush(ctx context.Context) error {
+	if q.spool != nil {
+		return q.flushSpooled(ctx, q.spool)
+	}
 	select {
 	case q.flushing <- struct{}{}:
 	case <-ctx.Done():

@@ -597,3 +597,35 @@ func TestQueueRejectedThenTransientReportsTheRightMeasurements(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Rejected)
 	assert.Zero(t, st.Queued)
 }
+
+func TestQueueSpoolDirIsWired(t *testing.T) {
+	dir := t.TempDir()
+	down := atomic.Bool{}
+	down.Store(true)
+	f := &fakeAPI{handle: func(fakeRequest) (int, string) {
+		if down.Load() {
+			return 503, ""
+		}
+		return 200, ""
+	}}
+	c := newFakeClient(t, f, fakeNow)
+	q := c.NewQueue(QueueOptions{SpoolDir: dir})
+	require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
+	require.NoError(t, q.Add(Measurement{Name: "m", Value: 2}))
+	assert.ErrorIs(t, q.Submit(context.Background()), ErrServer)
+	err := q.Close(context.Background())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "kept in the spool")
+	assert.Zero(t, q.Stats().Dropped, "spooled, not dropped")
+
+	// A busy directory makes Add fail.
+	q2 := c.NewQueue(QueueOptions{SpoolDir: dir})
+	busy := c.NewQueue(QueueOptions{SpoolDir: dir})
+	assert.Error(t, busy.Add(Measurement{Name: "m", Value: 1}))
+	require.NoError(t, busy.Close(context.Background()))
+
+	down.Store(false)
+	require.NoError(t, q2.Submit(context.Background()), "the next Queue on the directory sends what was left")
+	assert.Equal(t, uint64(2), q2.Stats().Sent)
+	require.NoError(t, q2.Close(context.Background()))
+}
