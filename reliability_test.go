@@ -41,6 +41,7 @@ const (
 	pass            action = iota
 	resetMidBody           // read half the body, then reset the connection
 	acceptLoseReply        // let the fake accept the request, then drop the connection unanswered
+	acceptHang             // let the fake accept the request, then never answer (signals hung)
 )
 
 // faultEnv is the fake API on a listener it can stop and restart on the same address, behind a
@@ -55,11 +56,12 @@ type faultEnv struct {
 	actions  []action    // for the next POSTs, in order
 	accepted map[int]int // measurement id (its value) -> times accepted
 	posts    int
+	hung     chan struct{} // closed by the first acceptHang
 }
 
 func newFaultEnv(t *testing.T, opts ...libratotest.Option) *faultEnv {
 	t.Helper()
-	e := &faultEnv{t: t, fake: libratotest.NewHandler(opts...), accepted: map[int]int{}}
+	e := &faultEnv{t: t, fake: libratotest.NewHandler(opts...), accepted: map[int]int{}, hung: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	e.addr = ln.Addr().String()
@@ -127,11 +129,16 @@ func (e *faultEnv) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if a == acceptLoseReply {
+	if a == acceptLoseReply || a == acceptHang {
 		rec := httptest.NewRecorder()
 		e.fake.ServeHTTP(rec, r)
 		if rec.Code/100 == 2 {
 			e.count(body)
+		}
+		if a == acceptHang {
+			close(e.hung)
+			<-r.Context().Done() // the client goes away (or dies) waiting
+			return
 		}
 		resetConn(w)
 		return
