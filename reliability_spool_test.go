@@ -63,7 +63,6 @@ func TestFaultKillWithSpool(t *testing.T) {
 	o := account(t, e, l, n)
 	assert.Equal(t, outcome{added: n, accepted: n, duplicates: 100}, o)
 	assert.Equal(t, uint64(800), q.Stats().Sent, "the new Queue sent the 8 chunks left in the spool")
-	faultsSurvived.Add(1)
 }
 
 // TestFaultCloseWithSpoolKeepsData: Close against a server that never answers returns by its
@@ -90,5 +89,4 @@ func TestFaultCloseWithSpoolKeepsData(t *testing.T) {
 	q2 := e.client().NewQueue(librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
 	require.NoError(t, q2.Close(context.Background()))
 	assert.Equal(t, outcome{added: n, accepted: n}, account(t, e, l, n))
-	faultsSurvived.Add(1)
 }
