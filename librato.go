@@ -45,7 +45,8 @@ const DefaultChunkSize = 300
 type Client struct {
 	baseURL   string // always ends with "/"
 	user      string
-	auth      func() string // the Authorization header value, held in a closure so no printing of the struct shows it
+	auth      func() string       // the Authorization header value, held in a closure so no printing of the struct shows it
+	scrub     func(string) string // removes every form of the credentials from text an answer echoed back
 	userAgent string
 	http      *retryablehttp.Client
 	gzip      bool
@@ -291,7 +292,7 @@ func Connect(user, token string, opts ...Option) (*Client, error) {
 	if err := checkCredential("token", token); err != nil {
 		return nil, err
 	}
-	return newClient(user, user+":"+token, false, DefaultBaseURL, opts)
+	return newClient(user, token, user+":"+token, false, DefaultBaseURL, opts)
 }
 
 // ConnectAppOptics returns a client for the AppOptics API, which authenticates with a token alone
@@ -300,7 +301,7 @@ func ConnectAppOptics(token string, opts ...Option) (*Client, error) {
 	if err := checkCredential("token", token); err != nil {
 		return nil, err
 	}
-	return newClient("", token+":", true, DefaultAppOpticsBaseURL, opts)
+	return newClient("", token, token+":", true, DefaultAppOpticsBaseURL, opts)
 }
 
 // checkCredential rejects what HTTP Basic auth cannot carry, so the error comes now and not as a 401.
@@ -317,7 +318,7 @@ func checkCredential(what, v string) error {
 	return nil
 }
 
-func newClient(user, userPass string, appOptics bool, base string, opts []Option) (*Client, error) {
+func newClient(user, token, userPass string, appOptics bool, base string, opts []Option) (*Client, error) {
 	cfg := config{baseURL: base, timeout: DefaultTimeout, retry: DefaultRetryPolicy, chunkSize: DefaultChunkSize}
 	for _, o := range opts {
 		if o == nil {
@@ -335,6 +336,7 @@ func newClient(user, userPass string, appOptics bool, base string, opts []Option
 		baseURL:   cfg.baseURL,
 		user:      user,
 		auth:      authHeader(userPass),
+		scrub:     scrubber(token, userPass),
 		userAgent: userAgent(cfg.uaPrefix),
 		gzip:      cfg.gzip,
 		appOptics: appOptics,
@@ -366,6 +368,36 @@ func newClient(user, userPass string, appOptics bool, base string, opts []Option
 func authHeader(userPass string) func() string {
 	h := "Basic " + base64.StdEncoding.EncodeToString([]byte(userPass))
 	return func() string { return h }
+}
+
+// scrubber returns a function that replaces the token, the Basic credentials and the whole header
+// value wherever they appear, for answers that echo the request back (some proxies do).
+func scrubber(token, userPass string) func(string) string {
+	b64 := base64.StdEncoding.EncodeToString([]byte(userPass))
+	r := strings.NewReplacer("Basic "+b64, "[REDACTED]", b64, "[REDACTED]", token, "[REDACTED]")
+	return func(s string) string {
+		if !strings.Contains(s, token) && !strings.Contains(s, b64) {
+			return s
+		}
+		return r.Replace(s)
+	}
+}
+
+// scrubError removes echoed credentials from everything an *Error shows.
+func (c *Client) scrubError(e *Error) {
+	e.Message = c.scrub(e.Message)
+	if body := c.scrub(string(e.Body)); body != string(e.Body) {
+		e.Body = []byte(body)
+	}
+	for k, vs := range e.Params {
+		for i, v := range vs {
+			vs[i] = c.scrub(v)
+		}
+		if sk := c.scrub(k); sk != k {
+			delete(e.Params, k)
+			e.Params[sk] = vs
+		}
+	}
 }
 
 func (cfg *config) buildHTTPClient() (*http.Client, error) {
@@ -548,6 +580,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := newError(method, u, resp)
+		c.scrubError(apiErr)
 		if c.logger != nil {
 			c.logger.WarnContext(ctx, "librato request failed", "method", method, "url", apiErr.URL,
 				"status", resp.StatusCode, "message", apiErr.Message)

@@ -438,3 +438,22 @@ func TestParseRetryAfter(t *testing.T) {
 		assert.Equal(t, tc.want, got, tc.in)
 	}
 }
+
+func TestEchoedCredentialsAreScrubbed(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		auth := r.Header.Get("Authorization")
+		_, _ = fmt.Fprintf(w, `{"errors":{"params":{%q:["bad header %s"]},"request":["you sent %s, token %s"]}}`,
+			auth, auth, strings.TrimPrefix(auth, "Basic "), testToken)
+	})
+	c := newTestClient(t, echo)
+	err := c.Ping(context.Background())
+	require.Error(t, err)
+	var apiErr *Error
+	require.True(t, errors.As(err, &apiErr))
+	assert.Contains(t, apiErr.Message, "[REDACTED]")
+	for _, s := range []string{err.Error(), fmt.Sprintf("%#v", apiErr), string(apiErr.Body), fmt.Sprint(apiErr.Params)} {
+		assertNoSecret(t, s)
+	}
+}
