@@ -72,7 +72,8 @@ type AggregatorStats struct {
 // AddTagged) it keeps count, sum, min, max, the sum of squares and the last value, and sends one
 // summary measurement per series instead of every value. It is safe for concurrent use.
 //
-// Adding a value to a series already seen takes a lock and a map lookup and allocates nothing.
+// Adding a value to a series already seen takes a lock and a map lookup and allocates nothing;
+// for the hottest call sites, Series and TaggedSeries return a handle that skips the lookup.
 // Flushing (Submit, Queue.AddAggregator, Reset) keeps the series known so that the next period
 // does not allocate again; a series without values for a whole period is forgotten.
 //
