@@ -175,6 +175,9 @@ func ValidateTagValue(value string) error {
 // in sorted tag-name order so the text is deterministic. A nil or empty map is
 // valid. It does not allocate when the tags are valid.
 func ValidateTags(tags map[string]string) error {
+	if len(tags) == 0 {
+		return nil // the common untagged case costs no map iteration
+	}
 	ok := len(tags) <= MaxTags
 	if ok {
 		for k, v := range tags {

@@ -105,6 +105,9 @@ func (c *Client) tagged(m *Measurement, extra map[string]string) bool {
 // mergedTagCount is len of the union of the three tag sets' names, without building it.
 func mergedTagCount(top, mid, low map[string]string) int {
 	n := len(top)
+	if len(mid)+len(low) == 0 {
+		return n
+	}
 	for k := range mid {
 		if _, ok := top[k]; !ok {
 			n++
