@@ -76,6 +76,8 @@ type QueueStats struct {
 	Flushes uint64
 	// LastError is the error of the latest flush that failed (nil if none has).
 	LastError error
+	// Spooled is the number of measurements in the spool (QueueOptions.SpoolDir) not yet accepted.
+	Spooled int
 }
 
 // Queue batches measurements and sends them in chunks: on Submit (or Flush), in the background
@@ -174,6 +176,9 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 	if opts.FlushInterval > 0 || opts.AutoSubmitCount > 0 {
 		q.done = make(chan struct{})
 		go q.run(opts.FlushInterval)
+		if q.spool != nil && q.spool.spooled() > 0 {
+			q.kick <- struct{}{} // replay what a previous process left before the first tick or Add
+		}
 	}
 	return q
 }
@@ -289,10 +294,15 @@ func (q *Queue) Len() int {
 
 // Stats returns a snapshot of the queue's counters.
 func (q *Queue) Stats() QueueStats {
+	spooled := 0
+	if q.spool != nil {
+		spooled = q.spool.spooled() // the spool has its own lock; never take it under q.mu
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := q.stats
 	s.Queued = q.held
+	s.Spooled = spooled
 	return s
 }
 

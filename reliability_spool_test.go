@@ -90,3 +90,25 @@ func TestFaultCloseWithSpoolKeepsData(t *testing.T) {
 	require.NoError(t, q2.Close(context.Background()))
 	assert.Equal(t, outcome{added: n, accepted: n}, account(t, e, l, n))
 }
+
+// A Queue with a background flusher replays what a previous process left in its spool at once,
+// without waiting for an Add or the first tick, and Stats shows the spool draining.
+func TestSpoolReplaysOnStart(t *testing.T) {
+	const n = 200
+	e := newFaultEnv(t)
+	e.fake.SetLatency(time.Hour)
+	l := newLedger(n)
+	dir := t.TempDir()
+	q := e.client(librato.WithTimeout(time.Hour)).NewQueue(librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
+	addN(t, q, n, time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	require.Error(t, q.Close(ctx))
+
+	e.fake.SetLatency(0)
+	q2 := e.client().NewQueue(librato.QueueOptions{SpoolDir: dir, FlushInterval: time.Hour, OnDrop: l.onDrop})
+	require.Eventually(t, func() bool { return q2.Stats().Spooled == 0 }, 5*time.Second, 10*time.Millisecond,
+		"the spool was not replayed before the first tick")
+	assert.Equal(t, outcome{added: n, accepted: n}, account(t, e, l, n))
+	require.NoError(t, q2.Close(context.Background()))
+}
