@@ -207,7 +207,9 @@ func (e *faultEnv) client(opts ...librato.Option) *librato.Client {
 	e.t.Helper()
 	all := append([]librato.Option{
 		librato.WithRetry(librato.RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 10 * time.Millisecond}),
-		librato.WithTimeout(200 * time.Millisecond),
+		// Long enough that a loaded CI machine never times out a request the server then accepts
+		// (a duplicate the test did not ask for); the timeout case sets its own.
+		librato.WithTimeout(5 * time.Second),
 	}, opts...)
 	c, err := e.fake.Client(all...)
 	require.NoError(e.t, err)
@@ -315,6 +317,7 @@ func TestFaultMatrix(t *testing.T) {
 		bad          int               // id of a measurement the server rejects (-1: none)
 		wantRejected int
 		wantDup      int
+		opts         []librato.Option // client options beyond faultEnv's
 	}{
 		{name: "5xx burst then recovery", bad: -1,
 			inject: func(e *faultEnv) {
@@ -331,7 +334,7 @@ func TestFaultMatrix(t *testing.T) {
 			inject: func(e *faultEnv) { e.fake.DropNext(4) }},
 		{name: "response lost after the server accepted", bad: -1, wantDup: chunk,
 			inject: func(e *faultEnv) { e.next(acceptLoseReply, resetMidBody, resetMidBody) }},
-		{name: "server slower than the timeout", bad: -1,
+		{name: "server slower than the timeout", bad: -1, opts: []librato.Option{librato.WithTimeout(200 * time.Millisecond)},
 			inject:  func(e *faultEnv) { e.fake.SetLatency(300 * time.Millisecond) },
 			recover: func(e *faultEnv) { e.fake.SetLatency(0) }},
 		{name: "server down, then back", bad: -1,
@@ -344,7 +347,7 @@ func TestFaultMatrix(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFaultEnv(t)
 			l := newLedger(n)
-			c := e.client()
+			c := e.client(tt.opts...)
 			q := c.NewQueue(librato.QueueOptions{ChunkSize: chunk, OnDrop: l.onDrop})
 			now := time.Now()
 			for i := range n {
