@@ -139,17 +139,60 @@ func pathID(r *http.Request, name string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-// spaceOf finds the space named in the path; it writes the 404 itself. Call with s.mu held.
-func (a *spacesArea) spaceOf(w http.ResponseWriter, r *http.Request) (*spaceWire, bool) {
-	s := a.s
-	id, ok := pathID(r, "id")
-	sp := a.st.Spaces[id]
-	if !ok || sp == nil {
-		s.notFound(w)
-		return nil, false
-	}
-	return sp, true
+// byPathID returns the object of m whose id is the path value name, or false.
+func byPathID[T any](m map[int64]*T, r *http.Request, name string) (*T, bool) {
+	id, ok := pathID(r, name)
+	v := m[id]
+	return v, ok && v != nil
 }
+
+// chartOf returns the space and the chart named in the path; a chart of
+// another space is not found. Call with s.mu held.
+func (a *spacesArea) chartOf(r *http.Request) (*spaceWire, *chartWire, bool) {
+	sp, ok := byPathID(a.st.Spaces, r, "id")
+	if !ok {
+		return nil, nil, false
+	}
+	c, ok := byPathID(a.st.Charts, r, "chart")
+	if !ok || c.SpaceID != sp.ID {
+		return nil, nil, false
+	}
+	return sp, c, true
+}
+
+// answer is what a handler's locked part decided to write: a status and a
+// body (nil: none; paramErrors: a params error). Status 404 writes the
+// standard not-found body.
+type answer struct {
+	status int
+	body   any
+}
+
+var answerNotFound = answer{status: http.StatusNotFound}
+
+// locked runs f with s.mu held and writes its answer after releasing the
+// lock, so that no response is written under it. f copies what it returns
+// out of the store.
+func (a *spacesArea) locked(w http.ResponseWriter, f func() answer) {
+	s := a.s
+	s.mu.Lock()
+	ans := f()
+	s.mu.Unlock()
+	switch body := ans.body.(type) {
+	case nil:
+		if ans.status == http.StatusNotFound {
+			s.notFound(w)
+			return
+		}
+		s.writeEmpty(w, ans.status)
+	case paramErrors:
+		s.writeParamErrors(w, ans.status, body)
+	default:
+		s.writeJSON(w, ans.status, body)
+	}
+}
+
+var answerNameTaken = answer{http.StatusUnprocessableEntity, paramErrors{"name": {"has already been taken"}}}
 
 func (a *spacesArea) listSpaces(w http.ResponseWriter, r *http.Request) {
 	s := a.s
@@ -209,90 +252,79 @@ func (a *spacesArea) nameTaken(name string, except int64) bool {
 }
 
 func (a *spacesArea) createSpace(w http.ResponseWriter, r *http.Request) {
-	s := a.s
 	name, ok := a.spaceBody(w, r)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	if a.nameTaken(name, 0) {
-		s.mu.Unlock()
-		s.writeParamErrors(w, http.StatusUnprocessableEntity, paramErrors{"name": {"has already been taken"}})
-		return
-	}
-	sp := &spaceWire{ID: s.nextID(), Name: name}
-	a.st.Spaces[sp.ID] = sp
-	s.mu.Unlock()
-	w.Header().Set("Location", "/v1/spaces/"+strconv.FormatInt(sp.ID, 10))
-	s.writeJSON(w, http.StatusCreated, map[string]any{"id": sp.ID, "name": sp.Name})
+	a.locked(w, func() answer {
+		if a.nameTaken(name, 0) {
+			return answerNameTaken
+		}
+		sp := &spaceWire{ID: a.s.nextID(), Name: name}
+		a.st.Spaces[sp.ID] = sp
+		w.Header().Set("Location", "/v1/spaces/"+strconv.FormatInt(sp.ID, 10))
+		return answer{http.StatusCreated, map[string]any{"id": sp.ID, "name": sp.Name}}
+	})
 }
 
 func (a *spacesArea) getSpace(w http.ResponseWriter, r *http.Request) {
-	s := a.s
-	s.mu.Lock()
-	sp, ok := a.spaceOf(w, r)
-	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	charts := make([]map[string]int64, 0, len(sp.ChartIDs))
-	for _, id := range sp.ChartIDs {
-		charts = append(charts, map[string]int64{"id": id})
-	}
-	body := map[string]any{"id": sp.ID, "name": sp.Name, "charts": charts}
-	s.mu.Unlock()
-	s.writeJSON(w, http.StatusOK, body)
+	a.locked(w, func() answer {
+		sp, ok := byPathID(a.st.Spaces, r, "id")
+		if !ok {
+			return answerNotFound
+		}
+		charts := make([]map[string]int64, 0, len(sp.ChartIDs))
+		for _, id := range sp.ChartIDs {
+			charts = append(charts, map[string]int64{"id": id})
+		}
+		return answer{http.StatusOK, map[string]any{"id": sp.ID, "name": sp.Name, "charts": charts}}
+	})
 }
 
 func (a *spacesArea) updateSpace(w http.ResponseWriter, r *http.Request) {
-	s := a.s
 	name, ok := a.spaceBody(w, r)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sp, ok := a.spaceOf(w, r)
-	if !ok {
-		return
-	}
-	if a.nameTaken(name, sp.ID) {
-		s.writeParamErrors(w, http.StatusUnprocessableEntity, paramErrors{"name": {"has already been taken"}})
-		return
-	}
-	sp.Name = name
-	s.writeEmpty(w, http.StatusNoContent)
+	a.locked(w, func() answer {
+		sp, ok := byPathID(a.st.Spaces, r, "id")
+		if !ok {
+			return answerNotFound
+		}
+		if a.nameTaken(name, sp.ID) {
+			return answerNameTaken
+		}
+		sp.Name = name
+		return answer{status: http.StatusNoContent}
+	})
 }
 
 func (a *spacesArea) deleteSpace(w http.ResponseWriter, r *http.Request) {
-	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sp, ok := a.spaceOf(w, r)
-	if !ok {
-		return
-	}
-	for _, id := range sp.ChartIDs {
-		delete(a.st.Charts, id)
-	}
-	delete(a.st.Spaces, sp.ID)
-	s.writeEmpty(w, http.StatusNoContent)
+	a.locked(w, func() answer {
+		sp, ok := byPathID(a.st.Spaces, r, "id")
+		if !ok {
+			return answerNotFound
+		}
+		for _, id := range sp.ChartIDs {
+			delete(a.st.Charts, id)
+		}
+		delete(a.st.Spaces, sp.ID)
+		return answer{status: http.StatusNoContent}
+	})
 }
 
 func (a *spacesArea) listCharts(w http.ResponseWriter, r *http.Request) {
-	s := a.s
-	s.mu.Lock()
-	sp, ok := a.spaceOf(w, r)
-	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	charts := make([]chartWire, 0, len(sp.ChartIDs))
-	for _, id := range sp.ChartIDs {
-		charts = append(charts, *a.st.Charts[id])
-	}
-	s.mu.Unlock()
-	s.writeJSON(w, http.StatusOK, charts) // a bare array, as the real API answers
+	a.locked(w, func() answer {
+		sp, ok := byPathID(a.st.Spaces, r, "id")
+		if !ok {
+			return answerNotFound
+		}
+		charts := make([]chartWire, 0, len(sp.ChartIDs))
+		for _, id := range sp.ChartIDs {
+			charts = append(charts, *a.st.Charts[id])
+		}
+		return answer{http.StatusOK, charts} // a bare array, as the real API answers
+	})
 }
 
 // chartBody decodes and validates a chart like the real API: a known type,
@@ -340,94 +372,60 @@ func (a *spacesArea) chartBody(w http.ResponseWriter, r *http.Request) (*chartWi
 	return &c, true
 }
 
-func (a *spacesArea) chartOf(w http.ResponseWriter, r *http.Request, sp *spaceWire) (*chartWire, bool) {
-	s := a.s
-	id, ok := pathID(r, "chart")
-	c := a.st.Charts[id]
-	if !ok || c == nil || c.SpaceID != sp.ID {
-		s.notFound(w)
-		return nil, false
-	}
-	return c, true
-}
-
 func (a *spacesArea) createChart(w http.ResponseWriter, r *http.Request) {
-	s := a.s
 	c, ok := a.chartBody(w, r)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	sp, ok := a.spaceOf(w, r)
-	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	c.ID, c.SpaceID = s.nextID(), sp.ID
-	a.st.Charts[c.ID] = c
-	sp.ChartIDs = append(sp.ChartIDs, c.ID)
-	out := *c
-	s.mu.Unlock()
-	w.Header().Set("Location", "/v1/spaces/"+strconv.FormatInt(sp.ID, 10)+"/charts/"+strconv.FormatInt(c.ID, 10))
-	s.writeJSON(w, http.StatusCreated, out)
+	a.locked(w, func() answer {
+		sp, ok := byPathID(a.st.Spaces, r, "id")
+		if !ok {
+			return answerNotFound
+		}
+		c.ID, c.SpaceID = a.s.nextID(), sp.ID
+		a.st.Charts[c.ID] = c
+		sp.ChartIDs = append(sp.ChartIDs, c.ID)
+		w.Header().Set("Location", "/v1/spaces/"+strconv.FormatInt(sp.ID, 10)+"/charts/"+strconv.FormatInt(c.ID, 10))
+		return answer{http.StatusCreated, *c}
+	})
 }
 
 func (a *spacesArea) getChart(w http.ResponseWriter, r *http.Request) {
-	s := a.s
-	s.mu.Lock()
-	sp, ok := a.spaceOf(w, r)
-	var c *chartWire
-	if ok {
-		c, ok = a.chartOf(w, r, sp)
-	}
-	var out chartWire
-	if ok {
-		out = *c
-	}
-	s.mu.Unlock()
-	if ok {
-		s.writeJSON(w, http.StatusOK, out)
-	}
+	a.locked(w, func() answer {
+		_, c, ok := a.chartOf(r)
+		if !ok {
+			return answerNotFound
+		}
+		return answer{http.StatusOK, *c}
+	})
 }
 
 func (a *spacesArea) updateChart(w http.ResponseWriter, r *http.Request) {
-	s := a.s
 	in, ok := a.chartBody(w, r)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	sp, ok := a.spaceOf(w, r)
-	var c *chartWire
-	if ok {
-		c, ok = a.chartOf(w, r, sp)
-	}
-	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	in.ID, in.SpaceID = c.ID, c.SpaceID
-	*c = *in
-	out := *c
-	s.mu.Unlock()
-	s.writeJSON(w, http.StatusOK, out) // documented as 200 with the chart
+	a.locked(w, func() answer {
+		_, c, ok := a.chartOf(r)
+		if !ok {
+			return answerNotFound
+		}
+		in.ID, in.SpaceID = c.ID, c.SpaceID
+		*c = *in
+		return answer{http.StatusOK, *c} // documented as 200 with the chart
+	})
 }
 
 func (a *spacesArea) deleteChart(w http.ResponseWriter, r *http.Request) {
-	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sp, ok := a.spaceOf(w, r)
-	if !ok {
-		return
-	}
-	c, ok := a.chartOf(w, r, sp)
-	if !ok {
-		return
-	}
-	delete(a.st.Charts, c.ID)
-	sp.ChartIDs = slices.DeleteFunc(sp.ChartIDs, func(id int64) bool { return id == c.ID })
-	s.writeEmpty(w, http.StatusNoContent)
+	a.locked(w, func() answer {
+		sp, c, ok := a.chartOf(r)
+		if !ok {
+			return answerNotFound
+		}
+		delete(a.st.Charts, c.ID)
+		sp.ChartIDs = slices.DeleteFunc(sp.ChartIDs, func(id int64) bool { return id == c.ID })
+		return answer{status: http.StatusNoContent}
+	})
 }
 
 func (a *spacesArea) listServices(w http.ResponseWriter, r *http.Request) {
@@ -482,71 +480,52 @@ func (a *spacesArea) serviceBody(w http.ResponseWriter, r *http.Request) (*servi
 	return &in, true
 }
 
-func (a *spacesArea) serviceOf(w http.ResponseWriter, r *http.Request) (*serviceWire, bool) {
-	s := a.s
-	id, ok := pathID(r, "id")
-	sv := a.st.Services[id]
-	if !ok || sv == nil {
-		s.notFound(w)
-		return nil, false
-	}
-	return sv, true
-}
-
 func (a *spacesArea) createService(w http.ResponseWriter, r *http.Request) {
-	s := a.s
 	sv, ok := a.serviceBody(w, r)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	sv.ID, sv.UpdatedAt = s.nextID(), s.now().Unix()
-	a.st.Services[sv.ID] = sv
-	out := *sv
-	s.mu.Unlock()
-	w.Header().Set("Location", "/v1/services/"+strconv.FormatInt(out.ID, 10))
-	s.writeJSON(w, http.StatusCreated, out)
+	a.locked(w, func() answer {
+		sv.ID, sv.UpdatedAt = a.s.nextID(), a.s.now().Unix()
+		a.st.Services[sv.ID] = sv
+		w.Header().Set("Location", "/v1/services/"+strconv.FormatInt(sv.ID, 10))
+		return answer{http.StatusCreated, *sv}
+	})
 }
 
 func (a *spacesArea) getService(w http.ResponseWriter, r *http.Request) {
-	s := a.s
-	s.mu.Lock()
-	sv, ok := a.serviceOf(w, r)
-	var out serviceWire
-	if ok {
-		out = *sv
-	}
-	s.mu.Unlock()
-	if ok {
-		s.writeJSON(w, http.StatusOK, out)
-	}
+	a.locked(w, func() answer {
+		sv, ok := byPathID(a.st.Services, r, "id")
+		if !ok {
+			return answerNotFound
+		}
+		return answer{http.StatusOK, *sv}
+	})
 }
 
 func (a *spacesArea) updateService(w http.ResponseWriter, r *http.Request) {
-	s := a.s
 	in, ok := a.serviceBody(w, r)
 	if !ok {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sv, ok := a.serviceOf(w, r)
-	if !ok {
-		return
-	}
-	in.ID, in.UpdatedAt = sv.ID, s.now().Unix()
-	*sv = *in
-	s.writeEmpty(w, http.StatusNoContent)
+	a.locked(w, func() answer {
+		sv, ok := byPathID(a.st.Services, r, "id")
+		if !ok {
+			return answerNotFound
+		}
+		in.ID, in.UpdatedAt = sv.ID, a.s.now().Unix()
+		*sv = *in
+		return answer{status: http.StatusNoContent}
+	})
 }
 
 func (a *spacesArea) deleteService(w http.ResponseWriter, r *http.Request) {
-	s := a.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sv, ok := a.serviceOf(w, r)
-	if !ok {
-		return
-	}
-	delete(a.st.Services, sv.ID)
-	s.writeEmpty(w, http.StatusNoContent)
+	a.locked(w, func() answer {
+		sv, ok := byPathID(a.st.Services, r, "id")
+		if !ok {
+			return answerNotFound
+		}
+		delete(a.st.Services, sv.ID)
+		return answer{status: http.StatusNoContent}
+	})
 }
