@@ -13,18 +13,6 @@ import (
 
 // Integration tests of alerts and annotations against the fake server.
 
-var aiNow = time.Unix(1700000000, 0).UTC()
-
-func aiServer(t *testing.T, opts ...libratotest.Option) (*libratotest.Server, *librato.Client) {
-	t.Helper()
-	opts = append([]libratotest.Option{libratotest.WithNow(func() time.Time { return aiNow })}, opts...)
-	srv := libratotest.NewServer(opts...)
-	t.Cleanup(srv.Close)
-	c, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
-	require.NoError(t, err)
-	return srv, c
-}
-
 // aiCount counts the requests the server saw with method and path.
 func aiCount(srv *libratotest.Server, method, path string) int {
 	n := 0
@@ -37,7 +25,7 @@ func aiCount(srv *libratotest.Server, method, path string) int {
 }
 
 func TestAlertLifecycleAgainstFake(t *testing.T) {
-	srv, c := aiServer(t, libratotest.WithPageSize(2))
+	srv, c := fakeClientAt(t, libratotest.WithPageSize(2))
 	ctx := t.Context()
 
 	// Saved: five alerts, so that listing them takes 3 pages of 2.
@@ -123,7 +111,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	assert.Equal(t, librato.AlertTriggered, st)
 	sum, err := c.AlertsStatus(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, []librato.FiringAlert{{ID: ids[0], TriggeredAt: aiNow}}, sum.Firing)
+	assert.Equal(t, []librato.FiringAlert{{ID: ids[0], TriggeredAt: fakeNow}}, sum.Firing)
 	assert.Empty(t, sum.Cleared)
 
 	require.NoError(t, c.ClearAlert(ctx, ids[0]))
@@ -133,7 +121,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	sum, err = c.AlertsStatus(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, sum.Firing)
-	assert.Equal(t, []librato.ClearedAlert{{ID: ids[0], ClearedAt: aiNow}}, sum.Cleared)
+	assert.Equal(t, []librato.ClearedAlert{{ID: ids[0], ClearedAt: fakeNow}}, sum.Cleared)
 
 	// Deleted.
 	require.NoError(t, c.DeleteAlert(ctx, ids[0]))
@@ -147,7 +135,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 }
 
 func TestAlertDuplicateNameAgainstFake(t *testing.T) {
-	_, c := aiServer(t)
+	_, c := fakeClientAt(t)
 	for i, want := range []error{nil, librato.ErrAlreadyExists} {
 		al := c.NewAlert("dup")
 		al.AddConditionFor("cpu").Above(float64(i))
@@ -161,7 +149,7 @@ func TestAlertDuplicateNameAgainstFake(t *testing.T) {
 }
 
 func TestAlertsOnAppOpticsFake(t *testing.T) {
-	srv, c := aiServer(t, libratotest.WithAppOptics())
+	srv, c := fakeClientAt(t, libratotest.WithAppOptics())
 	al := c.NewAlert("ao.alert")
 	al.AddConditionFor("cpu").Above(90).GroupedTag("env", "prod")
 	require.NoError(t, al.Save(t.Context()))

@@ -14,9 +14,9 @@ import (
 )
 
 func TestAnnotationStreamAgainstFake(t *testing.T) {
-	srv, c := aiServer(t)
+	srv, c := fakeClientAt(t)
 	ctx := t.Context()
-	t0 := aiNow.Add(-time.Hour)
+	t0 := fakeNow.Add(-time.Hour)
 
 	posted := map[string]*librato.Annotation{}
 	for i, a := range []librato.Annotation{
@@ -34,7 +34,7 @@ func TestAnnotationStreamAgainstFake(t *testing.T) {
 	// Without a start time the API (and the fake) uses its own clock.
 	ev, err := c.PostAnnotation(ctx, "deploys", librato.Annotation{Title: "now"})
 	require.NoError(t, err)
-	assert.Equal(t, aiNow, ev.StartTime)
+	assert.Equal(t, fakeNow, ev.StartTime)
 	assert.True(t, ev.EndTime.IsZero())
 
 	// Read back in the documented shape (array holding a map), then in the live API's (a map).
@@ -103,7 +103,7 @@ func titles(s *librato.AnnotationStream) map[string][]string {
 }
 
 func TestAnnotationStreamsPagingAgainstFake(t *testing.T) {
-	srv, c := aiServer(t, libratotest.WithPageSize(2))
+	srv, c := fakeClientAt(t, libratotest.WithPageSize(2))
 	for i := range 5 {
 		_, err := c.PostAnnotation(t.Context(), fmt.Sprintf("stream-%d", 4-i), librato.Annotation{Title: "x"})
 		require.NoError(t, err)
@@ -118,7 +118,7 @@ func TestAnnotationStreamsPagingAgainstFake(t *testing.T) {
 }
 
 func TestAnnotateAgainstFake(t *testing.T) {
-	srv, c := aiServer(t)
+	srv, c := fakeClientAt(t)
 	ctx := t.Context()
 
 	require.NoError(t, c.Annotate(ctx, "ci", librato.Annotation{Title: "build 1"}, func(context.Context) error { return nil }))

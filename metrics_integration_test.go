@@ -16,24 +16,12 @@ import (
 
 // Integration tests of the metric read/update/delete calls against the fake server.
 
-var miNow = time.Unix(1700000000, 0).UTC()
-
-func miServer(t *testing.T, opts ...libratotest.Option) (*libratotest.Server, *librato.Client) {
-	t.Helper()
-	opts = append([]libratotest.Option{libratotest.WithNow(func() time.Time { return miNow })}, opts...)
-	srv := libratotest.NewServer(opts...)
-	t.Cleanup(srv.Close)
-	c, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
-	require.NoError(t, err)
-	return srv, c
-}
-
 func TestMetricsPagingAgainstFake(t *testing.T) {
-	_, c := miServer(t, libratotest.WithPageSize(100))
+	_, c := fakeClientAt(t, libratotest.WithPageSize(100))
 	ctx := context.Background()
 	var ms []librato.Measurement
 	for i := 249; i >= 0; i-- { // submitted out of order: the API orders by name
-		ms = append(ms, librato.Measurement{Name: fmt.Sprintf("m%03d", i), Value: float64(i), Time: miNow})
+		ms = append(ms, librato.Measurement{Name: fmt.Sprintf("m%03d", i), Value: float64(i), Time: fakeNow})
 	}
 	require.NoError(t, c.Submit(ctx, ms...))
 
@@ -64,9 +52,9 @@ func TestMetricsPagingAgainstFake(t *testing.T) {
 }
 
 func TestGetLegacyAgainstFake(t *testing.T) {
-	_, c := miServer(t)
+	_, c := fakeClientAt(t)
 	ctx := context.Background()
-	t0 := miNow.Add(-10 * time.Minute).Truncate(time.Minute)
+	t0 := fakeNow.Add(-10 * time.Minute).Truncate(time.Minute)
 	require.NoError(t, c.Submit(ctx,
 		librato.Measurement{Name: "cpu_temp", Value: 84.5, Source: "server1.acme.com", Time: t0},
 		librato.Measurement{Name: "cpu_temp", Value: 86.5, Source: "server1.acme.com", Time: t0.Add(10 * time.Second)},
@@ -112,9 +100,9 @@ func TestGetLegacyAgainstFake(t *testing.T) {
 }
 
 func TestPointsAgainstFake(t *testing.T) {
-	srv, c := miServer(t, libratotest.WithPageSize(10))
+	srv, c := fakeClientAt(t, libratotest.WithPageSize(10))
 	ctx := context.Background()
-	t0 := miNow.Add(-time.Hour).Truncate(time.Minute)
+	t0 := fakeNow.Add(-time.Hour).Truncate(time.Minute)
 	var ms []librato.Measurement
 	for i := range 25 {
 		ms = append(ms, librato.Measurement{Name: "load", Value: float64(i), Source: "a", Time: t0.Add(time.Duration(i) * time.Minute)})
@@ -144,9 +132,9 @@ func countRequests(srv *libratotest.Server, method, path string) int {
 }
 
 func TestTaggedReadsAgainstFake(t *testing.T) {
-	_, c := miServer(t, libratotest.WithPageSize(2))
+	_, c := fakeClientAt(t, libratotest.WithPageSize(2))
 	ctx := context.Background()
-	t0 := miNow.Add(-30 * time.Minute).Truncate(time.Minute)
+	t0 := fakeNow.Add(-30 * time.Minute).Truncate(time.Minute)
 	var ms []librato.Measurement
 	for _, host := range []string{"h1", "h2", "h3", "h4", "h5"} {
 		for i := range 3 {
@@ -192,7 +180,7 @@ func TestTaggedReadsAgainstFake(t *testing.T) {
 }
 
 func TestUpdateDeleteAgainstFake(t *testing.T) {
-	_, c := miServer(t)
+	_, c := fakeClientAt(t)
 	ctx := context.Background()
 	for _, n := range []string{"a.time", "b.time", "c.time", "keep"} {
 		require.NoError(t, c.Update(ctx, n, librato.MetricUpdate{Type: "gauge", Period: time.Minute}))

@@ -572,10 +572,7 @@ func TestBadInputs(t *testing.T) {
 
 // TestCountNeverWithoutSum: a summary's count always goes with its sum, zero included.
 func TestCountNeverWithoutSum(t *testing.T) {
-	srv := libratotest.NewServer()
-	defer srv.Close()
-	c, err := srv.Client()
-	require.NoError(t, err)
+	srv, c := fakeClient(t, nil)
 	require.NoError(t, c.Submit(context.Background(),
 		librato.Measurement{Name: "legacy.summary", Summary: &librato.Summary{Count: 3}},
 		librato.Measurement{Name: "tagged.summary", Summary: &librato.Summary{Count: 2}, Tags: map[string]string{"k": "v"}}))

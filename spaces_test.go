@@ -118,10 +118,7 @@ func TestServiceIDDecodesStringsAndNumbers(t *testing.T) {
 }
 
 func TestSpacesChartsServicesAgainstFake(t *testing.T) {
-	srv := libratotest.NewServer(libratotest.WithPageSize(2))
-	defer srv.Close()
-	c, err := srv.Client()
-	require.NoError(t, err)
+	_, c := fakeClient(t, []libratotest.Option{libratotest.WithPageSize(2)})
 	ctx := context.Background()
 
 	var created []int64
@@ -130,7 +127,7 @@ func TestSpacesChartsServicesAgainstFake(t *testing.T) {
 		require.NoError(t, err)
 		created = append(created, sp.ID)
 	}
-	_, err = c.CreateSpace(ctx, "WEB")
+	_, err := c.CreateSpace(ctx, "WEB")
 	var apiErr *librato.Error
 	require.True(t, errors.As(err, &apiErr), "duplicate name: %v", err)
 	assert.Equal(t, http.StatusUnprocessableEntity, apiErr.StatusCode)

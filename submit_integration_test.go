@@ -17,15 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func submitServer(t *testing.T, srvOpts []libratotest.Option, opts ...librato.Option) (*libratotest.Server, *librato.Client) {
-	t.Helper()
-	srv := libratotest.NewServer(srvOpts...)
-	t.Cleanup(srv.Close)
-	c, err := srv.Client(append([]librato.Option{librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1})}, opts...)...)
-	require.NoError(t, err)
-	return srv, c
-}
-
 // posts returns the POST requests the server received, by path.
 func posts(srv *libratotest.Server) (paths []string, bodies []map[string]any) {
 	for _, r := range srv.Requests() {
@@ -41,7 +32,7 @@ func posts(srv *libratotest.Server) (paths []string, bodies []map[string]any) {
 }
 
 func TestSubmitIntegrationLegacy(t *testing.T) {
-	srv, c := submitServer(t, nil)
+	srv, c := fakeClient(t, nil)
 	ctx := context.Background()
 	t1 := time.Now().Add(-2 * time.Minute).Truncate(time.Second)
 	t2 := t1.Add(time.Minute)
@@ -97,7 +88,7 @@ func TestSubmitIntegrationLegacy(t *testing.T) {
 }
 
 func TestSubmitIntegrationTagged(t *testing.T) {
-	srv, c := submitServer(t, nil, librato.WithTags(map[string]string{"company": "librato", "region": "us-west"}))
+	srv, c := fakeClient(t, nil, librato.WithTags(map[string]string{"company": "librato", "region": "us-west"}))
 	ctx := context.Background()
 	t1 := time.Now().Add(-time.Minute).Truncate(time.Second)
 	err := c.Submit(ctx,
@@ -133,7 +124,7 @@ func TestSubmitIntegrationTagged(t *testing.T) {
 }
 
 func TestSubmitIntegrationMixedAndChunked(t *testing.T) {
-	srv, c := submitServer(t, nil)
+	srv, c := fakeClient(t, nil)
 	t1 := time.Now().Add(-time.Minute).Truncate(time.Second)
 	var ms []librato.Measurement
 	for i := range 301 {
@@ -152,7 +143,7 @@ func TestSubmitIntegrationMixedAndChunked(t *testing.T) {
 }
 
 func TestSubmitIntegrationFailedChunkIsNotResent(t *testing.T) {
-	srv, c := submitServer(t, nil, librato.WithChunkSize(2))
+	srv, c := fakeClient(t, nil, librato.WithChunkSize(2))
 	var n atomic.Int32
 	srv.SetFault(func(r *http.Request) (int, string, bool) {
 		if r.Method == http.MethodPost && n.Add(1) == 2 {
@@ -190,7 +181,7 @@ func TestSubmitIntegrationFailedChunkIsNotResent(t *testing.T) {
 }
 
 func TestSubmitIntegrationInvalidSendsNothing(t *testing.T) {
-	srv, c := submitServer(t, nil)
+	srv, c := fakeClient(t, nil)
 	err := c.Submit(context.Background(),
 		librato.Measurement{Name: "ok", Value: 1},
 		librato.Measurement{Name: "bad name", Value: 1},
@@ -206,7 +197,7 @@ func TestSubmitIntegrationInvalidSendsNothing(t *testing.T) {
 }
 
 func TestSubmitIntegrationAppOptics(t *testing.T) {
-	srv, c := submitServer(t, []libratotest.Option{libratotest.WithAppOptics()})
+	srv, c := fakeClient(t, []libratotest.Option{libratotest.WithAppOptics()})
 	require.NoError(t, c.Submit(context.Background(), librato.Measurement{Name: "cpu", Value: 1.5, Tags: map[string]string{"host": "h1"}}))
 	paths, _ := posts(srv)
 	assert.Equal(t, []string{"/v1/measurements"}, paths)
