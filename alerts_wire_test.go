@@ -26,13 +26,8 @@ const awBase = "https://alerts.librato.test/v1/"
 // of the test that every armed request was sent.
 func awClient(t *testing.T, opts ...Option) *Client {
 	t.Helper()
-	hc := &http.Client{}
-	gock.InterceptClient(hc)
-	t.Cleanup(func() {
-		assert.True(t, gock.IsDone(), "armed requests not sent: %d", len(gock.Pending()))
-		gock.Off()
-		gock.RestoreClient(hc)
-	})
+	hc := gockHTTPClient(t)
+	t.Cleanup(func() { assert.True(t, gock.IsDone(), "armed requests not sent: %d", len(gock.Pending())) })
 	opts = append([]Option{WithBaseURL(awBase), WithHTTPClient(hc), WithRetry(RetryPolicy{MaxAttempts: 1})}, opts...)
 	c, err := Connect("user@example.com", "secret-token", opts...)
 	require.NoError(t, err)

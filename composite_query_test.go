@@ -30,13 +30,8 @@ type captured struct {
 // expected request answered with status and the fixture body (if any).
 func compositeGock(t *testing.T, method, base, path string, status int, fixture string, connect func(opts ...Option) (*Client, error)) (*Client, *captured) {
 	t.Helper()
-	hc := &http.Client{}
-	gock.InterceptClient(hc)
-	t.Cleanup(func() {
-		assert.True(t, gock.IsDone(), "the expected request was not sent")
-		gock.Off()
-		gock.RestoreClient(hc)
-	})
+	hc := gockHTTPClient(t)
+	t.Cleanup(func() { assert.True(t, gock.IsDone(), "the expected request was not sent") })
 	seen := &captured{}
 	m := gock.New(base).Path(path).AddMatcher(func(r *http.Request, _ *gock.Request) (bool, error) {
 		if r.Method != method {
@@ -194,10 +189,7 @@ func TestUsesTags(t *testing.T) {
 }
 
 func TestGetCompositeAPIError(t *testing.T) {
-	hc := &http.Client{}
-	gock.InterceptClient(hc)
-	defer gock.RestoreClient(hc)
-	defer gock.Off()
+	hc := gockHTTPClient(t)
 	gock.New(testBase).Get("/v1/metrics").Reply(400).
 		JSON(map[string]any{"errors": map[string]any{"params": map[string]any{"compose": []string{"is invalid"}}}})
 	c, err := Connect("user@example.com", "token", WithBaseURL(testBase+"/v1/"), WithHTTPClient(hc))

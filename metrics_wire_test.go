@@ -42,14 +42,9 @@ type mtWire struct {
 // newMTWire returns a client whose requests go to gock, without retries.
 func newMTWire(t *testing.T, opts ...Option) *mtWire {
 	t.Helper()
-	hc := &http.Client{}
-	gock.InterceptClient(hc)
+	hc := gockHTTPClient(t)
 	w := &mtWire{t: t}
-	t.Cleanup(func() {
-		assert.True(t, gock.IsDone(), "armed exchanges were not all used")
-		gock.Off()
-		gock.RestoreClient(hc)
-	})
+	t.Cleanup(func() { assert.True(t, gock.IsDone(), "armed exchanges were not all used") })
 	all := append([]Option{WithHTTPClient(hc), WithRetry(RetryPolicy{MaxAttempts: 1})}, opts...)
 	c, err := Connect("user@example.com", "token", all...)
 	require.NoError(t, err)

@@ -27,13 +27,8 @@ var submitNow = time.Unix(1600000000, 0)
 // fails and is recorded as unmatched, so "nothing was sent" is checkable. Retries are off.
 func gockClient(t *testing.T, appOptics bool, opts ...Option) *Client {
 	t.Helper()
-	hc := &http.Client{Transport: http.DefaultTransport}
 	gock.Intercept()
-	gock.InterceptClient(hc)
-	t.Cleanup(func() {
-		gock.OffAll()
-		gock.RestoreClient(hc)
-	})
+	hc := gockHTTPClient(t)
 	opts = append([]Option{WithHTTPClient(hc), WithRetry(RetryPolicy{MaxAttempts: 1})}, opts...)
 	var c *Client
 	var err error
