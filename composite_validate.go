@@ -260,6 +260,28 @@ func optOneOf(o Opts, key string, arg int, allowed ...string) *argError {
 	return argf(arg, "option %s must be one of %s, got %q", key, strings.Join(allowed, ", "), v)
 }
 
+// setWithOptions checks the shape fn(set[, {options}]) shared by most
+// functions: lo to 2 arguments, the first a series expression or set, the
+// second (if any) an options map, which it returns.
+func setWithOptions(c Call, lo int) (Opts, *argError) {
+	if e := wantArgs(c, lo, 2); e != nil {
+		return nil, e
+	}
+	if e := wantSet(c, 0); e != nil {
+		return nil, e
+	}
+	return wantOptions(c, 1)
+}
+
+// requiredText is optText for an option that must be present.
+func requiredText(o Opts, key string, arg int) (string, *argError) {
+	v, ok, e := optText(o, key, arg)
+	if e == nil && !ok {
+		e = argf(arg, "option %s is required", key)
+	}
+	return v, e
+}
+
 func checkSetOnly(c Call) *argError {
 	if e := wantArgs(c, 1, 1); e != nil {
 		return e
@@ -291,13 +313,7 @@ func checkSeries(c Call) *argError {
 }
 
 func checkDerive(c Call) *argError {
-	if e := wantArgs(c, 1, 2); e != nil {
-		return e
-	}
-	if e := wantSet(c, 0); e != nil {
-		return e
-	}
-	o, e := wantOptions(c, 1)
+	o, e := setWithOptions(c, 1)
 	if e != nil {
 		return e
 	}
@@ -317,22 +333,13 @@ func checkDivide(c Call) *argError {
 var fractionRE = regexp.MustCompile(`^[0-9]+/[0-9]+$`)
 
 func checkScale(c Call) *argError {
-	if e := wantArgs(c, 2, 2); e != nil {
-		return e
-	}
-	if e := wantSet(c, 0); e != nil {
-		return e
-	}
-	o, e := wantOptions(c, 1)
+	o, e := setWithOptions(c, 2)
 	if e != nil {
 		return e
 	}
-	v, ok, e := optText(o, "factor", 1)
+	v, e := requiredText(o, "factor", 1)
 	if e != nil {
 		return e
-	}
-	if !ok {
-		return argf(1, "option factor is required")
 	}
 	if fractionRE.MatchString(v) {
 		if den, _ := strconv.ParseUint(v[strings.IndexByte(v, '/')+1:], 10, 64); den == 0 {
@@ -347,13 +354,7 @@ func checkScale(c Call) *argError {
 }
 
 func checkWindow(c Call) *argError {
-	if e := wantArgs(c, 2, 2); e != nil {
-		return e
-	}
-	if e := wantSet(c, 0); e != nil {
-		return e
-	}
-	o, e := wantOptions(c, 1)
+	o, e := setWithOptions(c, 2)
 	if e != nil {
 		return e
 	}
@@ -371,22 +372,13 @@ func checkWindow(c Call) *argError {
 }
 
 func checkFill(c Call) *argError {
-	if e := wantArgs(c, 2, 2); e != nil {
-		return e
-	}
-	if e := wantSet(c, 0); e != nil {
-		return e
-	}
-	o, e := wantOptions(c, 1)
+	o, e := setWithOptions(c, 2)
 	if e != nil {
 		return e
 	}
-	v, ok, e := optText(o, "value", 1)
+	v, e := requiredText(o, "value", 1)
 	if e != nil {
 		return e
-	}
-	if !ok {
-		return argf(1, "option value is required")
 	}
 	if f, err := strconv.ParseFloat(v, 64); v != "last" && (err != nil || math.IsInf(f, 0) || math.IsNaN(f)) {
 		return argf(1, "value must be a number or \"last\", got %q", v)
@@ -407,13 +399,7 @@ func checkTimeshift(c Call) *argError {
 }
 
 func checkRank(c Call) *argError {
-	if e := wantArgs(c, 1, 2); e != nil {
-		return e
-	}
-	if e := wantSet(c, 0); e != nil {
-		return e
-	}
-	o, e := wantOptions(c, 1)
+	o, e := setWithOptions(c, 1)
 	if e != nil {
 		return e
 	}
