@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,19 +67,58 @@ type MetricAttributes struct {
 	Extra map[string]any
 }
 
-// Attribute keys, as the API spells them.
-const (
-	attrColor             = "color"
-	attrDisplayMax        = "display_max"
-	attrDisplayMin        = "display_min"
-	attrDisplayUnitsLong  = "display_units_long"
-	attrDisplayUnitsShort = "display_units_short"
-	attrDisplayStacked    = "display_stacked"
-	attrSummarizeFunction = "summarize_function"
-	attrAggregate         = "aggregate"
-	attrCreatedByUA       = "created_by_ua"
-	attrGapDetection      = "gap_detection"
-)
+// attrField is one typed attribute of MetricAttributes: its key as the API spells it, whether it
+// is read-only (Update never sends it), and its field, a *string, **float64 or **bool. The table
+// below is the one list of typed attributes the decoder and the encoders share.
+type attrField struct {
+	key      string
+	readOnly bool
+	field    func(a *MetricAttributes) any
+}
+
+var attrFields = []attrField{
+	{"color", false, func(a *MetricAttributes) any { return &a.Color }},
+	{"display_max", false, func(a *MetricAttributes) any { return &a.DisplayMax }},
+	{"display_min", false, func(a *MetricAttributes) any { return &a.DisplayMin }},
+	{"display_units_long", false, func(a *MetricAttributes) any { return &a.DisplayUnitsLong }},
+	{"display_units_short", false, func(a *MetricAttributes) any { return &a.DisplayUnitsShort }},
+	{"display_stacked", false, func(a *MetricAttributes) any { return &a.DisplayStacked }},
+	{"summarize_function", false, func(a *MetricAttributes) any { return &a.SummarizeFunction }},
+	{"aggregate", false, func(a *MetricAttributes) any { return &a.Aggregate }},
+	{"created_by_ua", true, func(a *MetricAttributes) any { return &a.CreatedByUA }},
+	{"gap_detection", true, func(a *MetricAttributes) any { return &a.GapDetection }},
+}
+
+// decode reads v into f's field of a; it reports false when v does not fit the field.
+func (f attrField) decode(a *MetricAttributes, v json.RawMessage) (ok bool) {
+	switch p := f.field(a).(type) {
+	case *string:
+		*p, ok = flexString(v)
+	case **float64:
+		*p, ok = flexFloat(v)
+	case **bool:
+		*p, ok = flexBool(v)
+	}
+	return ok
+}
+
+// encode puts f's field of a into m when it is set.
+func (f attrField) encode(a *MetricAttributes, m map[string]any) {
+	switch p := f.field(a).(type) {
+	case *string:
+		if *p != "" {
+			m[f.key] = *p
+		}
+	case **float64:
+		if *p != nil {
+			m[f.key] = **p
+		}
+	case **bool:
+		if *p != nil {
+			m[f.key] = **p
+		}
+	}
+}
 
 // UnmarshalJSON decodes the API's attributes object tolerantly (see MetricAttributes).
 func (a *MetricAttributes) UnmarshalJSON(b []byte) error {
@@ -91,41 +131,18 @@ func (a *MetricAttributes) UnmarshalJSON(b []byte) error {
 	}
 	*a = MetricAttributes{}
 	for k, v := range raw {
-		ok := true
-		switch k {
-		case attrColor:
-			a.Color, ok = flexString(v)
-		case attrDisplayMax:
-			a.DisplayMax, ok = flexFloat(v)
-		case attrDisplayMin:
-			a.DisplayMin, ok = flexFloat(v)
-		case attrDisplayUnitsLong:
-			a.DisplayUnitsLong, ok = flexString(v)
-		case attrDisplayUnitsShort:
-			a.DisplayUnitsShort, ok = flexString(v)
-		case attrDisplayStacked:
-			a.DisplayStacked, ok = flexBool(v)
-		case attrSummarizeFunction:
-			a.SummarizeFunction, ok = flexString(v)
-		case attrAggregate:
-			a.Aggregate, ok = flexBool(v)
-		case attrCreatedByUA:
-			a.CreatedByUA, ok = flexString(v)
-		case attrGapDetection:
-			a.GapDetection, ok = flexBool(v)
-		default:
-			ok = false
+		i := slices.IndexFunc(attrFields, func(f attrField) bool { return f.key == k })
+		if i >= 0 && attrFields[i].decode(a, v) {
+			continue
 		}
-		if !ok {
-			var x any
-			if err := json.Unmarshal(v, &x); err != nil {
-				return fmt.Errorf("librato: metric attribute %q: %w", k, err)
-			}
-			if a.Extra == nil {
-				a.Extra = make(map[string]any)
-			}
-			a.Extra[k] = x
+		var x any
+		if err := json.Unmarshal(v, &x); err != nil {
+			return fmt.Errorf("librato: metric attribute %q: %w", k, err)
 		}
+		if a.Extra == nil {
+			a.Extra = make(map[string]any)
+		}
+		a.Extra[k] = x
 	}
 	return nil
 }
@@ -137,41 +154,18 @@ func (a MetricAttributes) MarshalJSON() ([]byte, error) {
 }
 
 // toMap returns the attributes to encode; readOnly says whether created_by_ua and gap_detection
-// are included (not in requests).
+// are included (not in requests, not even from Extra).
 func (a *MetricAttributes) toMap(readOnly bool) map[string]any {
-	m := make(map[string]any, len(a.Extra)+10)
+	m := make(map[string]any, len(a.Extra)+len(attrFields))
 	for k, v := range a.Extra {
 		m[k] = v
 	}
-	setString := func(k, v string) {
-		if v != "" {
-			m[k] = v
+	for _, f := range attrFields {
+		if f.readOnly && !readOnly {
+			delete(m, f.key)
+			continue
 		}
-	}
-	setString(attrColor, a.Color)
-	if a.DisplayMax != nil {
-		m[attrDisplayMax] = *a.DisplayMax
-	}
-	if a.DisplayMin != nil {
-		m[attrDisplayMin] = *a.DisplayMin
-	}
-	setString(attrDisplayUnitsLong, a.DisplayUnitsLong)
-	setString(attrDisplayUnitsShort, a.DisplayUnitsShort)
-	if a.DisplayStacked != nil {
-		m[attrDisplayStacked] = *a.DisplayStacked
-	}
-	setString(attrSummarizeFunction, a.SummarizeFunction)
-	if a.Aggregate != nil {
-		m[attrAggregate] = *a.Aggregate
-	}
-	if readOnly {
-		setString(attrCreatedByUA, a.CreatedByUA)
-		if a.GapDetection != nil {
-			m[attrGapDetection] = *a.GapDetection
-		}
-	} else {
-		delete(m, attrCreatedByUA)
-		delete(m, attrGapDetection)
+		f.encode(a, m)
 	}
 	return m
 }
@@ -204,28 +198,14 @@ func (m *Metric) UnmarshalJSON(b []byte) error {
 	*m = Metric{
 		Name:         w.Name,
 		Type:         w.Type,
+		DisplayName:  deref(w.DisplayName),
+		Description:  deref(w.Description),
+		Composite:    deref(w.Composite),
+		Period:       secondsDuration(deref(w.Period)),
+		SourceLag:    secondsDuration(deref(w.SourceLag)),
+		Attributes:   deref(w.Attributes),
 		Measurements: w.Measurements,
-	}
-	if w.DisplayName != nil {
-		m.DisplayName = *w.DisplayName
-	}
-	if w.Description != nil {
-		m.Description = *w.Description
-	}
-	if w.Composite != nil {
-		m.Composite = *w.Composite
-	}
-	if w.Period != nil {
-		m.Period = secondsDuration(*w.Period)
-	}
-	if w.SourceLag != nil {
-		m.SourceLag = secondsDuration(*w.SourceLag)
-	}
-	if w.Attributes != nil {
-		m.Attributes = *w.Attributes
-	}
-	if w.Resolution != nil {
-		m.Resolution = int(*w.Resolution)
+		Resolution:   int(deref(w.Resolution)),
 	}
 	if w.Query != nil && w.Query.NextTime != nil && *w.Query.NextTime > 0 {
 		m.NextTime = time.Unix(int64(*w.Query.NextTime), 0).UTC()
@@ -238,28 +218,15 @@ func (m *Metric) UnmarshalJSON(b []byte) error {
 func (m Metric) MarshalJSON() ([]byte, error) {
 	w := metricWire{
 		Name:         m.Name,
+		DisplayName:  nonZero(m.DisplayName),
+		Description:  nonZero(m.Description),
+		Period:       nonZero(m.Period.Seconds()),
 		Type:         m.Type,
+		Composite:    nonZero(m.Composite),
+		SourceLag:    nonZero(m.SourceLag.Seconds()),
 		Attributes:   &m.Attributes,
 		Measurements: m.Measurements,
-	}
-	if m.DisplayName != "" {
-		w.DisplayName = &m.DisplayName
-	}
-	if m.Description != "" {
-		w.Description = &m.Description
-	}
-	if m.Period != 0 {
-		w.Period = durationSeconds(m.Period)
-	}
-	if m.Composite != "" {
-		w.Composite = &m.Composite
-	}
-	if m.SourceLag != 0 {
-		w.SourceLag = durationSeconds(m.SourceLag)
-	}
-	if m.Resolution != 0 {
-		r := float64(m.Resolution)
-		w.Resolution = &r
+		Resolution:   nonZero(float64(m.Resolution)),
 	}
 	if !m.NextTime.IsZero() {
 		t := float64(m.NextTime.Unix())
@@ -273,10 +240,22 @@ func secondsDuration(s float64) time.Duration {
 	return time.Duration(math.Round(s * float64(time.Second)))
 }
 
-// durationSeconds converts a Duration to the API's seconds.
-func durationSeconds(d time.Duration) *float64 {
-	s := d.Seconds()
-	return &s
+// deref returns *p, or the zero value for a nil p (the API's null).
+func deref[T any](p *T) T {
+	var v T
+	if p != nil {
+		v = *p
+	}
+	return v
+}
+
+// nonZero returns a pointer to v, or nil (null on the wire) for the zero value.
+func nonZero[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
 }
 
 func isJSONNull(b []byte) bool {
