@@ -155,16 +155,8 @@ func (w *measurementsWire) page() *MeasurementsPage {
 // GetMeasurements reads the first page of a metric's tagged series (GET /v1/measurements/:name).
 // NextMeasurements reads the following pages; AllSeries iterates over all of them.
 func (c *Client) GetMeasurements(ctx context.Context, name string, opts *MeasurementsOptions) (*MeasurementsPage, error) {
-	n, err := c.readName("GetMeasurements", name)
+	w, err := getByName[measurementsWire](ctx, c, "GetMeasurements", "measurements", name, opts)
 	if err != nil {
-		return nil, err
-	}
-	q, err := opts.values()
-	if err != nil {
-		return nil, fmt.Errorf("librato: GetMeasurements %s: %w", n, err)
-	}
-	var w measurementsWire
-	if _, err := c.do(ctx, http.MethodGet, escapePath("measurements", n), q, nil, &w); err != nil {
 		return nil, err
 	}
 	return w.page(), nil

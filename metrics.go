@@ -151,19 +151,25 @@ func (c *Client) writeName(op, name string) (string, error) {
 // (GET /v1/metrics/:name). Tagged accounts read measurements with GetMeasurements.
 // A metric that does not exist is an error matching ErrNotFound.
 func (c *Client) Get(ctx context.Context, name string, opts *GetOptions) (*Metric, error) {
-	n, err := c.readName("Get", name)
+	return getByName[Metric](ctx, c, "Get", "metrics", name, opts)
+}
+
+// getByName is GET <area>/<name> with the query opts encode, decoded into a new T: the read that
+// Get and GetMeasurements share. op names the call in errors.
+func getByName[T any](ctx context.Context, c *Client, op, area, name string, opts interface{ values() (url.Values, error) }) (*T, error) {
+	n, err := c.readName(op, name)
 	if err != nil {
 		return nil, err
 	}
 	q, err := opts.values()
 	if err != nil {
-		return nil, fmt.Errorf("librato: Get %s: %w", n, err)
+		return nil, fmt.Errorf("librato: %s %s: %w", op, n, err)
 	}
-	var m Metric
-	if _, err := c.do(ctx, http.MethodGet, escapePath("metrics", n), q, nil, &m); err != nil {
+	var out T
+	if _, err := c.do(ctx, http.MethodGet, escapePath(area, n), q, nil, &out); err != nil {
 		return nil, err
 	}
-	return &m, nil
+	return &out, nil
 }
 
 // SourcePoint is a legacy point with the source it belongs to ("unassigned" for none).
