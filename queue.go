@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -121,7 +119,11 @@ type Queue struct {
 	err      error       // from the options, returned by every Add
 	spool    *queueSpool // nil without QueueOptions.SpoolDir
 
-	validTags tagCache
+	// Set by NewQueue for quick (queue_check.go).
+	tagsAlways bool // every measurement goes to the tagged API
+	baseTagsOK bool // the queue's and client's tags together are within MaxTags
+	validTags  tagCache
+	validNames nameCache
 }
 
 // initialCap is how many measurements the buffers have room for up front.
@@ -158,6 +160,8 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 			q.tags[k] = v
 		}
 	}
+	q.tagsAlways = c.appOptics || len(q.tags) > 0 || len(c.tags) > 0
+	q.baseTagsOK = mergedTagCount(nil, q.tags, c.tags) <= MaxTags
 	// Pre-grown buffers, and spares to swap in at the first flush, so that Add does not grow a
 	// slice from nothing after each flush.
 	n := min(q.maxPending, max(initialCap, q.chunkSize, q.autoSubmit))
@@ -184,7 +188,8 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 }
 
 // Add queues m. It returns an error, and queues nothing, when m is invalid (see Client.Submit for
-// the rules; the client's sanitizer is applied to the name first), ErrQueueFull when MaxPending is
+// the rules; the client's sanitizer is applied to the name first; errors.Is(err, ErrInvalid)
+// holds and errors.As finds the *ValidationError), ErrQueueFull when MaxPending is
 // reached, and ErrClosed after Close. With invalid QueueOptions.Tags every Add fails (NewQueue
 // returns no error: it is reported here, before anything is queued).
 //
@@ -195,10 +200,13 @@ func (q *Queue) Add(m Measurement) error {
 	if q.err != nil {
 		return q.err
 	}
-	if err := q.check(&m); err != nil {
-		return err
+	tagged, ok := q.quick(&m)
+	if !ok {
+		if err := q.check(&m); err != nil {
+			return err
+		}
+		tagged = q.c.tagged(&m, q.tags)
 	}
-	tagged := q.c.tagged(&m, q.tags)
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -225,33 +233,6 @@ func (q *Queue) Add(m Measurement) error {
 		case q.kick <- struct{}{}:
 		default: // a wake-up is already pending
 		}
-	}
-	return nil
-}
-
-// check validates m for Add, skipping the tag validation of a tag map already validated.
-func (q *Queue) check(m *Measurement) error {
-	tags := m.Tags
-	if len(tags) == 0 {
-		if err := q.c.checkMeasurement(m); err != nil {
-			return err
-		}
-		return q.c.checkRoute(m, q.tags)
-	}
-	id, known := q.validTags.lookup(tags)
-	if known {
-		m.Tags = nil // checkMeasurement checks everything but the tags...
-	}
-	err := q.c.checkMeasurement(m)
-	m.Tags = tags
-	if err != nil {
-		return err
-	}
-	if err := q.c.checkRoute(m, q.tags); err != nil { // ...and this what depends on them.
-		return err
-	}
-	if !known {
-		q.validTags.remember(id, tags)
 	}
 	return nil
 }
@@ -533,43 +514,4 @@ func collectSpans(legacy, tagged []Measurement, spans []span) []Measurement {
 func (q *Queue) String() string {
 	s := q.Stats()
 	return "librato.Queue{queued: " + strconv.Itoa(s.Queued) + ", sent: " + strconv.FormatUint(s.Sent, 10) + "}"
-}
-
-// tagCacheSize is the number of tag maps a Queue remembers as validated.
-const tagCacheSize = 64
-
-// tagCache remembers tag maps that passed validation, by identity, so that Add does not iterate
-// and check the same map again and again. It is lock-free: a direct-mapped table of entries that
-// hold the map, so a remembered map stays alive and its address cannot be reused by another map.
-// A map is remembered the second time it is seen in a row in its slot, so maps built for a single
-// Add cost no extra allocation. Callers promise not to change a map after Add (the queue keeps it
-// until it is sent anyway); should one still change, the API refuses the measurement with 400 and
-// the flush isolates and reports it.
-type tagCache struct {
-	slots [tagCacheSize]atomic.Pointer[tagCacheEntry]
-	seen  [tagCacheSize]atomic.Uintptr // last map seen per slot, a hint only
-}
-
-type tagCacheEntry struct {
-	id   uintptr
-	tags map[string]string
-}
-
-func tagCacheSlot(id uintptr) uintptr {
-	return (id >> 4 * 0x9E3779B97F4A7C15 >> 58) % tagCacheSize
-}
-
-// lookup reports whether tags was remembered; id identifies the map for remember.
-func (c *tagCache) lookup(tags map[string]string) (id uintptr, ok bool) {
-	id = reflect.ValueOf(tags).Pointer()
-	e := c.slots[tagCacheSlot(id)].Load()
-	return id, e != nil && e.id == id
-}
-
-// remember records a validated map.
-func (c *tagCache) remember(id uintptr, tags map[string]string) {
-	i := tagCacheSlot(id)
-	if c.seen[i].Swap(id) == id {
-		c.slots[i].Store(&tagCacheEntry{id: id, tags: tags})
-	}
 }

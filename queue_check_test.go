@@ -1,0 +1,149 @@
+package librato
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// quickCases are measurements around every rule checkMeasurement and checkRoute apply.
+func quickCases() []Measurement {
+	tags := map[string]string{"host": "web-1"}
+	badTags := map[string]string{"bad tag": "x"}
+	many := map[string]string{}
+	for i := 0; i < MaxTags; i++ {
+		many["t"+strings.Repeat("x", i)] = "v"
+	}
+	return []Measurement{
+		{Name: "ok", Value: 1},
+		{Name: "ok", Value: 1, Tags: tags},
+		{Name: "ok", Value: 1, Tags: many},
+		{Name: "ok", Value: -1e126},
+		{Name: "ok", Value: 1e127},
+		{Name: "ok", Value: math.NaN()},
+		{Name: "ok", Value: math.Inf(-1)},
+		{Name: "ok", Value: 1, Type: Counter},
+		{Name: "ok", Value: 1, Type: Counter, Tags: tags},
+		{Name: "ok", Value: 1, Type: MetricType(7)},
+		{Name: "ok", Value: 1, Source: "web-1"},
+		{Name: "ok", Value: 1, Source: "ALL"},
+		{Name: "ok", Value: 1, Source: "bad source"},
+		{Name: "ok", Value: 1, Source: "web-1", Tags: tags},
+		{Name: "ok", Value: 1, Tags: badTags},
+		{Name: "ok", Value: 1, Period: 60 * time.Second},
+		{Name: "ok", Value: 1, Period: 1500 * time.Millisecond},
+		{Name: "ok", Value: 1, Period: -time.Second},
+		{Name: "ok", Value: 1, Time: submitNow.Add(-time.Hour)},
+		{Name: "ok", Value: 1, Time: submitNow.Add(time.Hour)},
+		{Name: "ok", Value: 1, Time: time.Unix(1000, 0)},
+		{Name: "ok", Summary: &Summary{Count: 1, Sum: 1, Min: 1, Max: 1}},
+		{Name: "ok", Value: 1, Attributes: map[string]any{"color": "red"}},
+		{Name: "ok", Value: 1, Attributes: map[string]any{"bad": func() {}}},
+		{Name: "", Value: 1},
+		{Name: "bad name", Value: 1},
+		{Name: "  bat$$m#an", Value: 1},
+		{Name: strings.Repeat("n", MaxMetricNameLength+1), Value: 1},
+	}
+}
+
+// TestQueueQuickAgrees: whatever the caches hold, quick vouches only for measurements the full
+// check accepts, routes them the same way and sanitizes the name the same way.
+func TestQueueQuickAgrees(t *testing.T) {
+	configs := []struct {
+		name      string
+		opts      []Option
+		qt        map[string]string
+		appOptics bool
+	}{
+		{"plain", nil, nil, false},
+		{"client tags", []Option{WithTags(map[string]string{"env": "prod"})}, nil, false},
+		{"queue tags", nil, map[string]string{"service": "api"}, false},
+		{"sanitizer", []Option{WithSanitizer(SanitizeMetricName)}, nil, false},
+		{"appoptics", nil, nil, true},
+	}
+	for _, cfg := range configs {
+		t.Run(cfg.name, func(t *testing.T) {
+			c, err := Connect("u@example.com", "tok", cfg.opts...)
+			if cfg.appOptics {
+				c, err = ConnectAppOptics("tok", cfg.opts...)
+			}
+			require.NoError(t, err)
+			c.now = func() time.Time { return submitNow }
+			q := c.NewQueue(QueueOptions{Tags: cfg.qt})
+			defer q.Close(t.Context())
+			vouched := 0
+			for round := 0; round < 3; round++ { // the caches fill up over the rounds
+				for i, m := range quickCases() {
+					full := m
+					wantErr := q.check(&full)
+					fast := m
+					tagged, ok := q.quick(&fast)
+					if !ok {
+						assert.Equal(t, m.Name, fast.Name, "case %d: quick left m alone", i)
+						continue
+					}
+					vouched++
+					require.NoError(t, wantErr, "case %d: quick vouched for an invalid measurement %+v", i, m)
+					assert.Equal(t, full.Name, fast.Name, "case %d", i)
+					assert.Equal(t, c.tagged(&full, q.tags), tagged, "case %d", i)
+				}
+			}
+			assert.Positive(t, vouched, "the fast path is taken")
+		})
+	}
+}
+
+func TestQueueQuickManyTagsWithQueueTags(t *testing.T) {
+	// 50 tags of its own are fine alone, but not over a queue tag: the cache must not hide that.
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
+	many := map[string]string{}
+	for i := 0; i < MaxTags; i++ {
+		many["t"+strings.Repeat("x", i)] = "v"
+	}
+	q := c.NewQueue(QueueOptions{Tags: map[string]string{"service": "api"}})
+	defer q.Close(t.Context())
+	for i := 0; i < 3; i++ {
+		assert.ErrorIs(t, q.Add(Measurement{Name: "m", Value: 1, Tags: many}), ErrInvalid)
+	}
+	assert.Zero(t, q.Len())
+}
+
+func TestNameCache(t *testing.T) {
+	var nc nameCache
+	name := "api.latency"
+	assert.False(t, nc.known(name))
+	nc.remember(name)
+	assert.False(t, nc.known(name), "remembered the second time only")
+	nc.remember(name)
+	assert.True(t, nc.known(name))
+	assert.False(t, nc.known(name[:5]), "same bytes address, other name")
+	other := []byte(name)
+	other[0] = 'x'
+	assert.False(t, nc.known(string(other)))
+	assert.False(t, nc.known(""))
+}
+
+func TestQueueAddQuickAllocs(t *testing.T) {
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
+	q := c.NewQueue(QueueOptions{MaxPending: -1})
+	defer q.Close(t.Context())
+	defer drainForBench(q) // nothing to send at Close
+	m := Measurement{Name: "api.latency", Value: 42.5, Tags: benchTags}
+	for i := 0; i < 3; i++ {
+		require.NoError(t, q.Add(m))
+	}
+	_, ok := q.quick(&m)
+	require.True(t, ok, "the benchmark's measurement takes the fast path")
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := q.Add(m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
