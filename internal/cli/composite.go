@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"flag"
-	"fmt"
 	"time"
 
 	"github.com/go-librato/librato"
@@ -28,20 +27,17 @@ Examples:
 }
 
 type compositeCmd struct {
-	conn       connFlags
-	start, end timeFlag
-	resolution int
-	tagged     bool
-	output     *choiceFlag
+	conn connFlags
+	rangeFlags
+	tagged bool
+	output *choiceFlag
 
 	expr librato.Expr
 }
 
 func (c *compositeCmd) flags(fs *flag.FlagSet) {
 	c.conn.register(fs)
-	fs.Var(&c.start, "start", "start `time` (default 24 hours ago)")
-	fs.Var(&c.end, "end", "end `time` (default now)")
-	fs.IntVar(&c.resolution, "resolution", 60, "point spacing in `seconds`")
+	c.rangeFlags.register(fs)
 	fs.BoolVar(&c.tagged, "tagged", false, "use the tagged API even without a tag selector")
 	fs.Var(c.output, "output", "output `format`: human, json or csv")
 }
@@ -50,8 +46,8 @@ func (c *compositeCmd) args(args []string) error {
 	if len(args) != 1 {
 		return usageErrorf("want one EXPR (quote it), got %d arguments", len(args))
 	}
-	if c.resolution < 1 || c.resolution > librato.MaxResolution {
-		return usageErrorf("--resolution %d is outside 1..%d", c.resolution, librato.MaxResolution)
+	if err := c.rangeFlags.check(); err != nil {
+		return err
 	}
 	expr, err := librato.ParseComposite(args[0])
 	if err != nil {
@@ -71,7 +67,7 @@ type compositeResult struct {
 }
 
 func (c *compositeCmd) run(ctx context.Context, env *Env) error {
-	from, to, err := timeRange(env, &c.start, &c.end)
+	from, to, err := c.timeRange(env)
 	if err != nil {
 		return err
 	}
@@ -89,15 +85,7 @@ func (c *compositeCmd) run(ctx context.Context, env *Env) error {
 	if out.Resolution == 0 {
 		out.Resolution = c.resolution
 	}
-	switch c.output.value {
-	case "json":
-		return writeJSON(env.Stdout, out)
-	case "csv":
-		return writeSeriesCSV(env.Stdout, out.Series, true)
-	}
-	title := fmt.Sprintf("%s, %s to %s, resolution %ds", out.Compose,
-		out.Start.Format(time.RFC3339), out.End.Format(time.RFC3339), out.Resolution)
-	return writeSeriesHuman(env.Stdout, title, out.Series)
+	return writeRead(env.Stdout, c.output.value, out, out.Compose, out.Start, out.End, out.Resolution, out.Series)
 }
 
 // compositeSeries converts a composite result for printing.

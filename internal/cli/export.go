@@ -37,14 +37,13 @@ Examples:
 }
 
 type exportCmd struct {
-	conn       connFlags
-	name       string
-	start, end timeFlag
-	resolution int
-	format     *choiceFlag
-	dir        string
-	tagged     bool
-	restart    bool
+	conn connFlags
+	name string
+	rangeFlags
+	format  *choiceFlag
+	dir     string
+	tagged  bool
+	restart bool
 
 	// sleep waits for d or until ctx is done (tests replace it); nil means sleepCtx.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -57,9 +56,7 @@ type exportCmd struct {
 func (c *exportCmd) flags(fs *flag.FlagSet) {
 	c.conn.register(fs)
 	fs.StringVar(&c.name, "name", "", "only metrics whose name contains `SUBSTR`")
-	fs.Var(&c.start, "start", "start `time` (default 24 hours ago)")
-	fs.Var(&c.end, "end", "end `time` (default now)")
-	fs.IntVar(&c.resolution, "resolution", 60, "point spacing in `seconds`")
+	c.rangeFlags.register(fs)
 	fs.Var(c.format, "format", "file `format`: csv or json")
 	fs.StringVar(&c.dir, "D", "librato-export", "`directory` to write to (created if needed)")
 	fs.BoolVar(&c.tagged, "tagged", false, "export tagged series only (the default reads legacy series, and tagged ones for metrics without legacy data)")
@@ -70,8 +67,8 @@ func (c *exportCmd) args(args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("export takes no arguments (use --name to filter)")
 	}
-	if c.resolution < 1 || c.resolution > librato.MaxResolution {
-		return usageErrorf("--resolution %d is outside 1..%d", c.resolution, librato.MaxResolution)
+	if err := c.rangeFlags.check(); err != nil {
+		return err
 	}
 	if c.dir == "" {
 		return usageErrorf("-D must name a directory")
@@ -80,7 +77,7 @@ func (c *exportCmd) args(args []string) error {
 }
 
 func (c *exportCmd) run(ctx context.Context, env *Env) error {
-	from, to, err := timeRange(env, &c.start, &c.end)
+	from, to, err := c.timeRange(env)
 	if err != nil {
 		return err
 	}
@@ -199,28 +196,8 @@ func (c *exportCmd) exportMetric(ctx context.Context, env *Env, cl *librato.Clie
 // readLegacy reads a legacy metric's points, source by source, waiting between pages when the
 // rate limit says so.
 func (c *exportCmd) readLegacy(ctx context.Context, env *Env, cl *librato.Client, name string, from, to time.Time) ([]series, error) {
-	var out []series
-	index := map[string]int{}
-	for p, err := range cl.Points(ctx, name, &librato.GetOptions{StartTime: from, EndTime: to, Resolution: c.resolution}) {
-		if err != nil {
-			return nil, err
-		}
-		i, ok := index[p.Source]
-		if !ok {
-			i = len(out)
-			index[p.Source] = i
-			src := p.Source
-			if src == librato.UnassignedSource {
-				src = ""
-			}
-			out = append(out, series{Name: name, Source: src})
-		}
-		out[i].Points = append(out[i].Points, toPoints([]librato.Point{p.Point})...)
-		if err := c.waitRateLimit(ctx, env, cl); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	opts := &librato.GetOptions{StartTime: from, EndTime: to, Resolution: c.resolution}
+	return readLegacy(ctx, cl, name, opts, func() error { return c.waitRateLimit(ctx, env, cl) })
 }
 
 // readTagged reads a metric's tagged series, all pages, joining the pieces of each tag set.

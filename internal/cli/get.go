@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/go-librato/librato"
@@ -31,22 +32,19 @@ Examples:
 }
 
 type getCmd struct {
-	conn       connFlags
-	start, end timeFlag
-	resolution int
-	source     string
-	tags       tagsFlag
-	tagged     bool
-	output     *choiceFlag
+	conn connFlags
+	rangeFlags
+	source string
+	tags   tagsFlag
+	tagged bool
+	output *choiceFlag
 
 	name string
 }
 
 func (c *getCmd) flags(fs *flag.FlagSet) {
 	c.conn.register(fs)
-	fs.Var(&c.start, "start", "start `time` (default 24 hours ago)")
-	fs.Var(&c.end, "end", "end `time` (default now)")
-	fs.IntVar(&c.resolution, "resolution", 60, "point spacing in `seconds`")
+	c.rangeFlags.register(fs)
 	fs.StringVar(&c.source, "source", "", "legacy `source` name or pattern (web*)")
 	fs.Var(&c.tags, "tag", "tag filter `k=v` (repeatable, * wildcards); reads tagged series")
 	fs.BoolVar(&c.tagged, "tagged", false, "read tagged series even without --tag")
@@ -57,8 +55,8 @@ func (c *getCmd) args(args []string) error {
 	if len(args) != 1 {
 		return usageErrorf("want one metric NAME, got %d arguments", len(args))
 	}
-	if c.resolution < 1 || c.resolution > librato.MaxResolution {
-		return usageErrorf("--resolution %d is outside 1..%d", c.resolution, librato.MaxResolution)
+	if err := c.rangeFlags.check(); err != nil {
+		return err
 	}
 	if c.source != "" && (len(c.tags) > 0 || c.tagged) {
 		return usageErrorf("--source reads legacy series; it cannot be combined with --tag or --tagged")
@@ -67,14 +65,35 @@ func (c *getCmd) args(args []string) error {
 	return nil
 }
 
+// rangeFlags are the --start, --end and --resolution of the commands that read series
+// (get, composite, export).
+type rangeFlags struct {
+	start, end timeFlag
+	resolution int
+}
+
+func (f *rangeFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.start, "start", "start `time` (default 24 hours ago)")
+	fs.Var(&f.end, "end", "end `time` (default now)")
+	fs.IntVar(&f.resolution, "resolution", 60, "point spacing in `seconds`")
+}
+
+// check validates --resolution; the times are resolved at run time, against the clock.
+func (f *rangeFlags) check() error {
+	if f.resolution < 1 || f.resolution > librato.MaxResolution {
+		return usageErrorf("--resolution %d is outside 1..%d", f.resolution, librato.MaxResolution)
+	}
+	return nil
+}
+
 // timeRange resolves --start and --end; the default range is the last 24 hours.
-func timeRange(env *Env, start, end *timeFlag) (time.Time, time.Time, error) {
+func (f *rangeFlags) timeRange(env *Env) (time.Time, time.Time, error) {
 	now := env.now()
-	from, err := start.resolve("start", now, now.Add(-24*time.Hour))
+	from, err := f.start.resolve("start", now, now.Add(-24*time.Hour))
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
-	to, err := end.resolve("end", now, now)
+	to, err := f.end.resolve("end", now, now)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
@@ -95,7 +114,7 @@ type getResult struct {
 }
 
 func (c *getCmd) run(ctx context.Context, env *Env) error {
-	from, to, err := timeRange(env, &c.start, &c.end)
+	from, to, err := c.timeRange(env)
 	if err != nil {
 		return err
 	}
@@ -117,7 +136,7 @@ func (c *getCmd) run(ctx context.Context, env *Env) error {
 		}
 		tagged = false
 	} else if !tagged {
-		res.Series, err = readLegacy(ctx, cl, meta.Name, &librato.GetOptions{StartTime: from, EndTime: to, Resolution: c.resolution, Source: c.source})
+		res.Series, err = readLegacy(ctx, cl, meta.Name, &librato.GetOptions{StartTime: from, EndTime: to, Resolution: c.resolution, Source: c.source}, nil)
 		if err != nil && !(c.source == "" && errors.Is(err, librato.ErrBadRequest)) {
 			return err
 		}
@@ -130,20 +149,28 @@ func (c *getCmd) run(ctx context.Context, env *Env) error {
 			return err
 		}
 	}
-	switch c.output.value {
+	what := fmt.Sprintf("%s (%s)", res.Name, res.Type)
+	return writeRead(env.Stdout, c.output.value, res, what, res.Start, res.End, res.Resolution, res.Series)
+}
+
+// writeRead prints what get or composite read in format: result (the command's whole result) as
+// JSON, the series as CSV, or sparklines under a title naming what was read and the range.
+func writeRead(w io.Writer, format string, result any, what string, start, end time.Time, resolution int, ss []series) error {
+	switch format {
 	case "json":
-		return writeJSON(env.Stdout, res)
+		return writeJSON(w, result)
 	case "csv":
-		return writeSeriesCSV(env.Stdout, res.Series, true)
+		return writeSeriesCSV(w, ss, true)
 	}
-	title := fmt.Sprintf("%s (%s), %s to %s, resolution %ds", res.Name, res.Type,
-		res.Start.Format(time.RFC3339), res.End.Format(time.RFC3339), res.Resolution)
-	return writeSeriesHuman(env.Stdout, title, res.Series)
+	title := fmt.Sprintf("%s, %s to %s, resolution %ds", what,
+		start.Format(time.RFC3339), end.Format(time.RFC3339), resolution)
+	return writeSeriesHuman(w, title, ss)
 }
 
 // readLegacy reads every point of a legacy metric in the range, one series per source, following
-// the API's next_time paging.
-func readLegacy(ctx context.Context, cl *librato.Client, name string, opts *librato.GetOptions) ([]series, error) {
+// the API's next_time paging. each, when not nil, runs after every point read; an error it
+// returns ends the read (export waits out the rate limit there).
+func readLegacy(ctx context.Context, cl *librato.Client, name string, opts *librato.GetOptions, each func() error) ([]series, error) {
 	var out []series
 	index := map[string]int{}
 	for p, err := range cl.Points(ctx, name, opts) {
@@ -155,12 +182,17 @@ func readLegacy(ctx context.Context, cl *librato.Client, name string, opts *libr
 			i = len(out)
 			index[p.Source] = i
 			src := p.Source
-			if src == "unassigned" {
+			if src == librato.UnassignedSource {
 				src = ""
 			}
 			out = append(out, series{Name: name, Source: src})
 		}
 		out[i].Points = append(out[i].Points, toPoints([]librato.Point{p.Point})...)
+		if each != nil {
+			if err := each(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return out, nil
 }
