@@ -2,12 +2,10 @@ package cli
 
 import (
 	"context"
-	"encoding/csv"
 	"flag"
 	"fmt"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/go-librato/librato"
@@ -165,26 +163,18 @@ func (c *alertsCmd) list(ctx context.Context, env *Env, cl *librato.Client) erro
 		}
 		rows = append(rows, r)
 	}
-	switch c.output.value {
-	case "json":
-		return writeJSON(env.Stdout, rows)
-	case "csv":
-		cw := csv.NewWriter(env.Stdout)
-		_ = cw.Write([]string{"id", "name", "active", "firing", "conditions", "description"})
-		for _, r := range rows {
-			_ = cw.Write([]string{strconv.Itoa(r.ID), r.Name, strconv.FormatBool(r.Active), strconv.FormatBool(r.Firing),
-				strings.Join(r.Conditions, "; "), r.Description})
-		}
-		cw.Flush()
-		return cw.Error()
-	}
-	if len(rows) == 0 {
-		_, err := fmt.Fprintln(env.Stdout, "no alerts")
-		return err
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tCONDITIONS")
-	for _, r := range rows {
+	return writeRows(env.Stdout, c.output.value, rows, alertRows)
+}
+
+var alertRows = rowsFormat[alertRow]{
+	noun:      "alert",
+	csvHeader: []string{"id", "name", "active", "firing", "conditions", "description"},
+	csvRow: func(r alertRow) []string {
+		return []string{strconv.Itoa(r.ID), r.Name, strconv.FormatBool(r.Active), strconv.FormatBool(r.Firing),
+			strings.Join(r.Conditions, "; "), r.Description}
+	},
+	header: []string{"ID", "NAME", "STATE", "CONDITIONS"},
+	row: func(r alertRow) []string {
 		state := "ok"
 		switch {
 		case r.Firing:
@@ -192,10 +182,8 @@ func (c *alertsCmd) list(ctx context.Context, env *Env, cl *librato.Client) erro
 		case !r.Active:
 			state = "inactive"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", r.ID, r.Name, state, strings.Join(r.Conditions, "; "))
-	}
-	fmt.Fprintf(tw, "\n%s\n", plural(len(rows), "alert"))
-	return tw.Flush()
+		return []string{strconv.Itoa(r.ID), r.Name, state, strings.Join(r.Conditions, "; ")}
+	},
 }
 
 // describeCondition renders a condition for people: "api.latency above 200 (max, for 5m)".

@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/csv"
 	"flag"
-	"fmt"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/go-librato/librato"
@@ -58,36 +55,23 @@ func (c *listCmd) run(ctx context.Context, env *Env) error {
 		}
 		ms = append(ms, m)
 	}
-	switch c.output.value {
-	case "json":
-		if ms == nil {
-			ms = []librato.Metric{}
-		}
-		return writeJSON(env.Stdout, ms)
-	case "csv":
-		cw := csv.NewWriter(env.Stdout)
-		_ = cw.Write([]string{"name", "type", "period", "display_name", "description"})
-		for _, m := range ms {
-			_ = cw.Write([]string{m.Name, m.Type, periodString(m.Period), m.DisplayName, m.Description})
-		}
-		cw.Flush()
-		return cw.Error()
-	}
-	if len(ms) == 0 {
-		_, err := fmt.Fprintln(env.Stdout, "no metrics")
-		return err
-	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTYPE\tPERIOD\tDESCRIPTION")
-	for _, m := range ms {
+	return writeRows(env.Stdout, c.output.value, ms, metricRows)
+}
+
+var metricRows = rowsFormat[librato.Metric]{
+	noun:      "metric",
+	csvHeader: []string{"name", "type", "period", "display_name", "description"},
+	csvRow: func(m librato.Metric) []string {
+		return []string{m.Name, m.Type, periodString(m.Period), m.DisplayName, m.Description}
+	},
+	header: []string{"NAME", "TYPE", "PERIOD", "DESCRIPTION"},
+	row: func(m librato.Metric) []string {
 		p := periodString(m.Period)
 		if p == "" {
 			p = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Name, m.Type, p, m.Description)
-	}
-	fmt.Fprintf(tw, "\n%s\n", plural(len(ms), "metric"))
-	return tw.Flush()
+		return []string{m.Name, m.Type, p, m.Description}
+	},
 }
 
 // periodString prints a metric period in seconds, "" when unset.

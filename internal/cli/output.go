@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/go-librato/librato"
@@ -231,4 +232,44 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return strconv.Itoa(n) + " " + noun + "s"
+}
+
+// rowsFormat says how a list command prints its rows as CSV (a header, then a record per row) and
+// as a table for people (column titles, then tab-separated cells per row, then the count).
+type rowsFormat[T any] struct {
+	noun      string // counted under the table ("3 alerts"), and "no alerts" for none
+	csvHeader []string
+	csvRow    func(T) []string
+	header    []string
+	row       func(T) []string
+}
+
+// writeRows prints a list command's rows in format: json (an empty list as []), csv, or the table.
+func writeRows[T any](w io.Writer, format string, rows []T, f rowsFormat[T]) error {
+	switch format {
+	case "json":
+		if rows == nil {
+			rows = []T{}
+		}
+		return writeJSON(w, rows)
+	case "csv":
+		cw := csv.NewWriter(w)
+		_ = cw.Write(f.csvHeader)
+		for _, r := range rows {
+			_ = cw.Write(f.csvRow(r))
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	if len(rows) == 0 {
+		_, err := fmt.Fprintf(w, "no %ss\n", f.noun)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(f.header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(f.row(r), "\t"))
+	}
+	fmt.Fprintf(tw, "\n%s\n", plural(len(rows), f.noun))
+	return tw.Flush()
 }
