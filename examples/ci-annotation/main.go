@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/go-librato/librato"
-	"github.com/go-librato/librato/libratotest"
+	"github.com/go-librato/librato/examples/internal/exampleenv"
 )
 
 // stream is the annotation stream the example writes to.
@@ -48,19 +48,6 @@ func main() {
 	os.Exit(code)
 }
 
-func connect(w io.Writer, getenv func(string) string) (*librato.Client, *libratotest.Server, error) {
-	user, token := getenv("LIBRATO_USER"), getenv("LIBRATO_TOKEN")
-	if user != "" && token != "" {
-		c, err := librato.Connect(user, token)
-		fmt.Fprintf(w, "annotating stream %q on the Librato API as %s\n\n", stream, user)
-		return c, nil, err
-	}
-	fake := libratotest.NewServer()
-	fmt.Fprintf(w, "LIBRATO_USER/LIBRATO_TOKEN not set: annotating an in-process fake API at %s\n\n", fake.URL)
-	c, err := fake.Client()
-	return c, fake, err
-}
-
 // step is one CI step: a title and the work.
 type step struct {
 	title string
@@ -70,9 +57,12 @@ type step struct {
 // run records the steps (a wrapped command, or two simulated steps) and returns the exit code:
 // the command's status, or 0 for the simulation, whose failure is part of the show.
 func run(ctx context.Context, w io.Writer, getenv func(string) string, command []string) (int, error) {
-	c, fake, err := connect(w, getenv)
+	c, fake, err := exampleenv.Connect(getenv)
 	if fake != nil {
 		defer fake.Close()
+		fmt.Fprintf(w, "LIBRATO_USER/LIBRATO_TOKEN not set: annotating an in-process fake API at %s\n\n", fake.URL)
+	} else {
+		fmt.Fprintf(w, "annotating stream %q on the Librato API as %s\n\n", stream, getenv("LIBRATO_USER"))
 	}
 	if err != nil {
 		return 1, err

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/go-librato/librato"
-	"github.com/go-librato/librato/libratotest"
+	"github.com/go-librato/librato/examples/internal/exampleenv"
 )
 
 func main() {
@@ -82,20 +82,15 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 		librato.WithUserAgent("inventory-sync/2.0"),
 	}
 
-	var c *librato.Client
-	var err error
-	user, token := getenv("LIBRATO_USER"), getenv("LIBRATO_TOKEN")
-	if user != "" && token != "" {
-		fmt.Fprintf(w, "using the Librato API as %s\n", user)
-		c, err = librato.Connect(user, token, opts...)
-	} else {
-		fake := libratotest.NewServer()
+	c, fake, err := exampleenv.Connect(getenv, opts...)
+	if fake != nil {
 		defer fake.Close()
 		fmt.Fprintf(w, "LIBRATO_USER/LIBRATO_TOKEN not set: using an in-process fake API at %s\n", fake.URL)
 		// Make the first request fail, to show the retry in the log.
 		fmt.Fprintln(w, "the fake will answer the first request with 503; watch the client retry")
 		fake.FailNext(1, http.StatusServiceUnavailable, `{"errors":{"system":["temporarily unavailable"]}}`)
-		c, err = fake.Client(opts...) // the fake's URL and credentials, with our options
+	} else {
+		fmt.Fprintf(w, "using the Librato API as %s\n", getenv("LIBRATO_USER"))
 	}
 	if err != nil {
 		return err

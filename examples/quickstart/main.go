@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/go-librato/librato"
-	"github.com/go-librato/librato/libratotest"
+	"github.com/go-librato/librato/examples/internal/exampleenv"
 )
 
 func main() {
@@ -34,34 +34,17 @@ func main() {
 	}
 }
 
-// connect returns a client for the real API when credentials are set, else for an in-process
-// fake; stop releases the fake.
-func connect(w io.Writer, getenv func(string) string) (c *librato.Client, stop func(), err error) {
-	user, token := getenv("LIBRATO_USER"), getenv("LIBRATO_TOKEN")
-	if user != "" && token != "" {
-		var opts []librato.Option
-		if u := getenv("LIBRATO_URL"); u != "" {
-			if !strings.Contains(strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://"), "/") {
-				u += "/v1/" // a bare server address, as `librato serve` prints it
-			}
-			opts = append(opts, librato.WithBaseURL(u))
-		}
-		c, err = librato.Connect(user, token, opts...)
-		fmt.Fprintf(w, "Using the Librato API as %s.\n\n", user)
-		return c, func() {}, err
-	}
-	srv := libratotest.NewServer()
-	fmt.Fprintf(w, "LIBRATO_USER/LIBRATO_TOKEN not set: using an in-process fake Librato API (libratotest) at %s.\n\n", srv.URL)
-	c, err = srv.Client()
-	return c, srv.Close, err
-}
-
 func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
-	c, stop, err := connect(w, getenv)
+	c, fake, err := exampleenv.Connect(getenv)
+	if fake != nil {
+		defer fake.Close()
+		fmt.Fprintf(w, "LIBRATO_USER/LIBRATO_TOKEN not set: using an in-process fake Librato API (libratotest) at %s.\n\n", fake.URL)
+	} else {
+		fmt.Fprintf(w, "Using the Librato API as %s.\n\n", getenv("LIBRATO_USER"))
+	}
 	if err != nil {
 		return err
 	}
-	defer stop()
 	// Fail early, with a clear message, on bad credentials or no network.
 	if err := c.Ping(ctx); err != nil {
 		return fmt.Errorf("cannot reach the API: %w", err)

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/examples/internal/exampleenv"
 	"github.com/go-librato/librato/libratotest"
 )
 
@@ -54,25 +55,13 @@ func main() {
 	}
 }
 
-// connect returns a client for the real API when credentials are set; otherwise for an
-// in-process fake API, which it also returns (nil with credentials). Close the fake when done.
-func connect(w io.Writer, getenv func(string) string) (*librato.Client, *libratotest.Server, error) {
-	user, token := getenv("LIBRATO_USER"), getenv("LIBRATO_TOKEN")
-	if user != "" && token != "" {
-		c, err := librato.Connect(user, token)
-		fmt.Fprintf(w, "sending metrics to the Librato API as %s\n", user)
-		return c, nil, err
-	}
-	fake := libratotest.NewServer()
-	fmt.Fprintf(w, "LIBRATO_USER/LIBRATO_TOKEN not set: sending metrics to an in-process fake API at %s\n", fake.URL)
-	c, err := fake.Client()
-	return c, fake, err
-}
-
 func run(ctx context.Context, w io.Writer, getenv func(string) string, cfg config) (err error) {
-	c, fake, err := connect(w, getenv)
+	c, fake, err := exampleenv.Connect(getenv)
 	if fake != nil {
 		defer fake.Close()
+		fmt.Fprintf(w, "LIBRATO_USER/LIBRATO_TOKEN not set: sending metrics to an in-process fake API at %s\n", fake.URL)
+	} else {
+		fmt.Fprintf(w, "sending metrics to the Librato API as %s\n", getenv("LIBRATO_USER"))
 	}
 	if err != nil {
 		return err
