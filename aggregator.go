@@ -72,8 +72,10 @@ type AggregatorStats struct {
 // AddTagged) it keeps count, sum, min, max, the sum of squares and the last value, and sends one
 // summary measurement per series instead of every value. It is safe for concurrent use.
 //
-// Adding a value to a series already seen takes a lock and a map lookup and allocates nothing;
-// for the hottest call sites, Series and TaggedSeries return a handle that skips the lookup.
+// Adding a value to a series already seen takes a lock and allocates nothing; a call site that
+// passes the same name and tag map again is recognized with one map lookup per tag (the map is
+// still read each time, so changing it between calls is fine). For the hottest call sites, Series
+// and TaggedSeries return a handle that skips even that.
 // Flushing (Submit, Queue.AddAggregator, Reset) keeps the series known so that the next period
 // does not allocate again; a series without values for a whole period is forgotten.
 //
@@ -92,6 +94,8 @@ type Aggregator struct {
 	newSketch   func() Sketch
 	err         error // from the options, returned by every call
 
+	recent seriesHints // lock-free hints for add: the series a call site used last
+
 	mu       sync.Mutex
 	index    map[string]*aggSeries // series key -> series; sanitizer aliases share a series
 	series   []*aggSeries          // in the order first seen
@@ -105,6 +109,7 @@ type aggSeries struct {
 	key    string
 	name   string            // sanitized
 	tags   map[string]string // own copy; nil for a legacy series
+	pairs  []tagKV           // tags sorted by name, for seriesHints
 	tagged bool
 	stats  aggStats
 	sketch Sketch
@@ -243,6 +248,21 @@ func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged 
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return &ValidationError{Field: "value", Value: formatNumber(v), Reason: "must be a finite number"}
 	}
+	slot := hintSlot(name, tags)
+	if s := a.recent.slots[slot].Load(); s != nil && s.matches(name, tags, tagged) {
+		a.mu.Lock()
+		if !s.gone {
+			a.recordLocked(s, v)
+			a.mu.Unlock()
+			return nil
+		}
+		a.mu.Unlock()
+	}
+	return a.addByKey(name, v, tags, tagged, slot)
+}
+
+// addByKey is add's path through the index, which then hints the series to the next call.
+func (a *Aggregator) addByKey(name string, v float64, tags map[string]string, tagged bool, slot uintptr) error {
 	var buf [keyBufSize]byte
 	key := appendSeriesKey(buf[:0], tagged, name, tags)
 	a.mu.Lock()
@@ -254,61 +274,21 @@ func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged 
 			return err
 		}
 	}
+	if s.key == string(key) { // not for a sanitizer alias: its name is not the series'
+		a.recent.slots[slot].Store(s)
+	}
+	a.recordLocked(s, v)
+	a.mu.Unlock()
+	return nil
+}
+
+// recordLocked adds v to s. a.mu is held.
+func (a *Aggregator) recordLocked(s *aggSeries, v float64) {
 	s.stats.add(v)
 	if s.sketch != nil {
 		s.sketch.Add(v)
 	}
 	a.values++
-	a.mu.Unlock()
-	return nil
-}
-
-// maxSortedTags is how many tags appendSeriesKey sorts in a fixed array; more take a slice.
-const maxSortedTags = 8
-
-type tagKV struct{ k, v string }
-
-// appendSeriesKey appends the lookup key of a series to dst: a kind byte, then the name, tag
-// names and tag values in tag-name order, each preceded by its length (so no two series share a
-// key, whatever bytes the strings hold). It allocates only for more than maxSortedTags tags or a
-// key longer than dst's capacity.
-func appendSeriesKey(dst []byte, tagged bool, name string, tags map[string]string) []byte {
-	if !tagged {
-		dst = append(dst, 'L')
-		return appendKeyPart(dst, name)
-	}
-	dst = append(dst, 'T')
-	dst = appendKeyPart(dst, name)
-	var arr [maxSortedTags]tagKV
-	kv := arr[:0]
-	if len(tags) > maxSortedTags {
-		kv = make([]tagKV, 0, len(tags))
-	}
-	for k, v := range tags {
-		kv = append(kv, tagKV{k, v})
-	}
-	// Insertion sort: a handful of tags, no allocation, no interface calls.
-	for i := 1; i < len(kv); i++ {
-		for j := i; j > 0 && kv[j].k < kv[j-1].k; j-- {
-			kv[j], kv[j-1] = kv[j-1], kv[j]
-		}
-	}
-	for _, t := range kv {
-		dst = appendKeyPart(dst, t.k)
-		dst = appendKeyPart(dst, t.v)
-	}
-	return dst
-}
-
-// appendKeyPart appends len(s) as a uvarint, then s.
-func appendKeyPart(dst []byte, s string) []byte {
-	n := uint64(len(s))
-	for n >= 0x80 {
-		dst = append(dst, byte(n)|0x80)
-		n >>= 7
-	}
-	dst = append(dst, byte(n))
-	return append(dst, s...)
 }
 
 // newSeriesLocked validates and creates the series of key. A name the sanitizer changes shares the
@@ -344,6 +324,7 @@ func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, t
 		for k, v := range tags {
 			s.tags[k] = v
 		}
+		s.pairs = sortedPairs(s.tags)
 	}
 	if a.newSketch != nil {
 		s.sketch = a.newSketch()
@@ -462,7 +443,7 @@ func (a *Aggregator) restore(snaps []aggSnapshot) {
 	for _, sn := range snaps {
 		s, ok := a.index[sn.key]
 		if !ok {
-			s = &aggSeries{key: sn.key, name: sn.name, tags: sn.tags, tagged: sn.tagged}
+			s = &aggSeries{key: sn.key, name: sn.name, tags: sn.tags, pairs: sortedPairs(sn.tags), tagged: sn.tagged}
 			a.index[sn.key] = s
 			a.series = append(a.series, s)
 		}

@@ -1,0 +1,156 @@
+package librato
+
+import (
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// canonical names a series independently of the aggregator: kind, name, sorted tags.
+func canonical(tagged bool, name string, tags map[string]string) string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(strconv.FormatBool(tagged) + "|" + name)
+	for _, k := range keys {
+		b.WriteString("|" + strconv.Quote(k) + "=" + strconv.Quote(tags[k]))
+	}
+	return b.String()
+}
+
+// aggTotals returns count and sum per series, by canonical name.
+func aggTotals(t *testing.T, a *Aggregator) map[string][2]float64 {
+	t.Helper()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := map[string][2]float64{}
+	for _, s := range a.series {
+		c := canonical(s.tagged, s.name, s.tags)
+		_, dup := out[c]
+		require.False(t, dup, "two series for %s", c)
+		out[c] = [2]float64{float64(s.stats.count), s.stats.sum}
+	}
+	return out
+}
+
+// TestAggregatorHintsNeverMixSeries drives many call sites through the hint table (far more
+// than it has slots, so they collide), mutating, reusing and swapping maps between calls, and
+// compares every series' count and sum with a model keyed by the canonical series name.
+func TestAggregatorHintsNeverMixSeries(t *testing.T) {
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
+	a := c.NewAggregator(AggregatorOptions{MaxSeries: 1 << 20})
+	rng := rand.New(rand.NewPCG(1, 2))
+	names := []string{"a", "b", "api.latency", "api.latencyx", "x"}
+	// Tag values that look alike: prefixes, swapped names and values, empty-ish variations.
+	vals := []string{"1", "11", "h", "host", "web-1", "web-10"}
+	keys := []string{"host", "h", "region", "hostx"}
+	maps := make([]map[string]string, 600)
+	for i := range maps {
+		maps[i] = map[string]string{}
+		for j := rng.IntN(4); j >= 0; j-- {
+			maps[i][keys[rng.IntN(len(keys))]] = vals[rng.IntN(len(vals))]
+		}
+	}
+	want := map[string][2]float64{}
+	for i := 0; i < 200_000; i++ {
+		m := maps[rng.IntN(len(maps))]
+		switch rng.IntN(20) {
+		case 0: // the caller changes its map between calls
+			m[keys[rng.IntN(len(keys))]] = vals[rng.IntN(len(vals))]
+		case 1:
+			for k := range m {
+				delete(m, k)
+				break
+			}
+		}
+		name := names[rng.IntN(len(names))]
+		v := float64(rng.IntN(100))
+		tagged := rng.IntN(8) != 0
+		if tagged {
+			require.NoError(t, a.AddTagged(name, v, m))
+		} else {
+			require.NoError(t, a.Add(name, v))
+		}
+		var tags map[string]string
+		if tagged && len(m) > 0 {
+			tags = m
+		}
+		w := want[canonical(tagged, name, tags)]
+		want[canonical(tagged, name, tags)] = [2]float64{w[0] + 1, w[1] + v}
+	}
+	assert.Equal(t, want, aggTotals(t, a))
+}
+
+// TestAggregatorHintSameSlot forces every call into one hint slot: only content decides.
+func TestAggregatorHintSameSlot(t *testing.T) {
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
+	a := c.NewAggregator(AggregatorOptions{})
+	m := map[string]string{"host": "a"}
+	const slot = 7
+	add := func(name string, v float64, tags map[string]string) {
+		require.NoError(t, a.addByKey(name, v, tags, true, slot))
+		// What add would do with this slot's hint, whatever hintSlot says.
+		if s := a.recent.slots[slot].Load(); s != nil && s.matches(name, tags, true) {
+			a.mu.Lock()
+			a.recordLocked(s, v)
+			a.mu.Unlock()
+			return
+		}
+		require.NoError(t, a.addByKey(name, v, tags, true, slot))
+	}
+	add("n", 1, m)     // 2 values (addByKey, then the hint)
+	m["host"] = "b"    // same map, other content
+	add("n", 10, m)    // must not land in host=a
+	add("n", 100, nil) // no tags
+	add("n", 1000, map[string]string{"host": "b", "x": "y"})
+	got := aggTotals(t, a)
+	assert.Equal(t, map[string][2]float64{
+		canonical(true, "n", map[string]string{"host": "a"}):           {2, 2},
+		canonical(true, "n", map[string]string{"host": "b"}):           {2, 20},
+		canonical(true, "n", nil):                                      {2, 200},
+		canonical(true, "n", map[string]string{"host": "b", "x": "y"}): {2, 2000},
+	}, got)
+}
+
+// TestAggregatorHintSkipsAliases: with a sanitizer that is not idempotent, the series of a name
+// is what the index says (the series named by the sanitized name "nx" is also the one of the
+// key "nx"); hints agree with it, call after call.
+func TestAggregatorHintSkipsAliases(t *testing.T) {
+	c, err := Connect("u@example.com", "tok", WithSanitizer(func(s string) string { return s + "x" }))
+	require.NoError(t, err)
+	a := c.NewAggregator(AggregatorOptions{})
+	tags := map[string]string{"host": "a"}
+	for i := 0; i < 3; i++ {
+		require.NoError(t, a.AddTagged("n", 1, tags))  // series "nx", through an alias
+		require.NoError(t, a.AddTagged("nx", 5, tags)) // the key of series "nx"
+	}
+	assert.Equal(t, map[string][2]float64{canonical(true, "nx", tags): {6, 18}}, aggTotals(t, a))
+}
+
+// TestAggregatorHintAfterForget: a hinted series forgotten by a flush is registered again.
+func TestAggregatorHintAfterForget(t *testing.T) {
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
+	a := c.NewAggregator(AggregatorOptions{})
+	tags := map[string]string{"host": "a"}
+	require.NoError(t, a.AddTagged("n", 1, tags))
+	require.NoError(t, a.AddTagged("n", 1, tags))
+	a.Reset() // values taken
+	a.Reset() // idle for a period: forgotten
+	require.Zero(t, a.Stats().Series)
+	require.NoError(t, a.AddTagged("n", 7, tags))
+	assert.Equal(t, map[string][2]float64{canonical(true, "n", tags): {1, 7}}, aggTotals(t, a))
+	ms := a.Measurements()
+	require.Len(t, ms, 1)
+	assert.Equal(t, 7.0, ms[0].Summary.Sum)
+}
