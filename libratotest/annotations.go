@@ -366,20 +366,9 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, st *annotat
 func (s *Server) getStream(w http.ResponseWriter, r *http.Request, st *annotationStore) {
 	q := r.URL.Query()
 	bad := paramErrors{}
-	num := func(k string) (int64, bool) {
-		v := q.Get(k)
-		if v == "" {
-			return 0, false
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			bad.add(k, "is not a number")
-		}
-		return n, true
-	}
-	start, hasStart := num("start_time")
-	end, hasEnd := num("end_time")
-	count, hasCount := num("count")
+	start, hasStart := queryInt(q, "start_time", bad)
+	end, hasEnd := queryInt(q, "end_time", bad)
+	count, hasCount := queryInt(q, "count", bad)
 	if hasCount && count < 1 && len(bad) == 0 {
 		bad.add("count", "must be positive")
 	}

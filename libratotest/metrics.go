@@ -281,22 +281,31 @@ func (st *state) selectNames(raw json.RawMessage, exclude []string) ([]string, b
 // named by "names" (array or wildcard pattern) minus "exclude". Always 204,
 // never a job.
 func (s *Server) updateMetrics(w http.ResponseWriter, r *http.Request) {
+	s.forSelectedMetrics(w, r, func(k string, u *metricUpdate) {
+		if m := s.st.Metrics[k]; m != nil {
+			applyProps(m, u.metricProps)
+		}
+	})
+}
+
+// forSelectedMetrics is the body of PUT and DELETE /v1/metrics: it decodes the
+// request, selects the metrics it names and runs f on each key with s.mu
+// held. It answers 204 (never a job), or 400 without names.
+func (s *Server) forSelectedMetrics(w http.ResponseWriter, r *http.Request, f func(k string, u *metricUpdate)) {
 	var u metricUpdate
 	if err := s.decodeBody(r, &u); err != nil {
 		s.writeDecodeError(w, err)
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	keys, ok := s.st.selectNames(u.Names, u.Exclude)
+	for _, k := range keys {
+		f(k, &u)
+	}
+	s.mu.Unlock()
 	if !ok {
 		s.writeParamErrors(w, http.StatusBadRequest, paramErrors{"names": {"is not present"}})
 		return
-	}
-	for _, k := range keys {
-		if m := s.st.Metrics[k]; m != nil {
-			applyProps(m, u.metricProps)
-		}
 	}
 	s.writeEmpty(w, http.StatusNoContent)
 }
@@ -313,20 +322,5 @@ func (s *Server) deleteMetric(w http.ResponseWriter, r *http.Request) {
 // deleteMetrics serves DELETE /v1/metrics with {"names":[...]} or
 // {"names":"pattern","exclude":[...]}: 204, never a job.
 func (s *Server) deleteMetrics(w http.ResponseWriter, r *http.Request) {
-	var u metricUpdate
-	if err := s.decodeBody(r, &u); err != nil {
-		s.writeDecodeError(w, err)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys, ok := s.st.selectNames(u.Names, u.Exclude)
-	if !ok {
-		s.writeParamErrors(w, http.StatusBadRequest, paramErrors{"names": {"is not present"}})
-		return
-	}
-	for _, k := range keys {
-		s.st.deleteMetric(k)
-	}
-	s.writeEmpty(w, http.StatusNoContent)
+	s.forSelectedMetrics(w, r, func(k string, _ *metricUpdate) { s.st.deleteMetric(k) })
 }

@@ -113,26 +113,29 @@ func parseTagFilter(q url.Values, bad paramErrors) []tagCond {
 	return conds
 }
 
+// queryInt parses the integer query parameter k; ok is false when it is
+// absent or, recorded in bad, not a number.
+func queryInt(q url.Values, k string, bad paramErrors) (n int64, ok bool) {
+	v := q.Get(k)
+	if v == "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		bad.add(k, "is not a number")
+		return 0, false
+	}
+	return n, true
+}
+
 // timeRange parses start_time, end_time and duration: end defaults to now,
 // start to end-duration; all three together are an error, and with
 // requireStart one of start_time or duration is required.
 func timeRange(q url.Values, now int64, requireStart bool, bad paramErrors) (start, end int64) {
 	end = now
-	get := func(k string) (int64, bool) {
-		v := q.Get(k)
-		if v == "" {
-			return 0, false
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			bad.add(k, "is not a number")
-			return 0, false
-		}
-		return n, true
-	}
-	st, hasStart := get("start_time")
-	en, hasEnd := get("end_time")
-	du, hasDur := get("duration")
+	st, hasStart := queryInt(q, "start_time", bad)
+	en, hasEnd := queryInt(q, "end_time", bad)
+	du, hasDur := queryInt(q, "duration", bad)
 	if hasEnd {
 		end = en
 	}
