@@ -13,17 +13,6 @@ import (
 
 // Integration tests of alerts and annotations against the fake server.
 
-// aiCount counts the requests the server saw with method and path.
-func aiCount(srv *libratotest.Server, method, path string) int {
-	n := 0
-	for _, r := range srv.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
-}
-
 func TestAlertLifecycleAgainstFake(t *testing.T) {
 	srv, c := fakeClientAt(t, libratotest.WithPageSize(2))
 	ctx := t.Context()
@@ -53,7 +42,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 		listed = append(listed, al.ID)
 	}
 	assert.ElementsMatch(t, ids, listed)
-	assert.Equal(t, 3, aiCount(srv, "GET", "/v1/alerts"))
+	assert.Equal(t, 3, countRequests(srv, "GET", "/v1/alerts"))
 	assert.Equal(t, librato.ListOptions{Name: "int.alert"}, opts.ListOptions, "options are not modified")
 
 	page, info, err := c.ListAlerts(ctx, &librato.AlertListOptions{ListOptions: librato.ListOptions{Offset: 4}})
@@ -158,5 +147,5 @@ func TestAlertsOnAppOpticsFake(t *testing.T) {
 	assert.True(t, got.MD)
 	assert.Equal(t, "", got.Conditions[0].Source, `tagged clients send no source "*"`)
 	assert.Equal(t, []librato.ConditionTag{{Name: "env", Grouped: true, Values: []string{"prod"}}}, got.Conditions[0].Tags)
-	assert.Equal(t, 1, aiCount(srv, "POST", "/v1/alerts"))
+	assert.Equal(t, 1, countRequests(srv, "POST", "/v1/alerts"))
 }

@@ -114,7 +114,7 @@ func TestAnnotationStreamsPagingAgainstFake(t *testing.T) {
 		names = append(names, s.Name)
 	}
 	assert.Equal(t, []string{"stream-0", "stream-1", "stream-2", "stream-3", "stream-4"}, names, "ordered by name")
-	assert.Equal(t, 3, aiCount(srv, "GET", "/v1/annotations"))
+	assert.Equal(t, 3, countRequests(srv, "GET", "/v1/annotations"))
 }
 
 func TestAnnotateAgainstFake(t *testing.T) {
@@ -137,7 +137,7 @@ func TestAnnotateAgainstFake(t *testing.T) {
 	}
 	assert.Equal(t, "", evs[0].Description)
 	assert.Equal(t, "main\n\nfailed: exit status 2", evs[1].Description)
-	assert.Equal(t, 2, aiCount(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[1].ID))+aiCount(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[0].ID)))
+	assert.Equal(t, 2, countRequests(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[1].ID))+countRequests(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[0].ID)))
 
 	// The API down: the work still runs and its error is not lost.
 	srv.FailNext(1, 503, `{"errors":{"system":["maintenance"]}}`)

@@ -29,3 +29,14 @@ func fakeClientAt(t *testing.T, srvOpts ...libratotest.Option) (*libratotest.Ser
 	t.Helper()
 	return fakeClient(t, append([]libratotest.Option{libratotest.WithNow(func() time.Time { return fakeNow })}, srvOpts...))
 }
+
+// countRequests counts the requests the server saw with method and path.
+func countRequests(srv *libratotest.Server, method, path string) int {
+	n := 0
+	for _, r := range srv.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}

@@ -121,16 +121,6 @@ func TestPointsAgainstFake(t *testing.T) {
 	assert.Equal(t, 3, countRequests(srv, http.MethodGet, "/v1/metrics/load"))
 }
 
-func countRequests(srv *libratotest.Server, method, path string) int {
-	n := 0
-	for _, r := range srv.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
-}
-
 func TestTaggedReadsAgainstFake(t *testing.T) {
 	_, c := fakeClientAt(t, libratotest.WithPageSize(2))
 	ctx := context.Background()
