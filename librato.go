@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -460,8 +461,8 @@ func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) t
 		}
 	}
 	d := maxWait
-	if attempt < 30 {
-		d = min(minWait<<attempt, maxWait)
+	if attempt < 62 && minWait <= maxWait>>attempt { // minWait<<attempt cannot overflow
+		d = minWait << attempt
 	}
 	half := d / 2
 	return half + rand.N(half+1)
@@ -475,6 +476,9 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
 		if s < 0 {
 			return 0, false
+		}
+		if int64(s) > int64(math.MaxInt64/time.Second) {
+			return math.MaxInt64, true // a wrapped product would be a short or negative wait
 		}
 		return time.Duration(s) * time.Second, true
 	}

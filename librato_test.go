@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -243,6 +244,14 @@ func TestBackoffIsCappedJitteredExponential(t *testing.T) {
 		assert.LessOrEqual(t, d, maxW)
 		assert.GreaterOrEqual(t, d, maxW/2)
 	}
+	// Long waits: minWait<<attempt would overflow (and rand.N panic on a negative bound).
+	for _, w := range []time.Duration{time.Hour, 24 * time.Hour} {
+		for attempt := range 70 {
+			d := backoff(w, w, attempt, nil)
+			assert.LessOrEqual(t, d, w, attempt)
+			assert.GreaterOrEqual(t, d, w/2, attempt)
+		}
+	}
 }
 
 func TestContextCancelStopsRetrying(t *testing.T) {
@@ -429,6 +438,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{"7", 7 * time.Second, true},
 		{" 0 ", 0, true},
 		{"-3", 0, false},
+		{"99999999999", math.MaxInt64, true}, // seconds beyond what a Duration holds: the longest wait, not a wrapped one
 		{"soon", 0, false},
 		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
 		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
