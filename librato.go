@@ -116,18 +116,23 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // Credentials in the URL are refused: pass them to Connect, where they are kept out of errors and logs.
 func WithBaseURL(raw string) Option {
 	return func(c *config) error {
+		// The messages never quote raw: its userinfo, opaque part or query may hold credentials.
 		u, err := url.Parse(raw)
 		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // *url.Error repeats the whole URL
+			}
 			return fmt.Errorf("librato: invalid base URL: %w", err)
 		}
 		if u.User != nil {
 			return errors.New("librato: base URL must not contain credentials; pass them to Connect")
 		}
 		if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
-			return fmt.Errorf("librato: base URL %q must be an absolute http or https URL", raw)
+			return fmt.Errorf("librato: base URL %s must be an absolute http or https URL", urlShape(u))
 		}
 		if u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("librato: base URL %q must not have a query or fragment", raw)
+			return fmt.Errorf("librato: base URL %s must not have a query or fragment", urlShape(u))
 		}
 		s := u.String()
 		if !strings.HasSuffix(s, "/") {
@@ -136,6 +141,15 @@ func WithBaseURL(raw string) Option {
 		c.baseURL = s
 		return nil
 	}
+}
+
+// urlShape is u as an option error may show it: scheme, host and path only, without the userinfo,
+// opaque part, query or fragment, any of which may hold credentials.
+func urlShape(u *url.URL) string {
+	if u.Opaque != "" {
+		return strconv.Quote(u.Scheme + ":...")
+	}
+	return strconv.Quote((&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String())
 }
 
 // WithHTTPClient makes the client send requests through hc (its Transport, Timeout and Jar).

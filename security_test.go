@@ -233,6 +233,18 @@ func TestTokenNeverLeaks(t *testing.T) {
 			"URL not absolute": func() (*librato.Client, error) {
 				return librato.Connect(leakUser, leakToken, librato.WithBaseURL("api.example.com"))
 			},
+			"URL without scheme, with userinfo": func() (*librato.Client, error) {
+				return librato.Connect(leakUser, leakToken, librato.WithBaseURL("user:"+leakToken+"@api.example.com/v1/"))
+			},
+			"unparsable URL with userinfo": func() (*librato.Client, error) {
+				return librato.Connect(leakUser, leakToken, librato.WithBaseURL(leakUser+":"+leakToken+"@api.example.com/v1/"))
+			},
+			"URL with a token query": func() (*librato.Client, error) {
+				return librato.Connect(leakUser, leakToken, librato.WithBaseURL("https://api.example.com/v1/?token="+leakToken))
+			},
+			"URL with a bad scheme and a token query": func() (*librato.Client, error) {
+				return librato.Connect(leakUser, leakToken, librato.WithBaseURL("ftp://api.example.com/v1/?api_key="+leakToken))
+			},
 			"bad timeout": func() (*librato.Client, error) {
 				return librato.Connect(leakUser, leakToken, librato.WithTimeout(-1))
 			},

@@ -88,11 +88,12 @@ func (c *connFlags) connect(env *Env, opts ...librato.Option) (*librato.Client, 
 // (what `librato serve` prints) becomes "http://127.0.0.1:8080/v1/".
 func normalizeBaseURL(raw string) (string, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return "", fmt.Errorf("API URL %q is not an absolute http(s) URL", raw)
-	}
-	if u.User != nil {
+	if err == nil && u.User != nil {
 		return "", fmt.Errorf("API URL must not contain credentials; use --user/--token")
+	}
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		// Not quoted: a mistyped URL may still carry a token in its userinfo or query.
+		return "", fmt.Errorf("API URL is not an absolute http(s) URL such as https://metrics-api.librato.com")
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/v1/"

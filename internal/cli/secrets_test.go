@@ -107,3 +107,19 @@ func TestAppOptics(t *testing.T) {
 	r = runCLIEnv(t, srv, "", env, "submit", "ao.count", "1", "--counter")
 	assert.Equal(t, ExitError, r.code, "AppOptics has no counters")
 }
+
+// A mistyped --url may carry a token in its userinfo or query: the usage error never quotes it.
+func TestBadURLNotQuoted(t *testing.T) {
+	const secret = "tok-in-url-4711"
+	for _, raw := range []string{
+		"user:" + secret + "@api.example.com/v1/",
+		"me@example.com:" + secret + "@api.example.com",
+		"ftp://api.example.com/v1/?token=" + secret,
+		"https://me:" + secret + "@api.example.com/v1/",
+		"https//me:" + secret + "@api.example.com",
+	} {
+		_, err := normalizeBaseURL(raw)
+		require.Error(t, err, raw)
+		assert.NotContains(t, err.Error(), secret, raw)
+	}
+}
