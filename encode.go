@@ -27,14 +27,13 @@ func appendPayload(dst []byte, tagged bool, ms []Measurement, queueTags, clientT
 	if tagged {
 		// Scratch space to merge and sort each measurement's tags: one per payload, because
 		// zeroing it per measurement would cost more than the rest of the tag work.
-		var scratch [stackTags]tagPair
-		var seen tagOutputs
+		var st tagState
 		dst = append(dst, `{"measurements":[`...)
 		for i := range ms {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendTagged(dst, &ms[i], queueTags, clientTags, &nowSec, scratch[:0], &seen)
+			dst = appendTagged(dst, &ms[i], queueTags, clientTags, &nowSec, &st)
 		}
 		return append(dst, "]}"...)
 	}
@@ -88,7 +87,7 @@ func appendLegacy(dst []byte, m *Measurement, nowSec *secDigits) []byte {
 
 // appendTagged appends one measurement object of POST measurements.
 func appendTagged(dst []byte, m *Measurement, queueTags, clientTags map[string]string, nowSec *secDigits,
-	scratch []tagPair, seen *tagOutputs) []byte {
+	st *tagState) []byte {
 	dst = append(dst, `{"name":`...)
 	dst = appendString(dst, m.Name)
 	if s := m.Summary; s != nil {
@@ -103,10 +102,10 @@ func appendTagged(dst []byte, m *Measurement, queueTags, clientTags map[string]s
 	}
 	dst = append(dst, `,"time":`...)
 	dst = appendTime(dst, m.Time, nowSec)
-	if id := mapID(m.Tags); !seen.copy(&dst, id) {
+	if id := mapID(m.Tags); !st.seen.copy(&dst, id) {
 		start := len(dst)
-		dst = appendMergedTags(dst, scratch, m.Tags, queueTags, clientTags)
-		seen.add(id, start, len(dst))
+		dst = st.appendMergedTags(dst, m.Tags, queueTags, clientTags)
+		st.seen.add(id, start, len(dst))
 	}
 	dst = appendProperties(dst, m)
 	return append(dst, '}')
@@ -205,26 +204,80 @@ func (c *tagOutputs) add(id uintptr, start, end int) {
 	c.next = (c.next + 1) % len(c.entries)
 }
 
-// tagPair is one tag of a merged set.
-type tagPair struct{ k, v string }
+// tagPair is one tag of a merged set; top marks a tag of the measurement's own map.
+type tagPair struct {
+	k, v  string
+	top   bool
+	clean bool // in a tagSchema: k, and v unless top, need no escaping
+}
 
 // stackTags is how many merged tags appendMergedTags sorts without allocating (MaxTags fits).
 const stackTags = 64
 
+// tagState is the tag work space of one payload (queue and client tags are fixed for it).
+type tagState struct {
+	scratch [stackTags]tagPair
+	seen    tagOutputs
+	schema  tagSchema
+}
+
+// tagSchema is the layout of the last merged tag set built by reading a whole map: its pairs in
+// output order, those of the measurement's own map marked. Measurements with their own maps
+// usually share the tag names and differ in values (host=web-1, host=web-2): a map with as many
+// tags as the schema's own, all with the schema's names, has exactly those names, so its merged
+// output has the schema's names in the same order, and its values are found by one lookup each
+// (no iteration, which costs a random start; no sort).
+type tagSchema struct {
+	n, own int // pairs in use (0: no schema yet); how many are marked top
+	pairs  [stackTags]tagPair
+}
+
 // appendMergedTags appends `,"tags":{...}` with top over mid over low, keys sorted so the output
-// is deterministic. Nothing is written when all three are empty. tags is scratch space (length 0);
-// beyond its capacity it grows on the heap.
-func appendMergedTags(dst []byte, tags []tagPair, top, mid, low map[string]string) []byte {
+// is deterministic. Nothing is written when all three are empty.
+func (st *tagState) appendMergedTags(dst []byte, top, mid, low map[string]string) []byte {
 	if len(top)+len(mid)+len(low) == 0 {
 		return dst
 	}
+	if sc := &st.schema; sc.n > 0 && sc.own == len(top) {
+		start := len(dst)
+		dst = append(dst, `,"tags":{`...)
+		i := 0
+		for ; i < sc.n; i++ {
+			p := &sc.pairs[i]
+			v := p.v
+			if p.top {
+				var ok bool
+				if v, ok = top[p.k]; !ok {
+					break
+				}
+			}
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if p.clean && (!p.top || cleanJSON(v)) {
+				dst = append(dst, '"')
+				dst = append(dst, p.k...)
+				dst = append(dst, `":"`...)
+				dst = append(dst, v...)
+				dst = append(dst, '"')
+				continue
+			}
+			dst = appendTagPair(dst, 0, p.k, v)
+		}
+		if i == sc.n {
+			return append(dst, '}')
+		}
+		dst = dst[:start] // another set of names: read the map
+	}
+	tags := st.scratch[:0]
+	own := len(top)
 	for k, v := range top {
-		tags = append(tags, tagPair{k, v})
+		tags = append(tags, tagPair{k: k, v: v, top: true})
 	}
 	if len(mid) > 0 { // ranging over even an empty map costs an iterator set-up
 		for k, v := range mid {
 			if _, ok := top[k]; !ok {
-				tags = append(tags, tagPair{k, v})
+				tags = append(tags, tagPair{k: k, v: v})
 			}
 		}
 	}
@@ -234,30 +287,41 @@ func appendMergedTags(dst []byte, tags []tagPair, top, mid, low map[string]strin
 				continue
 			}
 			if _, ok := mid[k]; !ok {
-				tags = append(tags, tagPair{k, v})
+				tags = append(tags, tagPair{k: k, v: v})
 			}
 		}
 	}
 	sortTags(tags)
+	if len(tags) <= stackTags && len(tags) > 0 {
+		sc := &st.schema
+		sc.n, sc.own = copy(sc.pairs[:], tags), own
+		for i := range sc.n {
+			p := &sc.pairs[i]
+			p.clean = cleanJSON(p.k) && (p.top || cleanJSON(p.v))
+		}
+	}
 	dst = append(dst, `,"tags":{`...)
 	for i := range tags {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		k, v := tags[i].k, tags[i].v
-		if cleanJSON(k) && cleanJSON(v) { // valid tags always are, but a '\\' in a value
-			dst = append(dst, '"')
-			dst = append(dst, k...)
-			dst = append(dst, `":"`...)
-			dst = append(dst, v...)
-			dst = append(dst, '"')
-			continue
-		}
-		dst = appendString(dst, k)
-		dst = append(dst, ':')
-		dst = appendString(dst, v)
+		dst = appendTagPair(dst, i, tags[i].k, tags[i].v)
 	}
 	return append(dst, '}')
+}
+
+// appendTagPair appends the i-th pair of a tags object: `"k":"v"`, comma first but for i 0.
+func appendTagPair(dst []byte, i int, k, v string) []byte {
+	if i > 0 {
+		dst = append(dst, ',')
+	}
+	if cleanJSON(k) && cleanJSON(v) { // valid tags always are, but a '\\' in a value
+		dst = append(dst, '"')
+		dst = append(dst, k...)
+		dst = append(dst, `":"`...)
+		dst = append(dst, v...)
+		return append(dst, '"')
+	}
+	dst = appendString(dst, k)
+	dst = append(dst, ':')
+	return appendString(dst, v)
 }
 
 // sortTags sorts by key: insertion sort, since sets are small (≤ 50) and usually a handful, and it
@@ -295,8 +359,10 @@ func appendFloat(dst []byte, f float64) []byte {
 		// Below 1e9 floats are closer together than 1e-6, so at most one n·10^-6 rounds to f;
 		// if n/10^6 == f it does (the division is correctly rounded, as is parsing the decimal),
 		// and n with its trailing zeros dropped is the shortest form. n < 2^53 is exact.
-		if n := math.Round(abs * 1e6); n/1e6 == abs {
-			u, k := uint64(n), 6
+		// abs·10^6 < 10^15 < 2^52: adding 0.5 is exact, and truncating rounds half up, like
+		// math.Round for a positive number, without its bit manipulation.
+		if u := uint64(abs*1e6 + 0.5); float64(u)/1e6 == abs {
+			k := 6
 			for u%10 == 0 {
 				u /= 10
 				k--
@@ -417,16 +483,23 @@ func appendString(dst []byte, s string) []byte {
 }
 
 // cleanJSON reports whether s needs no escaping at all: no control character, '"', '\\' or
-// non-ASCII byte. Metric names and tags nearly always qualify. It checks 8 bytes at a time, then
-// the tail byte by byte.
+// non-ASCII byte. Metric names and tags nearly always qualify. It checks 8 bytes at a time, the
+// tail as an overlapping last word; 4 to 7 bytes as two overlapping halves of one word.
 func cleanJSON(s string) bool {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if dirtyWord(s[i : i+8]) {
-			return false
+	n := len(s)
+	switch {
+	case n >= 8:
+		i := 0
+		for ; i+8 <= n; i += 8 {
+			if dirty(load8(s[i:])) {
+				return false
+			}
 		}
+		return i == n || !dirty(load8(s[n-8:]))
+	case n >= 4:
+		return !dirty(uint64(load4(s)) | uint64(load4(s[n-4:]))<<32)
 	}
-	for ; i < len(s); i++ {
+	for i := 0; i < n; i++ {
 		if !safeJSON[s[i]] {
 			return false
 		}
@@ -434,11 +507,21 @@ func cleanJSON(s string) bool {
 	return true
 }
 
-// dirtyWord reports whether one of the 8 bytes of w needs escaping (see cleanJSON).
-func dirtyWord(w string) bool {
-	_ = w[7]
-	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+// load8 reads the first 8 bytes of s, little-endian (one load: the compiler combines them).
+func load8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// load4 reads the first 4 bytes of s, little-endian.
+func load4(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// dirty reports whether one of the 8 bytes of x needs escaping (see cleanJSON).
+func dirty(x uint64) bool {
 	q := x ^ (lsb * '"')
 	b := x ^ (lsb * '\\')
 	return (x|(x-lsb*0x20)|(q-lsb)&^q|(b-lsb)&^b)&msb != 0
