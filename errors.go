@@ -262,7 +262,7 @@ func responseTime(h http.Header) time.Time {
 	return time.Now()
 }
 
-// errorURL renders u for an error: without userinfo or fragment, and with the
+// errorURL renders u for an error or a log line: without userinfo or fragment, and with the
 // value of any credential-like query parameter (token, api_key, password,
 // secret, ...) replaced by "REDACTED".
 func errorURL(u *url.URL) string {

@@ -581,9 +581,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("librato: %s %s: %w", method, redactURL(u), ctxErr)
+			return nil, fmt.Errorf("librato: %s %s: %w", method, errorURL(u), ctxErr)
 		}
-		return nil, fmt.Errorf("librato: %s %s: %w", method, redactURL(u), unwrapURLError(err))
+		return nil, fmt.Errorf("librato: %s %s: %w", method, errorURL(u), unwrapURLError(err))
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // lets the connection be reused
@@ -593,7 +593,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		c.rateLimit.Store(&rl)
 	}
 	if c.logger != nil {
-		c.logger.DebugContext(ctx, "librato request", "method", method, "url", redactURL(u),
+		c.logger.DebugContext(ctx, "librato request", "method", method, "url", errorURL(u),
 			"status", resp.StatusCode, "duration", time.Since(start))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -608,7 +608,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if out != nil {
 		dec := json.NewDecoder(resp.Body)
 		if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("librato: decoding %s %s response: %w", method, redactURL(u), err)
+			return nil, fmt.Errorf("librato: decoding %s %s response: %w", method, errorURL(u), err)
 		}
 	}
 	return &response{StatusCode: resp.StatusCode, Header: resp.Header}, nil
@@ -639,10 +639,6 @@ func gzipBytes(p []byte) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
-
-// redactURL drops userinfo and credential-like query values so no credential reaches an error or a
-// log line.
-func redactURL(u *url.URL) string { return errorURL(u) }
 
 // unwrapURLError removes *url.Error's own "METHOD URL:" prefix: the caller adds a redacted one.
 func unwrapURLError(err error) error {

@@ -255,11 +255,11 @@ func (c *Client) relativeLink(href string) (string, url.Values, error) {
 	if u.User != nil || u.Scheme != base.Scheme || !strings.EqualFold(u.Host, base.Host) ||
 		!strings.HasPrefix(p, bp) || len(p) == len(bp) {
 		return "", nil, fmt.Errorf("librato: next-page link %s is not below the client's base URL %s; not following it with the client's credentials",
-			redactURL(u), c.baseURL)
+			errorURL(u), c.baseURL)
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return "", nil, fmt.Errorf("librato: next-page link %s: bad query: %w", redactURL(u), err)
+		return "", nil, fmt.Errorf("librato: next-page link %s: bad query: %w", errorURL(u), err)
 	}
 	return p[len(bp):], q, nil
 }
