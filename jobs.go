@@ -49,11 +49,7 @@ func (e *JobError) Error() string {
 
 // GetJob fetches a job's state.
 func (c *Client) GetJob(ctx context.Context, id int64) (*Job, error) {
-	var j Job
-	if _, err := c.do(ctx, http.MethodGet, escapePath("jobs", strconv.FormatInt(id, 10)), nil, nil, &j); err != nil {
-		return nil, err
-	}
-	return &j, nil
+	return fetch[Job](ctx, c, http.MethodGet, escapePath("jobs", strconv.FormatInt(id, 10)), nil, nil)
 }
 
 // WaitJob polls a job until it stops or ctx ends. It returns the final job, and a *JobError when the

@@ -614,6 +614,15 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return &response{StatusCode: resp.StatusCode, Header: resp.Header}, nil
 }
 
+// fetch is do for the common call that decodes its answer into a new T.
+func fetch[T any](ctx context.Context, c *Client, method, path string, query url.Values, body any) (*T, error) {
+	var out T
+	if _, err := c.do(ctx, method, path, query, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // RateLimit returns the rate-limit state the API reported on its latest answer (zero before any).
 func (c *Client) RateLimit() RateLimit {
 	if rl := c.rateLimit.Load(); rl != nil {

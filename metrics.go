@@ -165,11 +165,7 @@ func getByName[T any](ctx context.Context, c *Client, op, area, name string, opt
 	if err != nil {
 		return nil, fmt.Errorf("librato: %s %s: %w", op, n, err)
 	}
-	var out T
-	if _, err := c.do(ctx, http.MethodGet, escapePath(area, n), q, nil, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[T](ctx, c, http.MethodGet, escapePath(area, n), q, nil)
 }
 
 // SourcePoint is a legacy point with the source it belongs to ("unassigned" for none).

@@ -68,11 +68,7 @@ func (c *Client) Services(ctx context.Context, opts *ListOptions) iter.Seq2[Serv
 
 // GetService fetches one service.
 func (c *Client) GetService(ctx context.Context, id ServiceID) (*Service, error) {
-	var s Service
-	if _, err := c.do(ctx, http.MethodGet, servicePath(id), nil, nil, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return fetch[Service](ctx, c, http.MethodGet, servicePath(id), nil, nil)
 }
 
 // CreateService creates a service and returns it with its ID.
@@ -81,11 +77,7 @@ func (c *Client) CreateService(ctx context.Context, s Service) (*Service, error)
 		return nil, err
 	}
 	s.ID = 0
-	var out Service
-	if _, err := c.do(ctx, http.MethodPost, "services", nil, s, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[Service](ctx, c, http.MethodPost, "services", nil, s)
 }
 
 // UpdateService replaces the service s.ID with s.

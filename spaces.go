@@ -131,11 +131,7 @@ func (c *Client) Spaces(ctx context.Context, opts *ListOptions) iter.Seq2[Space,
 
 // GetSpace fetches a space with the IDs of its charts.
 func (c *Client) GetSpace(ctx context.Context, id int64) (*Space, error) {
-	var s Space
-	if _, err := c.do(ctx, http.MethodGet, spacePath(id), nil, nil, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return fetch[Space](ctx, c, http.MethodGet, spacePath(id), nil, nil)
 }
 
 // CreateSpace creates an empty space.
@@ -143,11 +139,7 @@ func (c *Client) CreateSpace(ctx context.Context, name string) (*Space, error) {
 	if name == "" {
 		return nil, errors.New("librato: CreateSpace: empty name")
 	}
-	var s Space
-	if _, err := c.do(ctx, http.MethodPost, "spaces", nil, Space{Name: name}, &s); err != nil {
-		return nil, err
-	}
-	return &s, nil
+	return fetch[Space](ctx, c, http.MethodPost, "spaces", nil, Space{Name: name})
 }
 
 // RenameSpace changes a space's name.
@@ -176,11 +168,7 @@ func (c *Client) Charts(ctx context.Context, spaceID int64) ([]Chart, error) {
 
 // GetChart fetches one chart of a space.
 func (c *Client) GetChart(ctx context.Context, spaceID, chartID int64) (*Chart, error) {
-	var ch Chart
-	if _, err := c.do(ctx, http.MethodGet, spacePath(spaceID, "charts", strconv.FormatInt(chartID, 10)), nil, nil, &ch); err != nil {
-		return nil, err
-	}
-	return &ch, nil
+	return fetch[Chart](ctx, c, http.MethodGet, spacePath(spaceID, "charts", strconv.FormatInt(chartID, 10)), nil, nil)
 }
 
 // CreateChart validates ch and adds it to a space; it returns the chart as stored, with its ID.
@@ -189,11 +177,7 @@ func (c *Client) CreateChart(ctx context.Context, spaceID int64, ch Chart) (*Cha
 		return nil, err
 	}
 	ch.ID = 0
-	var out Chart
-	if _, err := c.do(ctx, http.MethodPost, spacePath(spaceID, "charts"), nil, ch, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	return fetch[Chart](ctx, c, http.MethodPost, spacePath(spaceID, "charts"), nil, ch)
 }
 
 // UpdateChart validates ch and replaces the chart ch.ID of a space with it.
