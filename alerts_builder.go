@@ -240,10 +240,7 @@ func (al *Alert) Validate() error {
 			&ValidationError{Field: field, Value: value, Reason: reason}))
 	}
 	if err := ValidateMetricName(al.Name); err != nil {
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			bad("name", al.Name, ve.Reason)
-		}
+		bad("name", al.Name, validationReason(err))
 	}
 	if al.ID < 0 {
 		bad("id", strconv.Itoa(al.ID), "must be positive, or 0 for an alert not created yet")
@@ -287,10 +284,7 @@ func (d *ConditionData) problems(c *Client) []conditionProblem {
 	var ps []conditionProblem
 	add := func(field, value, reason string) { ps = append(ps, conditionProblem{field, value, reason}) }
 	if err := ValidateMetricName(alertMetricName(c, d.MetricName)); err != nil {
-		var ve *ValidationError
-		if errors.As(err, &ve) {
-			add("metric name", d.MetricName, ve.Reason)
-		}
+		add("metric name", d.MetricName, validationReason(err))
 	}
 	switch d.Type {
 	case ConditionAbove, ConditionBelow:
@@ -320,10 +314,7 @@ func (d *ConditionData) problems(c *Client) []conditionProblem {
 	}
 	for _, t := range d.Tags {
 		if err := ValidateTagName(t.Name); err != nil {
-			var ve *ValidationError
-			if errors.As(err, &ve) {
-				add("tag name", t.Name, ve.Reason)
-			}
+			add("tag name", t.Name, validationReason(err))
 		}
 		if len(t.Values) == 0 {
 			add("tag "+strconv.Quote(t.Name), "", "needs at least one value (\"*\" for any)")
@@ -335,6 +326,16 @@ func (d *ConditionData) problems(c *Client) []conditionProblem {
 		}
 	}
 	return ps
+}
+
+// validationReason is why err, from a Validate function, rejected a value: its Reason, or the
+// whole message for an error of another type, so that no problem goes unreported.
+func validationReason(err error) string {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ve.Reason
+	}
+	return err.Error()
 }
 
 // alertMetricName is the metric name as sent: through the client's sanitizer when there is one.
