@@ -102,11 +102,12 @@ type Queue struct {
 	onDrop     func([]Measurement, error)
 
 	mu             sync.Mutex
-	legacy, tagged []Measurement // waiting, oldest first
-	spareL, spareT []Measurement // empty buffers handed back by the last flush
-	held           int           // waiting plus in a flush
-	closed         bool          // Add refuses
-	final          bool          // Close has taken what was left: a flush must not put anything back
+	legacy, tagged blocks          // waiting, oldest first (queue_blocks.go)
+	spareL, spareT [][]Measurement // empty block lists handed back by the last flush
+	free           [][]Measurement // empty blocks
+	held           int             // waiting plus in a flush
+	closed         bool            // Add refuses
+	final          bool            // Close has taken what was left: a flush must not put anything back
 	stats          QueueStats
 
 	flushing chan struct{} // a one-slot semaphore: one flush at a time
@@ -126,7 +127,7 @@ type Queue struct {
 	validNames nameCache
 }
 
-// initialCap is how many measurements the buffers have room for up front.
+// initialCap is how many measurements the blocks have room for up front.
 const initialCap = 1024
 
 // NewQueue returns a Queue sending through c. See QueueOptions for the defaults.
@@ -162,12 +163,17 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 	}
 	q.tagsAlways = c.appOptics || len(q.tags) > 0 || len(c.tags) > 0
 	q.baseTagsOK = mergedTagCount(nil, q.tags, c.tags) <= MaxTags
-	// Pre-grown buffers, and spares to swap in at the first flush, so that Add does not grow a
-	// slice from nothing after each flush.
-	n := min(q.maxPending, max(initialCap, q.chunkSize, q.autoSubmit))
-	q.tagged, q.spareT = make([]Measurement, 0, n), make([]Measurement, 0, n)
-	if len(q.tags) == 0 && len(c.tags) == 0 && !c.appOptics { // else everything is tagged
-		q.legacy, q.spareL = make([]Measurement, 0, n), make([]Measurement, 0, n)
+	// Blocks for the first measurements, and block lists to swap in at the first flush, so that
+	// Add allocates nothing in the common case.
+	n := min(q.maxPending, max(initialCap, q.autoSubmit))
+	nb := (n+q.blockSize()-1)/q.blockSize() + 1
+	q.free = make([][]Measurement, 0, 2*nb)
+	for range nb {
+		q.free = append(q.free, make([]Measurement, 0, q.blockSize()))
+	}
+	q.tagged.bs, q.spareT = make([][]Measurement, 0, 2*nb), make([][]Measurement, 0, 2*nb)
+	if !q.tagsAlways {
+		q.legacy.bs, q.spareL = make([][]Measurement, 0, 2*nb), make([][]Measurement, 0, 2*nb)
 	}
 	if opts.SpoolDir != "" && q.err == nil {
 		if qs, err := openQueueSpool(q, opts.SpoolDir, opts.SpoolMaxBytes); err != nil {
@@ -220,13 +226,18 @@ func (q *Queue) Add(m Measurement) error {
 		}
 		return ErrQueueFull
 	}
+	b := &q.legacy
 	if tagged {
-		q.tagged = append(q.tagged, m)
+		b = &q.tagged
+	}
+	if k := len(b.bs); k > 0 && len(b.bs[k-1]) < cap(b.bs[k-1]) { // pushLocked, inlined
+		b.bs[k-1] = append(b.bs[k-1], m)
+		b.n++
 	} else {
-		q.legacy = append(q.legacy, m)
+		q.pushBlockLocked(b, &m)
 	}
 	q.held++
-	kick := q.autoSubmit > 0 && len(q.legacy)+len(q.tagged) >= q.autoSubmit
+	kick := q.autoSubmit > 0 && q.legacy.n+q.tagged.n >= q.autoSubmit
 	q.mu.Unlock()
 	if kick {
 		select {
@@ -270,7 +281,7 @@ func (q *Queue) AddAggregator(a *Aggregator) error {
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.legacy) + len(q.tagged)
+	return q.legacy.n + q.tagged.n
 }
 
 // Stats returns a snapshot of the queue's counters.
@@ -326,8 +337,8 @@ func (q *Queue) Close(ctx context.Context) error {
 		err = q.closeSpool(q.spool, err)
 	}
 	q.mu.Lock()
-	left := append(q.legacy, q.tagged...)
-	q.legacy, q.tagged, q.spareL, q.spareT = nil, nil, nil, nil
+	left := append(q.legacy.flat(), q.tagged.flat()...)
+	q.legacy, q.tagged, q.spareL, q.spareT, q.free = blocks{}, blocks{}, nil, nil, nil
 	q.held -= len(left)
 	q.stats.Dropped += uint64(len(left))
 	q.final = true
@@ -389,41 +400,43 @@ func (q *Queue) flush(ctx context.Context) error {
 
 	q.mu.Lock()
 	legacy, tagged := q.legacy, q.tagged
-	if len(legacy)+len(tagged) == 0 {
+	if legacy.n+tagged.n == 0 {
 		q.mu.Unlock()
 		return nil
 	}
-	q.legacy, q.tagged = q.spareL, q.spareT
+	q.legacy, q.tagged = blocks{bs: q.spareL}, blocks{bs: q.spareT}
 	q.spareL, q.spareT = nil, nil
 	q.stats.Flushes++
 	q.mu.Unlock()
 
 	s := sender{c: q.c, chunkSize: q.chunkSize, queueTags: q.tags, now: q.c.now()}
-	// Stamp once: a chunk that goes back into the queue keeps its time.
-	stamp(legacy, s.now)
-	stamp(tagged, s.now)
-	s.send(ctx, false, legacy, 0)
-	s.send(ctx, true, tagged, len(legacy))
+	// Stamp once: a chunk that goes back into the queue keeps its time. Each block is a chunk.
+	off := 0
+	for pass, b := range [...]*blocks{&legacy, &tagged} {
+		for _, blk := range b.bs {
+			stamp(blk, s.now)
+			s.send(ctx, pass == 1, blk, off)
+			off += len(blk)
+		}
+	}
 
 	rejected := s.rejectedCount()
 	var dropped []Measurement
 	if len(s.rejected) > 0 && q.onDrop != nil {
-		dropped = collectSpans(legacy, tagged, s.rejSpans) // before the compaction below moves them
-	}
-	// Move the unsent measurements to the front of their buffers, in order. Unsent spans come
-	// first those of legacy, then those of tagged (offset by len(legacy)).
-	var backL, backT int
-	for _, r := range s.unsent {
-		if r.lo < len(legacy) {
-			backL += copy(legacy[backL:], legacy[r.lo:r.hi])
-		} else {
-			backT += copy(tagged[backT:], tagged[r.lo-len(legacy):r.hi-len(legacy)])
+		for _, r := range s.rejSpans {
+			dropped = append(dropped, spanOf(&legacy, &tagged, r)...)
 		}
 	}
-
-	// Clear what was sent outside the lock (it can be a large buffer): Add never waits for it.
-	clear(legacy[backL:])
-	clear(tagged[backT:])
+	// Move the unsent measurements to the front of their blocks, in order, and clear the rest
+	// outside the lock (they can be many blocks): Add never waits for it. Unsent spans come first
+	// those of legacy, then those of tagged (offset by legacy.n).
+	nl := 0
+	for nl < len(s.unsent) && s.unsent[nl].lo < legacy.n {
+		nl++
+	}
+	size := q.blockSize()
+	backL, restL := legacy.keep(s.unsent[:nl], 0, size)
+	backT, restT := tagged.keep(s.unsent[nl:], legacy.n, size)
 
 	q.mu.Lock()
 	q.held -= s.sent + rejected
@@ -434,31 +447,35 @@ func (q *Queue) flush(ctx context.Context) error {
 	var lost []Measurement
 	if q.final {
 		// Close already gave up on the queue: nothing may be put back.
-		lost = append(legacy[:backL:backL], tagged[:backT]...)
-		q.held -= backL + backT
-		q.stats.Dropped += uint64(backL + backT)
-		legacy, tagged = nil, nil
+		lost = append(backL.flat(), backT.flat()...)
+		q.held -= len(lost)
+		q.stats.Dropped += uint64(len(lost))
 	} else {
-		q.stats.Retried += uint64(backL + backT)
-		legacy, q.legacy = requeue(legacy, backL, q.legacy)
-		tagged, q.tagged = requeue(tagged, backT, q.tagged)
+		q.stats.Retried += uint64(backL.n + backT.n)
+		// backL and backT are prefixes of the flushed lists: a new list for each, if kept.
+		if backL.n > 0 {
+			backL.bs = append([][]Measurement(nil), backL.bs...)
+		}
+		if backT.n > 0 {
+			backT.bs = append([][]Measurement(nil), backT.bs...)
+		}
+		q.legacy = q.prependLocked(backL, q.legacy)
+		q.tagged = q.prependLocked(backT, q.tagged)
 	}
 	err := s.err()
 	if err != nil {
 		q.stats.LastError = err
 	}
-	q.mu.Unlock()
-
-	// legacy and tagged are now buffers nobody else sees: clear them outside the lock, then keep
-	// them for the next flush (only the bigger, if several flushes raced).
-	clear(legacy)
-	clear(tagged)
-	q.mu.Lock()
-	if cap(legacy) > cap(q.spareL) && !q.final {
-		q.spareL = legacy[:0]
+	// The emptied blocks go back to the free list, the flushed lists to the spares.
+	q.recycleLocked(restL)
+	q.recycleLocked(restT)
+	if bs := legacy.bs[:0]; cap(bs) > cap(q.spareL) && !q.final {
+		clear(bs[:cap(bs)])
+		q.spareL = bs
 	}
-	if cap(tagged) > cap(q.spareT) && !q.final {
-		q.spareT = tagged[:0]
+	if bs := tagged.bs[:0]; cap(bs) > cap(q.spareT) && !q.final {
+		clear(bs[:cap(bs)])
+		q.spareT = bs
 	}
 	q.mu.Unlock()
 
@@ -478,16 +495,6 @@ func (q *Queue) flush(ctx context.Context) error {
 	return err
 }
 
-// requeue puts the first n measurements of buf (a flush's failed ones, the rest of buf already
-// cleared) in front of cur (added during the flush). It returns the buffer left over, to be cleared
-// and recycled, and the new queue.
-func requeue(buf []Measurement, n int, cur []Measurement) (spare, queue []Measurement) {
-	if n == 0 {
-		return buf, cur
-	}
-	return cur, append(buf[:n], cur...)
-}
-
 // stamp sets the time of the measurements that have none.
 func stamp(ms []Measurement, now time.Time) {
 	for i := range ms {
@@ -495,19 +502,6 @@ func stamp(ms []Measurement, now time.Time) {
 			ms[i].Time = now
 		}
 	}
-}
-
-// collectSpans copies the measurements of spans (positions in legacy, then tagged) in order.
-func collectSpans(legacy, tagged []Measurement, spans []span) []Measurement {
-	var out []Measurement
-	for _, r := range spans {
-		if r.lo < len(legacy) {
-			out = append(out, legacy[r.lo:r.hi]...)
-		} else {
-			out = append(out, tagged[r.lo-len(legacy):r.hi-len(legacy)]...)
-		}
-	}
-	return out
 }
 
 // String describes the queue without its contents.

@@ -27,10 +27,11 @@ func benchClient(b *testing.B, opts ...Option) *Client {
 // so Add is measured on a queue that is neither full nor growing without bound.
 func drainForBench(q *Queue) {
 	q.mu.Lock()
-	clear(q.tagged)
-	q.tagged = q.tagged[:0]
-	clear(q.legacy)
-	q.legacy = q.legacy[:0]
+	for _, b := range [...]*blocks{&q.legacy, &q.tagged} {
+		clearBlocks(b.bs)
+		b.bs = q.recycleLocked(b.bs)
+		b.n = 0
+	}
 	q.held = 0
 	q.mu.Unlock()
 }

@@ -70,21 +70,19 @@ func (qs *queueSpool) overCap(recs []spool.Record) {
 	}
 }
 
-// store encodes legacy and tagged (stamped, validated) in chunks and appends them to the spool,
-// durable when it returns.
-func (qs *queueSpool) store(legacy, tagged []Measurement, now time.Time) error {
+// store encodes legacy and tagged (stamped, validated; one chunk per block) and appends them to
+// the spool, durable when it returns.
+func (qs *queueSpool) store(legacy, tagged *blocks, now time.Time) error {
 	q := qs.q
-	size := q.chunkSize
-	if size < 1 {
-		size = DefaultChunkSize
-	}
-	recs := make([]spool.Record, 0, (len(legacy)+len(tagged))/size+2)
-	for pass, ms := range [][]Measurement{legacy, tagged} {
+	recs := make([]spool.Record, 0, len(legacy.bs)+len(tagged.bs))
+	for pass, b := range [...]*blocks{legacy, tagged} {
 		kind := spool.Kind(pass) // spool.Legacy, then spool.Tagged
-		for lo := 0; lo < len(ms); lo += size {
-			hi := min(lo+size, len(ms))
-			body := appendPayload(make([]byte, 0, 64+200*(hi-lo)), pass == 1, ms[lo:hi], q.tags, q.c.tags, now)
-			recs = append(recs, spool.Record{Kind: kind, Count: hi - lo, Created: now, Payload: body})
+		for _, ms := range b.bs {
+			if len(ms) == 0 {
+				continue
+			}
+			body := appendPayload(make([]byte, 0, 64+200*len(ms)), pass == 1, ms, q.tags, q.c.tags, now)
+			recs = append(recs, spool.Record{Kind: kind, Count: len(ms), Created: now, Payload: body})
 		}
 	}
 	_, err := qs.sp.Append(recs...)
@@ -322,9 +320,9 @@ func (q *Queue) flushSpooled(ctx context.Context, qs *queueSpool) error {
 
 	q.mu.Lock()
 	legacy, tagged := q.legacy, q.tagged
-	n := len(legacy) + len(tagged)
+	n := legacy.n + tagged.n
 	if n > 0 {
-		q.legacy, q.tagged = q.spareL, q.spareT
+		q.legacy, q.tagged = blocks{bs: q.spareL}, blocks{bs: q.spareT}
 		q.spareL, q.spareT = nil, nil
 		q.stats.Flushes++
 	}
@@ -333,28 +331,28 @@ func (q *Queue) flushSpooled(ctx context.Context, qs *queueSpool) error {
 	var storeErr error
 	if n > 0 {
 		now := q.c.now()
-		stamp(legacy, now)
-		stamp(tagged, now)
-		storeErr = qs.store(legacy, tagged, now)
+		stampBlocks(&legacy, now)
+		stampBlocks(&tagged, now)
+		storeErr = qs.store(&legacy, &tagged, now)
 		if storeErr == nil {
-			clear(legacy)
-			clear(tagged)
+			clearBlocks(legacy.bs)
+			clearBlocks(tagged.bs)
 		}
 		q.mu.Lock()
 		if storeErr != nil {
 			// The disk failed: keep them in memory, in front, for the next flush.
 			q.stats.Retried += uint64(n)
-			legacy, q.legacy = requeue(legacy, len(legacy), q.legacy)
-			tagged, q.tagged = requeue(tagged, len(tagged), q.tagged)
+			q.legacy = q.prependLocked(legacy, q.legacy)
+			q.tagged = q.prependLocked(tagged, q.tagged)
 			q.stats.LastError = storeErr
 		} else {
 			q.held -= n // in the spool now; the spool's cap bounds them
-		}
-		if cap(legacy) > cap(q.spareL) && !q.final && storeErr == nil {
-			q.spareL = legacy[:0]
-		}
-		if cap(tagged) > cap(q.spareT) && !q.final && storeErr == nil {
-			q.spareT = tagged[:0]
+			if bs := q.recycleLocked(legacy.bs); cap(bs) > cap(q.spareL) && !q.final {
+				q.spareL = bs
+			}
+			if bs := q.recycleLocked(tagged.bs); cap(bs) > cap(q.spareT) && !q.final {
+				q.spareT = bs
+			}
 		}
 		q.mu.Unlock()
 	}
@@ -391,17 +389,17 @@ func (qs *queueSpool) close() error { return qs.sp.Close() }
 func (q *Queue) closeSpool(qs *queueSpool, err error) error {
 	q.mu.Lock()
 	legacy, tagged := q.legacy, q.tagged
-	n := len(legacy) + len(tagged)
+	n := legacy.n + tagged.n
 	q.mu.Unlock()
 	if n > 0 {
 		now := q.c.now()
-		stamp(legacy, now)
-		stamp(tagged, now)
-		if serr := qs.store(legacy, tagged, now); serr != nil {
+		stampBlocks(&legacy, now)
+		stampBlocks(&tagged, now)
+		if serr := qs.store(&legacy, &tagged, now); serr != nil {
 			err = errors.Join(err, serr) // Close drops them from memory and reports them
 		} else {
 			q.mu.Lock()
-			q.legacy, q.tagged = q.legacy[:0], q.tagged[:0]
+			q.legacy, q.tagged = blocks{}, blocks{}
 			q.held -= n
 			q.mu.Unlock()
 		}
