@@ -147,3 +147,52 @@ func TestQueueAddQuickAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+// FuzzQueueQuick: for any measurement, quick vouches only when the full check passes, and then
+// sanitizes and routes it the same way.
+func FuzzQueueQuick(f *testing.F) {
+	f.Add("api.latency", 1.5, uint8(0), "", "host", "web-1", int64(0), int64(0), uint8(0))
+	f.Add("bad name", math.Inf(1), uint8(1), "all", "", "", int64(60), int64(1), uint8(3))
+	f.Add("x", 1e127, uint8(0), "src", "k k", `v"`, int64(-1), int64(9e9), uint8(7))
+	f.Fuzz(func(t *testing.T, name string, value float64, typ uint8, source, tagK, tagV string, period, unix int64, cfg uint8) {
+		var opts []Option
+		if cfg&1 != 0 {
+			opts = append(opts, WithTags(map[string]string{"env": "prod"}))
+		}
+		if cfg&2 != 0 {
+			opts = append(opts, WithSanitizer(SanitizeMetricName))
+		}
+		c, err := Connect("u@example.com", "tok", opts...)
+		require.NoError(t, err)
+		c.now = func() time.Time { return submitNow }
+		var qt map[string]string
+		if cfg&4 != 0 {
+			qt = map[string]string{"service": "api"}
+		}
+		q := c.NewQueue(QueueOptions{Tags: qt})
+		m := Measurement{Name: name, Value: value, Type: MetricType(typ % 3), Source: source,
+			Period: time.Duration(period) * time.Second / 2}
+		if tagK != "" || tagV != "" {
+			m.Tags = map[string]string{tagK: tagV}
+		}
+		if unix != 0 {
+			m.Time = time.Unix(unix, 0)
+		}
+		for range 3 { // fill the caches the way Add does
+			mc := m
+			if _, ok := q.quick(&mc); !ok {
+				_ = q.check(&mc)
+			}
+		}
+		full := m
+		wantErr := q.check(&full)
+		fast := m
+		tagged, ok := q.quick(&fast)
+		if !ok {
+			return
+		}
+		require.NoError(t, wantErr, "quick vouched for %+v", m)
+		assert.Equal(t, full.Name, fast.Name)
+		assert.Equal(t, c.tagged(&full, q.tags), tagged)
+	})
+}
