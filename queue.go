@@ -81,9 +81,11 @@ type QueueStats struct {
 // Queue batches measurements and sends them in chunks: on Submit (or Flush), in the background
 // when AutoSubmitCount or FlushInterval is set, and on Close. It is safe for concurrent use.
 //
-// Add validates the measurement and copies it into a buffer under a lock: no I/O, no waiting on
-// the network, no allocation. A flush swaps the buffer out under the lock and encodes and sends
-// outside it, one flush at a time, so concurrent Submits never send the same measurement twice.
+// Add validates the measurement and copies it into a buffer of chunk-sized blocks under a lock:
+// no I/O, no waiting on the network, and no allocation unless the queue holds more than it ever
+// did (flushed blocks are reused). A flush swaps the blocks out under the lock and encodes and
+// sends outside it, one flush at a time, so concurrent Submits never send the same measurement
+// twice.
 // A chunk the API refuses with 400 is split to isolate the bad measurements; the rest is
 // delivered. A chunk that fails for a transient reason (network, 5xx, 429, a ctx deadline) is
 // kept, with the chunks after it, for the next flush; accepted chunks are never sent again.
@@ -200,8 +202,9 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 // returns no error: it is reported here, before anything is queued).
 //
 // The queue keeps m.Tags (and m.Attributes) as they are until the measurement is sent: do not
-// change those maps after Add. A tag map passed again and again (the usual case: one map per call
-// site) is validated once and then recognized, which keeps Add fast.
+// change those maps after Add. A tag map and a name passed again and again (the usual case: one
+// map and one constant name per call site) are validated once and then recognized, which keeps
+// Add fast.
 func (q *Queue) Add(m Measurement) error {
 	if q.err != nil {
 		return q.err
