@@ -154,3 +154,16 @@ func TestAggregatorHintAfterForget(t *testing.T) {
 	require.Len(t, ms, 1)
 	assert.Equal(t, 7.0, ms[0].Summary.Sum)
 }
+
+// TestAggregatorAddTaggedKeepsMapLiteralsOnStack: AddTagged does not keep tags, so a map literal
+// built for the call stays on the caller's stack (nothing may make the parameter escape).
+func TestAggregatorAddTaggedKeepsMapLiteralsOnStack(t *testing.T) {
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
+	a := c.NewAggregator(AggregatorOptions{})
+	host := "web-1"
+	require.NoError(t, a.AddTagged("api.latency", 1, map[string]string{"host": host, "service": "api"}))
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		_ = a.AddTagged("api.latency", 1, map[string]string{"host": host, "service": "api"})
+	}))
+}
