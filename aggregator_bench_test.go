@@ -75,3 +75,32 @@ func BenchmarkAggregatorFlush1000(b *testing.B) {
 		drainForBench(q)
 	}
 }
+
+// BenchmarkAggregatorAddTagged1000Series: 1000 series with a map each, in round robin (more call
+// sites than a small hint table has slots).
+func BenchmarkAggregatorAddTagged1000Series(b *testing.B) {
+	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	tags := make([]map[string]string, 1000)
+	for i := range tags {
+		tags[i] = map[string]string{"host": "web-" + strconv.Itoa(i), "region": "us-east-1", "service": "api"}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := a.AddTagged("api.latency", 1, tags[i%len(tags)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAggregatorAddTaggedFreshMaps: a map literal built for every call (the hint is keyed by
+// a map address that changes each time), which must stay on the stack.
+func BenchmarkAggregatorAddTaggedFreshMaps(b *testing.B) {
+	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	hosts := []string{"web-1", "web-2", "web-3", "web-4"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := a.AddTagged("api.latency", 1, map[string]string{"host": hosts[i&3], "region": "us-east-1", "service": "api"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

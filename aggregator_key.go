@@ -13,8 +13,9 @@ import (
 // series' name and tags (a length and one map lookup per tag, no iteration, no sort). The map may
 // change between calls: a changed map no longer matches its hint and takes the index path.
 
-// hintSlots is the number of call sites seriesHints remembers (direct-mapped).
-const hintSlots = 256
+// hintSlots is the number of call sites seriesHints remembers (direct-mapped; 8 KiB). 256 made
+// 1000 series in round robin 26% slower than 1024 (BenchmarkAggregatorAddTagged1000Series).
+const hintSlots = 1024
 
 // seriesHints is a lock-free table of the series used last, per slot of (name, tag map) identity.
 // The identity only picks the slot; matches decides by content.
