@@ -3,6 +3,7 @@ package librato
 import (
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -55,8 +56,32 @@ func validSource(s string) bool {
 }
 
 // check validates m for Add when quick could not vouch for it, skipping the tag validation of a
-// tag map already validated.
+// tag map already validated. Errors name the measurement and wrap what is wrong (ErrInvalid).
 func (q *Queue) check(m *Measurement) error {
+	name := m.Name
+	if err := q.checkTags(m); err != nil {
+		if len(name) > 64 {
+			name = name[:64] + "..."
+		}
+		return &queueAddError{name: name, err: err}
+	}
+	return nil
+}
+
+// queueAddError is an invalid measurement refused by Queue.Add:
+// `librato: Queue.Add: measurement "<name>": <reason>`, wrapping the reason (ErrInvalid).
+type queueAddError struct {
+	name string
+	err  error
+}
+
+func (e *queueAddError) Error() string {
+	return "librato: Queue.Add: measurement " + strconv.Quote(e.name) + ": " + e.err.Error()
+}
+
+func (e *queueAddError) Unwrap() error { return e.err }
+
+func (q *Queue) checkTags(m *Measurement) error {
 	tags := m.Tags
 	if len(tags) == 0 {
 		if err := q.c.checkMeasurement(m); err != nil {

@@ -1,6 +1,7 @@
 package librato
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func TestQueueQuickAgrees(t *testing.T) {
 			for round := 0; round < 3; round++ { // the caches fill up over the rounds
 				for i, m := range quickCases() {
 					full := m
-					wantErr := q.check(&full)
+					wantErr := q.checkTags(&full)
 					fast := m
 					tagged, ok := q.quick(&fast)
 					if !ok {
@@ -185,7 +186,7 @@ func FuzzQueueQuick(f *testing.F) {
 			}
 		}
 		full := m
-		wantErr := q.check(&full)
+		wantErr := q.checkTags(&full)
 		fast := m
 		tagged, ok := q.quick(&fast)
 		if !ok {
@@ -195,4 +196,23 @@ func FuzzQueueQuick(f *testing.F) {
 		assert.Equal(t, full.Name, fast.Name)
 		assert.Equal(t, c.tagged(&full, q.tags), tagged)
 	})
+}
+
+func TestQueueAddErrorMessage(t *testing.T) {
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
+	q := c.NewQueue(QueueOptions{})
+	defer q.Close(t.Context())
+	err = q.Add(Measurement{Name: "bad name", Value: 1})
+	require.Error(t, err)
+	assert.Equal(t, `librato: Queue.Add: measurement "bad name": metric name "bad name": invalid character ' ' at byte 3 (allowed: A-Z a-z 0-9 . : - _)`, err.Error())
+	assert.ErrorIs(t, err, ErrInvalid)
+	var ve *ValidationError
+	require.True(t, errors.As(err, &ve))
+	assert.Equal(t, "metric name", ve.Field)
+
+	long := strings.Repeat("x", 100) + " "
+	err = q.Add(Measurement{Name: long, Value: 1})
+	require.Error(t, err)
+	assert.True(t, strings.HasPrefix(err.Error(), `librato: Queue.Add: measurement "`+strings.Repeat("x", 64)+`...": `), err.Error())
 }

@@ -149,7 +149,7 @@ read:
 			if m.Source == "" && len(m.Tags) == 0 {
 				m.Source = c.source
 			}
-			err = q.Add(m)
+			err = lineError(q.Add(m))
 		}
 		if err != nil {
 			report("line %d: %v\n", n, err)
@@ -308,4 +308,14 @@ func parseJSONLine(s string, now time.Time) (librato.Measurement, error) {
 		}
 	}
 	return m, nil
+}
+
+// lineError shortens a Queue.Add error for a line report: the line number already says which
+// measurement, so only the reason (a *librato.ValidationError) is shown when there is one.
+func lineError(err error) error {
+	var ve *librato.ValidationError
+	if errors.As(err, &ve) {
+		return ve
+	}
+	return err
 }
