@@ -166,7 +166,7 @@ func writeSeriesHuman(w io.Writer, title string, ss []series) error {
 	}
 	for _, s := range ss {
 		st := statsOf(s.Points)
-		ew.printf("\n%s  (%d points)\n", s.label(), len(s.Points))
+		ew.printf("\n%s  (%s)\n", s.label(), plural(len(s.Points), "point"))
 		if st.n == 0 {
 			ew.printf("  no values\n")
 			continue
