@@ -54,7 +54,15 @@ type QueueOptions struct {
 	// SpoolMaxBytes bounds the spool (default DefaultSpoolMaxBytes; negative: no bound): beyond it
 	// the oldest chunks are dropped and reported to OnDrop with ErrSpoolFull.
 	SpoolMaxBytes int64
+	// SpoolInterval is, with a SpoolDir, the longest a measurement Add accepted waits in memory
+	// before it is written to the spool and fsynced (default DefaultSpoolInterval), whether or not
+	// a send is in progress or stuck. A process killed with SIGKILL loses at most what was added
+	// in the last SpoolInterval (plus the write under way).
+	SpoolInterval time.Duration
 }
+
+// DefaultSpoolInterval is QueueOptions.SpoolInterval when it is zero.
+const DefaultSpoolInterval = 200 * time.Millisecond
 
 // QueueStats is a snapshot of a Queue's counters (totals since NewQueue, except Queued).
 type QueueStats struct {
