@@ -555,25 +555,29 @@ func (a *Aggregator) Submit(ctx context.Context) error {
 		return nil
 	}
 	ms, idx := a.measurements(snaps, a.c.now())
-	s := sender{c: a.c, chunkSize: a.c.chunkSize}
-	res := s.sendAll(ctx, ms)
+	b, invalid := a.c.encodeBatch(ms, sortedTags(a.c.tags, nil), true)
+	res := a.c.sendBatch(ctx, b)
 	if len(res.unsent) > 0 {
 		// Restore each snapshot whose summary was not sent; a percentile gauge alone not sent
 		// is lost with its sketch's period (it cannot be separated from the summary).
 		back := make([]aggSnapshot, 0, len(res.unsent))
 		seen := make(map[int]bool, len(res.unsent))
-		for _, r := range res.unsent {
-			for k := r.lo; k < r.hi; k++ {
-				j := idx[k]
-				if !seen[j] && ms[k].Summary != nil {
-					seen[j] = true
-					back = append(back, snaps[j])
-					snaps[j].sketch = nil
-				}
+		for _, pos := range res.unsent {
+			k := b.order[pos]
+			j := idx[k]
+			if !seen[j] && ms[k].Summary != nil {
+				seen[j] = true
+				back = append(back, snaps[j])
+				snaps[j].sketch = nil
 			}
 		}
 		a.restore(back)
 	}
+	errs := make([]error, 0, len(invalid)+1)
+	for _, e := range invalid {
+		errs = append(errs, e)
+	}
+	errs = append(errs, joinRejected(res.rejected, res.err))
 	a.release(snaps)
-	return res.err()
+	return errors.Join(errs...)
 }

@@ -1,9 +1,7 @@
 package librato
 
 import (
-	"encoding/json"
 	"math"
-	"reflect"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -11,63 +9,34 @@ import (
 
 // The request bodies of the write path are appended by hand: encoding/json spends ~10 allocations
 // and most of its time per measurement on reflection and map sorting, and cannot write a zero
-// value without pointer fields. appendPayload writes a 300-measurement chunk with no allocation
-// into a reused buffer. Tests decode its output with encoding/json for many odd inputs.
+// value without pointer fields. A measurement is encoded once, when it is accepted (Queue.Add,
+// Submit), into its JSON object; a chunk is those objects, comma-separated, framed by
+// appendBody when the chunk is built. Tests decode the output with encoding/json for many odd
+// inputs (FuzzEncode).
 
-// appendPayload appends the JSON body of ONE POST of ms to dst and returns it. All of ms go to the
-// same API: legacy (tagged false) gives {"gauges":[...],"counters":[...]} for POST metrics (both
-// arrays always present, as python-librato sends them), tagged gives {"measurements":[...]} for
-// POST measurements. A zero m.Time is written as now. Tagged measurements carry their merged tags
-// (m.Tags over queueTags over clientTags), because the server replaces top-level tags instead of
-// merging them; "source" is never written in a tagged body. ms must have passed checkMeasurement:
-// nothing here validates.
-func appendPayload(dst []byte, tagged bool, ms []Measurement, queueTags, clientTags map[string]string, now time.Time) []byte {
-	var nowSec secDigits // zero times are all written as now: format it once
-	nowSec.set(now.Unix())
-	if tagged {
-		// Scratch space to merge and sort each measurement's tags: one per payload, because
-		// zeroing it per measurement would cost more than the rest of the tag work.
-		var st tagState
-		dst = append(dst, `{"measurements":[`...)
-		for i := range ms {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendTagged(dst, &ms[i], queueTags, clientTags, &nowSec, &st)
-		}
-		return append(dst, "]}"...)
-	}
-	dst = append(dst, `{"gauges":[`...)
-	dst = appendLegacyOfType(dst, ms, Gauge, &nowSec)
-	dst = append(dst, `],"counters":[`...)
-	dst = appendLegacyOfType(dst, ms, Counter, &nowSec)
-	return append(dst, "]}"...)
-}
-
-// appendLegacyOfType appends the legacy objects of the measurements of type t, comma-separated.
-func appendLegacyOfType(dst []byte, ms []Measurement, t MetricType, nowSec *secDigits) []byte {
-	first := true
-	for i := range ms {
-		m := &ms[i]
-		if m.Type != t {
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = appendLegacy(dst, m, nowSec)
-	}
-	return dst
-}
-
-// appendLegacy appends one measurement object of POST metrics.
-func appendLegacy(dst []byte, m *Measurement, nowSec *secDigits) []byte {
+// appendObject appends the JSON object of m, checked into ck, to dst. Legacy objects carry
+// "source" and "measure_time", tagged ones "time" and the merged tags (the server replaces
+// top-level tags instead of merging them, so each measurement carries its whole set). A zero
+// m.Time writes no time: the measurement takes its chunk's, which appendBody writes at the top
+// level when the chunk is built, so a retried chunk keeps its time.
+func appendObject(dst []byte, m *Measurement, ck *checked) []byte {
 	dst = append(dst, `{"name":`...)
-	dst = appendString(dst, m.Name)
+	dst = appendString(dst, ck.name)
+	tagged := ck.tagged
 	if s := m.Summary; s != nil {
-		dst = appendSummaryFields(dst, s)
-		if s.SumSquares != nil {
+		dst = append(dst, `,"count":`...)
+		dst = strconv.AppendInt(dst, s.Count, 10)
+		dst = append(dst, `,"sum":`...)
+		dst = appendFloat(dst, s.Sum)
+		dst = append(dst, `,"min":`...)
+		dst = appendFloat(dst, s.Min)
+		dst = append(dst, `,"max":`...)
+		dst = appendFloat(dst, s.Max)
+		switch {
+		case tagged && s.Last != nil:
+			dst = append(dst, `,"last":`...)
+			dst = appendFloat(dst, *s.Last)
+		case !tagged && s.SumSquares != nil:
 			dst = append(dst, `,"sum_squares":`...)
 			dst = appendFloat(dst, *s.SumSquares)
 		}
@@ -75,56 +44,30 @@ func appendLegacy(dst []byte, m *Measurement, nowSec *secDigits) []byte {
 		dst = append(dst, `,"value":`...)
 		dst = appendFloat(dst, m.Value)
 	}
-	if m.Source != "" {
+	if !tagged && m.Source != "" {
 		dst = append(dst, `,"source":`...)
 		dst = appendString(dst, m.Source)
 	}
-	dst = append(dst, `,"measure_time":`...)
-	dst = appendTime(dst, m.Time, nowSec)
-	dst = appendProperties(dst, m)
-	return append(dst, '}')
-}
-
-// appendTagged appends one measurement object of POST measurements.
-func appendTagged(dst []byte, m *Measurement, queueTags, clientTags map[string]string, nowSec *secDigits,
-	st *tagState) []byte {
-	dst = append(dst, `{"name":`...)
-	dst = appendString(dst, m.Name)
-	if s := m.Summary; s != nil {
-		dst = appendSummaryFields(dst, s)
-		if s.Last != nil {
-			dst = append(dst, `,"last":`...)
-			dst = appendFloat(dst, *s.Last)
+	if !m.Time.IsZero() {
+		if tagged {
+			dst = append(dst, `,"time":`...)
+		} else {
+			dst = append(dst, `,"measure_time":`...)
 		}
-	} else {
-		dst = append(dst, `,"value":`...)
-		dst = appendFloat(dst, m.Value)
+		dst = strconv.AppendInt(dst, m.Time.Unix(), 10)
 	}
-	dst = append(dst, `,"time":`...)
-	dst = appendTime(dst, m.Time, nowSec)
-	if id := mapID(m.Tags); !st.seen.copy(&dst, id) {
-		start := len(dst)
-		dst = st.appendMergedTags(dst, m.Tags, queueTags, clientTags)
-		st.seen.add(id, start, len(dst))
+	if len(ck.tags) > 0 {
+		dst = append(dst, `,"tags":{`...)
+		for i, t := range ck.tags {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, t.k)
+			dst = append(dst, ':')
+			dst = appendString(dst, t.v)
+		}
+		dst = append(dst, '}')
 	}
-	dst = appendProperties(dst, m)
-	return append(dst, '}')
-}
-
-// appendSummaryFields appends count, sum, min and max: count never goes without sum.
-func appendSummaryFields(dst []byte, s *Summary) []byte {
-	dst = append(dst, `,"count":`...)
-	dst = strconv.AppendInt(dst, s.Count, 10)
-	dst = append(dst, `,"sum":`...)
-	dst = appendFloat(dst, s.Sum)
-	dst = append(dst, `,"min":`...)
-	dst = appendFloat(dst, s.Min)
-	dst = append(dst, `,"max":`...)
-	return appendFloat(dst, s.Max)
-}
-
-// appendProperties appends the create-only metric properties that are set.
-func appendProperties(dst []byte, m *Measurement) []byte {
 	if m.Period > 0 {
 		dst = append(dst, `,"period":`...)
 		dst = strconv.AppendInt(dst, int64(m.Period/time.Second), 10)
@@ -137,213 +80,37 @@ func appendProperties(dst []byte, m *Measurement) []byte {
 		dst = append(dst, `,"display_name":`...)
 		dst = appendString(dst, m.DisplayName)
 	}
-	if len(m.Attributes) > 0 {
-		// Rare, free-form and nested: encoding/json is the right tool. checkMeasurement made sure
-		// it succeeds; should the map change underneath us, the key is left out rather than
-		// writing broken JSON.
-		if b, err := json.Marshal(m.Attributes); err == nil {
-			dst = append(dst, `,"attributes":`...)
-			dst = append(dst, b...)
-		}
-	}
-	return dst
-}
-
-// appendTime appends t as Unix seconds, or now when t is zero.
-func appendTime(dst []byte, t time.Time, now *secDigits) []byte {
-	if t.IsZero() {
-		return append(dst, now.b[:now.n]...)
-	}
-	return strconv.AppendInt(dst, t.Unix(), 10)
-}
-
-// secDigits holds a Unix time already formatted in decimal.
-type secDigits struct {
-	n int
-	b [20]byte
-}
-
-func (d *secDigits) set(sec int64) { d.n = len(strconv.AppendInt(d.b[:0], sec, 10)) }
-
-// tagOutputs remembers where the merged tags of the last few tag maps were written in this payload.
-// Queue users pass one map per call site again and again, so a chunk repeats a handful of maps:
-// copying the earlier output skips iterating, sorting and escaping them again. The key is the
-// map's identity (queue and client tags are fixed for the payload); it is sound because maps
-// must not change while they are being encoded, which the Queue's contract already requires.
-type tagOutputs struct {
-	next    int
-	entries [8]struct {
-		id         uintptr // 0: unused (the nil map has its own id, 1)
-		start, end int     // dst[start:end] is `,"tags":{...}` (or empty)
-	}
-}
-
-// mapID is the identity of a tag map; 1 for every nil map (they all merge the same way).
-func mapID(m map[string]string) uintptr {
-	if m == nil {
-		return 1
-	}
-	return reflect.ValueOf(m).Pointer()
-}
-
-// copy appends the output remembered for id, if any.
-func (c *tagOutputs) copy(dst *[]byte, id uintptr) bool {
-	for i := range c.entries {
-		if e := &c.entries[i]; e.id == id {
-			*dst = append(*dst, (*dst)[e.start:e.end]...)
-			return true
-		}
-	}
-	return false
-}
-
-// add remembers dst[start:end] as the output for id, replacing the oldest entry.
-func (c *tagOutputs) add(id uintptr, start, end int) {
-	e := &c.entries[c.next]
-	e.id, e.start, e.end = id, start, end
-	c.next = (c.next + 1) % len(c.entries)
-}
-
-// tagPair is one tag of a merged set; top marks a tag of the measurement's own map.
-type tagPair struct {
-	k, v  string
-	top   bool
-	clean bool // in a tagSchema: k, and v unless top, need no escaping
-}
-
-// stackTags is how many merged tags appendMergedTags sorts without allocating (MaxTags fits).
-const stackTags = 64
-
-// tagState is the tag work space of one payload (queue and client tags are fixed for it).
-type tagState struct {
-	scratch [stackTags]tagPair
-	seen    tagOutputs
-	schema  tagSchema
-}
-
-// tagSchema is the layout of the last merged tag set built by reading a whole map: its pairs in
-// output order, those of the measurement's own map marked. Measurements with their own maps
-// usually share the tag names and differ in values (host=web-1, host=web-2): a map with as many
-// tags as the schema's own, all with the schema's names, has exactly those names, so its merged
-// output has the schema's names in the same order, and its values are found by one lookup each
-// (no iteration, which costs a random start; no sort).
-type tagSchema struct {
-	n, own int // pairs in use (0: no schema yet); how many are marked top
-	pairs  [stackTags]tagPair
-}
-
-// appendMergedTags appends `,"tags":{...}` with top over mid over low, keys sorted so the output
-// is deterministic. Nothing is written when all three are empty.
-func (st *tagState) appendMergedTags(dst []byte, top, mid, low map[string]string) []byte {
-	if len(top)+len(mid)+len(low) == 0 {
-		return dst
-	}
-	if sc := &st.schema; sc.n > 0 && sc.own == len(top) {
-		start := len(dst)
-		dst = append(dst, `,"tags":{`...)
-		i := 0
-		for ; i < sc.n; i++ {
-			p := &sc.pairs[i]
-			v := p.v
-			if p.top {
-				var ok bool
-				if v, ok = top[p.k]; !ok {
-					break
-				}
-			}
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if p.clean && (!p.top || cleanJSON(v)) {
-				dst = append(dst, '"')
-				dst = append(dst, p.k...)
-				dst = append(dst, `":"`...)
-				dst = append(dst, v...)
-				dst = append(dst, '"')
-				continue
-			}
-			dst = appendTagPair(dst, 0, p.k, v)
-		}
-		if i == sc.n {
-			return append(dst, '}')
-		}
-		dst = dst[:start] // another set of names: read the map
-	}
-	tags := st.scratch[:0]
-	own := len(top)
-	for k, v := range top {
-		tags = append(tags, tagPair{k: k, v: v, top: true})
-	}
-	if len(mid) > 0 { // ranging over even an empty map costs an iterator set-up
-		for k, v := range mid {
-			if _, ok := top[k]; !ok {
-				tags = append(tags, tagPair{k: k, v: v})
-			}
-		}
-	}
-	if len(low) > 0 {
-		for k, v := range low {
-			if _, ok := top[k]; ok {
-				continue
-			}
-			if _, ok := mid[k]; !ok {
-				tags = append(tags, tagPair{k: k, v: v})
-			}
-		}
-	}
-	sortTags(tags)
-	if len(tags) <= stackTags && len(tags) > 0 {
-		sc := &st.schema
-		sc.n, sc.own = copy(sc.pairs[:], tags), own
-		for i := range sc.n {
-			p := &sc.pairs[i]
-			p.clean = cleanJSON(p.k) && (p.top || cleanJSON(p.v))
-		}
-	}
-	dst = append(dst, `,"tags":{`...)
-	for i := range tags {
-		dst = appendTagPair(dst, i, tags[i].k, tags[i].v)
+	if len(ck.attrs) > 0 {
+		dst = append(dst, `,"attributes":`...)
+		dst = append(dst, ck.attrs...)
 	}
 	return append(dst, '}')
 }
 
-// appendTagPair appends the i-th pair of a tags object: `"k":"v"`, comma first but for i 0.
-func appendTagPair(dst []byte, i int, k, v string) []byte {
-	if i > 0 {
-		dst = append(dst, ',')
+// appendBody appends the body of one POST to dst: the objects (comma-separated, as appendObject
+// writes them) of one chunk, with the chunk's time at the top level, which the API applies to
+// every measurement that has none. objs[arrayGauges] holds the tagged measurements of a tagged
+// chunk, the gauges of a legacy one; objs[arrayCounters] the counters of a legacy one. Legacy
+// bodies have both arrays, as python-librato sends them.
+func appendBody(dst []byte, tagged bool, sec int64, objs *[2][]byte) []byte {
+	if tagged {
+		dst = append(dst, `{"time":`...)
+		dst = strconv.AppendInt(dst, sec, 10)
+		dst = append(dst, `,"measurements":[`...)
+		dst = append(dst, objs[arrayGauges]...)
+		return append(dst, "]}"...)
 	}
-	if cleanJSON(k) && cleanJSON(v) { // valid tags always are, but a '\\' in a value
-		dst = append(dst, '"')
-		dst = append(dst, k...)
-		dst = append(dst, `":"`...)
-		dst = append(dst, v...)
-		return append(dst, '"')
-	}
-	dst = appendString(dst, k)
-	dst = append(dst, ':')
-	return appendString(dst, v)
+	dst = append(dst, `{"measure_time":`...)
+	dst = strconv.AppendInt(dst, sec, 10)
+	dst = append(dst, `,"gauges":[`...)
+	dst = append(dst, objs[arrayGauges]...)
+	dst = append(dst, `],"counters":[`...)
+	dst = append(dst, objs[arrayCounters]...)
+	return append(dst, "]}"...)
 }
 
-// sortTags sorts by key: insertion sort, since sets are small (≤ 50) and usually a handful, and it
-// neither allocates nor moves the slice to the heap.
-func sortTags(t []tagPair) {
-	for i := 1; i < len(t); i++ {
-		x := t[i]
-		j := i
-		for ; j > 0 && keyLess(x.k, t[j-1].k); j-- {
-			t[j] = t[j-1]
-		}
-		t[j] = x
-	}
-}
-
-// keyLess is a < b, deciding on the first byte inline when it differs (tag names usually do).
-func keyLess(a, b string) bool {
-	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
-		return a[0] < b[0]
-	}
-	return a < b
-}
+// bodyOverhead is the most bytes appendBody adds to the objects.
+const bodyOverhead = 64
 
 // appendFloat appends f the way encoding/json does (shortest representation that round-trips;
 // exponent form outside [1e-6, 1e21)), which every JSON parser accepts. f must be finite.

@@ -43,12 +43,10 @@ func wantMeasurement(m *Measurement, tagged bool, queueTags, clientTags map[stri
 	} else {
 		w["value"] = m.Value
 	}
-	ts := float64(nowSec)
-	if !m.Time.IsZero() {
-		ts = float64(m.Time.Unix())
-	}
 	if tagged {
-		w["time"] = ts
+		if !m.Time.IsZero() {
+			w["time"] = float64(m.Time.Unix())
+		}
 		tags := map[string]any{}
 		for _, layer := range []map[string]string{clientTags, queueTags, m.Tags} {
 			for k, v := range layer {
@@ -59,7 +57,9 @@ func wantMeasurement(m *Measurement, tagged bool, queueTags, clientTags map[stri
 			w["tags"] = tags
 		}
 	} else {
-		w["measure_time"] = ts
+		if !m.Time.IsZero() {
+			w["measure_time"] = float64(m.Time.Unix())
+		}
 		if m.Source != "" {
 			w["source"] = viaEncodingJSON(m.Source)
 		}
@@ -89,7 +89,7 @@ func wantPayload(tagged bool, ms []Measurement, queueTags, clientTags map[string
 		for i := range ms {
 			list = append(list, wantMeasurement(&ms[i], true, queueTags, clientTags, now.Unix()))
 		}
-		return map[string]any{"measurements": list}
+		return map[string]any{"time": float64(now.Unix()), "measurements": list}
 	}
 	gauges, counters := []any{}, []any{}
 	for i := range ms {
@@ -100,7 +100,40 @@ func wantPayload(tagged bool, ms []Measurement, queueTags, clientTags map[string
 			gauges = append(gauges, w)
 		}
 	}
-	return map[string]any{"gauges": gauges, "counters": counters}
+	return map[string]any{"measure_time": float64(now.Unix()), "gauges": gauges, "counters": counters}
+}
+
+// appendPayload builds the body of one POST of ms the way a Queue does (appendObject for each,
+// appendBody around them), without validating: tests feed it strings no validator would pass, to
+// check the escaping. Legacy bodies put the gauges and the counters in their arrays.
+func appendPayload(dst []byte, tagged bool, ms []Measurement, queueTags, clientTags map[string]string, now time.Time) []byte {
+	base := sortedTags(queueTags, clientTags)
+	var objs [2][]byte
+	for i := range ms {
+		m := &ms[i]
+		ck := checked{name: m.Name, tagged: tagged}
+		if tagged {
+			ck.tags = sortedTags(m.Tags, nil)
+			for _, b := range base {
+				if _, ok := m.Tags[b.k]; !ok {
+					ck.tags = append(ck.tags, b)
+				}
+			}
+			sortTags(ck.tags)
+		}
+		if len(m.Attributes) > 0 {
+			ck.attrs, _ = json.Marshal(m.Attributes)
+		}
+		a := arrayOf(m)
+		if tagged {
+			a = arrayGauges
+		}
+		if len(objs[a]) > 0 {
+			objs[a] = append(objs[a], ',')
+		}
+		objs[a] = appendObject(objs[a], m, &ck)
+	}
+	return appendBody(dst, tagged, now.Unix(), &objs)
 }
 
 func encDecode(t testing.TB, b []byte) map[string]any {
@@ -200,40 +233,16 @@ func TestAppendPayloadExact(t *testing.T) {
 		{Name: "conn", Value: 5, Type: Counter, Source: "web1", Time: time.Unix(1500000000, 0)},
 		{Name: "zero", Value: 0, Summary: nil},
 	}, nil, nil, time.Unix(1600000000, 0))
-	assert.Equal(t, `{"gauges":[{"name":"temperature","value":80,"measure_time":1600000000},`+
-		`{"name":"zero","value":0,"measure_time":1600000000}],`+
+	assert.Equal(t, `{"measure_time":1600000000,"gauges":[{"name":"temperature","value":80},`+
+		`{"name":"zero","value":0}],`+
 		`"counters":[{"name":"conn","value":5,"source":"web1","measure_time":1500000000}]}`, string(got))
 
 	got = appendPayload(nil, true, []Measurement{
 		{Name: "cpu", Summary: &Summary{Count: 3, Sum: 35, Min: 4.5, Max: 6.7, Last: Float(2.5), SumSquares: Float(9)},
 			Time: time.Unix(1421530163, 0), Period: time.Minute, Tags: map[string]string{"region": "us-east-1", "az": "b"}},
 	}, map[string]string{"role": "kafka"}, map[string]string{"az": "client", "environment": "prod"}, encNow)
-	assert.Equal(t, `{"measurements":[{"name":"cpu","count":3,"sum":35,"min":4.5,"max":6.7,"last":2.5,"time":1421530163,`+
+	assert.Equal(t, `{"time":1500000000,"measurements":[{"name":"cpu","count":3,"sum":35,"min":4.5,"max":6.7,"last":2.5,"time":1421530163,`+
 		`"tags":{"az":"b","environment":"prod","region":"us-east-1","role":"kafka"},"period":60}]}`, string(got))
-}
-
-func TestAppendPayloadRepeatedTagMaps(t *testing.T) {
-	// The encoder reuses the output of a tag map it has already written in the payload (identity
-	// cache of 8): shared maps, nil maps merged with queue/client tags, and more than 8 maps in
-	// rotation (evictions) must all still encode each measurement's own merged tags.
-	var maps []map[string]string
-	for i := range 11 {
-		maps = append(maps, map[string]string{"host": fmt.Sprintf("h%d", i), "z": "own"})
-	}
-	maps = append(maps, nil, map[string]string{})
-	var ms []Measurement
-	for i := range 200 {
-		ms = append(ms, Measurement{Name: fmt.Sprintf("m%d", i), Value: float64(i), Tags: maps[(i*7)%len(maps)]})
-	}
-	for _, layers := range [][2]map[string]string{
-		{nil, nil},
-		{{"z": "queue", "service": "api"}, nil},
-		{nil, {"z": "client", "env": "prod"}},
-		{{"service": "api"}, {"env": "prod", "service": "client"}},
-	} {
-		b := appendPayload(nil, true, ms, layers[0], layers[1], encNow)
-		assert.Equal(t, wantPayload(true, ms, layers[0], layers[1], encNow), encDecode(t, b))
-	}
 }
 
 func TestAppendPayloadManyTagsSorted(t *testing.T) {
@@ -250,27 +259,33 @@ func TestAppendPayloadManyTagsSorted(t *testing.T) {
 	assert.Less(t, bytes.Index(b, []byte(`"t68"`)), bytes.Index(b, []byte(`"t69"`)))
 }
 
-func TestAppendPayloadAllocs(t *testing.T) {
+func TestEncodeAllocs(t *testing.T) {
+	// What Add does per measurement (check, then encode into a reused buffer), and what a flush
+	// does per chunk (frame the objects), allocate nothing.
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
 	ms := benchMeasurements(300)
-	buf := appendPayload(nil, true, ms, nil, nil, encNow)
+	base := sortedTags(map[string]string{"service": "api"}, map[string]string{"env": "prod", "host": "h1"})
+	buf := make([]byte, 0, 1<<16)
+	var scratch [inlineTags]tagPair
 	allocs := testing.AllocsPerRun(20, func() {
-		buf = appendPayload(buf[:0], true, ms, nil, nil, encNow)
+		buf = buf[:0]
+		for i := range ms {
+			ck, err := c.checkMeasurement(&ms[i], base, scratch[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendObject(buf, &ms[i], &ck)
+		}
 	})
-	assert.Zero(t, allocs, "tagged chunk into a reused buffer")
-	queueTags, clientTags := map[string]string{"service": "api"}, map[string]string{"env": "prod", "host": "h1"}
-	allocs = testing.AllocsPerRun(20, func() {
-		buf = appendPayload(buf[:0], true, ms, queueTags, clientTags, encNow)
-	})
-	assert.Zero(t, allocs, "tagged chunk with merged queue and client tags")
-	legacy := benchMeasurements(300)
-	for i := range legacy {
-		legacy[i].Tags, legacy[i].Source = nil, "web1"
-	}
-	buf = appendPayload(buf[:0], false, legacy, nil, nil, encNow)
-	allocs = testing.AllocsPerRun(20, func() {
-		buf = appendPayload(buf[:0], false, legacy, nil, nil, encNow)
-	})
-	assert.Zero(t, allocs, "legacy chunk")
+	assert.Zero(t, allocs, "check and encode a 300-measurement chunk, 3 own tags over 3 defaults")
+	objs := [2][]byte{buf, nil}
+	body := appendBody(nil, true, encNow.Unix(), &objs)
+	allocs = testing.AllocsPerRun(20, func() { body = appendBody(body[:0], true, encNow.Unix(), &objs) })
+	assert.Zero(t, allocs, "framing a chunk into a reused buffer")
 }
 
 // benchMeasurements is a realistic chunk: n gauges, 3 tags each, with fractional values.
@@ -323,29 +338,32 @@ func (m encCPUMeter) report(b *testing.B) {
 
 func BenchmarkEncode(b *testing.B) {
 	ms := benchMeasurements(300)
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(b, err)
 	b.Run("appender", func(b *testing.B) {
+		// What the write path does for a chunk: check and encode each measurement (Add), then
+		// frame the chunk (flush).
 		b.ReportAllocs()
-		buf := appendPayload(nil, true, ms, nil, nil, encNow)
-		b.SetBytes(int64(len(buf)))
+		objs := make([]byte, 0, 1<<16)
+		body := make([]byte, 0, 1<<16)
+		var scratch [inlineTags]tagPair
 		cpu := encStartCPU()
 		for b.Loop() {
-			buf = appendPayload(buf[:0], true, ms, nil, nil, encNow)
+			objs = objs[:0]
+			for i := range ms {
+				ck, err := c.checkMeasurement(&ms[i], nil, scratch[:])
+				if err != nil {
+					b.Fatal(err)
+				}
+				if i > 0 {
+					objs = append(objs, ',')
+				}
+				objs = appendObject(objs, &ms[i], &ck)
+			}
+			framed := [2][]byte{objs, nil}
+			body = appendBody(body[:0], true, encNow.Unix(), &framed)
 		}
-		cpu.report(b)
-	})
-	b.Run("appender_shared_maps", func(b *testing.B) {
-		// The Queue's usual case: one tag map per call site, so a chunk repeats a few maps.
-		shared := benchMeasurements(300)
-		for i := range shared {
-			shared[i].Tags = shared[i%4].Tags
-		}
-		b.ReportAllocs()
-		buf := appendPayload(nil, true, shared, nil, nil, encNow)
-		b.SetBytes(int64(len(buf)))
-		cpu := encStartCPU()
-		for b.Loop() {
-			buf = appendPayload(buf[:0], true, shared, nil, nil, encNow)
-		}
+		b.SetBytes(int64(len(body)))
 		cpu.report(b)
 	})
 	b.Run("encoding_json", func(b *testing.B) {
@@ -398,11 +416,19 @@ func FuzzEncode(f *testing.F) {
 		if kind&4 != 0 {
 			m.Tags = map[string]string{tagK: tagV, "service": "own"}
 		}
-		if c.checkMeasurement(&m) != nil {
+		ck, err := c.checkMeasurement(&m, sortedTags(c.tags, nil), nil)
+		if err != nil {
 			return
 		}
-		tagged := c.tagged(&m, nil)
-		b := appendPayload(nil, tagged, []Measurement{m}, nil, c.tags, submitNow)
+		tagged := ck.tagged
+		m.Name = ck.name
+		var objs [2][]byte
+		a := arrayOf(&m)
+		if tagged {
+			a = arrayGauges
+		}
+		objs[a] = appendObject(nil, &m, &ck)
+		b := appendBody(nil, tagged, submitNow.Unix(), &objs)
 		require.True(t, json.Valid(b), "%s", b)
 		got := encDecode(t, b)
 		require.Equal(t, wantPayload(tagged, []Measurement{m}, nil, c.tags, submitNow), got)

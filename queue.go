@@ -86,39 +86,46 @@ type QueueStats struct {
 	Spooled int
 }
 
-// Queue batches measurements and sends them in chunks: on Submit (or Flush), in the background
-// when AutoSubmitCount or FlushInterval is set, and on Close. It is safe for concurrent use.
+// Queue batches measurements and sends them in chunks: on Flush, in the background when
+// AutoSubmitCount or FlushInterval is set, and on Close. It is safe for concurrent use.
 //
-// Add validates the measurement and copies it into a buffer of chunk-sized blocks under a lock:
-// no I/O, no waiting on the network, and no allocation unless the queue holds more than it ever
-// did (flushed blocks are reused). A flush swaps the blocks out under the lock and encodes and
-// sends outside it, one flush at a time, so concurrent Submits never send the same measurement
-// twice.
-// A chunk the API refuses with 400 is split to isolate the bad measurements; the rest is
-// delivered. A chunk that fails for a transient reason (network, 5xx, 429, a ctx deadline) is
-// kept, with the chunks after it, for the next flush; accepted chunks are never sent again.
-// Measurements without a time are stamped once, when their flush starts, so a retried chunk keeps
-// its time.
+// Add validates the measurement and encodes it, then copies the encoded bytes into a block of one
+// chunk under a lock: no I/O, no waiting on the network, no allocation in the steady state, and
+// nothing of the caller's kept (maps and strings may be reused or changed as soon as Add
+// returns). Held measurements are bytes, which the garbage collector does not scan, however many
+// the queue holds. A flush takes the blocks under the lock and builds, sends and accounts for them
+// outside it, one flush at a time, through the one delivery engine (deliver.go): a chunk the API
+// refuses with 400 is split to isolate the bad measurements and the rest is delivered; a chunk
+// that fails for a transient reason (network, 5xx, 429, a ctx deadline) is kept, with the blocks
+// after it, for the next flush; accepted chunks are never sent again. Measurements without a time
+// get their chunk's, stamped once when the chunk is built, so a retried chunk keeps its time.
 //
-// Background flushing uses one goroutine, started by NewQueue only when AutoSubmitCount or
-// FlushInterval is set, and stopped by Close. Always Close a Queue (defer q.Close(ctx)).
+// With a SpoolDir the queue writes ahead: a spooler moves what Add accepted to the spool at least
+// every SpoolInterval, whatever the sending side is doing, and flushes send from the spool.
+//
+// Background work uses at most two goroutines (the flusher, started only when AutoSubmitCount or
+// FlushInterval is set, and the spooler, only with a SpoolDir), stopped by Close. Always Close a
+// Queue (defer q.Close(ctx)).
 type Queue struct {
 	c          *Client
-	tags       map[string]string
+	base       []tagPair // the queue's tags over the client's, sorted: every measurement's defaults
 	chunkSize  int
 	maxPending int
 	autoSubmit int
 	onError    func(error)
 	onDrop     func([]Measurement, error)
 
-	mu             sync.Mutex
-	legacy, tagged blocks          // waiting, oldest first (queue_blocks.go)
-	spareL, spareT [][]Measurement // empty block lists handed back by the last flush
-	free           [][]Measurement // empty blocks
-	held           int             // waiting plus in a flush
-	closed         bool            // Add refuses
-	final          bool            // Close has taken what was left: a flush must not put anything back
-	stats          QueueStats
+	mu      sync.Mutex
+	blocks  []*block      // waiting, oldest first
+	open    [2]*block     // legacy and tagged: the block Add appends to (the last of its route)
+	retry   []builtChunk  // built and stamped chunks waiting to be sent (or spooled) again, oldest first
+	free    []*block      // emptied blocks, with their buffers
+	held    int           // measurements in memory: in blocks, in retry, or in a flush
+	room    chan struct{} // closed when held drops, for AddWait; replaced then
+	objSize int           // bytes of the last full block per measurement, to size new ones
+	closed  bool          // Add refuses
+	final   bool          // Close has taken what was left: a flush must not put anything back
+	stats   QueueStats
 
 	flushing chan struct{} // a one-slot semaphore: one flush at a time
 	kick     chan struct{} // auto-submit wake-up, one slot
@@ -129,16 +136,36 @@ type Queue struct {
 	once     sync.Once
 	err      error       // from the options, returned by every Add
 	spool    *queueSpool // nil without QueueOptions.SpoolDir
-
-	// Set by NewQueue for quick (queue_check.go).
-	tagsAlways bool // every measurement goes to the tagged API
-	baseTagsOK bool // the queue's and client's tags together are within MaxTags
-	validTags  tagCache
-	validNames nameCache
 }
 
-// initialCap is how many measurements the blocks have room for up front.
-const initialCap = 1024
+// block is the encoded measurements of one future chunk, all for one API: their JSON objects,
+// comma-separated, in the arrays of the body (see appendBody).
+type block struct {
+	tagged bool
+	n      int
+	objs   [2][]byte
+}
+
+// size is the bytes of the objects of b.
+func (b *block) size() int { return len(b.objs[0]) + len(b.objs[1]) }
+
+// build returns the chunk of b, stamped with sec.
+func (b *block) build(sec int64) builtChunk {
+	return builtChunk{tagged: b.tagged, body: appendBody(make([]byte, 0, b.size()+bodyOverhead), b.tagged, sec, &b.objs), count: b.n}
+}
+
+// builtChunk is a chunk whose body is built (its time stamped).
+type builtChunk struct {
+	tagged bool
+	body   []byte
+	count  int
+}
+
+// measurements decodes the measurements of c (a failure path: for OnDrop).
+func (c builtChunk) measurements() []Measurement { return decodeChunk(c.tagged, c.body, c.count) }
+
+// maxFreeBlocks bounds the emptied blocks a Queue keeps for reuse.
+const maxFreeBlocks = 16
 
 // NewQueue returns a Queue sending through c. See QueueOptions for the defaults.
 func (c *Client) NewQueue(opts QueueOptions) *Queue {
@@ -149,6 +176,8 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 		autoSubmit: opts.AutoSubmitCount,
 		onError:    opts.OnError,
 		onDrop:     opts.OnDrop,
+		room:       make(chan struct{}),
+		objSize:    128,
 		flushing:   make(chan struct{}, 1),
 		kick:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
@@ -165,28 +194,20 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 	if err := ValidateTags(opts.Tags); err != nil {
 		q.err = fmt.Errorf("librato: QueueOptions.Tags: %w", err)
 	}
-	if len(opts.Tags) > 0 {
-		q.tags = make(map[string]string, len(opts.Tags))
-		for k, v := range opts.Tags {
-			q.tags[k] = v
-		}
+	q.base = sortedTags(opts.Tags, c.tags)
+	if len(q.base) > MaxTags && q.err == nil {
+		q.err = fmt.Errorf("librato: QueueOptions.Tags: %w", tooManyTags(len(q.base)))
 	}
-	q.tagsAlways = c.appOptics || len(q.tags) > 0 || len(c.tags) > 0
-	q.baseTagsOK = mergedTagCount(nil, q.tags, c.tags) <= MaxTags
-	// Blocks for the first measurements, and block lists to swap in at the first flush, so that
-	// Add allocates nothing in the common case.
-	n := min(q.maxPending, max(initialCap, q.autoSubmit))
-	nb := (n+q.blockSize()-1)/q.blockSize() + 1
-	q.free = make([][]Measurement, 0, 2*nb)
-	for range nb {
-		q.free = append(q.free, make([]Measurement, 0, q.blockSize()))
-	}
-	q.tagged.bs, q.spareT = make([][]Measurement, 0, 2*nb), make([][]Measurement, 0, 2*nb)
-	if !q.tagsAlways {
-		q.legacy.bs, q.spareL = make([][]Measurement, 0, 2*nb), make([][]Measurement, 0, 2*nb)
+	if opts.SpoolInterval < 0 && q.err == nil {
+		q.err = fmt.Errorf("librato: QueueOptions.SpoolInterval: %w", &ValidationError{Field: "SpoolInterval",
+			Value: opts.SpoolInterval.String(), Reason: "must not be negative"})
 	}
 	if opts.SpoolDir != "" && q.err == nil {
-		if qs, err := openQueueSpool(q, opts.SpoolDir, opts.SpoolMaxBytes); err != nil {
+		interval := opts.SpoolInterval
+		if interval == 0 {
+			interval = DefaultSpoolInterval
+		}
+		if qs, err := openQueueSpool(q, opts.SpoolDir, opts.SpoolMaxBytes, interval); err != nil {
 			q.err = err
 		} else {
 			q.spool = qs
@@ -205,50 +226,81 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 
 // Add queues m. It returns an error, and queues nothing, when m is invalid (see Client.Submit for
 // the rules; the client's sanitizer is applied to the name first; errors.Is(err, ErrInvalid)
-// holds and errors.As finds the *ValidationError), ErrQueueFull when MaxPending is
-// reached, and ErrClosed after Close. With invalid QueueOptions.Tags every Add fails (NewQueue
-// returns no error: it is reported here, before anything is queued).
+// holds and errors.As finds the *ValidationError), ErrQueueFull when MaxPending is reached (the
+// measurement is dropped, counted and passed to OnDrop), and ErrClosed after Close. With invalid
+// QueueOptions the error says which, for every Add.
 //
-// The queue keeps m.Tags (and m.Attributes) as they are until the measurement is sent: do not
-// change those maps after Add. A tag map and a name passed again and again (the usual case: one
-// map and one constant name per call site) are validated once and then recognized, which keeps
-// Add fast.
+// Add has finished reading m when it returns: its maps and strings may be reused or changed at
+// once. It never blocks on the network and, in the steady state, allocates nothing (a measurement
+// with more than 8 tags after merging, or with Attributes, allocates for them).
 func (q *Queue) Add(m Measurement) error {
+	return q.add(context.Background(), false, &m)
+}
+
+// AddWait is Add for producers that must not lose anything, such as a tool reading its input:
+// when the queue is full it waits for room (a flush to make progress) until ctx ends, and then
+// returns ctx's error with nothing queued, instead of dropping the measurement with ErrQueueFull.
+// Services, which must never block, use Add.
+func (q *Queue) AddWait(ctx context.Context, m Measurement) error {
+	return q.add(ctx, true, &m)
+}
+
+// addBufSize is the stack space Add encodes a measurement into; a longer one allocates.
+const addBufSize = 512
+
+// add is Add (wait false) and AddWait.
+func (q *Queue) add(ctx context.Context, wait bool, m *Measurement) error {
 	if q.err != nil {
 		return q.err
 	}
-	tagged, ok := q.quick(&m)
-	if !ok {
-		if err := q.check(&m); err != nil {
-			return err
-		}
-		tagged = q.c.tagged(&m, q.tags)
+	var scratch [inlineTags]tagPair
+	ck, err := q.c.checkMeasurement(m, q.base, scratch[:])
+	if err != nil {
+		return &measurementError{name: m.Name, err: err}
 	}
+	var buf [addBufSize]byte
+	obj := appendObject(buf[:0], m, &ck)
+
 	q.mu.Lock()
+	for q.held >= q.maxPending && !q.closed {
+		if !wait {
+			q.stats.Dropped++
+			q.mu.Unlock()
+			if q.onDrop != nil {
+				q.onDrop([]Measurement{*m}, ErrQueueFull)
+			}
+			return ErrQueueFull
+		}
+		room := q.room
+		q.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		q.mu.Lock()
+	}
 	if q.closed {
 		q.mu.Unlock()
 		return ErrClosed
 	}
-	if q.held >= q.maxPending {
-		q.stats.Dropped++
-		q.mu.Unlock()
-		if q.onDrop != nil {
-			q.onDrop([]Measurement{m}, ErrQueueFull)
-		}
-		return ErrQueueFull
+	route := 0
+	if ck.tagged {
+		route = 1
 	}
-	b := &q.legacy
-	if tagged {
-		b = &q.tagged
+	b := q.open[route]
+	if b == nil || b.n == q.chunkSize {
+		b = q.newBlockLocked(ck.tagged)
 	}
-	if k := len(b.bs); k > 0 && len(b.bs[k-1]) < cap(b.bs[k-1]) { // pushLocked, inlined
-		b.bs[k-1] = append(b.bs[k-1], m)
-		b.n++
-	} else {
-		q.pushBlockLocked(b, &m)
+	arr := &b.objs[arrayOf(m)]
+	if len(*arr) > 0 {
+		*arr = append(*arr, ',')
 	}
+	*arr = append(*arr, obj...)
+	b.n++
 	q.held++
-	kick := q.autoSubmit > 0 && q.legacy.n+q.tagged.n >= q.autoSubmit
+	full := b.n == q.chunkSize
+	kick := q.autoSubmit > 0 && q.held >= q.autoSubmit
 	q.mu.Unlock()
 	if kick {
 		select {
@@ -256,8 +308,103 @@ func (q *Queue) Add(m Measurement) error {
 		default: // a wake-up is already pending
 		}
 	}
+	if full && q.spool != nil {
+		q.spool.wake()
+	}
 	return nil
 }
+
+// newBlockLocked starts a block at the end of the queue. q.mu is held.
+func (q *Queue) newBlockLocked(tagged bool) *block {
+	var b *block
+	if n := len(q.free); n > 0 {
+		b = q.free[n-1]
+		q.free[n-1] = nil
+		q.free = q.free[:n-1]
+	} else {
+		b = &block{}
+		b.objs[arrayGauges] = make([]byte, 0, q.chunkSize*(q.objSize+1)+q.objSize)
+	}
+	b.tagged = tagged
+	q.blocks = append(q.blocks, b)
+	if tagged {
+		q.open[1] = b
+	} else {
+		q.open[0] = b
+	}
+	return b
+}
+
+// takeLocked takes every waiting chunk and block out of the queue. q.mu is held.
+func (q *Queue) takeLocked() ([]builtChunk, []*block) {
+	chunks, blocks := q.retry, q.blocks
+	q.retry, q.blocks = nil, nil
+	q.open = [2]*block{}
+	return chunks, blocks
+}
+
+// takeFullLocked takes the waiting chunks and the full blocks out of the queue, leaving the blocks
+// Add still appends to. q.mu is held.
+func (q *Queue) takeFullLocked() ([]builtChunk, []*block) {
+	chunks := q.retry
+	q.retry = nil
+	var full []*block
+	kept := q.blocks[:0]
+	for _, b := range q.blocks {
+		if b.n == q.chunkSize {
+			full = append(full, b)
+		} else {
+			kept = append(kept, b)
+		}
+	}
+	clear(q.blocks[len(kept):])
+	q.blocks = kept
+	for r, b := range q.open {
+		if b != nil && b.n == q.chunkSize {
+			q.open[r] = nil
+		}
+	}
+	return chunks, full
+}
+
+// recycleLocked empties b and keeps it for reuse. q.mu is held.
+func (q *Queue) recycleLocked(b *block) {
+	if b.n == q.chunkSize && b.n > 0 {
+		q.objSize = b.size() / b.n
+	}
+	if len(q.free) < maxFreeBlocks && !q.final {
+		b.n, b.objs[0], b.objs[1] = 0, b.objs[0][:0], b.objs[1][:0]
+		q.free = append(q.free, b)
+	}
+}
+
+// releaseLocked records that n measurements left memory (sent, rejected, dropped or spooled), and
+// wakes those waiting for room. q.mu is held.
+func (q *Queue) releaseLocked(n int) {
+	if n <= 0 {
+		return
+	}
+	q.held -= n
+	close(q.room)
+	q.room = make(chan struct{})
+}
+
+// measurementError is an invalid measurement refused by Queue.Add:
+// `librato: measurement "<name>": <reason>`, wrapping the reason (ErrInvalid).
+type measurementError struct {
+	name string
+	err  error
+}
+
+func (e *measurementError) Error() string {
+	name := e.name
+	if len(name) > 64 {
+		name = name[:64] + "..."
+	}
+	return "librato: measurement " + strconv.Quote(name) + ": " + e.err.Error()
+}
+
+func (e *measurementError) Unwrap() error { return e.err }
 
 // AddAggregator moves the aggregator's summaries into the queue (see Aggregator.Measurements:
 // legacy series with the floored time and the aggregator's Source, tagged ones with time and
@@ -282,50 +429,75 @@ func (q *Queue) AddAggregator(a *Aggregator) error {
 	var errs []error
 	for i := range ms {
 		if err := q.Add(ms[i]); err != nil {
-			errs = append(errs, fmt.Errorf("librato: AddAggregator: %q: %w", ms[i].Name, err))
+			errs = append(errs, fmt.Errorf("librato: aggregated %q: %w", ms[i].Name, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Len returns the number of measurements waiting to be sent (not counting a flush in progress).
+// Len returns the number of measurements waiting in memory to be sent or spooled (not counting a
+// flush in progress).
 func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.legacy.n + q.tagged.n
+	n := 0
+	for _, b := range q.blocks {
+		n += b.n
+	}
+	for _, c := range q.retry {
+		n += c.count
+	}
+	return n
 }
 
-// Stats returns a snapshot of the queue's counters.
+// Stats returns a snapshot of the queue's counters. With a spool it waits for a spool write in
+// progress, so that a measurement is never counted both as Queued and as Spooled.
 func (q *Queue) Stats() QueueStats {
-	spooled := 0
 	if q.spool != nil {
-		spooled = q.spool.spooled() // the spool has its own lock; never take it under q.mu
+		return q.spool.stats()
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	s := q.stats
 	s.Queued = q.held
-	s.Spooled = spooled
 	return s
 }
 
-// Submit sends everything queued, legacy chunks first, and returns when done. If another flush
-// is running it waits for it first (or for ctx). On failure the unsent chunks stay queued for the
-// next flush, and the error says why; rejected measurements come as *RejectedError (joined).
+// Submit is Flush.
 func (q *Queue) Submit(ctx context.Context) error {
-	return q.flush(ctx)
+	return q.Flush(ctx)
 }
 
-// Flush is Submit.
+// Flush sends everything queued (with a spool: spools it, then sends what the spool holds) and
+// returns when done. If another flush is running it waits for it first (or for ctx). On failure the
+// unsent chunks stay queued for the next flush, and the error says why; rejected measurements come
+// as *RejectedError (joined).
 func (q *Queue) Flush(ctx context.Context) error {
-	return q.flush(ctx)
+	select {
+	case q.flushing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-q.flushing }()
+	var err error
+	if q.spool != nil {
+		err = q.spool.flush(ctx)
+	} else {
+		err = q.flush(ctx)
+	}
+	if err != nil {
+		q.mu.Lock()
+		q.stats.LastError = err
+		q.mu.Unlock()
+	}
+	return err
 }
 
-// Close stops background flushing, sends what is queued and returns, at the latest, when ctx is
-// done. What could not be sent by then is dropped: reported to OnDrop, counted in
-// QueueStats.Dropped, and the returned error says how many. Add returns ErrClosed afterwards.
-// With a SpoolDir, what is left goes to the spool instead, for the next Queue on the directory.
-// Close is safe to call more than once; later calls return nil.
+// Close stops background work, sends what is queued and returns, at the latest, when ctx is done.
+// What could not be sent by then is dropped: reported to OnDrop, counted in QueueStats.Dropped,
+// and the returned error says how many. With a SpoolDir, what is left stays in the spool instead,
+// for the next Queue on the directory. Add returns ErrClosed afterwards. Close is safe to call
+// more than once; later calls return nil.
 func (q *Queue) Close(ctx context.Context) error {
 	first := false
 	q.once.Do(func() { first = true })
@@ -334,9 +506,11 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 	q.mu.Lock()
 	q.closed = true
+	close(q.room) // AddWait callers see closed
+	q.room = make(chan struct{})
 	q.mu.Unlock()
 	close(q.stop)
-	err := q.flush(ctx)
+	err := q.Flush(ctx)
 	// Stop a background flush still running (it holds the semaphore only if ours timed out),
 	// then wait for the flusher to end: its requests are cancelled, so this is quick.
 	q.bgCancel()
@@ -344,35 +518,36 @@ func (q *Queue) Close(ctx context.Context) error {
 		<-q.done
 	}
 	if q.spool != nil {
-		// What is still in memory goes to the spool for the next Queue on the directory.
-		err = q.closeSpool(q.spool, err)
+		return q.spool.close(err)
 	}
 	q.mu.Lock()
-	left := append(q.legacy.flat(), q.tagged.flat()...)
-	q.legacy, q.tagged, q.spareL, q.spareT, q.free = blocks{}, blocks{}, nil, nil, nil
-	q.held -= len(left)
-	q.stats.Dropped += uint64(len(left))
+	chunks, blocks := q.takeLocked()
 	q.final = true
-	q.mu.Unlock()
-	if len(left) > 0 {
-		reason := err
-		if reason == nil {
-			reason = ctx.Err()
-		}
-		if reason == nil {
-			reason = ErrClosed
-		}
-		dropErr := fmt.Errorf("librato: queue closed with %d measurements not sent: %w", len(left), reason)
-		if q.onDrop != nil {
-			q.onDrop(left, dropErr)
-		}
-		if err == nil {
-			err = dropErr
-		} else {
-			err = fmt.Errorf("librato: queue closed with %d measurements not sent: %w", len(left), err)
-		}
+	var left []Measurement
+	for _, c := range chunks {
+		left = append(left, c.measurements()...)
 	}
-	return err
+	for _, b := range blocks {
+		left = append(left, b.build(0).measurements()...)
+	}
+	q.releaseLocked(len(left))
+	q.stats.Dropped += uint64(len(left))
+	q.mu.Unlock()
+	if len(left) == 0 {
+		return err
+	}
+	reason := err
+	if reason == nil {
+		reason = ctx.Err()
+	}
+	if reason == nil {
+		reason = errors.New("nothing could be sent")
+	}
+	dropErr := fmt.Errorf("%w with %s not sent: %w", ErrClosed, plural(len(left), "measurement"), reason)
+	if q.onDrop != nil {
+		q.onDrop(left, dropErr)
+	}
+	return dropErr
 }
 
 // run is the flusher goroutine.
@@ -391,126 +566,8 @@ func (q *Queue) run(interval time.Duration) {
 		case <-tick:
 		case <-q.kick:
 		}
-		if err := q.flush(q.bgCtx); err != nil && q.onError != nil && q.bgCtx.Err() == nil {
+		if err := q.Flush(q.bgCtx); err != nil && q.onError != nil && q.bgCtx.Err() == nil {
 			q.onError(err)
-		}
-	}
-}
-
-// flush sends what is queued now; one flush runs at a time.
-func (q *Queue) flush(ctx context.Context) error {
-	if q.spool != nil {
-		return q.flushSpooled(ctx, q.spool)
-	}
-	select {
-	case q.flushing <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-q.flushing }()
-
-	q.mu.Lock()
-	legacy, tagged := q.legacy, q.tagged
-	if legacy.n+tagged.n == 0 {
-		q.mu.Unlock()
-		return nil
-	}
-	q.legacy, q.tagged = blocks{bs: q.spareL}, blocks{bs: q.spareT}
-	q.spareL, q.spareT = nil, nil
-	q.stats.Flushes++
-	q.mu.Unlock()
-
-	s := sender{c: q.c, chunkSize: q.chunkSize, queueTags: q.tags, now: q.c.now()}
-	// Stamp once: a chunk that goes back into the queue keeps its time. Each block is a chunk.
-	off := 0
-	for pass, b := range [...]*blocks{&legacy, &tagged} {
-		for _, blk := range b.bs {
-			stamp(blk, s.now)
-			s.send(ctx, pass == 1, blk, off)
-			off += len(blk)
-		}
-	}
-
-	rejected := s.rejectedCount()
-	var dropped []Measurement
-	if len(s.rejected) > 0 && q.onDrop != nil {
-		for _, r := range s.rejSpans {
-			dropped = append(dropped, spanOf(&legacy, &tagged, r)...)
-		}
-	}
-	// Move the unsent measurements to the front of their blocks, in order, and clear the rest
-	// outside the lock (they can be many blocks): Add never waits for it. Unsent spans come first
-	// those of legacy, then those of tagged (offset by legacy.n).
-	nl := 0
-	for nl < len(s.unsent) && s.unsent[nl].lo < legacy.n {
-		nl++
-	}
-	size := q.blockSize()
-	backL, restL := legacy.keep(s.unsent[:nl], 0, size)
-	backT, restT := tagged.keep(s.unsent[nl:], legacy.n, size)
-
-	q.mu.Lock()
-	q.held -= s.sent + rejected
-	q.stats.Sent += uint64(s.sent)
-	q.stats.Rejected += uint64(rejected)
-	q.stats.Requests += uint64(s.requests)
-	q.stats.Failures += uint64(s.failures)
-	var lost []Measurement
-	if q.final {
-		// Close already gave up on the queue: nothing may be put back.
-		lost = append(backL.flat(), backT.flat()...)
-		q.held -= len(lost)
-		q.stats.Dropped += uint64(len(lost))
-	} else {
-		q.stats.Retried += uint64(backL.n + backT.n)
-		// backL and backT are prefixes of the flushed lists: a new list for each, if kept.
-		if backL.n > 0 {
-			backL.bs = append([][]Measurement(nil), backL.bs...)
-		}
-		if backT.n > 0 {
-			backT.bs = append([][]Measurement(nil), backT.bs...)
-		}
-		q.legacy = q.prependLocked(backL, q.legacy)
-		q.tagged = q.prependLocked(backT, q.tagged)
-	}
-	err := s.err()
-	if err != nil {
-		q.stats.LastError = err
-	}
-	// The emptied blocks go back to the free list, the flushed lists to the spares.
-	q.recycleLocked(restL)
-	q.recycleLocked(restT)
-	if bs := legacy.bs[:0]; cap(bs) > cap(q.spareL) && !q.final {
-		clear(bs[:cap(bs)])
-		q.spareL = bs
-	}
-	if bs := tagged.bs[:0]; cap(bs) > cap(q.spareT) && !q.final {
-		clear(bs[:cap(bs)])
-		q.spareT = bs
-	}
-	q.mu.Unlock()
-
-	if q.onDrop != nil {
-		if len(dropped) > 0 {
-			k := 0
-			for i, e := range s.rejected {
-				n := s.rejSpans[i].hi - s.rejSpans[i].lo
-				q.onDrop(dropped[k:k+n], e)
-				k += n
-			}
-		}
-		if len(lost) > 0 {
-			q.onDrop(lost, fmt.Errorf("librato: queue closed before a failed flush could be retried: %w", errors.Join(err, ErrClosed)))
-		}
-	}
-	return err
-}
-
-// stamp sets the time of the measurements that have none.
-func stamp(ms []Measurement, now time.Time) {
-	for i := range ms {
-		if ms[i].Time.IsZero() {
-			ms[i].Time = now
 		}
 	}
 }

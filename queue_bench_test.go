@@ -27,12 +27,13 @@ func benchClient(b *testing.B, opts ...Option) *Client {
 // so Add is measured on a queue that is neither full nor growing without bound.
 func drainForBench(q *Queue) {
 	q.mu.Lock()
-	for _, b := range [...]*blocks{&q.legacy, &q.tagged} {
-		clearBlocks(b.bs)
-		b.bs = q.recycleLocked(b.bs)
-		b.n = 0
+	_, blocks := q.takeLocked()
+	n := 0
+	for _, b := range blocks {
+		n += b.n
+		q.recycleLocked(b)
 	}
-	q.held = 0
+	q.releaseLocked(n)
 	q.mu.Unlock()
 }
 

@@ -167,10 +167,10 @@ func TestQueueTransientErrorsKeepData(t *testing.T) {
 }
 
 func TestRejectedErrorMessage(t *testing.T) {
-	ms := []Measurement{{Name: "a"}, {Name: "b"}, {Name: "a"}}
-	e := newRejectedError(ms, errors.New("nope"))
+	names := []string{"a", "b", "a"}
+	e := newRejectedError(names, errors.New("nope"))
 	assert.Equal(t, "librato: 3 measurements rejected (a, b): nope", e.Error())
-	one := newRejectedError(ms[:1], errors.New("nope"))
+	one := newRejectedError(names[:1], errors.New("nope"))
 	assert.Equal(t, "librato: 1 measurement rejected (a): nope", one.Error())
 }
 

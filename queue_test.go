@@ -38,7 +38,7 @@ func TestQueueTV7Tagged(t *testing.T) {
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "POST", reqs[0].Method)
 	assert.Equal(t, "/v1/measurements", reqs[0].Path)
-	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_tagged.json"), string(reqs[0].Body))
+	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_tagged.json"), effectiveJSON(t, reqs[0].Body))
 	assert.Equal(t, 0, q.Len())
 	st := q.Stats()
 	assert.Equal(t, uint64(3), st.Sent)
@@ -59,9 +59,9 @@ func TestQueueTV7Mixed(t *testing.T) {
 	reqs := f.requests()
 	require.Len(t, reqs, 2)
 	assert.Equal(t, "/v1/metrics", reqs[0].Path, "legacy chunks go first")
-	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_mixed_legacy.json"), string(reqs[0].Body))
+	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_mixed_legacy.json"), effectiveJSON(t, reqs[0].Body))
 	assert.Equal(t, "/v1/measurements", reqs[1].Path)
-	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_mixed_tagged.json"), string(reqs[1].Body))
+	assert.JSONEq(t, queueGolden(t, "testdata/queue/tv7_mixed_tagged.json"), effectiveJSON(t, reqs[1].Body))
 	require.NoError(t, q.Close(context.Background()))
 }
 

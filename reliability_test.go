@@ -579,10 +579,10 @@ func TestCountNeverWithoutSum(t *testing.T) {
 	reqs := srv.Requests()
 	require.Len(t, reqs, 2)
 	for _, r := range reqs {
-		var body map[string][]map[string]any
+		var body struct{ Gauges, Counters, Measurements []map[string]any }
 		require.NoError(t, json.Unmarshal(r.Body, &body))
 		n := 0
-		for _, list := range body {
+		for _, list := range [][]map[string]any{body.Gauges, body.Counters, body.Measurements} {
 			for _, m := range list {
 				n++
 				assert.Contains(t, m, "count")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -67,10 +68,23 @@ func loadPosts(t *testing.T, name string) []wirePost {
 // mockPosts expects the fixture's POSTs, in order, each with a semantically equal JSON body.
 func mockPosts(t *testing.T, host string, posts []wirePost) {
 	for _, p := range posts {
+		want, err := json.Marshal(p.Body)
+		require.NoError(t, err)
 		gock.New(host).Post(p.Path).
 			MatchType("json").
 			MatchHeader("Authorization", "^Basic ").
-			JSON(p.Body).
+			AddMatcher(func(r *http.Request, _ *gock.Request) (bool, error) {
+				got, err := io.ReadAll(r.Body)
+				if err != nil {
+					return false, err
+				}
+				r.Body = io.NopCloser(bytes.NewReader(got))
+				var a, b any
+				if json.Unmarshal(want, &a) != nil || json.Unmarshal([]byte(effectiveJSON(t, got)), &b) != nil {
+					return false, nil
+				}
+				return reflect.DeepEqual(a, b), nil
+			}).
 			Reply(http.StatusOK)
 	}
 }
@@ -325,15 +339,20 @@ func TestSubmitStampsZeroTimesOncePerCall(t *testing.T) {
 	var times []float64
 	gock.New("https://metrics-api.librato.com").Post("/v1/metrics").Times(3).
 		AddMatcher(func(req *http.Request, _ *gock.Request) (bool, error) {
+			body, err := io.ReadAll(req.Body)
+			if err != nil {
+				return false, err
+			}
 			var p struct {
 				Gauges []struct {
 					MeasureTime float64 `json:"measure_time"`
 				}
 			}
-			if err := json.NewDecoder(req.Body).Decode(&p); err != nil {
+			if err := json.Unmarshal([]byte(effectiveJSON(t, body)), &p); err != nil {
 				return false, err
 			}
 			for _, g := range p.Gauges {
+				require.NotZero(t, g.MeasureTime, "every measurement has a time")
 				times = append(times, g.MeasureTime)
 			}
 			return true, nil
@@ -359,7 +378,7 @@ func TestSubmitStopsAtFailedChunk(t *testing.T) {
 		assert.Equal(t, 3, se.Unsent)
 		assert.Equal(t, []int{2, 3, 4}, se.UnsentIndices)
 		assert.ErrorIs(t, err, ErrServer)
-		assert.Contains(t, err.Error(), "2 measurements sent, 3 not sent")
+		assert.Contains(t, err.Error(), "2 measurements sent, 3 measurements not sent")
 		assertAllMatched(t) // and the fifth measurement's chunk was never attempted
 		assert.Equal(t, []int{2}, counts)
 	})
@@ -368,8 +387,7 @@ func TestSubmitStopsAtFailedChunk(t *testing.T) {
 		var counts []int
 		countingMock(host, "/v1/metrics", http.StatusOK, &counts)
 		countingMock(host, "/v1/measurements", http.StatusOK, &counts)
-		gock.New(host).Post("/v1/measurements").Reply(http.StatusBadRequest).
-			JSON(map[string]any{"errors": map[string]any{"params": map[string]any{"name": []string{"is invalid"}}}})
+		gock.New(host).Post("/v1/measurements").Reply(http.StatusServiceUnavailable)
 		tags := map[string]string{"k": "v"}
 		ms := []Measurement{
 			{Name: "t0", Value: 0, Tags: tags}, {Name: "l1", Value: 1}, {Name: "t2", Value: 2, Tags: tags},
@@ -380,10 +398,36 @@ func TestSubmitStopsAtFailedChunk(t *testing.T) {
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, 4, se.Sent, "l1, l4, t0, t2")
 		assert.Equal(t, []int{3, 5}, se.UnsentIndices)
-		assert.ErrorIs(t, err, ErrBadRequest)
-		assert.Contains(t, err.Error(), "params: name: is invalid")
+		assert.Empty(t, se.Rejected)
+		assert.ErrorIs(t, err, ErrServer)
 		assertAllMatched(t)
 		assert.Equal(t, []int{2, 2}, counts)
+	})
+	t.Run("a 400 is isolated to the bad measurement, as in a Queue", func(t *testing.T) {
+		c := gockClient(t, false, WithChunkSize(4))
+		var counts []int
+		bad := map[string]any{"errors": map[string]any{"params": map[string]any{"name": []string{"is invalid"}}}}
+		gock.New(host).Post("/v1/measurements").Reply(http.StatusBadRequest).JSON(bad) // [t0 t1 t2 t3]
+		countingMock(host, "/v1/measurements", http.StatusOK, &counts)                 // [t0 t1]
+		gock.New(host).Post("/v1/measurements").Reply(http.StatusBadRequest).JSON(bad) // [t2 t3]
+		gock.New(host).Post("/v1/measurements").Reply(http.StatusBadRequest).JSON(bad) // [t2]
+		countingMock(host, "/v1/measurements", http.StatusOK, &counts)                 // [t3]
+		countingMock(host, "/v1/measurements", http.StatusOK, &counts)                 // [t4]
+		err := c.Submit(context.Background(), subGauges(5, map[string]string{"k": "v"})...)
+		var se *SubmitError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, 4, se.Sent)
+		assert.Zero(t, se.Unsent)
+		require.Len(t, se.Rejected, 1)
+		assert.Equal(t, []int{2}, se.Rejected[0].Indices)
+		assert.Equal(t, []string{"m2"}, se.Rejected[0].Names)
+		var rej *RejectedError
+		require.ErrorAs(t, err, &rej, "the same error type a Queue reports")
+		assert.ErrorIs(t, err, ErrBadRequest)
+		assert.Contains(t, err.Error(), "4 measurements sent, 1 measurement rejected (m2): ")
+		assert.Contains(t, err.Error(), "params: name: is invalid")
+		assertAllMatched(t)
+		assert.Equal(t, []int{2, 1, 1}, counts)
 	})
 }
 
@@ -430,17 +474,25 @@ func TestPostPayloadAnswers(t *testing.T) {
 	}
 }
 
-func TestSubmitPartialFailureCountsChunkAsSent(t *testing.T) {
+func TestSubmitPartialFailureRejectsTheChunk(t *testing.T) {
+	// A 2xx with "errors": the API took the request and says something in it failed, without
+	// saying what. The chunk is rejected with the server's reason, never resent (that could
+	// duplicate what it stored), and the next chunk is still sent.
 	const host = "https://metrics-api.librato.com"
 	c := gockClient(t, false, WithChunkSize(2))
 	gock.New(host).Post("/v1/measurements").Reply(http.StatusAccepted).JSON(map[string]any{"errors": []string{"bad"}})
+	gock.New(host).Post("/v1/measurements").Reply(http.StatusAccepted)
 	err := c.Submit(context.Background(), subGauges(3, map[string]string{"k": "v"})...)
 	var se *SubmitError
 	require.ErrorAs(t, err, &se)
-	assert.Equal(t, 2, se.Sent, "the API took the chunk: resending it would duplicate data")
-	assert.Equal(t, []int{2}, se.UnsentIndices)
+	assert.Equal(t, 1, se.Sent)
+	assert.Zero(t, se.Unsent)
+	require.Len(t, se.Rejected, 1)
+	assert.Equal(t, []int{0, 1}, se.Rejected[0].Indices)
 	var pe *PartialError
-	assert.ErrorAs(t, err, &pe)
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, []string{"bad"}, pe.Messages)
+	assert.Contains(t, err.Error(), "1 measurement sent, 2 measurements rejected")
 	assertAllMatched(t)
 }
 
@@ -461,9 +513,12 @@ func TestCheckMeasurementSanitizes(t *testing.T) {
 	c, err := Connect("u@example.com", "tok", WithSanitizer(SanitizeMetricName))
 	require.NoError(t, err)
 	m := Measurement{Name: "a b", Value: 1}
-	require.NoError(t, c.checkMeasurement(&m))
-	assert.Equal(t, "a-b", m.Name, "checkMeasurement writes the sanitized name back")
-	assert.True(t, errors.Is(c.checkMeasurement(&Measurement{Name: "x", Value: math.NaN()}), ErrInvalid))
+	ck, err := c.checkMeasurement(&m, nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "a-b", ck.name, "checkMeasurement gives the sanitized name")
+	assert.Equal(t, "a b", m.Name, "and leaves the caller's measurement alone")
+	_, err = c.checkMeasurement(&Measurement{Name: "x", Value: math.NaN()}, nil, nil)
+	assert.True(t, errors.Is(err, ErrInvalid))
 }
 
 func TestCheckMeasurementAllocs(t *testing.T) {
@@ -473,10 +528,11 @@ func TestCheckMeasurementAllocs(t *testing.T) {
 		{Name: "app.latency", Value: 1.5, Tags: map[string]string{"host": "h1", "region": "us-east-1", "service": "api"}},
 		{Name: "app.summary", Summary: &Summary{Count: 2, Sum: 3, Min: 1, Max: 2, Last: Float(2)}, Time: submitNow, Period: time.Minute},
 	}
+	base := sortedTags(c.tags, nil)
 	for i := range ms {
 		allocs := testing.AllocsPerRun(100, func() {
-			m := ms[i]
-			if err := c.checkMeasurement(&m); err != nil {
+			var scratch [inlineTags]tagPair
+			if _, err := c.checkMeasurement(&ms[i], base, scratch[:]); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -489,9 +545,9 @@ func BenchmarkCheckMeasurement(b *testing.B) {
 	require.NoError(b, err)
 	m0 := Measurement{Name: "app.request.latency", Value: 1.5, Tags: map[string]string{"host": "h1", "region": "us-east-1", "service": "api"}}
 	b.ReportAllocs()
+	var scratch [inlineTags]tagPair
 	for b.Loop() {
-		m := m0
-		if err := c.checkMeasurement(&m); err != nil {
+		if _, err := c.checkMeasurement(&m0, nil, scratch[:]); err != nil {
 			b.Fatal(err)
 		}
 	}

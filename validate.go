@@ -23,105 +23,198 @@ const (
 // (seconds vs milliseconds, or a zero-ish time), not a real sample.
 var minTime = time.Date(1971, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// checkMeasurement applies the client's sanitizer to m.Name (writing the result back into m) and
-// validates m completely: name, source, tags, finite numbers, the Value/Summary exclusivity, summary
-// consistency, counters (legacy only), period and time. It returns a *ValidationError (wrapping
-// ErrInvalid) or an error of ValidateTags describing the first problem; the caller adds the index.
-// It does not allocate when m is valid and the sanitizer does not allocate.
-func (c *Client) checkMeasurement(m *Measurement) error {
-	m.Name = c.sanitize(m.Name)
-	if err := ValidateMetricName(m.Name); err != nil {
-		return err
+// Where a measurement goes: the legacy API (POST metrics, gauges and counters in two arrays of one
+// body) or the tagged API (POST measurements). A chunk goes to one of them. array numbers the
+// arrays of a body: a legacy counter is in the second, everything else in the first.
+const (
+	arrayGauges   = 0
+	arrayCounters = 1
+)
+
+// arrayOf is the body array of m.
+func arrayOf(m *Measurement) int {
+	if m.Type == Counter {
+		return arrayCounters
 	}
-	if err := ValidateSource(m.Source); err != nil {
-		return err
+	return arrayGauges
+}
+
+// tagPair is one tag of a merged, sorted tag set.
+type tagPair struct{ k, v string }
+
+// inlineTags is how many merged tags a caller's scratch space for checkMeasurement usually holds
+// (an array on its stack): more take an allocation.
+const inlineTags = 8
+
+// checked is what checkMeasurement learned of a valid measurement: its sanitized name, where it
+// goes, its merged tags (the measurement's own over the defaults, sorted by name) and its
+// attributes as JSON. Encoding reads it instead of the measurement's maps, which are read once.
+type checked struct {
+	name   string
+	tagged bool
+	tags   []tagPair // in the caller's scratch, or the defaults themselves when the measurement has none
+	attrs  []byte
+}
+
+// checkMeasurement is the one copy of the measurement rules, used by Submit, Queue.Add and the
+// Aggregator: it applies the client's sanitizer to the name and checks the name, source, tags,
+// finite numbers, the Value/Summary exclusivity, summary consistency, counters (legacy only),
+// period, time, and what depends on the route: a measurement for the tagged API (it has tags, the
+// defaults have tags, or the client is AppOptics) is no counter, has no source, and its merged tag
+// set stays within MaxTags. base is the default tag set under the measurement's own (a queue's
+// over the client's), sorted and already valid. It returns a *ValidationError (wrapping
+// ErrInvalid) or an error of ValidateTags describing the first problem; the caller adds the
+// position. It reads m.Tags once, merging into scratch (the caller's space, usually an array of
+// inlineTags on its stack), and allocates only when that is too small. (The result is returned,
+// not written through a pointer, so that scratch can stay on the caller's stack.)
+func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair) (checked, error) {
+	// The parts are kept in separate variables until the end: escape analysis follows a struct as
+	// a whole, and the name going into an error would otherwise take scratch to the heap.
+	name := c.sanitize(m.Name)
+	if !validChars(name, 1, MaxMetricNameLength, className) {
+		return checked{}, ValidateMetricName(name)
 	}
-	if err := ValidateTags(m.Tags); err != nil {
-		return err
+	tagged := c.appOptics || len(m.Tags) > 0 || len(base) > 0
+	switch {
+	case m.Type != Gauge && m.Type != Counter:
+		return checked{}, &ValidationError{Field: "type", Value: m.Type.String(), Reason: "must be Gauge or Counter"}
+	case tagged && m.Type == Counter:
+		return checked{}, &ValidationError{Field: "type", Value: "counter",
+			Reason: "counters exist only in the legacy API; this measurement goes to the tagged API (it has tags, or the client or queue has tags, or the client is AppOptics)"}
 	}
-	if m.Type != Gauge && m.Type != Counter {
-		return &ValidationError{Field: "type", Value: m.Type.String(), Reason: "must be Gauge or Counter"}
+	if m.Source != "" {
+		if tagged {
+			return checked{}, &ValidationError{Field: "source", Value: m.Source,
+				Reason: "the tagged API has no sources (it rejects the field); put it in a tag"}
+		}
+		if err := ValidateSource(m.Source); err != nil {
+			return checked{}, err
+		}
+	}
+	tags, err := mergeTags(m.Tags, base, scratch)
+	if err != nil {
+		return checked{}, err
 	}
 	if s := m.Summary; s != nil {
 		if err := checkSummary(m, s); err != nil {
-			return err
+			return checked{}, err
 		}
-	} else if err := checkNumber("value", m.Value); err != nil {
-		return err
+	} else if !(math.Abs(m.Value) < maxAbsValue) { // false for NaN and ±Inf too
+		return checked{}, checkNumber("value", m.Value)
 	}
 	if m.Period < 0 || m.Period%time.Second != 0 {
-		return &ValidationError{Field: "period", Value: m.Period.String(),
+		return checked{}, &ValidationError{Field: "period", Value: m.Period.String(),
 			Reason: "must be zero or a positive whole number of seconds"}
 	}
 	if !m.Time.IsZero() {
 		if m.Time.Before(minTime) {
-			return &ValidationError{Field: "time", Value: m.Time.UTC().Format(time.RFC3339),
+			return checked{}, &ValidationError{Field: "time", Value: m.Time.UTC().Format(time.RFC3339),
 				Reason: "is before 1971 (seconds and milliseconds mixed up?)"}
 		}
 		if limit := c.now().Add(maxFuture); m.Time.After(limit) {
-			return &ValidationError{Field: "time", Value: m.Time.UTC().Format(time.RFC3339),
+			return checked{}, &ValidationError{Field: "time", Value: m.Time.UTC().Format(time.RFC3339),
 				Reason: "is more than " + maxFuture.String() + " in the future"}
 		}
 	}
+	var attrs []byte
 	if len(m.Attributes) > 0 {
-		// Attributes are free-form; make sure encoding them cannot fail later, mid-batch.
-		if _, err := json.Marshal(m.Attributes); err != nil {
-			return &ValidationError{Field: "attributes", Value: fmt.Sprint(len(m.Attributes)) + " attributes",
+		// Free-form and nested: encoding/json is the right tool, once, here.
+		if attrs, err = json.Marshal(m.Attributes); err != nil {
+			return checked{}, &ValidationError{Field: "attributes", Value: fmt.Sprint(len(m.Attributes)) + " attributes",
 				Reason: "cannot be encoded as JSON: " + err.Error()}
 		}
 	}
-	return c.checkRoute(m, nil)
+	return checked{name: name, tagged: tagged, tags: tags, attrs: attrs}, nil
 }
 
-// checkRoute checks what depends on where m is sent, given the tags of a queue (nil for none):
-// a measurement for the tagged API (see tagged) cannot be a counter or carry a source, and its
-// merged tag set (m.Tags over queueTags over the client's tags) must stay within MaxTags.
-// checkMeasurement calls it with no queue tags; a Queue with tags calls it again with its own.
-func (c *Client) checkRoute(m *Measurement, queueTags map[string]string) error {
-	if !c.tagged(m, queueTags) {
-		return nil
+// mergeTags validates own and returns own over base, sorted by name, in scratch (or base itself
+// when own is empty). own is read once.
+func mergeTags(own map[string]string, base, scratch []tagPair) ([]tagPair, error) {
+	if len(own) == 0 {
+		if len(base) > MaxTags {
+			return nil, tooManyTags(len(base))
+		}
+		return base, nil
 	}
-	if m.Type == Counter {
-		return &ValidationError{Field: "type", Value: "counter",
-			Reason: "counters exist only in the legacy API; this measurement goes to the tagged API (it has tags, or the client or queue has tags, or the client is AppOptics)"}
+	if len(own) > MaxTags {
+		return nil, ValidateTags(own)
 	}
-	if m.Source != "" {
-		return &ValidationError{Field: "source", Value: m.Source,
-			Reason: "the tagged API has no sources (it rejects the field); put it in a tag"}
+	tags := scratch[:0]
+	if n := len(own) + len(base); cap(tags) < n {
+		tags = make([]tagPair, 0, n)
 	}
-	if n := mergedTagCount(m.Tags, queueTags, c.tags); n > MaxTags {
-		return &ValidationError{Field: "tags", Value: strconv.Itoa(n) + " tags",
-			Reason: fmt.Sprintf("%d tags after merging measurement, queue and client tags, at most %d allowed", n, MaxTags)}
+	for k, v := range own {
+		if !validChars(k, 1, MaxTagNameLength, className) || !validChars(v, 1, MaxTagValueLength, classTagValue) {
+			return nil, ValidateTags(own) // says what is wrong, in a deterministic order
+		}
+		tags = append(tags, tagPair{k, v})
 	}
-	return nil
+	sortTags(tags)
+	if len(base) == 0 {
+		return tags, nil
+	}
+	// Add the defaults the measurement does not override, and sort again.
+	n := len(tags)
+	for _, b := range base {
+		if _, found := searchTags(tags[:n], b.k); !found {
+			tags = append(tags, b)
+		}
+	}
+	if len(tags) > n {
+		sortTags(tags)
+	}
+	if len(tags) > MaxTags {
+		return nil, tooManyTags(len(tags))
+	}
+	return tags, nil
 }
 
-// tagged reports whether m goes to POST measurements: the client is AppOptics, or m, the queue
-// (extra) or the client has tags.
-func (c *Client) tagged(m *Measurement, extra map[string]string) bool {
-	return c.appOptics || len(m.Tags) > 0 || len(extra) > 0 || len(c.tags) > 0
+// searchTags finds name in tags (sorted by name).
+func searchTags(tags []tagPair, name string) (int, bool) {
+	lo, hi := 0, len(tags)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if tags[mid].k < name {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, lo < len(tags) && tags[lo].k == name
 }
 
-// mergedTagCount is len of the union of the three tag sets' names, without building it.
-func mergedTagCount(top, mid, low map[string]string) int {
-	n := len(top)
-	if len(mid)+len(low) == 0 {
-		return n
+func tooManyTags(n int) error {
+	return &ValidationError{Field: "tags", Value: strconv.Itoa(n) + " tags",
+		Reason: fmt.Sprintf("%d tags after merging measurement, queue and client tags, at most %d allowed", n, MaxTags)}
+}
+
+// sortedTags returns tags as a sorted tag list (nil for none), for the defaults of a queue or
+// client: own over lower.
+func sortedTags(own, lower map[string]string) []tagPair {
+	var out []tagPair
+	for k, v := range own {
+		out = append(out, tagPair{k, v})
 	}
-	for k := range mid {
-		if _, ok := top[k]; !ok {
-			n++
+	for k, v := range lower {
+		if _, ok := own[k]; !ok {
+			out = append(out, tagPair{k, v})
 		}
 	}
-	for k := range low {
-		if _, ok := top[k]; ok {
-			continue
+	sortTags(out)
+	return out
+}
+
+// sortTags sorts by name: insertion sort, since sets are small (≤ 50) and usually a handful, and it
+// neither allocates nor moves the slice to the heap.
+func sortTags(t []tagPair) {
+	for i := 1; i < len(t); i++ {
+		x := t[i]
+		j := i
+		for ; j > 0 && x.k < t[j-1].k; j-- {
+			t[j] = t[j-1]
 		}
-		if _, ok := mid[k]; !ok {
-			n++
-		}
+		t[j] = x
 	}
-	return n
 }
 
 // checkSummary validates a pre-aggregated measurement.
