@@ -39,6 +39,10 @@ func (s *Spool) commit(b *batch) error {
 	}
 	if err != nil {
 		s.rollback(pend, err, b)
+		s.mu.Lock()
+		remove = append(remove, s.toRemove...) // what the rollback freed
+		s.toRemove = nil
+		s.mu.Unlock()
 	} else {
 		b.written = true
 		s.durable.Store(b.seq)
@@ -131,7 +135,7 @@ func (s *Spool) writeCheckpoint() error {
 // batch b (failed, being written) and of the batch after it (still pending). Both fail with err
 // and leave nothing behind: their records leave the index and Stats.Appended, the totals go
 // back to what was written before, and the segment files are cut back to their written size.
-// The acknowledgements among them go to the backlog. Callers hold ioMu.
+// The acknowledgements and notes among them are kept for the next write. Callers hold ioMu.
 func (s *Spool) rollback(failed []pendWrite, err error, b *batch) {
 	s.mu.Lock()
 	s.stats.WriteErrors++
@@ -159,6 +163,10 @@ func (s *Spool) rollback(failed []pendWrite, err error, b *batch) {
 				s.stats.Appended--
 			case typeAck:
 				r.ackItems(func(id uint64, count uint32) { acks = append(acks, ackItem{id, count}) })
+			case typeNote:
+				r.payload = slices.Clone(r.payload)
+				s.notes = append(s.notes, r)
+				s.requeue = true
 			}
 		}
 	}
@@ -174,8 +182,9 @@ func (s *Spool) rollback(failed []pendWrite, err error, b *batch) {
 			seg.start = s.wrote
 		}
 	}
-	s.trim()
 	s.reclaim = true
+	s.collectDead()
+	s.trim()
 	next := s.cur
 	s.cur = &batch{seq: next.seq + 1}
 	s.mu.Unlock()

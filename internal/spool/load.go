@@ -262,9 +262,10 @@ func (s *Spool) load() ([]Damage, error) {
 	s.trim()
 	b := s.cur
 	b.sync = true
-	if err := s.commit(b); err != nil {
+	if err := s.commit(b); err != nil && !errors.Is(err, b.err) {
 		return nil, err
 	}
+	// A failed write (a full disk) keeps the note for the next write; the spool is usable.
 	return damage.list, nil
 }
 

@@ -40,19 +40,19 @@ import (
 // recognised and refused with errOldFormat.
 
 const (
-	frameSize    = 12
-	bodyFixed    = 64                   // fixed body bytes before the payload
-	headerSize   = frameSize + bodyFixed // frame plus the fixed body fields
-	maxBodySize  = 256<<20 - frameSize   // a record is at most 256 MiB, a sanity bound for decoding
-	maxPayload   = maxBodySize - bodyFixed
-	ackItemSize  = 12
-	maxAckIDs    = maxPayload / ackItemSize // ids in one ack record
-	typeData     = 1
-	typeAck      = 2
-	typeNote     = 3
-	magicString  = "LSP2"
-	magicV1      = "LSP1"
-	maxNoteLSNs  = (maxPayload - 16) / 8
+	frameSize   = 12
+	bodyFixed   = 64                    // fixed body bytes before the payload
+	headerSize  = frameSize + bodyFixed // frame plus the fixed body fields
+	maxBodySize = 256<<20 - frameSize   // a record is at most 256 MiB, a sanity bound for decoding
+	maxPayload  = maxBodySize - bodyFixed
+	ackItemSize = 12
+	maxAckIDs   = maxPayload / ackItemSize // ids in one ack record
+	typeData    = 1
+	typeAck     = 2
+	typeNote    = 3
+	magicString = "LSP2"
+	magicV1     = "LSP1"
+	maxNoteLSNs = (maxPayload - 16) / 8
 )
 
 var (

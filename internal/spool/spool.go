@@ -206,7 +206,8 @@ type Spool struct {
 	cur       *batch // the batch new records join
 	backlog   []ackItem
 	backMeas  int64
-	requeue   bool // the backlog is not in the pending writes
+	notes     []rawRecord // note records whose write failed, for the next write
+	requeue   bool        // the backlog is not in the pending writes
 	reclaim   bool // after a write error: start a new segment once nothing is live, to free the disk
 	closed    bool
 	broken    error // a failed write could not be undone: appends are refused
@@ -469,16 +470,24 @@ func (s *Spool) toBacklog(items []ackItem) {
 	s.requeue = true
 }
 
-// requeueLocked queues the backlog of acknowledgements again, leaving out the records whose
-// segment is gone: those cannot come back. Callers hold mu.
+// requeueLocked queues the backlog of acknowledgements and notes again. Callers hold mu.
 func (s *Spool) requeueLocked(now int64) {
 	if !s.requeue {
 		return
 	}
 	s.requeue = false
-	first := s.segs[0].start.lastID + 1 // the lowest id still on disk
-	items := slices.DeleteFunc(s.backlog, func(it ackItem) bool { return it.id < first })
+	// Acks of records whose segment is gone are written too: the acked totals count every
+	// acknowledgement, which is what lets Open tell what came back.
+	items := s.backlog
 	s.backlog, s.backMeas = nil, 0
+	notes := s.notes
+	s.notes = nil
+	for _, n := range notes {
+		adjRecs, adjMeas := n.noteAdjust()
+		var lsns []uint64
+		n.noteLSNs(func(l uint64) { lsns = append(lsns, l) })
+		s.noteLocked(adjRecs, adjMeas, lsns, now)
+	}
 	s.ackLocked(items, now)
 }
 
