@@ -208,7 +208,7 @@ type Spool struct {
 	backMeas  int64
 	notes     []rawRecord // note records whose write failed, for the next write
 	requeue   bool        // the backlog is not in the pending writes
-	reclaim   bool // after a write error: start a new segment once nothing is live, to free the disk
+	reclaim   bool        // after a write error: start a new segment once nothing is live, to free the disk
 	closed    bool
 	broken    error // a failed write could not be undone: appends are refused
 	stats     Stats
