@@ -423,3 +423,72 @@ func TestGarbageFilesNeverPanic(t *testing.T) {
 		})
 	}
 }
+
+// TestDamageAcrossSegments: a missing middle segment file, the oldest segment cut to nothing
+// after older ones were deleted, and damage running from one segment file into the next are
+// all counted exactly.
+func TestDamageAcrossSegments(t *testing.T) {
+	dir := memDir(t)
+	o := &Options{NoSync: true, MaxBytes: -1, SegmentBytes: 64 << 10}
+	s, err := Open(dir, o)
+	require.NoError(t, err)
+	const count = 9
+	var ids []uint64
+	for i := range 60 {
+		id, err := s.Append(Record{Count: count, Payload: payloadFor(i, 5000)})
+		require.NoError(t, err)
+		ids = append(ids, id...)
+		if i == 40 {
+			require.NoError(t, s.Ack(ids[:15]...)) // the first segment goes
+		}
+	}
+	live := s.Stats().Measurements
+	require.NoError(t, s.Close())
+	orig := snapshot(t, dir)
+	var segs []string
+	for name := range orig {
+		if strings.HasSuffix(name, segExt) {
+			segs = append(segs, name)
+		}
+	}
+	slicesSortStrings(segs)
+	require.GreaterOrEqual(t, len(segs), 4)
+	require.NotEqual(t, "0000000000000000"+segExt, segs[0], "the oldest segment was deleted")
+
+	check := func(name string, files spoolFiles) {
+		t.Helper()
+		files.restore(t, dir)
+		st, damage, _ := reopen(t, dir)
+		lost, restored, exact := sumDamage(t, st, damage)
+		assert.True(t, exact, "%s: %+v", name, damage)
+		assert.NotEmpty(t, damage, name)
+		assert.Zero(t, restored, name)
+		assert.Equal(t, live, st.Measurements+lost, name)
+		assert.Zero(t, lost%count, name)
+		_, again, _ := reopen(t, dir)
+		assert.Empty(t, again, name)
+	}
+	without := func(name string) spoolFiles {
+		out := spoolFiles{}
+		for k, v := range orig {
+			if k != name {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	check("middle segment removed", without(segs[1]))
+	check("newest segment removed", without(segs[len(segs)-1]))
+	check("oldest segment emptied", orig.with(segs[0], nil))
+	check("oldest segment removed", without(segs[0]))
+	a, b := orig[segs[1]], orig[segs[2]]
+	check("tail of one segment and head of the next", orig.with(segs[1], a[:len(a)-100]).with(segs[2], b[1000:]))
+}
+
+func slicesSortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -208,4 +209,57 @@ func TestFullDisk(t *testing.T) {
 	assert.Equal(t, 1, st.Segments)
 	_, err = s3.Append(Record{Payload: make([]byte, 200<<10)})
 	require.NoError(t, err, "the disk is free again")
+}
+
+// TestFullDiskConcurrent: appenders and ackers racing on a full disk. Every Append either
+// returned ids (its records are in the spool until acknowledged) or failed with ENOSPC (none of
+// its records are); Stats agrees at the end, and after a reopen.
+func TestFullDiskConcurrent(t *testing.T) {
+	dir := filepath.Join(smallDisk(t, "512k"), "spool")
+	o := &Options{MaxBytes: -1, SegmentBytes: 64 << 10}
+	s, err := Open(dir, o)
+	require.NoError(t, err)
+	var mu sync.Mutex
+	m := &model{live: map[uint64]string{}, meas: map[uint64]int{}}
+	var failures int
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 150 {
+				p := payloadFor(w*1000+i, 3000)
+				ids, err := s.Append(Record{Count: 2, Payload: p})
+				mu.Lock()
+				if err != nil {
+					assert.ErrorIs(t, err, syscall.ENOSPC)
+					failures++
+				} else {
+					m.live[ids[0]], m.meas[ids[0]] = string(p), 2
+				}
+				var ack []uint64
+				if i%2 == 1 {
+					ack = m.oldest(1)
+					for _, id := range ack {
+						delete(m.live, id)
+					}
+				}
+				mu.Unlock()
+				assert.NoError(t, s.Ack(ack...))
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("%d appends failed for a full disk; %d records left", failures, len(m.live))
+	assert.Positive(t, failures, "the disk filled")
+	m.check(t, s)
+	unwritten := s.Stats().UnwrittenAckMeasurements
+	closeErr := s.Close()
+	if unwritten == 0 {
+		assert.NoError(t, closeErr)
+	}
+	s2, err := Open(dir, o)
+	require.NoError(t, err)
+	defer s2.Close()
+	st := s2.Stats()
+	assert.Equal(t, m.measurements(), st.Measurements-int64(st.RestoredMeasurements), "after a reopen")
+	assert.Zero(t, st.DamagedMeasurements)
 }

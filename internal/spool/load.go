@@ -128,7 +128,7 @@ func (s *Spool) load() ([]Damage, error) {
 		}
 		if len(s.segs) == 1 {
 			switch {
-			case ckOK && ck.baseSeg == seq:
+			case ckOK && ck.baseSeg <= seq: // older files missing: their records are in a gap
 				cur, known = ck.base, true
 			case seq == 0: // the first segment ever: nothing came before it
 				known = true

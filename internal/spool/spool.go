@@ -215,11 +215,10 @@ type Spool struct {
 
 	// ioMu serializes writes, fsyncs and file removal.
 	ioMu    sync.Mutex
-	written uint64 // batches written
 	dirty   []*segment
 	gen     uint64 // checkpoint generation
 	ckBuf   []byte
-	durable atomic.Uint64 // batches written and synced (or written, with NoSync)
+	durable atomic.Uint64 // the last batch written (and synced, if it had to be)
 }
 
 // kill marks e acknowledged. Callers hold mu.
