@@ -1,24 +1,27 @@
 package spool
 
-// Damage is a damaged region of a segment file and what it cost, reported once to
-// Options.OnDamage and added to Stats.
+// Damage is a damaged region of the log and what it cost, reported once to Options.OnDamage
+// and added to Stats.
 //
 // The counts come from the running totals every record carries (see record.go) and from the
 // checkpoint file: the totals of the valid records on both sides of a damaged region give
-// exactly what the region held. Exact is false in two cases only:
+// exactly what the region held; the checkpoint stands in for the missing side at the head of
+// the oldest segment and at the tail of the newest one. Exact is false only in these cases:
 //
 //   - No totals are known on one side: the damage is at the head of the oldest segment or at
 //     the tail of the newest one, and the checkpoint file is missing or damaged, or (tail only)
 //     it lags behind the log because the process died between writing records and writing the
-//     checkpoint. The counts are then lower bounds (possibly zero).
-//   - The region held both data records and acknowledgements, and not every acknowledgement
-//     can be matched: one of the lost acknowledgements may have been for one of the lost
-//     records. Then Records/Measurements and RestoredRecords/RestoredMeasurements are upper
-//     bounds, each too high by the same amount; their difference is exact.
+//     checkpoint and the tail was damaged afterwards. The counts are then lower bounds
+//     (possibly zero).
+//   - The region lost both data records and acknowledgements, so a lost acknowledgement may
+//     have been for a lost record; or more than one region lost acknowledgements in the same
+//     Open. Then the totals still give RestoredRecords − Records (and the same for
+//     measurements) exactly, and Stats.Measurements + Measurements − RestoredMeasurements
+//     still equals what was appended and not acknowledged, but the split is not known: a record
+//     counted as lost may have been delivered, a record counted as restored may not come back.
 //
-// In every case the identity holds after Open: Stats.Measurements (what comes back) +
-// Measurements − RestoredMeasurements, summed over all damage, equals what was appended and not
-// acknowledged.
+// When every Damage of an Open is exact: what Pending returns is exactly the records appended
+// and not acknowledged, minus Records, plus RestoredRecords (and the same for measurements).
 type Damage struct {
 	// Segment is the path of the segment file the damage starts in. A region running from the
 	// end of one segment file into the next is reported once, at its start.

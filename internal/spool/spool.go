@@ -71,7 +71,9 @@ type Options struct {
 	// on the iterating goroutine, for a record that fails its check when read back. It is
 	// called with no lock held; from Pending it may call the Spool, from Open there is no
 	// Spool yet. Every Damage is also added to Stats. A region reported by one Open is noted
-	// in the log and not reported again by the next.
+	// in the log (a note record, written by Open or, on a full disk, with the next write)
+	// and not reported again by a later Open; only if the process ends before the note is
+	// written is it reported again.
 	OnDamage func(Damage)
 }
 
@@ -118,8 +120,9 @@ type Stats struct {
 
 	// UnwrittenAcks counts acknowledged (or dropped) records whose acknowledgement could not
 	// be written yet (a write error, such as a full disk); UnwrittenAckMeasurements the
-	// measurements in them. They are written with the next write; should the process end
-	// first, the next Open counts them as restored.
+	// measurements in them. They are not in Records or Measurements. They are written with
+	// the next write (Append, Ack or Close); should the process end first, the next Open
+	// reports them as restored (Damage.Reason "acknowledgements not written").
 	UnwrittenAcks            int
 	UnwrittenAckMeasurements int64
 	// WriteErrors counts failed writes and fsyncs of the log (each failed the Appends it
