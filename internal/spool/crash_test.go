@@ -39,13 +39,21 @@ func TestKillIsNotDamage(t *testing.T) {
 				lines <- sc.Text()
 			}
 		}()
-		kill := time.After(time.Duration(250+37*round) * time.Millisecond)
+		var kill <-chan time.Time
+		started := false
 	read:
 		for {
 			select {
 			case l, ok := <-lines:
 				if !ok {
 					break read
+				}
+				if !started { // the timer starts with the child's first append
+					started = true
+					kill = time.After(time.Duration(30+37*round) * time.Millisecond)
+				}
+				if strings.HasPrefix(l, "error:") {
+					t.Errorf("round %d: child: %s", round, l)
 				}
 				f := strings.Fields(l)
 				if len(f) == 2 {
