@@ -142,6 +142,24 @@ func TestFullDisk(t *testing.T) {
 	m.fillTiny(t, s)
 	m.check(t, s)
 
+	// A second spool on the full disk, whose Append drops a record of its own failed batch to
+	// stay under its cap: the drop is taken back with the rest of the batch.
+	var dropped []Record
+	capped, err := Open(filepath.Join(filepath.Dir(dir), "capped"), &Options{MaxBytes: int64(recordSize(3000)) * 3 / 2,
+		OnDrop: func(rs []Record) { dropped = append(dropped, rs...) }})
+	require.NoError(t, err, "opening needs no room")
+	_, err = capped.Append(Record{Count: 1, Payload: payloadFor(1, 3000)}, Record{Count: 2, Payload: payloadFor(2, 3000)})
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Zero(t, len(dropped), "no drop reported for a failed batch")
+	cst := capped.Stats()
+	assert.Zero(t, cst.DroppedOverCap)
+	assert.Zero(t, cst.DroppedMeasurements)
+	assert.Zero(t, cst.Records)
+	assert.Zero(t, cst.Appended)
+	if err := capped.Close(); err != nil {
+		require.ErrorIs(t, err, syscall.ENOSPC, "its checkpoint has no room either")
+	}
+
 	// Acks on a full disk: acknowledged at once, in memory; written with the next write.
 	first := m.oldest(4)
 	m.ack(t, s, first...) // in the first segment, which cannot go yet: the ack has no room

@@ -381,10 +381,13 @@ func (s *Spool) Append(recs ...Record) ([]uint64, error) {
 		ids[i] = e.id
 		s.stats.Appended++
 	}
-	dropped := s.enforceCap(now)
+	dropped, seqs := s.enforceCap(now)
 	s.mu.Unlock()
 
 	err := s.commit(b)
+	if err != nil && len(dropped) > 0 {
+		dropped = s.undrop(dropped, seqs, b.seq)
+	}
 	if len(dropped) > 0 && s.onDrop != nil {
 		s.onDrop(dropped)
 	}
@@ -394,12 +397,31 @@ func (s *Spool) Append(recs ...Record) ([]uint64, error) {
 	return ids, nil
 }
 
-// enforceCap drops the oldest records while the live bytes exceed MaxBytes. Callers hold mu.
-func (s *Spool) enforceCap(now int64) []Record {
+// undrop takes back the drops of records that were in the failed batch failed: the rollback
+// removed them, and their Append failed, so they are not dropped.
+func (s *Spool) undrop(dropped []Record, seqs []uint64, failed uint64) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := dropped[:0]
+	for i, r := range dropped {
+		if seqs[i] >= failed {
+			s.stats.DroppedOverCap--
+			s.stats.DroppedMeasurements -= uint64(r.Count)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}
+
+// enforceCap drops the oldest records while the live bytes exceed MaxBytes, and returns them
+// with the batches that wrote them. Callers hold mu.
+func (s *Spool) enforceCap(now int64) ([]Record, []uint64) {
 	if s.maxBytes < 0 || s.liveBytes <= s.maxBytes {
-		return nil
+		return nil, nil
 	}
 	var dropped []Record
+	var seqs []uint64
 	var items []ackItem
 	for _, e := range s.entries {
 		if s.liveBytes <= s.maxBytes {
@@ -412,11 +434,12 @@ func (s *Spool) enforceCap(now int64) []Record {
 		items = append(items, ackItem{e.id, uint32(e.count)})
 		dropped = append(dropped, Record{ID: e.id, Kind: e.kind, Count: e.count, Created: time.Unix(0, e.created),
 			Payload: s.readLocked(e)})
+		seqs = append(seqs, e.seq)
 		s.stats.DroppedOverCap++
 		s.stats.DroppedMeasurements += uint64(e.count)
 	}
 	s.ackLocked(items, now)
-	return dropped
+	return dropped, seqs
 }
 
 // readLocked returns the payload of e, from the pending or in-flight writes or from its file,
