@@ -29,13 +29,15 @@ func (s *Spool) commit(b *batch) error {
 		err = s.writeOut(pend)
 	}
 	if err == nil {
-		s.mu.Lock()
-		s.wrote = enc
-		s.mu.Unlock()
-		err = s.writeCheckpoint()
+		err = s.writeCheckpoint(enc)
 	}
 	if err == nil && b.sync && !s.noSync {
 		err = s.syncAll()
+	}
+	if err == nil {
+		s.mu.Lock()
+		s.wrote = enc
+		s.mu.Unlock()
 	}
 	if err != nil {
 		s.rollback(pend, err, b)
@@ -94,17 +96,20 @@ func (s *Spool) writeOut(pend []pendWrite) error {
 	return nil
 }
 
+// syncFile is syncData; tests replace it to make an fsync fail.
+var syncFile = syncData
+
 // syncAll fsyncs every segment written since the last fsync, and the checkpoint. Callers hold
 // ioMu.
 func (s *Spool) syncAll() error {
 	for _, seg := range s.dirty {
-		if err := syncData(seg.f); err != nil {
+		if err := syncFile(seg.f); err != nil {
 			return fmt.Errorf("spool: fsync: %w", err)
 		}
 		seg.dirty = false
 	}
 	s.dirty = s.dirty[:0]
-	if err := syncData(s.ckpt); err != nil {
+	if err := syncFile(s.ckpt); err != nil {
 		return fmt.Errorf("spool: fsync: %w", err)
 	}
 	s.mu.Lock()
@@ -113,11 +118,11 @@ func (s *Spool) syncAll() error {
 	return nil
 }
 
-// writeCheckpoint writes the totals of what is written, plus the acknowledgements not yet
-// written, to the checkpoint file. Callers hold ioMu.
-func (s *Spool) writeCheckpoint() error {
+// writeCheckpoint writes end, the totals after the records written, plus the acknowledgements
+// not yet written, to the checkpoint file. Callers hold ioMu.
+func (s *Spool) writeCheckpoint(end totals) error {
 	s.mu.Lock()
-	c := checkpoint{baseSeg: s.segs[0].seq, base: s.segs[0].start, end: s.wrote}
+	c := checkpoint{baseSeg: s.segs[0].seq, base: s.segs[0].start, end: end}
 	c.end.ackedRecs += uint64(len(s.backlog))
 	c.end.ackedMeas += uint64(s.backMeas)
 	s.mu.Unlock()
@@ -198,5 +203,8 @@ func (s *Spool) rollback(failed []pendWrite, err error, b *batch) {
 			s.mu.Unlock()
 		}
 	}
-	_ = s.writeCheckpoint() // a stale checkpoint only makes a later damage count a bound
+	s.mu.Lock()
+	wrote := s.wrote
+	s.mu.Unlock()
+	_ = s.writeCheckpoint(wrote) // a stale checkpoint only makes a later damage count a bound
 }

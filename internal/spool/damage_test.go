@@ -3,6 +3,7 @@ package spool
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -491,4 +492,37 @@ func slicesSortStrings(s []string) {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
+}
+
+// TestFailedFsync: an fsync that fails fails the Appends it was for, and leaves nothing of them:
+// not in Stats, not in Pending, not on disk, and no damage at the next Open.
+func TestFailedFsync(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	for i := range 3 {
+		_, err := s.Append(Record{Count: 2, Payload: payloadFor(i, 100)})
+		require.NoError(t, err)
+	}
+	eio := errors.New("input/output error")
+	syncFile = func(*os.File) error { return eio }
+	_, err = s.Append(Record{Count: 5, Payload: []byte("lost")}, Record{Count: 6, Payload: []byte("lost too")})
+	syncFile = syncData
+	require.ErrorIs(t, err, eio)
+	st := s.Stats()
+	assert.Equal(t, 3, st.Records)
+	assert.Equal(t, int64(6), st.Measurements)
+	assert.Equal(t, uint64(3), st.Appended)
+	assert.Equal(t, uint64(1), st.WriteErrors)
+	assert.Len(t, pending(t, s), 3)
+	ids, err := s.Append(Record{Count: 1, Payload: []byte("next")})
+	require.NoError(t, err, "the spool goes on after a failed fsync")
+	assert.Equal(t, []uint64{4}, ids, "the failed records' ids are used again: they never existed")
+	require.NoError(t, s.Close())
+
+	st, damage, recs := reopen(t, dir)
+	assert.Empty(t, damage)
+	assert.Equal(t, []string{string(payloadFor(0, 100)), string(payloadFor(1, 100)), string(payloadFor(2, 100)), "next"}, payloads(recs))
+	assert.Equal(t, int64(7), st.Measurements)
 }
