@@ -14,10 +14,14 @@ func TestRecordRoundTrip(t *testing.T) {
 		name string
 		r    rawRecord
 	}{
-		{"data legacy", rawRecord{typ: typeData, kind: Legacy, count: 3, id: 1, created: 1700000000e9, payload: []byte(`{"gauges":[]}`)}},
-		{"data tagged empty payload", rawRecord{typ: typeData, kind: Tagged, count: 0, id: 1 << 60, created: -5}},
-		{"ack", *ackRecord([]uint64{1, 2, 1 << 63}, 42)},
-		{"ack none", *ackRecord(nil, 0)},
+		{"data legacy", rawRecord{typ: typeData, kind: Legacy, count: 3, id: 1, created: 1700000000e9,
+			totals: totals{lsn: 1, lastID: 1, dataMeas: 3}, payload: []byte(`{"gauges":[]}`)}},
+		{"data tagged empty payload", rawRecord{typ: typeData, kind: Tagged, count: 0, id: 1 << 60, created: -5,
+			totals: totals{lsn: 7, lastID: 1 << 60, dataMeas: 9, ackedRecs: 2, ackedMeas: 4}}},
+		{"ack", rawRecord{typ: typeAck, count: 3, created: 42, totals: totals{lsn: 9, lastID: 5, dataMeas: 50, ackedRecs: 3, ackedMeas: 30},
+			payload: ackPayload(nil, []ackItem{{1, 10}, {2, 10}, {1 << 63, 10}})}},
+		{"ack none", rawRecord{typ: typeAck, totals: totals{lsn: 1}}},
+		{"note", rawRecord{typ: typeNote, count: 2, totals: totals{lsn: 3, lastID: 2, ackedRecs: 2}, payload: notePayload(2, 1<<64-5, []uint64{3, 4})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -31,6 +35,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			assert.Equal(t, tt.r.count, got.count)
 			assert.Equal(t, tt.r.id, got.id)
 			assert.Equal(t, tt.r.created, got.created)
+			assert.Equal(t, tt.r.totals, got.totals)
 			assert.Equal(t, string(tt.r.payload), string(got.payload))
 			assert.Equal(t, b, appendRecord(nil, &got))
 		})
@@ -38,7 +43,8 @@ func TestRecordRoundTrip(t *testing.T) {
 }
 
 func TestDecodeRecordRejects(t *testing.T) {
-	good := appendRecord(nil, &rawRecord{typ: typeData, kind: Tagged, count: 1, id: 7, created: 1, payload: []byte("body")})
+	good := appendRecord(nil, &rawRecord{typ: typeData, kind: Tagged, count: 1, id: 7, created: 1,
+		totals: totals{lsn: 9, lastID: 7, dataMeas: 20}, payload: []byte("body")})
 	mutate := func(f func(b []byte) []byte) []byte { return f(bytes.Clone(good)) }
 	recrc := func(b []byte) []byte { // keeps the CRC valid so the field check itself is tested
 		binary.LittleEndian.PutUint32(b[8:], recordCRC(b[4:8], b[frameSize:]))
@@ -64,6 +70,9 @@ func TestDecodeRecordRejects(t *testing.T) {
 		{"unknown type", mutate(func(b []byte) []byte { b[12] = 9; return recrc(b) }), errCorrupt},
 		{"unknown kind", mutate(func(b []byte) []byte { b[13] = 2; return recrc(b) }), errCorrupt},
 		{"zero id", mutate(func(b []byte) []byte { clear(b[20:28]); return recrc(b) }), errCorrupt},
+		{"id not last id", mutate(func(b []byte) []byte { b[44]++; return recrc(b) }), errCorrupt},
+		{"zero lsn", mutate(func(b []byte) []byte { clear(b[36:44]); return recrc(b) }), errCorrupt},
+		{"format 1", mutate(func(b []byte) []byte { b[3] = '1'; return b }), errOldFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,9 +83,11 @@ func TestDecodeRecordRejects(t *testing.T) {
 }
 
 func FuzzSpoolDecode(f *testing.F) {
-	f.Add(appendRecord(nil, &rawRecord{typ: typeData, kind: Legacy, count: 2, id: 1, created: 3, payload: []byte(`{"gauges":[{"name":"a","value":1}]}`)}))
-	f.Add(appendRecord(nil, ackRecord([]uint64{1, 2}, 9)))
-	f.Add([]byte("LSP1"))
+	f.Add(appendRecord(nil, &rawRecord{typ: typeData, kind: Legacy, count: 2, id: 1, created: 3, totals: totals{lsn: 1, lastID: 1, dataMeas: 2},
+		payload: []byte(`{"gauges":[{"name":"a","value":1}]}`)}))
+	f.Add(appendRecord(nil, &rawRecord{typ: typeAck, count: 2, created: 9, totals: totals{lsn: 2, lastID: 1, dataMeas: 2, ackedRecs: 2, ackedMeas: 2},
+		payload: ackPayload(nil, []ackItem{{1, 1}, {2, 1}})}))
+	f.Add([]byte("LSP2"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, n, err := decodeRecord(b)

@@ -1,18 +1,23 @@
 // Package spool is a crash-safe, bounded, on-disk FIFO of chunks: the request bodies a Queue
 // has built but the API has not yet acknowledged.
 //
-// A spool is a directory of segment files written append-only. Each record is framed with a
-// length and a CRC32-C (see record.go), so a torn write (a crash in the middle of an append)
-// or a damaged byte is detected when the spool is opened: the damaged record is skipped and
-// counted, and the records around it are kept. Acknowledgements are records too, appended to
-// the same log; a segment file is deleted once every record in it is acknowledged and every
-// older segment is gone.
+// A spool is a directory of segment files written append-only, and a small checkpoint file.
+// Each record is framed with a length and a CRC32-C and carries running totals (see record.go),
+// so a torn write or a damaged byte is detected, and what it cost is counted exactly: see
+// Damage. Acknowledgements are records too, appended to the same log; a segment file is
+// deleted once every record in it is acknowledged and every older segment is gone.
 //
 // Append is durable when it returns: its records are written and fsynced. Appends from many
 // goroutines share fsyncs (group commit): while one fsync runs, the records appended meanwhile
 // queue up and the next fsync covers all of them. Ack writes its record without an fsync: after
 // a process crash (the page cache survives) acknowledged records stay acknowledged; after a
-// power loss the records acknowledged since the last fsync come back, and are sent again.
+// power loss the records acknowledged since the last fsync may come back, and are sent again.
+//
+// A failed write (a full disk) fails the Appends it carried, and nothing of them stays: they
+// are not counted, not returned by Pending, and their bytes are cut off again. An
+// acknowledgement that could not be written stays acknowledged in memory and is written with
+// the next write (Stats.UnwrittenAcks); acknowledged segments are still deleted, which is how a
+// full disk recovers.
 //
 // One process owns a directory at a time: Open takes an exclusive lock on dir/LOCK.
 package spool
@@ -20,13 +25,9 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"iter"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,9 +63,18 @@ type Options struct {
 	// For tests and for file systems where fsync is meaningless (tmpfs).
 	NoSync bool
 	// OnDrop, when set, is called by Append with the records it dropped to stay under
-	// MaxBytes, payloads included (nil if a payload could not be read back). It must not
-	// call the Spool.
+	// MaxBytes, payloads included (nil if a payload could not be read back). It runs on the
+	// appending goroutine, with no lock held, and must not call the Spool.
 	OnDrop func(dropped []Record)
+	// OnDamage, when set, is called once for each damaged region found: by Open, before it
+	// returns (on its goroutine), for the damage found in the segment files, and by Pending,
+	// on the iterating goroutine, for a record that fails its check when read back. It is
+	// called with no lock held; from Pending it may call the Spool, from Open there is no
+	// Spool yet. Every Damage is also added to Stats. A region reported by one Open is noted
+	// in the log (a note record, written by Open or, on a full disk, with the next write)
+	// and not reported again by a later Open; only if the process ends before the note is
+	// written is it reported again.
+	OnDamage func(Damage)
 }
 
 // Record is one chunk: a request body and what the Queue needs to know about it.
@@ -81,19 +91,44 @@ type Record struct {
 	Payload []byte
 }
 
-// Stats is a snapshot of a Spool's state and counters.
+// Stats is a snapshot of a Spool's state and counters. Counters count since Open.
 type Stats struct {
 	// Records and Bytes are the unacknowledged records and their size on disk.
 	Records int
 	Bytes   int64
-	// Measurements is the sum of the Count of the unacknowledged records.
+	// Measurements is the sum of the Count of the unacknowledged records: what Pending would
+	// return. Acknowledged records are never in it, even when their acknowledgement is not
+	// written yet.
 	Measurements int64
 	// Segments and DiskBytes are the segment files and their total size.
 	Segments  int
 	DiskBytes int64
-	// Corrupt counts damaged regions skipped when the spool was opened (a torn last record, a
-	// bad CRC) and records found damaged when read back.
-	Corrupt int
+
+	// Damaged counts the damaged regions reported to OnDamage, InexactDamage those of them
+	// whose counts are bounds (see Damage).
+	Damaged       int
+	InexactDamage int
+	// DamagedRecords and DamagedMeasurements are the data records lost to damage, and the
+	// measurements in them (Damage.Records and Damage.Measurements, summed).
+	DamagedRecords      uint64
+	DamagedMeasurements uint64
+	// RestoredRecords and RestoredMeasurements are acknowledged or dropped records that came
+	// back because their acknowledgement was lost to damage (or never written before the
+	// spool closed): sending them again sends duplicates.
+	RestoredRecords      uint64
+	RestoredMeasurements uint64
+
+	// UnwrittenAcks counts acknowledged (or dropped) records whose acknowledgement could not
+	// be written yet (a write error, such as a full disk); UnwrittenAckMeasurements the
+	// measurements in them. They are not in Records or Measurements. They are written with
+	// the next write (Append, Ack or Close); should the process end first, the next Open
+	// reports them as restored (Damage.Reason "acknowledgements not written").
+	UnwrittenAcks            int
+	UnwrittenAckMeasurements int64
+	// WriteErrors counts failed writes and fsyncs of the log (each failed the Appends it
+	// carried).
+	WriteErrors uint64
+
 	// DroppedOverCap counts records dropped to stay under MaxBytes; DroppedMeasurements the
 	// measurements in them.
 	DroppedOverCap      uint64
@@ -109,21 +144,23 @@ type segment struct {
 	seq   uint64
 	path  string
 	f     *os.File
-	size  int64 // logical size: written plus pending
-	live  int   // unacknowledged data records
-	dirty bool  // written since the last fsync; guarded by ioMu
+	size  int64  // logical size: written plus pending
+	live  int    // unacknowledged data records
+	start totals // the totals before its first record
+	dirty bool   // written since the last fsync; guarded by ioMu
 }
 
 // entry is an unacknowledged record in the index.
 type entry struct {
 	id      uint64
+	lsn     uint64
 	seg     *segment
 	off     int64
 	size    int64
 	kind    Kind
 	count   int
 	created int64
-	seq     uint64 // the commit that writes it
+	seq     uint64 // the batch that writes it
 	dead    bool   // acknowledged or dropped
 }
 
@@ -134,6 +171,16 @@ type pendWrite struct {
 	b   []byte
 }
 
+// batch is a group of records committed together: one write and, for appends, one fsync.
+// Its fields other than seq are guarded by ioMu.
+type batch struct {
+	seq     uint64
+	sync    bool  // holds data records (or closes the spool): needs an fsync; guarded by mu
+	doom    error // a segment file could not be created: the batch fails; guarded by mu
+	written bool
+	err     error // the write failed: the batch's appends failed and were rolled back
+}
+
 // Spool is an open spool directory. It is safe for concurrent use.
 type Spool struct {
 	dir          string
@@ -141,193 +188,40 @@ type Spool struct {
 	segmentBytes int64
 	noSync       bool
 	onDrop       func([]Record)
+	onDamage     func(Damage)
 	lock         *os.File
+	ckpt         *os.File
 
-	// mu guards the index, the segments list and the pending writes. No I/O happens under it
-	// except creating a segment file.
+	// mu guards the index, the segments list, the pending writes and the totals. No I/O
+	// happens under it except creating a segment file.
 	mu        sync.Mutex
 	segs      []*segment // oldest first; the last is active
 	entries   []*entry   // append order, may hold dead entries
 	byID      map[uint64]*entry
 	liveBytes int64
 	liveCount int64
-	nextID    uint64
+	enc       totals // after the last record encoded
+	wrote     totals // after the last record written
 	pend      []pendWrite
 	inflight  []pendWrite // taken by a commit, being written
 	spare     [][]byte
 	toRemove  []*segment
-	seq       uint64 // commits handed out
+	cur       *batch // the batch new records join
+	backlog   []ackItem
+	backMeas  int64
+	notes     []rawRecord // note records whose write failed, for the next write
+	requeue   bool        // the backlog is not in the pending writes
+	reclaim   bool        // after a write error: start a new segment once nothing is live, to free the disk
 	closed    bool
-	err       error // sticky I/O error: the spool refuses appends after it
+	broken    error // a failed write could not be undone: appends are refused
 	stats     Stats
 
 	// ioMu serializes writes, fsyncs and file removal.
 	ioMu    sync.Mutex
-	written uint64
 	dirty   []*segment
-	durable atomic.Uint64 // commits written and synced (or written, with NoSync)
-}
-
-// Open opens (creating it if needed) the spool in dir, takes its lock, and reads its segments,
-// skipping and counting damaged records. A torn record at the end of the last segment (a crash
-// in the middle of an append) is cut off.
-func Open(dir string, opts *Options) (*Spool, error) {
-	if dir == "" {
-		return nil, errors.New("spool: empty directory name")
-	}
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.MaxBytes == 0 {
-		o.MaxBytes = DefaultMaxBytes
-	}
-	if o.SegmentBytes <= 0 {
-		o.SegmentBytes = DefaultSegmentBytes
-		if o.MaxBytes > 0 {
-			o.SegmentBytes = min(o.SegmentBytes, o.MaxBytes/4)
-		}
-		o.SegmentBytes = max(o.SegmentBytes, 64<<10)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("spool: %w", err)
-	}
-	lock, err := lockDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	s := &Spool{
-		dir:          dir,
-		maxBytes:     o.MaxBytes,
-		segmentBytes: o.SegmentBytes,
-		noSync:       o.NoSync,
-		onDrop:       o.OnDrop,
-		lock:         lock,
-		byID:         make(map[uint64]*entry),
-		nextID:       1,
-	}
-	if err := s.load(); err != nil {
-		s.closeFiles()
-		_ = unlockDir(lock)
-		return nil, err
-	}
-	return s, nil
-}
-
-// load reads the segment files.
-func (s *Spool) load() error {
-	des, err := os.ReadDir(s.dir)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	for _, de := range des { // ReadDir sorts by name; names are fixed-width hex
-		name := de.Name()
-		if !de.Type().IsRegular() || !strings.HasSuffix(name, segExt) {
-			continue
-		}
-		seq, err := strconv.ParseUint(strings.TrimSuffix(name, segExt), 16, 64)
-		if err != nil || len(name) != 16+len(segExt) {
-			continue // not ours
-		}
-		seg := &segment{seq: seq, path: filepath.Join(s.dir, name)}
-		if seg.f, err = os.OpenFile(seg.path, os.O_RDWR, 0); err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		s.segs = append(s.segs, seg)
-		b, err := os.ReadFile(seg.path)
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		res := scan(b)
-		s.stats.Corrupt += res.corrupt
-		seg.size = int64(len(b))
-		for i := range res.records {
-			r := &res.records[i]
-			switch r.typ {
-			case typeData:
-				s.nextID = max(s.nextID, r.id+1)
-				if s.byID[r.id] != nil {
-					continue // a duplicate id cannot be written by Append; keep the first
-				}
-				e := &entry{id: r.id, seg: seg, off: int64(r.off), size: int64(r.size), kind: r.kind,
-					count: int(r.count), created: r.created}
-				s.entries = append(s.entries, e)
-				s.byID[e.id] = e
-				seg.live++
-				s.liveBytes += e.size
-				s.liveCount += int64(e.count)
-			case typeAck:
-				r.ackIDs(func(id uint64) {
-					s.nextID = max(s.nextID, id+1)
-					if e := s.byID[id]; e != nil {
-						s.kill(e)
-					}
-				})
-			}
-		}
-	}
-	// Cut a torn tail off the last segment, so appends follow valid records.
-	if n := len(s.segs); n > 0 {
-		last := s.segs[n-1]
-		b, err := os.ReadFile(last.path)
-		if err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-		if res := scan(b); res.tornEnd {
-			if err := last.f.Truncate(int64(res.end)); err != nil {
-				return fmt.Errorf("spool: cutting a torn record: %w", err)
-			}
-			if !s.noSync {
-				if err := last.f.Sync(); err != nil {
-					return fmt.Errorf("spool: %w", err)
-				}
-			}
-			last.size = int64(res.end)
-		}
-	}
-	if n := len(s.segs); n == 0 || s.segs[n-1].size >= s.segmentBytes {
-		if err := s.newSegment(); err != nil {
-			return err
-		}
-	}
-	s.collectDead()
-	for _, seg := range s.toRemove {
-		seg.f.Close()
-		if err := os.Remove(seg.path); err != nil {
-			return fmt.Errorf("spool: %w", err)
-		}
-	}
-	s.toRemove = nil
-	s.trim()
-	s.durable.Store(0)
-	return nil
-}
-
-// newSegment starts a new active segment file. Callers hold mu (or own s exclusively).
-func (s *Spool) newSegment() error {
-	var seq uint64
-	if n := len(s.segs); n > 0 {
-		seq = s.segs[n-1].seq + 1
-	}
-	seg := &segment{seq: seq, path: filepath.Join(s.dir, fmt.Sprintf("%016x%s", seq, segExt))}
-	f, err := os.OpenFile(seg.path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("spool: new segment: %w", err)
-	}
-	seg.f = f
-	if !s.noSync {
-		// Make the new file's directory entry durable, or a crash could lose the whole file.
-		if d, err := os.Open(s.dir); err == nil {
-			err = d.Sync()
-			d.Close()
-			if err != nil {
-				f.Close()
-				return fmt.Errorf("spool: syncing directory: %w", err)
-			}
-		}
-	}
-	s.segs = append(s.segs, seg)
-	return nil
+	gen     uint64 // checkpoint generation
+	ckBuf   []byte
+	durable atomic.Uint64 // the last batch written (and synced, if it had to be)
 }
 
 // kill marks e acknowledged. Callers hold mu.
@@ -357,8 +251,15 @@ func (s *Spool) trim() {
 
 // collectDead moves the oldest segments with no live record (never the active one) to
 // toRemove. Only a prefix goes: an ack record in a segment may refer to records of older
-// segments, so a segment outlives the older ones. Callers hold mu.
+// segments, so a segment outlives the older ones. After a write error, once nothing at all is
+// live, a new segment is started so that every old one goes and the disk is freed. Callers
+// hold mu.
 func (s *Spool) collectDead() {
+	if s.reclaim && len(s.byID) == 0 && s.segs[len(s.segs)-1].size > 0 {
+		if s.newSegment() == nil {
+			s.reclaim = false
+		}
+	}
 	i := 0
 	for i < len(s.segs)-1 && s.segs[i].live == 0 {
 		s.toRemove = append(s.toRemove, s.segs[i])
@@ -385,16 +286,31 @@ func (s *Spool) pendBuf() *pendWrite {
 	return &s.pend[len(s.pend)-1]
 }
 
-// appendPending encodes r at the end of the pending writes of the active segment, starting a
-// new segment first when the active one would grow beyond SegmentBytes, and returns where it
-// goes. Callers hold mu.
-func (s *Spool) appendPending(r *rawRecord) (seg *segment, off, size int64, err error) {
+// appendPending sets r's totals, encodes r at the end of the pending writes of the active
+// segment, starting a new segment first when the active one would grow beyond SegmentBytes,
+// and returns where it goes. ackMeas is the measurements an ack record acknowledges. Callers
+// hold mu.
+func (s *Spool) appendPending(r *rawRecord, ackMeas uint64) (seg *segment, off, size int64, err error) {
 	size = int64(recordSize(len(r.payload)))
 	if seg := s.segs[len(s.segs)-1]; seg.size > 0 && seg.size+size > s.segmentBytes {
 		if err := s.newSegment(); err != nil {
 			return nil, 0, 0, err
 		}
 	}
+	s.enc.lsn++
+	switch r.typ {
+	case typeData:
+		s.enc.lastID++
+		s.enc.dataMeas += uint64(r.count)
+	case typeAck:
+		s.enc.ackedRecs += uint64(r.count)
+		s.enc.ackedMeas += ackMeas
+	case typeNote:
+		adjRecs, adjMeas := r.noteAdjust()
+		s.enc.ackedRecs += adjRecs
+		s.enc.ackedMeas += adjMeas
+	}
+	r.totals = s.enc
 	pw := s.pendBuf()
 	seg = pw.seg
 	off = seg.size
@@ -405,8 +321,9 @@ func (s *Spool) appendPending(r *rawRecord) (seg *segment, off, size int64, err 
 
 // Append writes recs (their Kind, Count, Created and Payload; ID is assigned) and returns,
 // durable, with their ids. Beyond MaxBytes the oldest records are dropped (see Options.OnDrop).
-// A record larger than MaxBytes is refused. After a write or fsync error the spool refuses
-// further appends: the caller keeps its data elsewhere.
+// A record larger than MaxBytes is refused. When the write or the fsync fails (a full disk),
+// Append returns the error, wrapping the OS error, and none of recs stays in the spool; the
+// spool stays usable and the next Append tries again.
 func (s *Spool) Append(recs ...Record) ([]uint64, error) {
 	if len(recs) == 0 {
 		return nil, nil
@@ -433,40 +350,44 @@ func (s *Spool) Append(recs ...Record) ([]uint64, error) {
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if s.err != nil {
-		err := s.err
+	if s.broken != nil {
+		err := s.broken
 		s.mu.Unlock()
 		return nil, err
 	}
-	my := s.seq + 1
+	s.requeueLocked(now)
+	b := s.cur
+	b.sync = true
 	for i := range recs {
 		r := &recs[i]
 		created := now
 		if !r.Created.IsZero() {
 			created = r.Created.UnixNano()
 		}
-		raw := rawRecord{typ: typeData, kind: r.Kind, count: uint32(r.Count), id: s.nextID, created: created, payload: r.Payload}
-		seg, off, size, err := s.appendPending(&raw)
+		raw := rawRecord{typ: typeData, kind: r.Kind, count: uint32(r.Count), id: s.enc.lastID + 1, created: created, payload: r.Payload}
+		seg, off, size, err := s.appendPending(&raw, 0)
 		if err != nil {
-			s.err = err
-			s.mu.Unlock()
-			return nil, err
+			// Only creating a segment file fails here, before raw was encoded. The records of
+			// recs encoded so far are in the batch: it fails as a whole, undone by its commit.
+			b.doom = err
+			break
 		}
-		e := &entry{id: raw.id, seg: seg, off: off, size: size, kind: r.Kind, count: r.Count, created: created, seq: my}
-		s.nextID++
+		e := &entry{id: raw.id, lsn: raw.lsn, seg: seg, off: off, size: size, kind: r.Kind, count: r.Count, created: created, seq: b.seq}
 		s.entries = append(s.entries, e)
 		s.byID[e.id] = e
 		seg.live++
 		s.liveBytes += size
 		s.liveCount += int64(r.Count)
 		ids[i] = e.id
+		s.stats.Appended++
 	}
-	s.stats.Appended += uint64(len(recs))
-	dropped := s.enforceCap(now)
-	s.seq = my
+	dropped, seqs := s.enforceCap(now)
 	s.mu.Unlock()
 
-	err := s.commit(my, !s.noSync)
+	err := s.commit(b)
+	if err != nil && len(dropped) > 0 {
+		dropped = s.undrop(dropped, seqs, b.seq)
+	}
 	if len(dropped) > 0 && s.onDrop != nil {
 		s.onDrop(dropped)
 	}
@@ -476,13 +397,32 @@ func (s *Spool) Append(recs ...Record) ([]uint64, error) {
 	return ids, nil
 }
 
-// enforceCap drops the oldest records while the live bytes exceed MaxBytes. Callers hold mu.
-func (s *Spool) enforceCap(now int64) []Record {
+// undrop takes back the drops of records that were in the failed batch failed: the rollback
+// removed them, and their Append failed, so they are not dropped.
+func (s *Spool) undrop(dropped []Record, seqs []uint64, failed uint64) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := dropped[:0]
+	for i, r := range dropped {
+		if seqs[i] >= failed {
+			s.stats.DroppedOverCap--
+			s.stats.DroppedMeasurements -= uint64(r.Count)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return kept
+}
+
+// enforceCap drops the oldest records while the live bytes exceed MaxBytes, and returns them
+// with the batches that wrote them. Callers hold mu.
+func (s *Spool) enforceCap(now int64) ([]Record, []uint64) {
 	if s.maxBytes < 0 || s.liveBytes <= s.maxBytes {
-		return nil
+		return nil, nil
 	}
 	var dropped []Record
-	var ids []uint64
+	var seqs []uint64
+	var items []ackItem
 	for _, e := range s.entries {
 		if s.liveBytes <= s.maxBytes {
 			break
@@ -491,14 +431,15 @@ func (s *Spool) enforceCap(now int64) []Record {
 			continue
 		}
 		s.kill(e)
-		ids = append(ids, e.id)
+		items = append(items, ackItem{e.id, uint32(e.count)})
 		dropped = append(dropped, Record{ID: e.id, Kind: e.kind, Count: e.count, Created: time.Unix(0, e.created),
 			Payload: s.readLocked(e)})
+		seqs = append(seqs, e.seq)
 		s.stats.DroppedOverCap++
 		s.stats.DroppedMeasurements += uint64(e.count)
 	}
-	s.ackLocked(ids, now)
-	return dropped
+	s.ackLocked(items, now)
+	return dropped, seqs
 }
 
 // readLocked returns the payload of e, from the pending or in-flight writes or from its file,
@@ -524,169 +465,86 @@ func (s *Spool) readLocked(e *entry) []byte {
 	return r.payload
 }
 
-// ackLocked queues ack records for ids and collects the segments they free. Callers hold mu.
-func (s *Spool) ackLocked(ids []uint64, now int64) {
-	for len(ids) > 0 {
-		n := min(len(ids), maxAckIDs)
-		_, _, _, err := s.appendPending(ackRecord(ids[:n], now))
-		if err != nil && s.err == nil {
-			s.err = err
+// ackLocked queues ack records for items and collects the segments they free. An ack that
+// cannot be queued (no segment file could be created) goes to the backlog. Callers hold mu.
+func (s *Spool) ackLocked(items []ackItem, now int64) {
+	for len(items) > 0 {
+		n := min(len(items), maxAckIDs)
+		var meas uint64
+		for _, it := range items[:n] {
+			meas += uint64(it.count)
 		}
-		ids = ids[n:]
+		r := rawRecord{typ: typeAck, count: uint32(n), created: now, payload: ackPayload(make([]byte, 0, ackItemSize*n), items[:n])}
+		if _, _, _, err := s.appendPending(&r, meas); err != nil {
+			s.toBacklog(items)
+			break
+		}
+		items = items[n:]
 	}
 	s.collectDead()
 	s.trim()
 }
 
+// toBacklog keeps acknowledgements that could not be written for the next write. Callers hold
+// mu.
+func (s *Spool) toBacklog(items []ackItem) {
+	for _, it := range items {
+		s.backlog = append(s.backlog, it)
+		s.backMeas += int64(it.count)
+	}
+	s.requeue = true
+}
+
+// requeueLocked queues the backlog of acknowledgements and notes again. Callers hold mu.
+func (s *Spool) requeueLocked(now int64) {
+	if !s.requeue {
+		return
+	}
+	s.requeue = false
+	// Acks of records whose segment is gone are written too: the acked totals count every
+	// acknowledgement, which is what lets Open tell what came back.
+	items := s.backlog
+	s.backlog, s.backMeas = nil, 0
+	notes := s.notes
+	s.notes = nil
+	for _, n := range notes {
+		adjRecs, adjMeas := n.noteAdjust()
+		var lsns []uint64
+		n.noteLSNs(func(l uint64) { lsns = append(lsns, l) })
+		s.noteLocked(adjRecs, adjMeas, lsns, now)
+	}
+	s.ackLocked(items, now)
+}
+
 // Ack acknowledges records: they are not returned by Pending again, here or after a restart.
 // Unknown or already acknowledged ids are ignored. The ack is written but not fsynced (see the
-// package doc).
+// package doc). An ack that cannot be written (a full disk) is kept, counted in
+// Stats.UnwrittenAcks and written with the next write; Ack does not fail for it: the records
+// are acknowledged in memory at once. Ack returns an error only after Close.
 func (s *Spool) Ack(ids ...uint64) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	acked := make([]uint64, 0, len(ids))
+	items := make([]ackItem, 0, len(ids))
 	for _, id := range ids {
 		if e := s.byID[id]; e != nil {
 			s.kill(e)
-			acked = append(acked, id)
+			items = append(items, ackItem{id, uint32(e.count)})
 		}
 	}
-	if len(acked) == 0 {
+	if len(items) == 0 {
 		s.mu.Unlock()
 		return nil
 	}
-	s.ackLocked(acked, time.Now().UnixNano())
-	s.seq++
-	my := s.seq
+	now := time.Now().UnixNano()
+	s.requeueLocked(now)
+	s.ackLocked(items, now)
+	b := s.cur
 	s.mu.Unlock()
-	return s.commit(my, false)
-}
-
-// commit writes the pending writes up to at least commit my and, with sync, fsyncs them. The
-// caller that gets ioMu writes everyone's pending records, so concurrent appenders share one
-// write and one fsync.
-func (s *Spool) commit(my uint64, sync bool) error {
-	s.ioMu.Lock()
-	defer s.ioMu.Unlock()
-	if s.durable.Load() >= my || !sync && s.written >= my {
-		return nil
-	}
-	s.mu.Lock()
-	if s.err != nil {
-		err := s.err
-		s.mu.Unlock()
-		return err
-	}
-	pend, upto, remove := s.pend, s.seq, s.toRemove
-	s.pend, s.toRemove, s.inflight = nil, nil, pend
-	s.mu.Unlock()
-
-	err := s.writeOut(pend, sync || s.noSync)
-	if err == nil {
-		s.written = upto
-		if sync || s.noSync {
-			s.durable.Store(upto)
-		}
-	}
-	for _, seg := range remove {
-		// Its last writes may have made it dirty (an ack queued before it was rotated away):
-		// it is gone, so no fsync is owed to it.
-		if seg.dirty {
-			seg.dirty = false
-			s.dirty = slices.DeleteFunc(s.dirty, func(d *segment) bool { return d == seg })
-		}
-		seg.f.Close()
-		if rmErr := os.Remove(seg.path); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) && err == nil {
-			err = fmt.Errorf("spool: %w", rmErr)
-		}
-	}
-	s.mu.Lock()
-	s.inflight = nil
-	for _, pw := range pend {
-		if cap(pw.b) <= 1<<20 && len(s.spare) < 4 {
-			s.spare = append(s.spare, pw.b[:0])
-		}
-	}
-	if err != nil && s.err == nil {
-		s.err = err
-	}
-	s.mu.Unlock()
-	return err
-}
-
-// writeOut writes pend and, with sync, fsyncs every segment written since the last fsync.
-// Callers hold ioMu.
-func (s *Spool) writeOut(pend []pendWrite, sync bool) error {
-	for _, pw := range pend {
-		if _, err := pw.seg.f.WriteAt(pw.b, pw.off); err != nil {
-			return fmt.Errorf("spool: write: %w", err)
-		}
-		if !pw.seg.dirty {
-			pw.seg.dirty = true
-			s.dirty = append(s.dirty, pw.seg)
-		}
-	}
-	if !sync || s.noSync {
-		return nil
-	}
-	for _, seg := range s.dirty {
-		if err := syncData(seg.f); err != nil {
-			return fmt.Errorf("spool: fsync: %w", err)
-		}
-		seg.dirty = false
-	}
-	s.dirty = s.dirty[:0]
-	s.mu.Lock()
-	s.stats.Syncs++
-	s.mu.Unlock()
+	_ = s.commit(b) // a failed write keeps the ack in the backlog
 	return nil
-}
-
-// Pending returns the unacknowledged records, oldest first, as they were when it was called
-// (records appended later are not included; records acknowledged meanwhile are skipped). A
-// record that fails its CRC when read back is skipped, counted in Stats.Corrupt and dropped.
-// The error is an I/O error; iteration stops after it.
-func (s *Spool) Pending() iter.Seq2[Record, error] {
-	return func(yield func(Record, error) bool) {
-		durable := s.durable.Load()
-		s.mu.Lock()
-		snap := make([]*entry, 0, len(s.byID))
-		for _, e := range s.entries {
-			if !e.dead && e.seq <= durable {
-				snap = append(snap, e)
-			}
-		}
-		s.mu.Unlock()
-		for _, e := range snap {
-			buf := make([]byte, e.size)
-			_, err := e.seg.f.ReadAt(buf, e.off)
-			s.mu.Lock()
-			dead := e.dead
-			s.mu.Unlock()
-			if dead {
-				continue // acknowledged while we read: its file may be gone
-			}
-			if err != nil {
-				yield(Record{}, fmt.Errorf("spool: reading record %d: %w", e.id, err))
-				return
-			}
-			r, _, derr := decodeRecord(buf)
-			if derr != nil || r.typ != typeData || r.id != e.id {
-				s.mu.Lock()
-				s.stats.Corrupt++
-				s.mu.Unlock()
-				_ = s.Ack(e.id)
-				continue
-			}
-			rec := Record{ID: r.id, Kind: r.kind, Count: int(r.count), Created: time.Unix(0, r.created), Payload: r.payload}
-			if !yield(rec, nil) {
-				return
-			}
-		}
-	}
 }
 
 // Len returns the number of unacknowledged records.
@@ -708,14 +566,16 @@ func (s *Spool) Stats() Stats {
 	for _, seg := range s.segs {
 		st.DiskBytes += seg.size
 	}
+	st.UnwrittenAcks = len(s.backlog)
+	st.UnwrittenAckMeasurements = s.backMeas
 	return st
 }
 
 // Dir returns the spool's directory.
 func (s *Spool) Dir() string { return s.dir }
 
-// Close writes and syncs what is pending, closes the files and releases the lock. It is safe to
-// call more than once.
+// Close writes and syncs what is pending (the backlog of acknowledgements included), closes the
+// files and releases the lock. It is safe to call more than once.
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -723,9 +583,11 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closed = true
-	my := s.seq
+	s.requeueLocked(time.Now().UnixNano())
+	b := s.cur
+	b.sync = true
 	s.mu.Unlock()
-	err := s.commit(my, !s.noSync)
+	err := s.commit(b)
 	s.ioMu.Lock()
 	s.closeFiles()
 	s.ioMu.Unlock()
@@ -735,11 +597,14 @@ func (s *Spool) Close() error {
 	return err
 }
 
-// closeFiles closes every segment file.
+// closeFiles closes every segment file and the checkpoint.
 func (s *Spool) closeFiles() {
 	for _, seg := range s.segs {
 		if seg.f != nil {
 			seg.f.Close()
 		}
+	}
+	if s.ckpt != nil {
+		s.ckpt.Close()
 	}
 }

@@ -144,7 +144,7 @@ func TestTornAndFlippedSpool(t *testing.T) {
 	if len(got) != 2 || !bytes.Equal(got[0], payload(0)) || !bytes.Equal(got[1], payload(2)) {
 		t.Fatalf("got %d records", len(got))
 	}
-	if c := s.Stats().Corrupt; c != 2 {
-		t.Fatalf("corrupt = %d, want 2", c)
+	if c := s.Stats().Damaged; c != 2 {
+		t.Fatalf("damaged = %d, want 2", c)
 	}
 }
