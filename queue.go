@@ -21,7 +21,7 @@ var ErrClosed = errors.New("librato: queue closed")
 var ErrQueueFull = errors.New("librato: queue full")
 
 // QueueOptions configures a Queue. The zero value is a valid configuration: no background
-// flushing (call Submit), the client's chunk size, DefaultMaxPending.
+// flushing (call Flush), the client's chunk size, DefaultMaxPending.
 type QueueOptions struct {
 	// AutoSubmitCount, when set, flushes the queue in the background as soon as it holds this
 	// many measurements: after the Nth Add, one flush sends them. Add itself never waits for it.
@@ -31,25 +31,31 @@ type QueueOptions struct {
 	// Tags go with every measurement of the queue (which makes them all tagged): a measurement's
 	// own tags win over these, and these over the client's (WithTags).
 	Tags map[string]string
-	// MaxPending caps the measurements held, queued or being sent (default DefaultMaxPending).
-	// Beyond it Add drops the new measurement and returns ErrQueueFull. Negative: no cap.
+	// MaxPending caps the measurements held in memory, queued or being sent (default
+	// DefaultMaxPending; with a SpoolDir, those on disk are bounded by SpoolMaxBytes instead).
+	// Beyond it Add drops the new measurement and returns ErrQueueFull, and AddWait waits for
+	// room. Negative: no cap.
 	MaxPending int
 	// ChunkSize is the most measurements one POST carries (default: the client's, WithChunkSize).
 	ChunkSize int
 	// OnError, when set, is called with the error of every failed background flush (interval,
-	// auto-submit). Submit, Flush and Close return their errors instead. It runs on the flushing
-	// goroutine: keep it short.
+	// auto-submit) or spool write, and with each damaged region found in the spool (a
+	// *SpoolDamageError). Flush and Close return their errors instead. It runs on the goroutine
+	// that met the error: keep it short.
 	OnError func(error)
 	// OnDrop, when set, is called with the measurements the queue lost and why: ErrQueueFull
-	// (MaxPending reached, called from Add), a *RejectedError (the API refused them) or the Close
-	// deadline's error (not sent in time). Every lost measurement is passed exactly once, and also
-	// counted in QueueStats. The slice is only valid during the call.
+	// (MaxPending reached, called from Add), a *RejectedError (the API refused them, with its
+	// reason), ErrSpoolFull (the spool's cap), or an error wrapping ErrClosed (not sent by the
+	// Close deadline). Every lost measurement is passed exactly once, and also counted in
+	// QueueStats. (Measurements lost to damage in the spool cannot be read back: they are counted
+	// and reported to OnError.) The slice is only valid during the call.
 	OnDrop func(dropped []Measurement, reason error)
-	// SpoolDir, when set, makes the queue durable: each flush first appends what is queued to a
-	// spool in this directory (fsynced), then sends from the spool and acknowledges what the API
-	// accepted. What a flush could not send stays spooled, and a Queue opened later on the same
-	// directory (after a crash too) sends it: delivery is at least once. Add still does no I/O.
-	// One Queue at a time may use a directory; opening a busy one makes every Add fail.
+	// SpoolDir, when set, makes the queue durable, writing ahead: what Add accepted is written to
+	// a spool in this directory (fsynced) within SpoolInterval, whatever the sending side is
+	// doing; flushes send from the spool and acknowledge what the API accepted or rejected. What
+	// could not be sent stays spooled, and a Queue opened later on the same directory (after a
+	// crash too) sends it: delivery is at least once. Add itself still does no I/O. One Queue at
+	// a time may use a directory; opening a busy one makes every Add fail.
 	SpoolDir string
 	// SpoolMaxBytes bounds the spool (default DefaultSpoolMaxBytes; negative: no bound): beyond it
 	// the oldest chunks are dropped and reported to OnDrop with ErrSpoolFull.
@@ -66,11 +72,13 @@ const DefaultSpoolInterval = 200 * time.Millisecond
 
 // QueueStats is a snapshot of a Queue's counters (totals since NewQueue, except Queued).
 type QueueStats struct {
-	// Queued is the number of measurements held now: waiting, or in a flush.
+	// Queued is the number of measurements held in memory now: waiting, or in a flush (with a
+	// spool: not yet written to it).
 	Queued int
 	// Sent counts measurements the API accepted.
 	Sent uint64
-	// Dropped counts measurements lost without being sent: MaxPending reached, or left at Close.
+	// Dropped counts measurements lost without being sent: MaxPending reached, left at Close,
+	// dropped over the spool's cap or lost to damage in the spool.
 	Dropped uint64
 	// Rejected counts measurements the API refused with 400 (isolated by splitting their chunk).
 	Rejected uint64
@@ -84,6 +92,10 @@ type QueueStats struct {
 	LastError error
 	// Spooled is the number of measurements in the spool (QueueOptions.SpoolDir) not yet accepted.
 	Spooled int
+	// Damaged counts measurements lost to damage in the spool (also counted in Dropped), and
+	// Resent those sent again because the spool lost their acknowledgement (duplicates at the
+	// API); each damaged region goes to OnError as a *SpoolDamageError.
+	Damaged, Resent uint64
 }
 
 // Queue batches measurements and sends them in chunks: on Flush, in the background when

@@ -58,7 +58,7 @@ type queueSpool struct {
 func openQueueSpool(q *Queue, dir string, maxBytes int64, interval time.Duration) (*queueSpool, error) {
 	qs := &queueSpool{q: q, interval: interval, wakeC: make(chan struct{}, 1), stopC: make(chan struct{}),
 		doneC: make(chan struct{})}
-	sp, err := spool.Open(dir, &spool.Options{MaxBytes: maxBytes, OnDrop: qs.overCap})
+	sp, err := spool.Open(dir, &spool.Options{MaxBytes: maxBytes, OnDrop: qs.overCap, OnDamage: qs.damaged})
 	if err != nil {
 		return nil, fmt.Errorf("librato: QueueOptions.SpoolDir: %w", err)
 	}
@@ -101,6 +101,51 @@ func (qs *queueSpool) overCap(recs []spool.Record) {
 	qs.dropMu.Lock()
 	qs.dropped = append(qs.dropped, recs...)
 	qs.dropMu.Unlock()
+}
+
+// SpoolDamageError reports a damaged region of a Queue's spool (a flipped byte, a torn or
+// truncated file, a lost acknowledgement), found when the spool was opened or read back. Its
+// Measurements were lost: counted in QueueStats.Dropped and QueueStats.Damaged. Its Resent
+// measurements had been delivered, but their acknowledgement was lost with the region, so they
+// are sent again (duplicates), counted in QueueStats.Resent. It goes to OnError.
+type SpoolDamageError struct {
+	// Segment is the spool file the damage starts in; Offset and Length the damaged bytes
+	// (Length 0: records missing without damaged bytes, such as a removed file).
+	Segment        string
+	Offset, Length int64
+	// Measurements were lost; Resent are sent again.
+	Measurements, Resent int64
+	// Exact is false when the counts are lower bounds (the spool's checkpoint was damaged too).
+	Exact bool
+	// Reason says what was found.
+	Reason string
+}
+
+// Error describes the damage.
+func (e *SpoolDamageError) Error() string {
+	s := fmt.Sprintf("librato: spool damaged (%s) at %s offset %d, %d bytes: %s lost, %s sent again",
+		e.Reason, e.Segment, e.Offset, e.Length, plural(int(e.Measurements), "measurement"), plural(int(e.Resent), "measurement"))
+	if !e.Exact {
+		s += " (at least)"
+	}
+	return s
+}
+
+// damaged counts and reports a damaged region of the spool. It runs in spool.Open (before
+// openQueueSpool returns) and in Pending.
+func (qs *queueSpool) damaged(d spool.Damage) {
+	q := qs.q
+	q.mu.Lock()
+	q.stats.Dropped += uint64(d.Measurements)
+	q.stats.Damaged += uint64(d.Measurements)
+	q.stats.Resent += uint64(d.RestoredMeasurements)
+	err := &SpoolDamageError{Segment: d.Segment, Offset: d.Offset, Length: d.Length, Measurements: d.Measurements,
+		Resent: d.RestoredMeasurements, Exact: d.Exact, Reason: d.Reason}
+	q.stats.LastError = err
+	q.mu.Unlock()
+	if q.onError != nil {
+		q.onError(err)
+	}
 }
 
 // reportDropped counts and reports the chunks dropped over the cap since the last call.

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -359,4 +361,56 @@ func TestSpoolCloseKeepsData(t *testing.T) {
 	assert.Equal(t, 300, acc)
 	assert.LessOrEqual(t, dups, 100, "at most the chunk whose answer hung is sent twice")
 	assert.Empty(t, missing)
+}
+
+// TestSpoolDamageIsCounted: a byte flipped in a spool segment loses the chunk it is in; the
+// reopened Queue counts exactly those measurements as dropped (and damaged), tells OnError where,
+// and delivers the rest.
+func TestSpoolDamageIsCounted(t *testing.T) {
+	api := newSpoolAPI(t)
+	api.set(func(a *spoolAPI) { a.failAll = true })
+	c := spoolClient(t, api.URL)
+	dir := t.TempDir()
+	q := spoolQueue(t, c, QueueOptions{ChunkSize: 100, SpoolDir: dir})
+	addIDs(t, q, 0, 500)
+	require.Error(t, q.Flush(context.Background()))
+	require.Equal(t, 500, q.Stats().Spooled)
+	require.ErrorIs(t, q.Close(context.Background()), ErrClosed)
+
+	segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	require.NoError(t, err)
+	require.Len(t, segs, 1)
+	b, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0xff // inside the third of five chunks
+	require.NoError(t, os.WriteFile(segs[0], b, 0o644))
+
+	var mu sync.Mutex
+	var damage []*SpoolDamageError
+	api.set(func(a *spoolAPI) { a.failAll = false })
+	q2 := spoolQueue(t, c, QueueOptions{ChunkSize: 100, SpoolDir: dir, OnError: func(err error) {
+		var d *SpoolDamageError
+		if errors.As(err, &d) {
+			mu.Lock()
+			damage = append(damage, d)
+			mu.Unlock()
+		}
+	}})
+	st := q2.Stats()
+	assert.Equal(t, uint64(100), st.Damaged)
+	assert.Equal(t, uint64(100), st.Dropped)
+	assert.Equal(t, 400, st.Spooled)
+	mu.Lock()
+	require.Len(t, damage, 1)
+	assert.Equal(t, segs[0], damage[0].Segment)
+	assert.Equal(t, int64(100), damage[0].Measurements)
+	assert.True(t, damage[0].Exact)
+	assert.Contains(t, damage[0].Error(), "100 measurements lost")
+	mu.Unlock()
+	require.NoError(t, q2.Flush(context.Background()))
+	require.NoError(t, q2.Close(context.Background()))
+	acc, dups, missing := api.tally(500)
+	assert.Equal(t, 400, acc)
+	assert.Zero(t, dups)
+	assert.Len(t, missing, 100)
 }
