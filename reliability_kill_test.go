@@ -49,9 +49,10 @@ func TestReliabilityKill(t *testing.T) {
 		seed, err = strconv.ParseUint(s, 10, 64)
 		require.NoError(t, err, "LIBRATO_KILL_SEED")
 	}
-	t.Logf("seed %d (LIBRATO_KILL_SEED=%d repeats the kill delays and faults); window %v = SpoolInterval %v + margin %v",
+	t.Logf("seed %d (LIBRATO_KILL_SEED=%d repeats the kill delays and the fault sequence); window %v = SpoolInterval %v + margin %v",
 		seed, seed, killWindow, librato.DefaultSpoolInterval, killWindowMargin)
-	rng := newLockedRand(seed)
+	rng := newLockedRand(seed)        // kill delays and connection faults, drawn on this goroutine
+	statusRng := newLockedRand(^seed) // 500s and 429s, drawn by the fake per request
 
 	t.Run("hung", func(t *testing.T) {
 		h := newHungServer(t)
@@ -70,7 +71,7 @@ func TestReliabilityKill(t *testing.T) {
 			if r.Method != http.MethodPost {
 				return 0, "", false
 			}
-			switch x := rng.float(); {
+			switch x := statusRng.float(); {
 			case x < 0.10:
 				return http.StatusInternalServerError, `{"errors":{"request":["internal error"]}}`, true
 			case x < 0.15:
