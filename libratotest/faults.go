@@ -373,8 +373,9 @@ type faultRule struct {
 	seen int // matching requests so far (Rate)
 }
 
-// check reports the problem with f, or nil.
-func (f Fault) check() error {
+// Validate reports what is wrong with f, or nil; AddFault refuses a fault
+// that does not validate.
+func (f Fault) Validate() error {
 	switch {
 	case f.Status != 0 && (f.Status < 400 || f.Status > 599):
 		return fmt.Errorf("status %d is not an error status (400-599)", f.Status)
@@ -415,7 +416,7 @@ func (f Fault) matches(r *http.Request) bool {
 // and the answer (or drop) of the first one that has one; a fault that did
 // not get to answer is not used up.
 func (s *Server) AddFault(f Fault) error {
-	if err := f.check(); err != nil {
+	if err := f.Validate(); err != nil {
 		return fmt.Errorf("libratotest: %w", err)
 	}
 	s.cfgMu.Lock()
