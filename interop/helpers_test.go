@@ -139,10 +139,16 @@ func start(t *testing.T, env []string, name string, args ...string) *process {
 			t.Errorf("%s did not stop on SIGTERM; killed", name)
 		}
 		if t.Failed() {
-			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", name, p.stdout, name, p.stderr)
+			t.Logf("%s stdout (end):\n%s\n%s stderr (end):\n%s", name, tail(p.stdout.String()), name, tail(p.stderr.String()))
 		}
 	})
 	return p
+}
+
+// tail returns the last 40 lines of s.
+func tail(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-40, 0):], "\n")
 }
 
 // waitFor polls cond every 50 ms until it holds or timeout passes.
