@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -228,13 +229,25 @@ func logRequests(h http.Handler, logger *log.Logger, writes *atomic.Int64) http.
 		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(sw, r)
-		user, _, _ := r.BasicAuth()
-		if user == "" {
-			user = "-"
+		logLine := func(status string) {
+			user, _, _ := r.BasicAuth()
+			if user == "" {
+				user = "-"
+			}
+			logger.Printf("%s %s %s %s %s user=%s", start.UTC().Format(time.RFC3339), r.Method, r.URL.RequestURI(),
+				status, time.Since(start).Round(time.Microsecond), user)
 		}
-		logger.Printf("%s %s %s %d %s user=%s", start.UTC().Format(time.RFC3339), r.Method, r.URL.RequestURI(),
-			sw.status, time.Since(start).Round(time.Microsecond), user)
+		defer func() {
+			// An injected drop aborts the handler: say so, then let net/http close the connection.
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					logLine("dropped")
+				}
+				panic(v)
+			}
+		}()
+		h.ServeHTTP(sw, r)
+		logLine(strconv.Itoa(sw.status))
 	})
 }
 

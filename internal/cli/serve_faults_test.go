@@ -84,6 +84,15 @@ func TestServeFaultAdmin(t *testing.T) {
 	assert.Equal(t, 200, code)
 	assert.JSONEq(t, `{"faults":[]}`, body)
 
+	// A dropped connection is logged as such.
+	code, _ = serveCall(t, s, "POST", faultAdminPath, `{"drop":true,"path":"/v1/alerts"}`, true)
+	require.Equal(t, 201, code)
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	req, err := http.NewRequest("GET", s.url+"/v1/alerts", nil)
+	require.NoError(t, err)
+	_, err = client.Do(req)
+	require.Error(t, err, "closed without an answer")
+
 	for _, bad := range []struct{ body, want string }{
 		{``, "must be a JSON fault"},
 		{`{"status":200}`, "not an error status"},
@@ -99,6 +108,7 @@ func TestServeFaultAdmin(t *testing.T) {
 	code, _ = serveCall(t, s, "PUT", faultAdminPath, "{}", true)
 	assert.Equal(t, 405, code)
 	require.NoError(t, s.stop())
+	assert.Contains(t, s.stderr.String(), "GET /v1/alerts dropped")
 }
 
 func TestServeFaultFlagErrors(t *testing.T) {
