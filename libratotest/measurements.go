@@ -49,9 +49,15 @@ type taggedItem struct {
 
 // postTagged serves POST /v1/measurements: JSON only (415 otherwise), unknown
 // fields give 400 {"code":400,"message":"Unable to process JSON"}, and a
-// measurement's own tags replace the top-level tags entirely. Every
-// measurement is validated before any is stored; success is 202 with an
-// empty body.
+// measurement's own tags replace the top-level tags entirely (an empty map
+// is none: the top-level tags apply). Every measurement is validated before
+// any is stored, so one bad measurement refuses the whole post; success is
+// 202 with an empty body.
+//
+// Decided where the reference is silent (section 2b): a measurement with no
+// tags at all is accepted, as a series without tags (python-librato's
+// Aggregator posts one, TV8; no error body for it is known), and a time of 0
+// is "now" (appoptics-api-go writes "time":0 when none was set).
 func (s *Server) postTagged(w http.ResponseWriter, r *http.Request) {
 	if !s.requireJSON(w, r) {
 		return
