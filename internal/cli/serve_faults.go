@@ -88,6 +88,9 @@ func (f *serveFaults) check() error {
 	if f.retryAfter != 0 && f.failRate == 0 {
 		return usageErrorf("--retry-after needs --fail-rate")
 	}
+	if f.failStatus != http.StatusServiceUnavailable && f.failRate == 0 {
+		return usageErrorf("--fail-status needs --fail-rate")
+	}
 	if (f.path != "" || f.method != "") && len(f.list()) == 0 {
 		return usageErrorf("--fault-path and --fault-method need --fail-rate, --drop-rate or --latency")
 	}

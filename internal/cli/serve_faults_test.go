@@ -119,6 +119,7 @@ func TestServeFaultFlagErrors(t *testing.T) {
 		{[]string{"--fail-rate", "2"}, "rate within"},
 		{[]string{"--fail-rate", "0.5", "--fail-status", "200"}, "not an error status"},
 		{[]string{"--retry-after", "3"}, "--retry-after needs --fail-rate"},
+		{[]string{"--fail-status", "429"}, "--fail-status needs --fail-rate"},
 		{[]string{"--fault-path", "/v1/metrics"}, "need --fail-rate"},
 		{[]string{"--drop-rate", "0.1", "--fault-path", "v1/metrics"}, "must start with /"},
 		{[]string{"--latency", "-1s"}, "latency"},
