@@ -29,7 +29,8 @@ import (
 // sample standard deviation) and again per percentThreshold p over the
 // lowest round(p% of n) values, named name.p. A 4xx JSON body with
 // params.type "'NAME' is a X, but was submitted as different type" puts NAME
-// on a stop-list; a 5xx with a body is retried once after retryDelaySecs.
+// on a stop-list; a 5xx with a body, or a request error, is retried once
+// after retryDelaySecs.
 
 // statsdDaemon is a running statsd with the Librato backend.
 type statsdDaemon struct {
@@ -244,6 +245,14 @@ func TestStatsdServerErrors(t *testing.T) {
 	assert.Equal(t, 7.0, p.Value)
 	assert.Equal(t, int64(1), p.Count, "stored once")
 	assert.Equal(t, 1, s.logCount("POST", "/v1/measurements", 503))
+
+	// A dropped connection is a request error: retried once too.
+	require.Equal(t, http.StatusCreated, s.do(t, "POST", "/admin/faults", `{"drop":true,"method":"POST","path":"/v1/measurements"}`, nil))
+	d.send(t, "sd.dropped:3|c")
+	p = onePoint(t, s, "sd.dropped")[globalTags]
+	assert.Equal(t, 3.0, p.Value)
+	assert.Equal(t, int64(1), p.Count, "stored once")
+	assert.Equal(t, 1, strings.Count(s.proc.stderr.String(), " POST /v1/measurements dropped "))
 
 	// Two 503s in a row: it retries only once, so that flush is lost.
 	require.Equal(t, http.StatusCreated, s.do(t, "POST", "/admin/faults", `{"status":503,"count":2,"method":"POST","path":"/v1/measurements"}`, nil))
