@@ -16,18 +16,22 @@ import (
 func TestAlertLifecycleAgainstFake(t *testing.T) {
 	srv, c := fakeClientAt(t, libratotest.WithPageSize(2))
 	ctx := t.Context()
+	ops, err := c.CreateService(ctx, librato.Service{Type: "mail", Title: "ops", Settings: map[string]any{"addresses": "ops@example.com"}})
+	require.NoError(t, err)
+	pager, err := c.CreateService(ctx, librato.Service{Type: "pagerduty", Title: "pager", Settings: map[string]any{"service_key": "k"}})
+	require.NoError(t, err)
 
 	// Saved: five alerts, so that listing them takes 3 pages of 2.
 	var ids []int
 	for i := range 5 {
-		al := c.NewAlert(fmt.Sprintf("int.alert.%d", i)).Description("alert " + fmt.Sprint(i)).AddService(17)
+		al := c.NewAlert(fmt.Sprintf("int.alert.%d", i)).Description("alert " + fmt.Sprint(i)).AddService(ops.ID)
 		al.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
 		al.AddConditionFor("heartbeat").StopsReportingFor(10 * time.Minute)
 		require.NoError(t, al.Save(ctx))
 		require.NotZero(t, al.ID)
 		require.Len(t, al.Conditions, 2)
 		assert.NotZero(t, al.Conditions[0].ID)
-		assert.Equal(t, "service 17", al.Services[0].Title, "services come back as objects")
+		assert.Equal(t, *ops, al.Services[0], "services come back as the stored objects")
 		ids = append(ids, al.ID)
 	}
 	other := c.NewAlert("unrelated")
@@ -83,12 +87,12 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	assert.Equal(t, "only.this", got.Conditions[0].MetricName)
 
 	// Services attached and detached.
-	require.NoError(t, c.AttachService(ctx, ids[0], 99))
-	require.NoError(t, c.DetachService(ctx, ids[0], 17))
+	require.NoError(t, c.AttachService(ctx, ids[0], pager.ID))
+	require.NoError(t, c.DetachService(ctx, ids[0], ops.ID))
 	got, err = c.GetAlert(ctx, ids[0])
 	require.NoError(t, err)
-	assert.Equal(t, []librato.Service{{ID: 99, Type: "mail", Title: "service 99", Settings: map[string]any{}}}, got.Services)
-	assert.ErrorIs(t, c.DetachService(ctx, ids[0], 17), librato.ErrNotFound)
+	assert.Equal(t, []librato.Service{*pager}, got.Services)
+	assert.ErrorIs(t, c.DetachService(ctx, ids[0], ops.ID), librato.ErrNotFound)
 
 	// Status, fired by the fake's helper, then cleared.
 	st, err := c.AlertStatus(ctx, ids[0])

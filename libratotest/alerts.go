@@ -8,8 +8,10 @@ package libratotest
 // Simplifications, on purpose:
 //   - Alerts never fire by themselves: conditions are stored, not evaluated.
 //     Tests make an alert fire with Server.FireAlert.
-//   - Services are assumed to exist: any positive service ID can be attached
-//     and is served back as {"id":N,"type":"mail","title":"service N","settings":{}}.
+//   - An alert's services must exist (POST /v1/services); they are answered
+//     as the stored service objects, and deleting a service detaches it from
+//     every alert (reference 8). The error for a service that does not exist
+//     is the fake's own: the reference has no body for it.
 //   - A duplicate alert name is answered 422 with a params error on "name".
 //   - A PUT replaces the fields it carries; "conditions" is always replaced,
 //     so conditions a PUT leaves out are deleted, as on the real API.
@@ -29,6 +31,10 @@ type alertStore struct {
 	Alerts  map[int64]*fakeAlert `json:"alerts"`
 	Firing  map[int64]int64      `json:"firing"` // alert id -> triggered_at
 	Cleared []clearedAlert       `json:"cleared"`
+
+	// services is the services area's store (services.go), kept across
+	// Restore and Reset; nil only if that area is not registered.
+	services *spaceStore
 }
 
 type clearedAlert struct {
@@ -122,16 +128,21 @@ func (s *Server) registerAlerts(mux *http.ServeMux) {
 			if n.Firing == nil {
 				n.Firing = map[int64]int64{}
 			}
+			n.services = st.services
 			*st = *n
 			return nil
 		},
-		func() { *st = *newAlertStore() })
+		func() {
+			n := newAlertStore()
+			n.services = st.services
+			*st = *n
+		})
 
 	mux.HandleFunc("POST /v1/alerts", func(w http.ResponseWriter, r *http.Request) { s.createAlert(w, r, st) })
 	mux.HandleFunc("GET /v1/alerts", func(w http.ResponseWriter, r *http.Request) { s.listAlerts(w, r, st) })
 	mux.HandleFunc("GET /v1/alerts/status", func(w http.ResponseWriter, r *http.Request) { s.alertsStatus(w, st) })
 	mux.HandleFunc("GET /v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
-		s.withAlert(w, r, st, func(a *fakeAlert) { s.writeJSON(w, http.StatusOK, s.renderAlert(a)) })
+		s.withAlert(w, r, st, func(a *fakeAlert) { s.writeJSON(w, http.StatusOK, s.renderAlert(st, a)) })
 	})
 	mux.HandleFunc("PUT /v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) { s.updateAlert(w, r, st) })
 	mux.HandleFunc("DELETE /v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
@@ -208,11 +219,34 @@ func (s *Server) withAlert(w http.ResponseWriter, r *http.Request, st *alertStor
 	f(a)
 }
 
-// renderAlert is an alert as the API answers it: services as objects.
-func (s *Server) renderAlert(a *fakeAlert) map[string]any {
+// service returns the stored service with the given id. Callers hold s.mu.
+func (st *alertStore) service(id int64) (*serviceWire, bool) {
+	if st.services == nil {
+		return nil, false
+	}
+	sv := st.services.Services[id]
+	return sv, sv != nil
+}
+
+// detachService removes the service from every alert that names it. Callers
+// hold s.mu.
+func (st *alertStore) detachService(id, now int64) {
+	for _, a := range st.Alerts {
+		if i := slices.Index(a.Services, id); i >= 0 {
+			a.Services = slices.Delete(a.Services, i, i+1)
+			a.UpdatedAt = now
+		}
+	}
+}
+
+// renderAlert is an alert as the API answers it: services as the stored
+// service objects (TV17). Callers hold s.mu.
+func (s *Server) renderAlert(st *alertStore, a *fakeAlert) map[string]any {
 	svcs := make([]map[string]any, 0, len(a.Services))
 	for _, id := range a.Services {
-		svcs = append(svcs, map[string]any{"id": id, "type": "mail", "title": fmt.Sprintf("service %d", id), "settings": map[string]any{}})
+		if sv, ok := st.service(id); ok {
+			svcs = append(svcs, map[string]any{"id": sv.ID, "type": sv.Type, "title": sv.Title, "settings": sv.Settings})
+		}
 	}
 	conds := a.Conditions
 	if conds == nil {
@@ -257,7 +291,7 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request, st *alertSt
 	a.CreatedAt, a.UpdatedAt = now, now
 	st.Alerts[a.ID] = a
 	w.Header().Set("Location", fmt.Sprintf("/v1/alerts/%d", a.ID))
-	s.writeJSON(w, http.StatusCreated, s.renderAlert(a))
+	s.writeJSON(w, http.StatusCreated, s.renderAlert(st, a))
 }
 
 func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, st *alertStore) {
@@ -337,8 +371,8 @@ func (s *Server) applyAlert(w http.ResponseWriter, st *alertStore, a *fakeAlert,
 	if in.Services != nil {
 		a.Services = []int64{}
 		for _, id := range *in.Services {
-			if id <= 0 {
-				bad("services", "is invalid")
+			if _, ok := st.service(int64(id)); !ok {
+				bad("services", fmt.Sprintf("%d does not exist", int64(id)))
 			} else if !slices.Contains(a.Services, int64(id)) {
 				a.Services = append(a.Services, int64(id))
 			}
@@ -461,7 +495,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, st *alertSto
 	lo, hi, q := p.page(len(found), len(st.Alerts))
 	items := make([]map[string]any, 0, hi-lo)
 	for _, a := range found[lo:hi] {
-		items = append(items, s.renderAlert(a))
+		items = append(items, s.renderAlert(st, a))
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"query": q, "alerts": items})
 }
@@ -495,6 +529,10 @@ func (s *Server) attachAlertService(w http.ResponseWriter, r *http.Request, st *
 			return
 		}
 		sid := int64(in.Service)
+		if _, ok := st.service(sid); !ok {
+			s.writeJSON(w, http.StatusBadRequest, alertParamErrors("service", fmt.Sprintf("%d does not exist", sid)))
+			return
+		}
 		if !slices.Contains(a.Services, sid) {
 			a.Services = append(a.Services, sid)
 			a.UpdatedAt = s.now().Unix()

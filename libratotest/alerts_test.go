@@ -1,6 +1,7 @@
 package libratotest_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,19 +25,30 @@ func rootFixture(t *testing.T, name string) string {
 	return string(b)
 }
 
+// createService creates a service and returns its id.
+func createService(t *testing.T, srv *libratotest.Server, body string) string {
+	t.Helper()
+	resp, out := call(t, srv, "POST", "/v1/services", jsonType, body)
+	require.Equal(t, http.StatusCreated, resp.StatusCode, out)
+	return strconv.Itoa(int(decode(t, out)["id"].(float64)))
+}
+
 func TestAlertCreateTV17Shape(t *testing.T) {
 	srv := newServer(t, libratotest.WithNow(func() time.Time { return time.Unix(1484594787, 0) }))
-	resp, body := call(t, srv, "POST", "/v1/alerts", jsonType, rootFixture(t, "alerts/tv17_create_request.json"))
+	sid := createService(t, srv, `{"type":"slack","settings":{"url":"https://hooks.slack.com/services/ABCDEFG/A1B2C3/asdfg1234"},"title":"librato-services"}`)
+	req := strings.Replace(rootFixture(t, "alerts/tv17_create_request.json"), `"services":[849]`, `"services":[`+sid+`]`, 1)
+	resp, body := call(t, srv, "POST", "/v1/alerts", jsonType, req)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, body)
 	got := decode(t, body)
 	id := int(got["id"].(float64))
 	assert.Equal(t, "/v1/alerts/"+strconv.Itoa(id), resp.Header.Get("Location"))
 
-	// TV17's answer, with the fake's IDs and service object.
+	// TV17's answer, with the fake's IDs: the service is the stored object.
 	want := decode(t, rootFixture(t, "alerts/tv17_create_response.json"))
 	want["id"] = got["id"]
 	want["conditions"].([]any)[0].(map[string]any)["id"] = got["conditions"].([]any)[0].(map[string]any)["id"]
-	want["services"] = []any{map[string]any{"id": 849.0, "type": "mail", "title": "service 849", "settings": map[string]any{}}}
+	sidn, _ := strconv.Atoi(sid)
+	want["services"].([]any)[0].(map[string]any)["id"] = float64(sidn)
 	assert.Equal(t, want, got)
 
 	resp, body = call(t, srv, "GET", "/v1/alerts/"+strconv.Itoa(id), "", "")
@@ -46,7 +58,9 @@ func TestAlertCreateTV17Shape(t *testing.T) {
 
 func TestAlertAcceptsPythonPayloadTV18(t *testing.T) {
 	srv := newServer(t)
-	resp, body := call(t, srv, "POST", "/v1/alerts", jsonType, rootFixture(t, "alerts/tv18_python_payload.json"))
+	sid := createService(t, srv, `{"type":"mail","title":"ops","settings":{"addresses":"ops@example.com"}}`)
+	req := strings.Replace(rootFixture(t, "alerts/tv18_python_payload.json"), `"services": [1234]`, `"services": [`+sid+`]`, 1)
+	resp, body := call(t, srv, "POST", "/v1/alerts", jsonType, req)
 	require.Equal(t, http.StatusCreated, resp.StatusCode, body)
 	got := decode(t, body)
 	assert.Equal(t, 600.0, got["rearm_seconds"], "null means the default")
@@ -145,20 +159,77 @@ func TestAlertStatusAndServicesTV19(t *testing.T) {
 	_, body = call(t, srv, "GET", "/v1/alerts/status", "", "")
 	assert.JSONEq(t, `{"cleared":[{"cleared_at":1454108320,"id":`+id+`}],"firing":[]}`, body)
 
-	// Attach by form (service=290, as the docs show) and by JSON.
-	resp, _ = call(t, srv, "POST", "/v1/alerts/"+id+"/services", formType, "service=290")
+	// Attach by form (service=N, as the docs show) and by JSON.
+	mail := createService(t, srv, `{"type":"mail","title":"Ops Team","settings":{"addresses":"foo@domain.com,bar@domain.com"}}`)
+	slack := createService(t, srv, `{"type":"slack","title":"chat","settings":{"url":"https://hooks.slack.com/x"}}`)
+	resp, _ = call(t, srv, "POST", "/v1/alerts/"+id+"/services", formType, "service="+mail)
 	assert.Equal(t, http.StatusCreated, resp.StatusCode)
-	assert.Equal(t, "/v1/alerts/"+id+"/services/290", resp.Header.Get("Location"))
-	resp, _ = call(t, srv, "POST", "/v1/alerts/"+id+"/services", jsonType, `{"service":"291"}`)
+	assert.Equal(t, "/v1/alerts/"+id+"/services/"+mail, resp.Header.Get("Location"))
+	resp, _ = call(t, srv, "POST", "/v1/alerts/"+id+"/services", jsonType, `{"service":"`+slack+`"}`)
 	assert.Equal(t, http.StatusCreated, resp.StatusCode)
 	_, body = call(t, srv, "GET", "/v1/alerts/"+id, "", "")
-	assert.Len(t, decode(t, body)["services"], 2)
+	assert.JSONEq(t, `[{"id":`+mail+`,"type":"mail","title":"Ops Team","settings":{"addresses":"foo@domain.com,bar@domain.com"}},
+		{"id":`+slack+`,"type":"slack","title":"chat","settings":{"url":"https://hooks.slack.com/x"}}]`, jsonOf(t, decode(t, body)["services"]))
 	resp, _ = call(t, srv, "POST", "/v1/alerts/"+id+"/services", jsonType, `{}`)
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
-	resp, _ = call(t, srv, "DELETE", "/v1/alerts/"+id+"/services/290", "", "")
+	resp, _ = call(t, srv, "DELETE", "/v1/alerts/"+id+"/services/"+mail, "", "")
 	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
-	resp, _ = call(t, srv, "DELETE", "/v1/alerts/"+id+"/services/290", "", "")
+	resp, _ = call(t, srv, "DELETE", "/v1/alerts/"+id+"/services/"+mail, "", "")
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestAlertServicesMustExist: an alert may only name stored services, and
+// deleting a service detaches it from every alert.
+func TestAlertServicesMustExist(t *testing.T) {
+	srv := newServer(t)
+	resp, body := call(t, srv, "POST", "/v1/alerts", jsonType, `{"name":"a","services":[4242],"conditions":[{"type":"above","metric_name":"m","threshold":1}]}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Equal(t, `{"errors":{"params":{"services":["4242 does not exist"]}}}`, body)
+
+	sid := createService(t, srv, `{"type":"mail","title":"ops","settings":{"addresses":"ops@example.com"}}`)
+	keep := createService(t, srv, `{"type":"mail","title":"keep","settings":{}}`)
+	var alerts []string
+	for _, name := range []string{"a", "b"} {
+		resp, body = call(t, srv, "POST", "/v1/alerts", jsonType, `{"name":"`+name+`","services":[`+sid+`,`+keep+`],"conditions":[{"type":"above","metric_name":"m","threshold":1}]}`)
+		require.Equal(t, http.StatusCreated, resp.StatusCode, body)
+		alerts = append(alerts, strconv.Itoa(int(decode(t, body)["id"].(float64))))
+	}
+	resp, body = call(t, srv, "POST", "/v1/alerts/"+alerts[0]+"/services", jsonType, `{"service":4242}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, body, `"service":["4242 does not exist"]`)
+
+	// An updated service is answered as updated.
+	resp, _ = call(t, srv, "PUT", "/v1/services/"+sid, jsonType, `{"type":"mail","title":"ops team","settings":{"addresses":"x@example.com"}}`)
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	_, body = call(t, srv, "GET", "/v1/alerts/"+alerts[1], "", "")
+	assert.Equal(t, "ops team", decode(t, body)["services"].([]any)[0].(map[string]any)["title"])
+
+	resp, _ = call(t, srv, "DELETE", "/v1/services/"+sid, "", "")
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+	for _, id := range alerts {
+		_, body = call(t, srv, "GET", "/v1/alerts/"+id, "", "")
+		assert.JSONEq(t, `[{"id":`+keep+`,"type":"mail","title":"keep","settings":{}}]`, jsonOf(t, decode(t, body)["services"]), "alert %s", id)
+	}
+	// It survives a snapshot round trip and a reset.
+	snap, err := srv.Snapshot()
+	require.NoError(t, err)
+	require.NoError(t, srv.Restore(snap))
+	_, body = call(t, srv, "GET", "/v1/alerts/"+alerts[0], "", "")
+	assert.Len(t, decode(t, body)["services"], 1)
+	srv.Reset()
+	resp, _ = call(t, srv, "POST", "/v1/alerts", jsonType, `{"name":"c","services":[`+keep+`],"conditions":[{"type":"above","metric_name":"m","threshold":1}]}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "Reset removed the services")
+	keep = createService(t, srv, `{"type":"mail","title":"new","settings":{}}`)
+	resp, body = call(t, srv, "POST", "/v1/alerts", jsonType, `{"name":"c","services":[`+keep+`],"conditions":[{"type":"above","metric_name":"m","threshold":1}]}`)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, body)
+}
+
+// jsonOf encodes v as JSON.
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }
 
 func TestAlertListPagingAndFilters(t *testing.T) {

@@ -8,9 +8,11 @@ package libratotest
 // Simplifications, on purpose:
 //   - Stream names are case-insensitive, like metric names.
 //   - GET /v1/annotations/:name without end_time does not cap events at now.
-//   - Events come in the documented form, "events":[{source:[...]}], unless
-//     ServeAnnotationEventsAsMap(true) asks for the form the live API was seen
-//     to send, "events":{source:[...]}.
+//   - Events come as a map keyed by source, "events":{source:[...]}, in
+//     Librato mode (the live API, as the Ruby gem's live tests read it) and
+//     as an array holding that map, "events":[{source:[...]}], in AppOptics
+//     mode (as appoptics-api-go reads it, and as the docs show);
+//     ServeAnnotationEventsAsMap chooses one for both modes (reference 6).
 
 import (
 	"bytes"
@@ -27,8 +29,9 @@ import (
 // annotationStore is the annotations' state, guarded by Server.mu.
 type annotationStore struct {
 	Streams map[string]*fakeStream `json:"streams"` // by lower-cased name
-	// EventsAsMap is a setting, not state: Snapshot, Restore and Reset keep it.
-	EventsAsMap bool `json:"-"`
+	// EventsAsMap is a setting, not state: Snapshot, Restore and Reset keep
+	// it. nil: by mode (a map for Librato, an array for AppOptics).
+	EventsAsMap *bool `json:"-"`
 }
 
 type fakeStream struct {
@@ -68,12 +71,14 @@ type eventIn struct {
 func (s *Server) annotations() *annotationStore { return s.annotationArea }
 
 // ServeAnnotationEventsAsMap chooses the shape of "events" in GET
-// /v1/annotations/:name answers: false (the default) for the documented
-// array holding a map, true for the bare map the live API was seen to send.
+// /v1/annotations/:name answers: true for the map keyed by source that the
+// live Librato API sends (the default in Librato mode), false for the array
+// holding that map that AppOptics clients read and the docs show (the
+// default in AppOptics mode).
 func (s *Server) ServeAnnotationEventsAsMap(on bool) {
 	if st := s.annotations(); st != nil {
 		s.mu.Lock()
-		st.EventsAsMap = on
+		st.EventsAsMap = &on
 		s.mu.Unlock()
 	}
 }
@@ -410,7 +415,11 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request, st *annotatio
 			}
 			groups[src] = append(groups[src], renderEvent(ev))
 		}
-		if st.EventsAsMap {
+		asMap := !s.appOptics
+		if st.EventsAsMap != nil {
+			asMap = *st.EventsAsMap
+		}
+		if asMap {
 			out["events"] = groups
 		} else {
 			out["events"] = []any{groups}

@@ -66,9 +66,10 @@ func TestAnnotationStreamShapes(t *testing.T) {
 		}
 		return v
 	}
+	srv.ServeAnnotationEventsAsMap(false)
 	_, body = call(t, srv, "GET", "/v1/annotations/api-deploys?start_time=1234567800", "", "")
 	got := decode(t, body)
-	require.IsType(t, []any{}, got["events"], "documented form by default")
+	require.IsType(t, []any{}, got["events"], "the documented form when asked for")
 	assert.Equal(t, stripIDs(want), stripIDs(got))
 
 	srv.ServeAnnotationEventsAsMap(true)
@@ -84,6 +85,39 @@ func TestAnnotationStreamShapes(t *testing.T) {
 	assert.Len(t, evs["foo3.bar.com"], 1)
 	_, body = call(t, srv, "GET", "/v1/annotations/api-deploys?count=10&sources%5B%5D=foo3*", "", "")
 	assert.NotContains(t, decode(t, body)["events"], "unassigned")
+}
+
+// TestAnnotationEventsShapeByMode: a map in Librato mode (the live API), an
+// array holding the map in AppOptics mode, unless chosen.
+func TestAnnotationEventsShapeByMode(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		opts  []libratotest.Option
+		asMap bool
+	}{
+		{"librato", nil, true},
+		{"appoptics", []libratotest.Option{libratotest.WithAppOptics()}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, tt.opts...)
+			resp, body := call(t, srv, "POST", "/v1/annotations/deploys", jsonType, `{"title":"v1","source":"web1"}`)
+			require.Equal(t, http.StatusCreated, resp.StatusCode, body)
+			_, body = call(t, srv, "GET", "/v1/annotations/deploys?count=5", "", "")
+			events := decode(t, body)["events"]
+			if tt.asMap {
+				require.IsType(t, map[string]any{}, events)
+				assert.Contains(t, events, "web1")
+			} else {
+				require.IsType(t, []any{}, events)
+				require.Len(t, events, 1)
+				assert.Contains(t, events.([]any)[0], "web1")
+			}
+			srv.ServeAnnotationEventsAsMap(!tt.asMap)
+			_, body = call(t, srv, "GET", "/v1/annotations/deploys?count=5", "", "")
+			_, isMap := decode(t, body)["events"].(map[string]any)
+			assert.Equal(t, !tt.asMap, isMap, "the choice overrides the mode")
+		})
+	}
 }
 
 func TestAnnotationErrors(t *testing.T) {

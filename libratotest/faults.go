@@ -3,6 +3,7 @@ package libratotest
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -58,6 +59,7 @@ type faults struct {
 	dropN      int
 	latency    time.Duration
 	hook       func(*http.Request) (int, string, bool)
+	rules      []*faultRule
 
 	rate        RateLimit
 	rateStart   time.Time
@@ -167,6 +169,9 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) bool {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	s.record(r, body, now)
+	if !s.applyFaults(w, r, now) {
+		return false
+	}
 
 	s.cfgMu.Lock()
 	f := &s.faults
@@ -213,10 +218,7 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) bool {
 		if retryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		}
-		s.writeJSON(w, rateStatus, map[string]any{
-			"request_time": now.Unix(),
-			"error":        "You have hit the API limit for measurements [measure:raw_rate]. Contact: support@librato.com to adjust this limit.",
-		})
+		s.writeJSON(w, rateStatus, rateLimitBody(now))
 		return false
 	}
 	if !s.authorized(r) {
@@ -272,6 +274,19 @@ func (s *Server) rateLimit(w http.ResponseWriter, now time.Time) (limited bool, 
 	return true, retryAfter, f.rate.Status
 }
 
+// rateLimitBody is the real API's answer to a rate-limited request
+// (reference 9, body 8).
+func rateLimitBody(now time.Time) map[string]any {
+	return map[string]any{
+		"request_time": now.Unix(),
+		"error":        "You have hit the API limit for measurements [measure:raw_rate]. Contact: support@librato.com to adjust this limit.",
+	}
+}
+
+// Authorized reports whether r carries the credentials the server accepts,
+// for handlers served next to it (the CLI's fault admin endpoint).
+func (s *Server) Authorized(r *http.Request) bool { return s.authorized(r) }
+
 // authorized reports whether r carries the server's credentials.
 func (s *Server) authorized(r *http.Request) bool {
 	user, pass, ok := r.BasicAuth()
@@ -317,4 +332,186 @@ func dropConnection(w http.ResponseWriter) {
 	}
 	// HTTP/2 or a ResponseRecorder: aborting the handler resets the stream.
 	panic(http.ErrAbortHandler)
+}
+
+// A Fault is a misbehaviour for the requests it matches, added with
+// AddFault. It answers with Status (and Body), closes the connection (Drop),
+// or only delays the request (Latency alone), either for the next Count
+// matching requests or for a steady share of them (Rate).
+type Fault struct {
+	// Method matches the request method ("" any). Path matches the URL path
+	// exactly, or as a prefix when it ends in "*" ("" any).
+	Method string
+	Path   string
+
+	// Status answers the request with this status (400-599) and Body. An
+	// empty Body is the real API's body for the status: the rate-limit body
+	// for 403 and 429, {"errors":{"system":[...]}} for 5xx,
+	// {"errors":{"request":[...]}} otherwise.
+	Status int
+	Body   string
+	// RetryAfter, with Status, adds a Retry-After header of that many
+	// seconds.
+	RetryAfter int
+	// Drop closes the connection without an answer (see DropNext).
+	Drop bool
+	// Latency delays the request first; alone, the request is then handled
+	// as usual.
+	Latency time.Duration
+
+	// Count applies the fault to the next Count matching requests, after
+	// which it is removed. Rate (0 < Rate <= 1) applies it to that share of
+	// matching requests, evenly spaced: 0.25 hits every fourth. Exactly one
+	// of them is set.
+	Count int
+	Rate  float64
+}
+
+// faultRule is an added Fault and its progress.
+type faultRule struct {
+	Fault
+	seen int // matching requests so far (Rate)
+}
+
+// Validate reports what is wrong with f, or nil; AddFault refuses a fault
+// that does not validate.
+func (f Fault) Validate() error {
+	switch {
+	case f.Status != 0 && (f.Status < 400 || f.Status > 599):
+		return fmt.Errorf("status %d is not an error status (400-599)", f.Status)
+	case f.Status != 0 && f.Drop:
+		return errors.New("a fault either answers with a status or drops the connection, not both")
+	case f.Status == 0 && !f.Drop && f.Latency <= 0:
+		return errors.New("a fault needs a status, a drop or a latency")
+	case f.Latency < 0:
+		return errors.New("latency must not be negative")
+	case f.RetryAfter < 0 || f.RetryAfter > 0 && f.Status == 0:
+		return errors.New("retry-after needs a status and must not be negative")
+	case f.Body != "" && f.Status == 0:
+		return errors.New("a body needs a status")
+	case f.Count < 0 || f.Rate < 0 || f.Rate > 1:
+		return errors.New("count must be positive and rate within (0, 1]")
+	case (f.Count > 0) == (f.Rate > 0):
+		return errors.New("a fault needs either a count (one-shot) or a rate (steady), not both")
+	case f.Path != "" && !strings.HasPrefix(f.Path, "/"):
+		return fmt.Errorf("path %q must start with /", f.Path)
+	}
+	return nil
+}
+
+// matches reports whether f applies to r.
+func (f Fault) matches(r *http.Request) bool {
+	if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
+		return false
+	}
+	if prefix, ok := strings.CutSuffix(f.Path, "*"); ok {
+		return strings.HasPrefix(r.URL.Path, prefix)
+	}
+	return f.Path == "" || f.Path == r.URL.Path
+}
+
+// AddFault adds a fault; faults apply in the order they were added, before
+// FailNext, DropNext, SetLatency, SetFault, the rate limit and the
+// credentials check. A request gets the latency of every fault that hits it
+// and the answer (or drop) of the first one that has one; a fault that did
+// not get to answer is not used up.
+func (s *Server) AddFault(f Fault) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("libratotest: %w", err)
+	}
+	s.cfgMu.Lock()
+	s.faults.rules = append(s.faults.rules, &faultRule{Fault: f})
+	s.cfgMu.Unlock()
+	return nil
+}
+
+// Faults returns the faults added with AddFault that are still in force;
+// Count is what is left of a one-shot fault.
+func (s *Server) Faults() []Fault {
+	s.cfgMu.Lock()
+	defer s.cfgMu.Unlock()
+	out := make([]Fault, 0, len(s.faults.rules))
+	for _, r := range s.faults.rules {
+		out = append(out, r.Fault)
+	}
+	return out
+}
+
+// ClearFaults removes every fault added with AddFault.
+func (s *Server) ClearFaults() {
+	s.cfgMu.Lock()
+	s.faults.rules = nil
+	s.cfgMu.Unlock()
+}
+
+// applyFaults applies the faults added with AddFault to r. It reports whether
+// the request may go on; when not, it has been answered or dropped.
+func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, now time.Time) bool {
+	var latency time.Duration
+	var answer *Fault
+	s.cfgMu.Lock()
+	rules := s.faults.rules[:0]
+	for _, rule := range s.faults.rules {
+		hits := rule.matches(r)
+		answers := rule.Status != 0 || rule.Drop
+		if hits && answers && answer != nil {
+			hits = false // another fault answers this request
+		}
+		if hits && rule.Rate > 0 {
+			rule.seen++
+			// Evenly spaced: hit when the running share crosses a whole request.
+			hits = int(float64(rule.seen)*rule.Rate) > int(float64(rule.seen-1)*rule.Rate)
+		}
+		if hits {
+			latency += rule.Latency
+			if answers {
+				f := rule.Fault
+				answer = &f
+			}
+			if rule.Count > 0 {
+				rule.Count--
+				if rule.Count == 0 {
+					continue // used up
+				}
+			}
+		}
+		rules = append(rules, rule)
+	}
+	clear(s.faults.rules[len(rules):])
+	s.faults.rules = rules
+	s.cfgMu.Unlock()
+
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
+	switch {
+	case answer == nil:
+		return true
+	case answer.Drop:
+		dropConnection(w)
+		return false
+	}
+	if answer.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(answer.RetryAfter))
+	}
+	if answer.Body != "" {
+		writeRaw(w, answer.Status, answer.Body)
+		return false
+	}
+	reason := "injected fault: " + http.StatusText(answer.Status)
+	switch {
+	case answer.Status == http.StatusTooManyRequests || answer.Status == http.StatusForbidden:
+		s.writeJSON(w, answer.Status, rateLimitBody(now))
+	case answer.Status >= 500:
+		s.writeError(w, answer.Status, "system", reason)
+	default:
+		s.writeError(w, answer.Status, "request", reason)
+	}
+	return false
 }

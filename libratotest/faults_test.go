@@ -158,3 +158,111 @@ func TestNewHandler(t *testing.T) {
 	h.Close() // a no-op without a listener, safe twice
 	h.Close()
 }
+
+func TestAddFaultOneShotMatchesMethodAndPath(t *testing.T) {
+	srv := newServer(t, libratotest.WithNow(func() time.Time { return time.Unix(1500000000, 0) }))
+	require.NoError(t, srv.AddFault(libratotest.Fault{Method: "POST", Path: "/v1/measurements", Status: 503, Count: 2}))
+	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode, "another path is not hit")
+	for range 2 {
+		resp, body := call(t, srv, "POST", "/v1/measurements", jsonType, `{"measurements":[{"name":"a","value":1}]}`)
+		assert.Equal(t, 503, resp.StatusCode)
+		assert.Equal(t, `{"errors":{"system":["injected fault: Service Unavailable"]}}`, body)
+	}
+	assert.Empty(t, srv.Measurements("a"))
+	assert.Empty(t, srv.Faults(), "a used-up fault is removed")
+	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType, `{"measurements":[{"name":"a","value":1}]}`)
+	assert.Equal(t, 202, resp.StatusCode, body)
+}
+
+func TestAddFaultBodies(t *testing.T) {
+	srv := newServer(t, libratotest.WithNow(func() time.Time { return time.Unix(1500000000, 0) }))
+	rate := `{"error":"You have hit the API limit for measurements [measure:raw_rate]. Contact: support@librato.com to adjust this limit.","request_time":1500000000}`
+	for _, tt := range []struct {
+		f          libratotest.Fault
+		body       string
+		retryAfter string
+	}{
+		{libratotest.Fault{Status: 429, RetryAfter: 7, Count: 1}, rate, "7"},
+		{libratotest.Fault{Status: 429, Count: 1}, rate, ""},
+		{libratotest.Fault{Status: 403, Count: 1}, rate, ""},
+		{libratotest.Fault{Status: 500, Count: 1}, `{"errors":{"system":["injected fault: Internal Server Error"]}}`, ""},
+		{libratotest.Fault{Status: 400, Count: 1}, `{"errors":{"request":["injected fault: Bad Request"]}}`, ""},
+		{libratotest.Fault{Status: 502, Body: "<html>bad gateway</html>", Count: 1}, "<html>bad gateway</html>", ""},
+	} {
+		require.NoError(t, srv.AddFault(tt.f))
+		resp, body := callAs(t, srv, "GET", "/v1/metrics", "", "", nil) // faults come before auth
+		assert.Equal(t, tt.f.Status, resp.StatusCode)
+		assert.Equal(t, tt.body, body)
+		assert.Equal(t, tt.retryAfter, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestAddFaultRateIsEvenlySpaced(t *testing.T) {
+	srv := newServer(t)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Path: "/v1/metrics*", Status: 500, Rate: 0.25}))
+	var statuses []int
+	for range 8 {
+		resp, _ := call(t, srv, "GET", "/v1/metrics/x", "", "")
+		statuses = append(statuses, resp.StatusCode)
+	}
+	assert.Equal(t, []int{404, 404, 404, 500, 404, 404, 404, 500}, statuses)
+	resp, _ := call(t, srv, "GET", "/v1/alerts", "", "")
+	assert.Equal(t, 200, resp.StatusCode, "outside the path prefix")
+	assert.Len(t, srv.Faults(), 1, "a steady fault stays")
+	srv.ClearFaults()
+	resp, _ = call(t, srv, "GET", "/v1/metrics/x", "", "")
+	assert.Equal(t, 404, resp.StatusCode)
+}
+
+func TestAddFaultLatencyAndDrop(t *testing.T) {
+	srv := newServer(t)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Latency: 150 * time.Millisecond, Rate: 1}))
+	require.NoError(t, srv.AddFault(libratotest.Fault{Method: "POST", Drop: true, Count: 1}))
+	start := time.Now()
+	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode, "latency alone lets the request through")
+	assert.GreaterOrEqual(t, time.Since(start), 150*time.Millisecond)
+
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	req, err := http.NewRequest("POST", srv.URL+"/v1/metrics", strings.NewReader(fixture(t, "tv5a.json")))
+	require.NoError(t, err)
+	req.SetBasicAuth(libratotest.DefaultUser, libratotest.DefaultToken)
+	req.Header.Set("Content-Type", jsonType)
+	_, err = client.Do(req)
+	require.Error(t, err, "the connection is closed without a response")
+	assert.Empty(t, srv.Measurements("login-delay"))
+	resp, _ = call(t, srv, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
+	assert.Equal(t, 200, resp.StatusCode)
+}
+
+func TestAddFaultOnlyFirstAnswerIsUsed(t *testing.T) {
+	srv := newServer(t)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Count: 1}))
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 500, Count: 1}))
+	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 503, resp.StatusCode)
+	resp, _ = call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 500, resp.StatusCode, "the second fault was not used up by the first request")
+	resp, _ = call(t, srv, "GET", "/v1/metrics", "", "")
+	assert.Equal(t, 200, resp.StatusCode)
+}
+
+func TestAddFaultRejectsBadFaults(t *testing.T) {
+	srv := newServer(t)
+	for _, f := range []libratotest.Fault{
+		{Count: 1},
+		{Status: 200, Count: 1},
+		{Status: 503},
+		{Status: 503, Count: 1, Rate: 0.5},
+		{Status: 503, Rate: 1.5},
+		{Status: 503, Drop: true, Count: 1},
+		{Drop: true, RetryAfter: 3, Count: 1},
+		{Latency: -time.Second, Count: 1},
+		{Status: 503, Path: "v1/metrics", Count: 1},
+	} {
+		err := srv.AddFault(f)
+		assert.Error(t, err, "%+v", f)
+	}
+	assert.Empty(t, srv.Faults())
+}

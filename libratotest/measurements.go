@@ -29,6 +29,7 @@ type taggedMeasurement struct {
 	Max         *flexFloat        `json:"max"`
 	Last        *flexFloat        `json:"last"`
 	Stddev      *flexFloat        `json:"stddev"`
+	StddevM2    *flexFloat        `json:"stddev_m2"`
 	Time        *flexInt          `json:"time"`
 	Period      *flexInt          `json:"period"`
 	Tags        map[string]string `json:"tags"`
@@ -48,9 +49,15 @@ type taggedItem struct {
 
 // postTagged serves POST /v1/measurements: JSON only (415 otherwise), unknown
 // fields give 400 {"code":400,"message":"Unable to process JSON"}, and a
-// measurement's own tags replace the top-level tags entirely. Every
-// measurement is validated before any is stored; success is 202 with an
-// empty body.
+// measurement's own tags replace the top-level tags entirely (an empty map
+// is none: the top-level tags apply). Every measurement is validated before
+// any is stored, so one bad measurement refuses the whole post; success is
+// 202 with an empty body.
+//
+// Decided where the reference is silent (section 2b): a measurement with no
+// tags at all is accepted, as a series without tags (python-librato's
+// Aggregator posts one, TV8; no error body for it is known), and a time of 0
+// is "now" (appoptics-api-go writes "time":0 when none was set).
 func (s *Server) postTagged(w http.ResponseWriter, r *http.Request) {
 	if !s.requireJSON(w, r) {
 		return
@@ -107,16 +114,18 @@ func (s *Server) taggedItem(m taggedMeasurement, p taggedPayload, now int64, bad
 		it.name = *m.Name
 	}
 	tags := p.Tags
-	if m.Tags != nil {
-		tags = m.Tags // replace, never merge
+	if len(m.Tags) > 0 {
+		tags = m.Tags // replace, never merge; an empty map is none (reference 2b)
 	}
 	n := len(bad["tags"])
 	it.tags = normalizeTags(tags, bad)
 	ok = ok && len(bad["tags"]) == n
+	// A time of 0 is "not given": appoptics-api-go always writes the
+	// batch's "time", 0 when the caller set none.
 	switch {
-	case m.Time != nil:
+	case m.Time != nil && *m.Time != 0:
 		it.t = int64(*m.Time)
-	case p.Time != nil:
+	case p.Time != nil && *p.Time != 0:
 		it.t = int64(*p.Time)
 	}
 	if s.tooOld(it.t, s.now()) {
@@ -130,8 +139,18 @@ func (s *Server) taggedItem(m taggedMeasurement, p taggedPayload, now int64, bad
 		it.props.Attributes = m.Attributes
 	}
 	it.props.Description, it.props.DisplayName = m.Description, m.DisplayName
-	summaryGiven := m.Count != nil || m.Sum != nil || m.Min != nil || m.Max != nil || m.Last != nil || m.Stddev != nil
+	summaryGiven := m.Count != nil || m.Sum != nil || m.Min != nil || m.Max != nil || m.Last != nil ||
+		m.Stddev != nil || m.StddevM2 != nil
+	stddev := m.Stddev
+	if m.StddevM2 != nil {
+		// statsd-librato-backend sends its timers' standard deviation in
+		// stddev_m2 (reference 2b): read it as one.
+		stddev = m.StddevM2
+	}
 	switch {
+	case m.Stddev != nil && m.StddevM2 != nil:
+		bad.add("stddev", "only one of stddev and stddev_m2 may be set")
+		ok = false
 	case m.Value != nil && summaryGiven:
 		bad.add("value", "cannot be given together with summary fields")
 		ok = false
@@ -152,9 +171,9 @@ func (s *Server) taggedItem(m taggedMeasurement, p taggedPayload, now int64, bad
 	default:
 		c, sum := int64(*m.Count), float64(*m.Sum)
 		var ssq *flexFloat
-		if m.Stddev != nil {
+		if stddev != nil {
 			// stddev² = sum_squares/count - mean², so sum_squares follows.
-			mean, sd := sum/float64(c), float64(*m.Stddev)
+			mean, sd := sum/float64(c), float64(*stddev)
 			v := flexFloat(float64(c) * (sd*sd + mean*mean))
 			ssq = &v
 		}

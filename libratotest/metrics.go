@@ -102,7 +102,9 @@ func (st *state) typeConflict(name, typ string) string {
 	if m == nil || m.Type == typ {
 		return ""
 	}
-	return "metric " + m.Name + " is a " + m.Type + ", not a " + typ
+	// The real API's wording (reference 9, body 12), which statsd-librato-backend
+	// matches to stop sending the metric; the name is the one submitted.
+	return "'" + name + "' is a " + m.Type + ", but was submitted as different type"
 }
 
 // listMetrics serves GET /v1/metrics: metric metadata, filtered by a

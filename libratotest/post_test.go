@@ -337,15 +337,89 @@ func TestPostErrors(t *testing.T) {
 }
 
 func TestTypeConflict(t *testing.T) {
-	srv := newServer(t)
+	srv := newServer(t, libratotest.WithNow(func() time.Time { return time.Unix(1500000000, 0) }))
 	resp, _ := call(t, srv, "POST", "/v1/metrics", jsonType, `{"counters":[{"name":"hits","value":1}]}`)
 	require.Equal(t, 200, resp.StatusCode)
 	resp, body := call(t, srv, "POST", "/v1/metrics", jsonType, `{"gauges":[{"name":"HITS","value":1},{"name":"other","value":2}]}`)
 	assert.Equal(t, 400, resp.StatusCode)
-	assert.Contains(t, body, "is a counter, not a gauge")
+	// The real API's body (reference 9, body 12), with the name as submitted.
+	assert.Equal(t, `{"errors":{"params":{"type":["'HITS' is a counter, but was submitted as different type"]}},"request_time":1500000000}`, body)
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type")[:len("application/json")])
 	assert.Empty(t, srv.Measurements("other"), "one bad measurement refuses the whole request")
-	resp, _ = call(t, srv, "POST", "/v1/measurements", jsonType, `{"measurements":[{"name":"hits","value":1}]}`)
+	resp, body = call(t, srv, "POST", "/v1/measurements", jsonType, `{"measurements":[{"name":"sd.ok","value":1},{"name":"hits","value":1}]}`)
 	assert.Equal(t, 400, resp.StatusCode)
+	assert.Equal(t, `{"errors":{"params":{"type":["'hits' is a counter, but was submitted as different type"]}},"request_time":1500000000}`, body)
+	assert.Empty(t, srv.Measurements("sd.ok"), "one bad measurement refuses the whole request")
+	// The pattern statsd-librato-backend matches to stop sending a metric.
+	assert.Regexp(t, `'([^']+)' is a \S+, but was submitted as different type`, body)
+}
+
+// TestTaggedEmptyTagsTakeTopLevel: "tags":{} on a measurement is no tags, so
+// the top-level tags apply (reference 2b), as statsd-librato-backend relies on.
+func TestTaggedEmptyTagsTakeTopLevel(t *testing.T) {
+	srv := newServer(t)
+	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"tags":{"env":"ci","host":"h"},"measurements":[{"name":"sd.hits","value":9,"tags":{}},{"name":"sd.own","value":1,"tags":{"az":"b"}}]}`)
+	require.Equal(t, 202, resp.StatusCode, body)
+	hits := srv.Measurements("sd.hits")
+	require.Len(t, hits, 1)
+	assert.Equal(t, map[string]string{"env": "ci", "host": "h"}, hits[0].Tags)
+	own := srv.Measurements("sd.own")
+	require.Len(t, own, 1)
+	assert.Equal(t, map[string]string{"az": "b"}, own[0].Tags, "non-empty tags still replace")
+}
+
+// TestTaggedStddevM2 covers the timer body of statsd-librato-backend: stddev_m2
+// is accepted and read as the standard deviation (reference 2b).
+func TestTaggedStddevM2(t *testing.T) {
+	srv := newServer(t, libratotest.WithNow(func() time.Time { return time.Unix(1500000000, 0) }))
+	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"tags":{"host":"h"},"measurements":[{"name":"sd.lat","count":4,"sum":10,"min":1,"stddev_m2":1.2909944487358056,"max":4,"tags":{}}]}`)
+	require.Equal(t, 202, resp.StatusCode, body)
+	pts := srv.Measurements("sd.lat")
+	require.Len(t, pts, 1)
+	p := pts[0]
+	assert.Equal(t, int64(4), p.Count)
+	assert.Equal(t, 10.0, p.Sum)
+	assert.Equal(t, 1.0, p.Min)
+	assert.Equal(t, 4.0, p.Max)
+	assert.InDelta(t, 1.2909944487358056*1.2909944487358056, p.SumSquares/4-2.5*2.5, 1e-9)
+
+	resp, body = call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"measurements":[{"name":"sd.lat","count":1,"sum":1,"stddev":0,"stddev_m2":0,"tags":{"a":"b"}}]}`)
+	assert.Equal(t, 400, resp.StatusCode)
+	assert.Equal(t, `{"errors":{"params":{"stddev":["only one of stddev and stddev_m2 may be set"]}},"request_time":1500000000}`, body)
+}
+
+// TestTaggedTimeZeroIsNow: appoptics-api-go writes "time":0 when no time was
+// set; it means "now", not 1970.
+func TestTaggedTimeZeroIsNow(t *testing.T) {
+	now := time.Unix(1500000000, 0)
+	srv := newServer(t, libratotest.WithAppOptics(), libratotest.WithNow(func() time.Time { return now }))
+	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"time":0,"measurements":[{"name":"a","value":1,"tags":{"h":"x"}},{"name":"b","value":2,"time":0,"tags":{"h":"x"}}]}`)
+	require.Equal(t, 202, resp.StatusCode, body)
+	for _, name := range []string{"a", "b"} {
+		pts := srv.Measurements(name)
+		require.Len(t, pts, 1)
+		assert.Equal(t, now.UTC(), pts[0].Time, name)
+	}
+	// A time that is set but old is still refused.
+	resp, _ = call(t, srv, "POST", "/v1/measurements", jsonType, `{"time":1,"measurements":[{"name":"a","value":1,"tags":{"h":"x"}}]}`)
+	assert.Equal(t, 400, resp.StatusCode)
+}
+
+// TestTaggedWithoutTags: a tagged measurement without any tag is accepted, as
+// python-librato's Aggregator posts one (TV8); it is a series with no tags.
+func TestTaggedWithoutTags(t *testing.T) {
+	srv := newServer(t, libratotest.WithNow(func() time.Time { return time.Unix(1418838418, 0) }))
+	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"measurements":[{"count":2,"max":7,"min":5,"name":"baz","sum":12}],"time":1418838360}`)
+	require.Equal(t, 202, resp.StatusCode, body)
+	pts := srv.Measurements("baz")
+	require.Len(t, pts, 1)
+	assert.Empty(t, pts[0].Tags)
+	assert.Equal(t, 6.0, pts[0].Value)
 }
 
 func TestCombineSameSeriesAndTime(t *testing.T) {

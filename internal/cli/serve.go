@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,7 @@ func init() {
 	register(&commandInfo{
 		name:    "serve",
 		summary: "run a local Librato-compatible fake API for development",
-		usage:   "serve [--addr 127.0.0.1:8080] [--user U --token T] [--data FILE]",
+		usage:   "serve [--addr 127.0.0.1:8080] [--user U --token T] [--data FILE] [fault flags]",
 		help: `Runs the libratotest fake of the Librato API as a local sandbox: point any client (this
 command, the Go library, python-librato, curl) at it. It logs one line per request to
 stderr and stops cleanly on SIGINT or SIGTERM.
@@ -33,11 +34,14 @@ With --data FILE the stored metrics, measurements, annotations and alerts are ke
 in FILE (an embedded bbolt database), saved every --save-every and at shutdown, and
 loaded again at the next start. Without it everything lives in memory.
 
+` + serveFaultsHelp + `
+
 Examples:
   librato serve
   librato serve --addr 127.0.0.1:9000 --data librato-dev.db
   LIBRATO_URL=http://127.0.0.1:8080 LIBRATO_USER=test@example.com \
-    LIBRATO_TOKEN=libratotest-token librato list`,
+    LIBRATO_TOKEN=libratotest-token librato list
+` + serveFaultsExamples,
 		new: func() command { return &serveCmd{} },
 	})
 }
@@ -51,6 +55,7 @@ type serveCmd struct {
 	appOptics bool
 	pageSize  int
 	maxAge    time.Duration
+	faults    serveFaults
 
 	// ready, when set (tests), is called with the server's base URL once it listens.
 	ready func(url string)
@@ -67,6 +72,7 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.appOptics, "appoptics", false, "behave like the AppOptics API (token-only auth, tagged measurements only)")
 	fs.IntVar(&c.pageSize, "page-size", libratotest.DefaultPageSize, "length of list pages")
 	fs.DurationVar(&c.maxAge, "max-age", libratotest.DefaultMaxAge, "reject measurements older than this (0: accept any age)")
+	c.faults.flags(fs)
 }
 
 func (c *serveCmd) args(args []string) error {
@@ -79,7 +85,7 @@ func (c *serveCmd) args(args []string) error {
 	if c.pageSize < 1 {
 		return usageErrorf("--page-size must be at least 1")
 	}
-	return nil
+	return c.faults.check()
 }
 
 func (c *serveCmd) run(ctx context.Context, env *Env) error {
@@ -112,6 +118,9 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 	}
 	srv := libratotest.NewHandler(opts...)
 	srv.URL = "http://" + ln.Addr().String()
+	if err := c.faults.install(srv); err != nil {
+		return err
+	}
 
 	var store *snapshotStore
 	if c.data != "" {
@@ -132,7 +141,7 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 	logger := log.New(env.Stderr, "", 0) // a log.Logger serializes concurrent writes
 	var writes atomic.Int64              // requests that may have changed the data
 	hs := &http.Server{
-		Handler:           logRequests(srv, logger, &writes),
+		Handler:           logRequests(withFaultAdmin(srv), logger, &writes),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          logger,
 	}
@@ -220,13 +229,25 @@ func logRequests(h http.Handler, logger *log.Logger, writes *atomic.Int64) http.
 		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(sw, r)
-		user, _, _ := r.BasicAuth()
-		if user == "" {
-			user = "-"
+		logLine := func(status string) {
+			user, _, _ := r.BasicAuth()
+			if user == "" {
+				user = "-"
+			}
+			logger.Printf("%s %s %s %s %s user=%s", start.UTC().Format(time.RFC3339), r.Method, r.URL.RequestURI(),
+				status, time.Since(start).Round(time.Microsecond), user)
 		}
-		logger.Printf("%s %s %s %d %s user=%s", start.UTC().Format(time.RFC3339), r.Method, r.URL.RequestURI(),
-			sw.status, time.Since(start).Round(time.Microsecond), user)
+		defer func() {
+			// An injected drop aborts the handler: say so, then let net/http close the connection.
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					logLine("dropped")
+				}
+				panic(v)
+			}
+		}()
+		h.ServeHTTP(sw, r)
+		logLine(strconv.Itoa(sw.status))
 	})
 }
 
