@@ -41,13 +41,21 @@ const DefaultTimeout = 10 * time.Second
 // DefaultChunkSize is how many measurements one POST carries at most (the API's ~300 guideline).
 const DefaultChunkSize = 300
 
+// DefaultMaxResponseBytes caps the body of a 2xx answer the client reads when no
+// WithMaxResponseBytes is given (16 MiB). A full page of the API's largest answers (100 metrics
+// with their attributes, a measurements query with its series) is well below 1 MiB; the cap keeps
+// a misbehaving server or proxy (an endless body) from exhausting memory. Error bodies are capped
+// at 64 KiB.
+const DefaultMaxResponseBytes = 16 << 20
+
 // Client talks to the Librato (or AppOptics) API. It is safe for concurrent use.
 // Create one with Connect or ConnectAppOptics and share it.
 type Client struct {
 	baseURL   string // always ends with "/"
 	user      string
-	auth      func() string       // the Authorization header value, held in a closure so no printing of the struct shows it
-	scrub     func(string) string // removes every form of the credentials from text an answer echoed back
+	auth      func() string // the Authorization header value, held in a closure so no printing of the struct shows it
+	scrub     *scrubber     // removes every form of the credentials from text an answer echoed back
+	maxBody   int64         // cap on a 2xx body (WithMaxResponseBytes)
 	userAgent string
 	http      *retryablehttp.Client
 	gzip      bool
@@ -83,6 +91,7 @@ type config struct {
 	tlsConfig  *tls.Config
 	gzip       bool
 	chunkSize  int
+	maxBody    int64
 }
 
 // RetryPolicy says how failed requests are retried. Only transport errors, 429 and 5xx are retried;
@@ -295,6 +304,19 @@ func WithChunkSize(n int) Option {
 	}
 }
 
+// WithMaxResponseBytes caps the body of a 2xx answer the client reads (default
+// DefaultMaxResponseBytes, 16 MiB). A larger body is not read past the cap: the call fails with a
+// *BodyError (errors.Is(err, ErrResponseTooLarge)).
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("librato: WithMaxResponseBytes: %d is not positive", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
 // Connect returns a client for the Librato API authenticating as user (the account email) with an
 // API token. It does no I/O; use Ping to check the credentials.
 func Connect(user, token string, opts ...Option) (*Client, error) {
@@ -334,7 +356,8 @@ func checkCredential(what, v string) error {
 }
 
 func newClient(user, token, userPass string, appOptics bool, base string, opts []Option) (*Client, error) {
-	cfg := config{baseURL: base, timeout: DefaultTimeout, retry: DefaultRetryPolicy, chunkSize: DefaultChunkSize}
+	cfg := config{baseURL: base, timeout: DefaultTimeout, retry: DefaultRetryPolicy, chunkSize: DefaultChunkSize,
+		maxBody: DefaultMaxResponseBytes}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -347,11 +370,18 @@ func newClient(user, token, userPass string, appOptics bool, base string, opts [
 	if err != nil {
 		return nil, err
 	}
+	baseURL, err := url.Parse(cfg.baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("librato: invalid base URL: %w", unwrapURLError(err))
+	}
+	sc := newScrubber(token, userPass)
+	hc.CheckRedirect = redirectPolicy(baseURL, sc, hc.CheckRedirect) // hc is the client's own copy
 	c := &Client{
 		baseURL:   cfg.baseURL,
 		user:      user,
 		auth:      authHeader(userPass),
-		scrub:     scrubber(token, userPass),
+		scrub:     sc,
+		maxBody:   cfg.maxBody,
 		userAgent: userAgent(cfg.uaPrefix),
 		gzip:      cfg.gzip,
 		appOptics: appOptics,
@@ -374,7 +404,7 @@ func newClient(user, token, userPass string, appOptics bool, base string, opts [
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	if cfg.logger != nil {
-		c.http.Logger = cfg.logger // *slog.Logger satisfies retryablehttp.LeveledLogger
+		c.http.Logger = scrubLogger{l: cfg.logger, sc: sc}
 	}
 	return c, nil
 }
@@ -383,36 +413,6 @@ func newClient(user, token, userPass string, appOptics bool, base string, opts [
 func authHeader(userPass string) func() string {
 	h := "Basic " + base64.StdEncoding.EncodeToString([]byte(userPass))
 	return func() string { return h }
-}
-
-// scrubber returns a function that replaces the token, the Basic credentials and the whole header
-// value wherever they appear, for answers that echo the request back (some proxies do).
-func scrubber(token, userPass string) func(string) string {
-	b64 := base64.StdEncoding.EncodeToString([]byte(userPass))
-	r := strings.NewReplacer("Basic "+b64, "[REDACTED]", b64, "[REDACTED]", token, "[REDACTED]")
-	return func(s string) string {
-		if !strings.Contains(s, token) && !strings.Contains(s, b64) {
-			return s
-		}
-		return r.Replace(s)
-	}
-}
-
-// scrubError removes echoed credentials from everything an *Error shows.
-func (c *Client) scrubError(e *Error) {
-	e.Message = c.scrub(e.Message)
-	if body := c.scrub(string(e.Body)); body != string(e.Body) {
-		e.Body = []byte(body)
-	}
-	for k, vs := range e.Params {
-		for i, v := range vs {
-			vs[i] = c.scrub(v)
-		}
-		if sk := c.scrub(k); sk != k {
-			delete(e.Params, k)
-			e.Params[sk] = vs
-		}
-	}
 }
 
 func (cfg *config) buildHTTPClient() (*http.Client, error) {
@@ -454,6 +454,9 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return false, ctx.Err()
 	}
 	if err != nil {
+		if errors.As(err, new(*RedirectError)) {
+			return false, nil // a refused redirect stays refused
+		}
 		// The default policy knows which transport errors are permanent (bad scheme, TLS trust, redirects).
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
@@ -530,8 +533,19 @@ func escapePath(segments ...string) string {
 
 // do sends one API request and, for a 2xx answer, decodes its JSON body into out (when out is non-nil
 // and the body is not empty). path is relative to the base URL and already escaped (see escapePath).
-// body is nil for none, []byte for raw JSON, or a value for encoding/json. A non-2xx answer is an *Error.
+// body is nil for none, []byte for raw JSON, or a value for encoding/json. A non-2xx answer is an
+// *Error; a 2xx answer whose body is over the cap or cut off is a *BodyError.
+//
+// do is the scrubbing point of the client: the answer's headers and body are scrubbed of the
+// credentials as soon as they arrive, before anything (an *Error, a decoded value, a partial-failure
+// message, the rate-limit state, a log line) is derived from them, and every error it returns
+// passes scrubErr.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) (*response, error) {
+	resp, err := c.roundTrip(ctx, method, path, query, body, out)
+	return resp, c.scrubErr(err)
+}
+
+func (c *Client) roundTrip(ctx context.Context, method, path string, query url.Values, body, out any) (*response, error) {
 	if strings.HasPrefix(path, "/") {
 		return nil, fmt.Errorf("librato: internal error: absolute path %q would drop the base path", path)
 	}
@@ -581,24 +595,29 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("librato: %s %s: %w", method, errorURL(u), ctxErr)
+			return nil, fmt.Errorf("librato: %s %s: %w", method, c.logURL(u), ctxErr)
 		}
-		return nil, fmt.Errorf("librato: %s %s: %w", method, errorURL(u), unwrapURLError(err))
+		return nil, fmt.Errorf("librato: %s %s: %w", method, c.logURL(u), unwrapURLError(err))
 	}
+	wire := resp.Body // closed here, even once resp.Body is replaced by the scrubbed copy
 	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // lets the connection be reused
-		resp.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(wire, 1<<16)) // lets the connection be reused
+		wire.Close()
 	}()
+	c.scrub.scrubHeader(resp.Header)
 	if rl := parseRateLimit(resp.Header); rl != (RateLimit{}) {
 		c.rateLimit.Store(&rl)
 	}
 	if c.logger != nil {
-		c.logger.DebugContext(ctx, "librato request", "method", method, "url", errorURL(u),
+		c.logger.DebugContext(ctx, "librato request", "method", method, "url", c.logURL(u),
 			"status", resp.StatusCode, "duration", time.Since(start))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// A read error leaves what was read so far; the status still tells the story.
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, min(maxErrorBody, c.maxBody)))
+		resp.Body = io.NopCloser(bytes.NewReader(c.scrub.Bytes(raw)))
 		apiErr := newError(method, u, resp)
-		c.scrubError(apiErr)
+		c.scrubAPIError(apiErr)
 		if c.logger != nil {
 			c.logger.WarnContext(ctx, "librato request failed", "method", method, "url", apiErr.URL,
 				"status", resp.StatusCode, "message", apiErr.Message)
@@ -606,12 +625,35 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil, apiErr
 	}
 	if out != nil {
-		dec := json.NewDecoder(resp.Body)
-		if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("librato: decoding %s %s response: %w", method, errorURL(u), err)
+		raw, err := c.readBody(resp)
+		if err != nil {
+			be := &BodyError{StatusCode: resp.StatusCode, Method: method, URL: c.logURL(u), Limit: c.maxBody, Err: err}
+			if c.logger != nil {
+				c.logger.WarnContext(ctx, "librato answer body lost", "method", method, "url", be.URL,
+					"status", resp.StatusCode, "error", be.Error())
+			}
+			return nil, be
+		}
+		if len(bytes.TrimSpace(raw)) > 0 {
+			if err := json.NewDecoder(bytes.NewReader(raw)).Decode(out); err != nil && !errors.Is(err, io.EOF) {
+				return nil, fmt.Errorf("librato: decoding %s %s response: %w", method, c.logURL(u), err)
+			}
 		}
 	}
 	return &response{StatusCode: resp.StatusCode, Header: resp.Header}, nil
+}
+
+// readBody reads a 2xx body up to the client's cap and scrubs it. Over the cap, it stops reading
+// and returns ErrResponseTooLarge.
+func (c *Client) readBody(resp *http.Response) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > c.maxBody {
+		return nil, ErrResponseTooLarge
+	}
+	return c.scrub.Bytes(raw), nil
 }
 
 // fetch is do for the common call that decodes its answer into a new T.
