@@ -46,7 +46,9 @@ var echoShapes = []echoShape{
 	{"403 rate limit", 403, "application/json", func(a string) string {
 		return fmt.Sprintf(`{"error":"You have hit the API limit for %s"}`, leakToken)
 	}, true},
-	{"404 HTML", 404, "text/html", func(a string) string { return "<html><body>" + a + "<br>" + strings.ToLower(leakToken) + "</body></html>" }, true},
+	{"404 HTML", 404, "text/html", func(a string) string {
+		return "<html><body>" + a + "<br>" + strings.ToLower(leakToken) + "</body></html>"
+	}, true},
 	{"422 JSON message", 422, "application/json", func(a string) string { return fmt.Sprintf(`{"message":%q}`, a) }, true},
 	{"429 JSON", 429, "application/json", func(a string) string { return fmt.Sprintf(`{"errors":{"request":[%q]}}`, a) }, true},
 	{"500 query-escaped", 500, "text/plain", func(a string) string { return "GET /v1/metrics?token=" + leakToken + "&auth=" + a }, true},
