@@ -357,3 +357,38 @@ func (s *Server) Metric(name string) (Metric, bool) {
 	}
 	return out, true
 }
+
+// seriesAdmission checks the series one request would create against the server's limit
+// (WithMaxSeries). Callers hold s.mu from admitSeries until the points are stored.
+type seriesAdmission struct {
+	st    *state
+	limit int
+	fresh map[string]struct{}
+}
+
+// admitSeries starts the check of one request's new series.
+func (s *Server) admitSeries() *seriesAdmission {
+	return &seriesAdmission{st: s.st, limit: s.maxSeries}
+}
+
+// add admits the series key: one that exists, or a new one that fits under the limit. Past the
+// limit it adds the 400's parameter error under "series".
+func (a *seriesAdmission) add(key string, bad paramErrors) {
+	if a.limit <= 0 {
+		return
+	}
+	if _, ok := a.st.Series[key]; ok {
+		return
+	}
+	if _, ok := a.fresh[key]; ok {
+		return
+	}
+	if len(a.st.Series)+len(a.fresh) >= a.limit {
+		bad.add("series", fmt.Sprintf("would exceed the limit of %d series", a.limit))
+		return
+	}
+	if a.fresh == nil {
+		a.fresh = map[string]struct{}{}
+	}
+	a.fresh[key] = struct{}{}
+}
