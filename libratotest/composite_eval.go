@@ -230,12 +230,12 @@ func (ev *evaluator) series(c librato.Call, start, end int64) []cseries {
 		if !tagged && sourcePat != "%" && !globMatch(sourcePat, sourceName(se.Source)) {
 			continue
 		}
-		if tagged && !matchTagPatterns(tagPats, se.Tags) {
+		if tagged && !matchTagPatterns(tagPats, se.tags()) {
 			continue
 		}
 		m := ev.st.Metrics[se.Metric]
 		cs := cseries{meta: m, name: se.Metric, query: q, tagged: tagged, source: se.Source,
-			tags: maps.Clone(se.Tags), period: period}
+			tags: se.tags(), period: period}
 		if m != nil {
 			cs.name = m.Name
 			if cs.period == 0 && m.Period != nil {

@@ -260,11 +260,11 @@ func (s *Server) readTagged(w http.ResponseWriter, r *http.Request) {
 		mname = m.Name
 		attrs = maps.Clone(m.Attributes)
 		for _, se := range s.st.seriesOf(name, true) {
-			if !matchTags(conds, se.Tags) {
+			if !matchTags(conds, se.tags()) {
 				continue
 			}
 			if b := rollup(se.Points, start, end, res); len(b) > 0 {
-				all = append(all, rolled{maps.Clone(se.Tags), b})
+				all = append(all, rolled{se.tags(), b})
 			}
 		}
 	}
