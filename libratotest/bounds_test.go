@@ -133,3 +133,31 @@ func TestBodiesAreBounded(t *testing.T) {
 	})
 	assert.True(t, strings.HasPrefix(ts.URL, "http://127.0.0.1:"))
 }
+
+// TestMaxSeries: past the limit, a POST that would create a series is refused as a whole with
+// the API's kind of 400; points of existing series still go in, legacy and tagged alike.
+func TestMaxSeries(t *testing.T) {
+	srv := newServer(t, libratotest.WithMaxSeries(3), libratotest.WithMaxAge(0))
+	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"measurements":[{"name":"a","value":1,"tags":{"h":"1"}},{"name":"a","value":2,"tags":{"h":"2"}}]}`)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, body)
+
+	// One existing series and two new ones: the second new one is over the limit.
+	resp, body = call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"measurements":[{"name":"a","value":3,"tags":{"h":"1"}},{"name":"a","value":4,"tags":{"h":"3"}},{"name":"a","value":5,"tags":{"h":"4"}}]}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, body, `"params":{"series":["would exceed the limit of 3 series"]}`)
+	assert.Len(t, srv.Measurements("a"), 2, "nothing of a refused POST is stored")
+
+	resp, body = call(t, srv, "POST", "/v1/metrics", jsonType, `{"gauges":[{"name":"b","value":1,"source":"x"}]}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body, "the third series fits")
+	resp, body = call(t, srv, "POST", "/v1/metrics", jsonType, `{"gauges":[{"name":"b","value":1,"source":"y"}]}`)
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, body)
+	assert.Contains(t, body, "would exceed the limit of 3 series")
+
+	resp, body = call(t, srv, "POST", "/v1/measurements", jsonType,
+		`{"measurements":[{"name":"a","value":6,"tags":{"h":"1"}},{"name":"a","value":7,"tags":{"h":"2"}}]}`)
+	assert.Equal(t, http.StatusAccepted, resp.StatusCode, body, "existing series take points at the limit")
+	resp, body = call(t, srv, "POST", "/v1/metrics", jsonType, `{"gauges":[{"name":"b","value":2,"source":"x"}]}`)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, body)
+}

@@ -76,7 +76,7 @@ func (c *child) kill() {
 // the server answered 2xx.
 type crashWriter struct {
 	name  string
-	next  int64   // the next time offset to post
+	next  int64           // the next time offset to post
 	acked []int64         // time offsets answered 2xx
 	waits []time.Duration // how long each 2xx answer took
 }

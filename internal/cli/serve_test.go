@@ -168,3 +168,18 @@ func TestServeSaveEveryIsGone(t *testing.T) {
 		assert.Equal(t, ExitUsage, exitCode(err))
 	}
 }
+
+// TestServeMaxSeries: --max-series reaches the server: past it, a new series is a 400.
+func TestServeMaxSeries(t *testing.T) {
+	vars := map[string]string{"LIBRATO_USER": testUser, "LIBRATO_TOKEN": testToken}
+	s := startServe(t, vars, "--addr", "127.0.0.1:0", "--max-series", "1", "--max-age", "0")
+	client := map[string]string{"LIBRATO_URL": s.url}
+	r := runCLIEnv(t, nil, "", client, "submit", "one.metric", "1")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = runCLIEnv(t, nil, "", client, "submit", "two.metric", "1")
+	assert.Equal(t, ExitError, r.code)
+	assert.Contains(t, r.stderr, "would exceed the limit of 1 series")
+	r = runCLIEnv(t, nil, "", client, "submit", "one.metric", "2", "--time", "-1m")
+	assert.Equal(t, ExitOK, r.code, r.stderr)
+	require.NoError(t, s.stop())
+}
