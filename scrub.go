@@ -34,7 +34,7 @@ func newScrubber(token, userPass string) *scrubber {
 	var needles []string
 	add := func(n string) {
 		n = asciiLower(n)
-		if len(n) >= 4 && !seen[n] { // shorter than that would redact ordinary text
+		if n != "" && !seen[n] { // even a short token is redacted, at the cost of ordinary text
 			seen[n] = true
 			needles = append(needles, n)
 		}

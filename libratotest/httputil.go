@@ -364,7 +364,7 @@ func hasBody(r *http.Request) bool {
 // admitBody reserves room for r's body in the server's budget, before anything reads it: its
 // Content-Length (a declared length over the limit is a 413 at once), or the largest body
 // allowed when the length is unknown; a gzip body may inflate to the largest body allowed, so
-// that much more. It returns the release function, or false once it has answered (413) or the
+// that much more; a journaled change (WithJournal) twice that. It returns the release function, or false once it has answered (413) or the
 // client went away while waiting.
 func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
 	if !hasBody(r) {
@@ -380,6 +380,9 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (release func
 	}
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
 		n += maxBody
+	}
+	if s.journal != nil && changes(r.Method) {
+		n *= 2 // the journal keeps a copy of the body until the change is recorded
 	}
 	n = min(n, MaxBodyBytesInFlight)
 	if err := s.bodies.acquire(r.Context(), n); err != nil {

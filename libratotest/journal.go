@@ -18,12 +18,18 @@ type Change struct {
 	// Method and URI (path and query) of the request.
 	Method string `json:"method"`
 	URI    string `json:"uri"`
-	// Header holds the request's headers but the credentials and the body framing
-	// (Authorization, Content-Length, Content-Encoding).
+	// Header holds the request headers the handlers read (journaledHeaders), never the
+	// credentials.
 	Header http.Header `json:"header,omitempty"`
 	// Body is the request body, decompressed.
 	Body []byte `json:"body,omitempty"`
+	// Status is the status the change was answered with; Replay of the change on a server
+	// with the same state and options answers the same.
+	Status int `json:"status"`
 }
+
+// journaledHeaders are the request headers a change keeps: those the handlers read.
+var journaledHeaders = []string{"Content-Type", "User-Agent"}
 
 // WithJournal makes the server durable through record: every authorized request that may change
 // the stored state (any method but GET, HEAD and OPTIONS) is handed to record, in the order the
@@ -62,11 +68,13 @@ func (s *Server) serveJournaled(w http.ResponseWriter, r *http.Request) {
 	s.handler.ServeHTTP(rec, r)
 	var wait func() error
 	if rec.Code < 500 {
-		h := r.Header.Clone()
-		for _, k := range []string{"Authorization", "Content-Length", "Content-Encoding"} {
-			h.Del(k)
+		h := http.Header{}
+		for _, k := range journaledHeaders {
+			if vs := r.Header.Values(k); len(vs) > 0 {
+				h[k] = vs
+			}
 		}
-		wait = s.journal(Change{Time: at, Method: r.Method, URI: r.URL.RequestURI(), Header: h, Body: body})
+		wait = s.journal(Change{Time: at, Method: r.Method, URI: r.URL.RequestURI(), Header: h, Body: body, Status: rec.Code})
 	}
 	s.unfreeze()
 	s.journalMu.Unlock()

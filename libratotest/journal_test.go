@@ -66,9 +66,11 @@ func TestJournalReplayRebuildsTheState(t *testing.T) {
 
 	dst := newServer(t)
 	for _, c := range j.changes {
-		_, err := dst.Replay(c)
+		status, err := dst.Replay(c)
 		require.NoError(t, err)
+		assert.Equal(t, c.Status, status, "the replay answers as the change was answered: %s %s", c.Method, c.URI)
 	}
+	assert.Equal(t, http.StatusBadRequest, j.changes[7].Status)
 	a, err := src.Snapshot()
 	require.NoError(t, err)
 	b, err := dst.Snapshot()

@@ -133,23 +133,28 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 	}
 	srv := libratotest.NewHandler(opts...)
 	srv.URL = "http://" + ln.Addr().String()
+	logger := log.New(env.Stderr, "", 0) // a log.Logger serializes concurrent writes
 	if store != nil {
-		n, replayed, err := store.load(srv)
+		l, err := store.load(srv)
 		if err != nil {
 			return err
 		}
-		if n > 0 || replayed > 0 {
-			fmt.Fprintf(env.Stdout, "loaded %s of saved data and %d later changes from %s\n", byteSize(n), replayed, c.data)
+		if l.size > 0 || l.replayed > 0 {
+			fmt.Fprintf(env.Stdout, "loaded %s of saved data and %d later changes from %s\n", byteSize(l.size), l.replayed, c.data)
 		}
-		if replayed > 0 {
+		if l.differed > 0 {
+			logger.Printf("%d saved changes were answered differently this time (options such as --max-series changed): their data may be missing", l.differed)
+		}
+		if l.replayed > 0 {
 			if err := store.compact(srv); err != nil {
 				return fmt.Errorf("saving %s: %w", c.data, err)
 			}
 		}
+		store.onError = func(err error, changes int) {
+			logger.Printf("%s: %v: %d changes answered 500 (applied in memory, not on disk)", c.data, err, changes)
+		}
 		store.start()
 	}
-
-	logger := log.New(env.Stderr, "", 0) // a log.Logger serializes concurrent writes
 	hs := &http.Server{
 		Handler:           logRequests(srv, logger),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -33,18 +33,19 @@ func init() {
 
 // child is a `librato serve --data` process.
 type child struct {
-	cmd *exec.Cmd
-	url string
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
 }
 
-func startChild(t *testing.T, data string) *child {
+func startChild(t *testing.T, data string, args ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--addr", "127.0.0.1:0", "--data", data, "--max-age", "0")
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--data", data, "--max-age", "0"}, args...)...)
 	cmd.Env = append(os.Environ(), serveChildEnv+"=1", "LIBRATO_USER="+testUser, "LIBRATO_TOKEN="+testToken)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	urls := make(chan string, 1)
 	go func() {
@@ -58,7 +59,7 @@ func startChild(t *testing.T, data string) *child {
 	}()
 	select {
 	case u := <-urls:
-		return &child{cmd: cmd, url: u}
+		return &child{cmd: cmd, url: u, stderr: stderr}
 	case <-time.After(20 * time.Second):
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -201,4 +202,27 @@ func TestServeDataSurvivesKill9(t *testing.T) {
 	slices.Sort(waits)
 	t.Logf("%d kills, %d measurements in %d POSTs answered 2xx, all there after restart; answer time p50 %v, p99 %v, max %v",
 		kills, total, len(waits), waits[len(waits)/2], waits[len(waits)*99/100], waits[len(waits)-1])
+}
+
+// TestServeSaysWhenReplayDiffers: changes journaled under no series limit and replayed, after a
+// kill -9, under --max-series 1 are refused this time; the server says so at start instead of
+// losing them silently.
+func TestServeSaysWhenReplayDiffers(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "dev.db")
+	c := startChild(t, data, "--max-series", "0")
+	for _, name := range []string{"a.metric", "b.metric"} {
+		req, err := http.NewRequest(http.MethodPost, c.url+"/v1/metrics", strings.NewReader(`{"gauges":[{"name":"`+name+`","value":1}]}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth(testUser, testToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+	}
+	c.kill() // the changes stay in the journal
+	c = startChild(t, data, "--max-series", "1")
+	defer c.kill()
+	require.Eventually(t, func() bool { return strings.Contains(c.stderr.String(), "answered differently") }, 5*time.Second, 10*time.Millisecond)
+	assert.Contains(t, c.stderr.String(), "1 saved changes were answered differently this time")
 }

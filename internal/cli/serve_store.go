@@ -32,6 +32,8 @@ type dataStore struct {
 	quit    chan struct{}
 	next    uint64 // the journal key of the next change
 	started bool
+	// onError, when set, hears of every failed commit (its changes were answered 500).
+	onError func(err error, changes int)
 }
 
 type pendingChange struct {
@@ -72,9 +74,19 @@ func openDataStore(path string) (*dataStore, error) {
 	return &dataStore{db: db, wake: make(chan struct{}, 1), quit: make(chan struct{}), stopped: make(chan struct{})}, nil
 }
 
-// load restores the saved snapshot into srv and replays the journal after it. It returns the
-// snapshot's size and the number of changes replayed.
-func (s *dataStore) load(srv *libratotest.Server) (size, replayed int, err error) {
+// loaded says what load found.
+type loaded struct {
+	size     int // bytes of snapshot
+	replayed int // changes replayed after it
+	// differed counts the changes whose replay answered otherwise than the change did: the
+	// server's options changed (a lower --max-series, say), so their effect may be lost.
+	differed int
+}
+
+// load restores the saved snapshot into srv and replays the journal after it.
+func (s *dataStore) load(srv *libratotest.Server) (loaded, error) {
+	var l loaded
+	var err error
 	var data []byte
 	err = s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(storeBucket).Get(snapshotKey); v != nil {
@@ -83,13 +95,14 @@ func (s *dataStore) load(srv *libratotest.Server) (size, replayed int, err error
 		return nil
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading data file: %w", err)
+		return l, fmt.Errorf("reading data file: %w", err)
 	}
 	if data != nil {
 		if err := srv.Restore(data); err != nil {
-			return 0, 0, fmt.Errorf("loading saved data: %w", err)
+			return l, fmt.Errorf("loading saved data: %w", err)
 		}
 	}
+	l.size = len(data)
 	err = s.db.View(func(tx *bolt.Tx) error {
 		cur := tx.Bucket(journalBucket).Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
@@ -97,18 +110,22 @@ func (s *dataStore) load(srv *libratotest.Server) (size, replayed int, err error
 			if err := json.Unmarshal(v, &c); err != nil {
 				return fmt.Errorf("journal entry %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			if _, err := srv.Replay(c); err != nil {
+			status, err := srv.Replay(c)
+			if err != nil {
 				return fmt.Errorf("journal entry %d: %w", binary.BigEndian.Uint64(k), err)
 			}
-			replayed++
+			if status != c.Status {
+				l.differed++
+			}
+			l.replayed++
 			s.next = binary.BigEndian.Uint64(k) + 1
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("replaying saved changes: %w", err)
+		return l, fmt.Errorf("replaying saved changes: %w", err)
 	}
-	return len(data), replayed, nil
+	return l, nil
 }
 
 // compact writes srv's snapshot and empties the journal, in one transaction. Nothing may change
@@ -202,6 +219,9 @@ func (s *dataStore) commit() {
 	})
 	if err != nil {
 		err = fmt.Errorf("saving changes: %w", err)
+		if s.onError != nil {
+			s.onError(err, len(batch))
+		}
 	}
 	for _, p := range batch {
 		p.done <- err
