@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -551,4 +552,32 @@ func TestResponseBodiesAreCapped(t *testing.T) {
 			assert.Error(t, err, n)
 		}
 	})
+}
+
+func TestScrubberFindsEveryForm(t *testing.T) {
+	const user, token = "me@example.com", "Tok/en+With=Odd"
+	sc := newScrubber(token, user+":"+token)
+	b64 := base64.StdEncoding.EncodeToString([]byte(user + ":" + token))
+	for _, in := range []string{
+		token, strings.ToUpper(token), strings.ToLower(token),
+		"Basic " + b64, b64, strings.ReplaceAll(b64, "/", `\/`),
+		base64.RawStdEncoding.EncodeToString([]byte(user + ":" + token)),
+		base64.URLEncoding.EncodeToString([]byte(token)),
+		url.QueryEscape(token), url.PathEscape(token), strings.ReplaceAll(token, "/", `\/`),
+		user + ":" + token,
+	} {
+		out := sc.String("before " + in + " after")
+		assert.Equal(t, "before "+redactedFor(in)+" after", out, in)
+	}
+	assert.Equal(t, "nothing to see, me@example.com", sc.String("nothing to see, me@example.com"))
+	p := []byte("clean")
+	assert.Same(t, &p[0], &sc.Bytes(p)[0], "a clean body is not copied")
+}
+
+// redactedFor is what the scrubber leaves of in: "Basic " stays in front of the credentials.
+func redactedFor(in string) string {
+	if strings.HasPrefix(in, "Basic ") {
+		return "Basic " + redacted
+	}
+	return redacted
 }

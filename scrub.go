@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -46,13 +47,8 @@ func newScrubber(token, userPass string) *scrubber {
 		add(strings.ReplaceAll(s, "/", `\/`))     // JSON encoders that escape slashes
 		add(strings.ReplaceAll(s, "+", `\u002b`)) // and those that escape plus signs
 	}
-	// userPass on its own ("user:token") contains the token, so it is covered; the longest-first
-	// order makes the whole form one redaction.
-	for i := 1; i < len(needles); i++ {
-		for j := i; j > 0 && len(needles[j]) > len(needles[j-1]); j-- {
-			needles[j], needles[j-1] = needles[j-1], needles[j]
-		}
-	}
+	// Longest first: "user:token" is one redaction, not "user:" and one.
+	slices.SortStableFunc(needles, func(a, b string) int { return len(b) - len(a) })
 	return &scrubber{needles: needles}
 }
 
@@ -140,11 +136,10 @@ func (sc *scrubber) nextCandidate(low string, from int) int {
 
 // scrubHeader removes credentials from every header value, in place.
 func (sc *scrubber) scrubHeader(h http.Header) {
-	for k, vs := range h {
+	for _, vs := range h {
 		for i, v := range vs {
 			vs[i] = sc.String(v)
 		}
-		h[k] = vs
 	}
 }
 
@@ -168,8 +163,7 @@ func (c *Client) scrubErr(err error) error {
 	if err == nil || c.scrub == nil {
 		return err
 	}
-	var apiErr *Error
-	if errors.As(err, &apiErr) && apiErr == err {
+	if apiErr, ok := err.(*Error); ok {
 		cp := *apiErr
 		c.scrubAPIError(&cp)
 		return &cp
