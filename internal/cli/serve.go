@@ -139,8 +139,11 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		if l.size > 0 || l.replayed > 0 {
+		switch {
+		case l.replayed > 0:
 			fmt.Fprintf(env.Stdout, "loaded %s of saved data and %d later changes from %s\n", byteSize(l.size), l.replayed, c.data)
+		case l.size > 0:
+			fmt.Fprintf(env.Stdout, "loaded %s of saved data from %s\n", byteSize(l.size), c.data)
 		}
 		if l.differed > 0 {
 			logger.Printf("%d saved changes were answered differently this time (options such as --max-series changed): their data may be missing", l.differed)
