@@ -161,6 +161,7 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 	hs := &http.Server{
 		Handler:           logRequests(srv, logger),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute, // a body trickled in cannot hold its room among the bodies in flight for ever
 		ErrorLog:          logger,
 	}
 	fmt.Fprintf(env.Stdout, "fake Librato API listening on %s (base URL %s/v1/)\n", srv.URL, srv.URL)
