@@ -60,3 +60,21 @@ func TestMemoryPerSeries(t *testing.T) {
 	require.Len(t, srv.Measurements("app.latency"), n)
 	runtime.KeepAlive(srv)
 }
+
+// BenchmarkReadOneSeriesOfMany reads one tagged series by tag out of 100,000: the cost of
+// matching every series' tags.
+func BenchmarkReadOneSeriesOfMany(b *testing.B) {
+	srv := libratotest.NewHandler(libratotest.WithRequestLog(0))
+	storeSeries(b, srv, 100_000)
+	user, token := srv.Credentials()
+	b.ResetTimer()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodGet, "/v1/measurements/app.latency?resolution=1&duration=3600&tags[host]=web-0000042", nil)
+		req.SetBasicAuth(user, token)
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "web-0000042") {
+			b.Fatal(rec.Code, rec.Body.String())
+		}
+	}
+}

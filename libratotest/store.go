@@ -78,6 +78,28 @@ func (se *series) tags() map[string]string {
 	return out
 }
 
+// tag returns the value of one tag of the series, reading its key without
+// allocating (matching many series by tag must not build a map for each).
+func (se *series) tag(name string) (string, bool) {
+	if !se.Tagged {
+		return "", false
+	}
+	if se.Tags != nil {
+		v, ok := se.Tags[name]
+		return v, ok
+	}
+	rest := strings.TrimPrefix(se.key, "t\x00")
+	_, rest, _ = strings.Cut(rest, "\x00") // the metric name
+	for rest != "" {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "\x00")
+		if k, v, ok := strings.Cut(pair, "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
 // seriesJSON is the snapshot form of a series (version 1).
 type seriesJSON struct {
 	Metric string            `json:"metric"`
