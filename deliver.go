@@ -110,8 +110,8 @@ func splittable(err error) bool {
 }
 
 // postPayload POSTs one body to "metrics" (legacy) or "measurements" (tagged). A 2xx whose JSON
-// body has a non-empty top-level "errors" is a *PartialError; a 2xx body that is not JSON at all
-// is accepted (the API answered success).
+// body has a non-empty top-level "errors" is a *PartialError; a 2xx whose body is not JSON, is
+// cut short or is larger than the response cap is accepted (the status line answered success).
 func (c *Client) postPayload(ctx context.Context, tagged bool, body []byte) error {
 	path := "metrics"
 	if tagged {
@@ -121,8 +121,14 @@ func (c *Client) postPayload(ctx context.Context, tagged bool, body []byte) erro
 	resp, err := c.do(ctx, http.MethodPost, path, nil, body, &out)
 	if err != nil {
 		var syn *json.SyntaxError
-		if errors.As(err, &syn) {
+		var be *BodyError
+		switch {
+		case errors.As(err, &syn):
 			return nil // a 2xx with a body that is not JSON: success, nothing to inspect
+		case errors.As(err, &be):
+			// The status line said 2xx: the API took the chunk, and resending it would duplicate
+			// it. A body cut short or over the cap has nothing more to say.
+			return nil
 		}
 		return err
 	}

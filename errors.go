@@ -33,7 +33,63 @@ var (
 	ErrRateLimited = errors.New("librato: rate limited")
 	// ErrServer matches any 5xx answer.
 	ErrServer = errors.New("librato: server error")
+	// ErrRedirect matches a redirect the client refused to follow (see RedirectError).
+	ErrRedirect = errors.New("librato: redirect refused")
+	// ErrResponseTooLarge matches an answer whose body exceeds the client's limit
+	// (WithMaxResponseBytes; see BodyError).
+	ErrResponseTooLarge = errors.New("librato: response body too large")
 )
+
+// RedirectError is a redirect the client refused to follow (see redirect.go for the rule):
+// credentials go only to the base URL's origin, and only a GET or HEAD is redirected.
+type RedirectError struct {
+	// StatusCode is the 3xx status of the redirect.
+	StatusCode int
+	// Method is the method of the request that was redirected.
+	Method string
+	// Location is the redirect's target, redacted like Error.URL.
+	Location string
+	// Reason says why it was refused.
+	Reason string
+}
+
+// Error returns "redirect <status> to <location> refused: <reason>".
+func (e *RedirectError) Error() string {
+	return "redirect " + strconv.Itoa(e.StatusCode) + " to " + e.Location + " refused: " + e.Reason
+}
+
+// Is makes errors.Is(err, ErrRedirect) hold.
+func (e *RedirectError) Is(target error) bool { return target == ErrRedirect }
+
+// BodyError is a 2xx answer whose body could not be read in full: it was larger than the
+// client's limit (errors.Is(err, ErrResponseTooLarge)), or the connection broke in the middle of
+// it. The status line is the server's verdict: a write (POST, PUT, DELETE) answered 2xx was
+// accepted even though its body was lost, and must not be sent again; the write path counts such
+// a chunk as delivered. A read answered this way returns no data.
+type BodyError struct {
+	// StatusCode is the (2xx) HTTP status of the answer.
+	StatusCode int
+	// Method is the HTTP method of the request.
+	Method string
+	// URL is the request URL, redacted like Error.URL.
+	URL string
+	// Limit is the client's body limit in bytes.
+	Limit int64
+	// Err is ErrResponseTooLarge or the read error.
+	Err error
+}
+
+// Error returns "librato: <METHOD> <url>: [<status>] body ...".
+func (e *BodyError) Error() string {
+	what := "body unreadable: " + e.Err.Error()
+	if errors.Is(e.Err, ErrResponseTooLarge) {
+		what = "body larger than " + strconv.FormatInt(e.Limit, 10) + " bytes (see WithMaxResponseBytes)"
+	}
+	return "librato: " + e.Method + " " + e.URL + ": [" + strconv.Itoa(e.StatusCode) + "] " + what
+}
+
+// Unwrap returns ErrResponseTooLarge or the read error.
+func (e *BodyError) Unwrap() error { return e.Err }
 
 // Error is every non-2xx API answer.
 //

@@ -1,16 +1,12 @@
 package librato
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
@@ -41,13 +37,31 @@ const DefaultTimeout = 10 * time.Second
 // DefaultChunkSize is how many measurements one POST carries at most (the API's ~300 guideline).
 const DefaultChunkSize = 300
 
+// DefaultMaxResponseBytes caps the body of a 2xx answer the client reads when no
+// WithMaxResponseBytes is given (16 MiB). A full page of the API's largest answers (100 metrics
+// with their attributes, a measurements query with its series) is well below 1 MiB; the cap keeps
+// a misbehaving server or proxy (an endless body) from exhausting memory. Error bodies are capped
+// at 64 KiB.
+const DefaultMaxResponseBytes = 16 << 20
+
 // Client talks to the Librato (or AppOptics) API. It is safe for concurrent use.
 // Create one with Connect or ConnectAppOptics and share it.
+//
+// What a client sends and reads is bounded and kept to its origin:
+//   - Credentials go only to the base URL's origin (scheme, host and port). A GET or HEAD is
+//     redirected within that origin, at most 10 times; a redirect elsewhere (another port or
+//     host, https to http) and any redirect of another method (a POST, PUT or DELETE) is refused,
+//     not followed: the call fails with a *RedirectError, errors.Is(err, ErrRedirect).
+//   - A 2xx body is read up to DefaultMaxResponseBytes (16 MiB, WithMaxResponseBytes), an error
+//     body up to 64 KiB. A 2xx body over the cap or cut off is a *BodyError that keeps the status.
+//   - Whatever an answer echoes of the credentials (in its body, headers or a Location) is
+//     replaced by [REDACTED] before any error, value or log line is made of it.
 type Client struct {
 	baseURL   string // always ends with "/"
 	user      string
-	auth      func() string       // the Authorization header value, held in a closure so no printing of the struct shows it
-	scrub     func(string) string // removes every form of the credentials from text an answer echoed back
+	auth      func() string // the Authorization header value, held in a closure so no printing of the struct shows it
+	scrub     *scrubber     // removes every form of the credentials from text an answer echoed back
+	maxBody   int64         // cap on a 2xx body (WithMaxResponseBytes)
 	userAgent string
 	http      *retryablehttp.Client
 	gzip      bool
@@ -83,6 +97,7 @@ type config struct {
 	tlsConfig  *tls.Config
 	gzip       bool
 	chunkSize  int
+	maxBody    int64
 }
 
 // RetryPolicy says how failed requests are retried. Only transport errors, 429 and 5xx are retried;
@@ -295,6 +310,19 @@ func WithChunkSize(n int) Option {
 	}
 }
 
+// WithMaxResponseBytes caps the body of a 2xx answer the client reads (default
+// DefaultMaxResponseBytes, 16 MiB). A larger body is not read past the cap: the call fails with a
+// *BodyError (errors.Is(err, ErrResponseTooLarge)).
+func WithMaxResponseBytes(n int64) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("librato: WithMaxResponseBytes: %d is not positive", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
 // Connect returns a client for the Librato API authenticating as user (the account email) with an
 // API token. It does no I/O; use Ping to check the credentials.
 func Connect(user, token string, opts ...Option) (*Client, error) {
@@ -334,7 +362,8 @@ func checkCredential(what, v string) error {
 }
 
 func newClient(user, token, userPass string, appOptics bool, base string, opts []Option) (*Client, error) {
-	cfg := config{baseURL: base, timeout: DefaultTimeout, retry: DefaultRetryPolicy, chunkSize: DefaultChunkSize}
+	cfg := config{baseURL: base, timeout: DefaultTimeout, retry: DefaultRetryPolicy, chunkSize: DefaultChunkSize,
+		maxBody: DefaultMaxResponseBytes}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -347,11 +376,18 @@ func newClient(user, token, userPass string, appOptics bool, base string, opts [
 	if err != nil {
 		return nil, err
 	}
+	baseURL, err := url.Parse(cfg.baseURL)
+	if err != nil {
+		return nil, fmt.Errorf("librato: invalid base URL: %w", unwrapURLError(err))
+	}
+	sc := newScrubber(token, userPass)
+	hc.CheckRedirect = redirectPolicy(baseURL, sc, hc.CheckRedirect) // hc is the client's own copy
 	c := &Client{
 		baseURL:   cfg.baseURL,
 		user:      user,
 		auth:      authHeader(userPass),
-		scrub:     scrubber(token, userPass),
+		scrub:     sc,
+		maxBody:   cfg.maxBody,
 		userAgent: userAgent(cfg.uaPrefix),
 		gzip:      cfg.gzip,
 		appOptics: appOptics,
@@ -374,7 +410,7 @@ func newClient(user, token, userPass string, appOptics bool, base string, opts [
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	if cfg.logger != nil {
-		c.http.Logger = cfg.logger // *slog.Logger satisfies retryablehttp.LeveledLogger
+		c.http.Logger = scrubLogger{l: cfg.logger, sc: sc}
 	}
 	return c, nil
 }
@@ -383,36 +419,6 @@ func newClient(user, token, userPass string, appOptics bool, base string, opts [
 func authHeader(userPass string) func() string {
 	h := "Basic " + base64.StdEncoding.EncodeToString([]byte(userPass))
 	return func() string { return h }
-}
-
-// scrubber returns a function that replaces the token, the Basic credentials and the whole header
-// value wherever they appear, for answers that echo the request back (some proxies do).
-func scrubber(token, userPass string) func(string) string {
-	b64 := base64.StdEncoding.EncodeToString([]byte(userPass))
-	r := strings.NewReplacer("Basic "+b64, "[REDACTED]", b64, "[REDACTED]", token, "[REDACTED]")
-	return func(s string) string {
-		if !strings.Contains(s, token) && !strings.Contains(s, b64) {
-			return s
-		}
-		return r.Replace(s)
-	}
-}
-
-// scrubError removes echoed credentials from everything an *Error shows.
-func (c *Client) scrubError(e *Error) {
-	e.Message = c.scrub(e.Message)
-	if body := c.scrub(string(e.Body)); body != string(e.Body) {
-		e.Body = []byte(body)
-	}
-	for k, vs := range e.Params {
-		for i, v := range vs {
-			vs[i] = c.scrub(v)
-		}
-		if sk := c.scrub(k); sk != k {
-			delete(e.Params, k)
-			e.Params[sk] = vs
-		}
-	}
 }
 
 func (cfg *config) buildHTTPClient() (*http.Client, error) {
@@ -454,6 +460,9 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		return false, ctx.Err()
 	}
 	if err != nil {
+		if errors.As(err, new(*RedirectError)) {
+			return false, nil // a refused redirect stays refused
+		}
 		// The default policy knows which transport errors are permanent (bad scheme, TLS trust, redirects).
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
@@ -502,127 +511,6 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// response is what callers of do need of a 2xx answer besides its decoded body.
-type response struct {
-	StatusCode int
-	Header     http.Header
-}
-
-// escapePath joins path segments with "/", escaping each so user input (metric and stream names)
-// cannot change the path. Dot segments are escaped too, so they are never resolved away.
-func escapePath(segments ...string) string {
-	var b strings.Builder
-	for i, s := range segments {
-		if i > 0 {
-			b.WriteByte('/')
-		}
-		switch s {
-		case ".":
-			b.WriteString("%2E")
-		case "..":
-			b.WriteString("%2E%2E")
-		default:
-			b.WriteString(url.PathEscape(s))
-		}
-	}
-	return b.String()
-}
-
-// do sends one API request and, for a 2xx answer, decodes its JSON body into out (when out is non-nil
-// and the body is not empty). path is relative to the base URL and already escaped (see escapePath).
-// body is nil for none, []byte for raw JSON, or a value for encoding/json. A non-2xx answer is an *Error.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) (*response, error) {
-	if strings.HasPrefix(path, "/") {
-		return nil, fmt.Errorf("librato: internal error: absolute path %q would drop the base path", path)
-	}
-	u, err := url.Parse(c.baseURL + path)
-	if err != nil {
-		return nil, fmt.Errorf("librato: bad request path %q: %w", path, err)
-	}
-	if len(query) > 0 {
-		u.RawQuery = query.Encode()
-	}
-	var payload []byte
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		payload = b
-	default:
-		if payload, err = json.Marshal(body); err != nil {
-			return nil, fmt.Errorf("librato: encoding %s %s: %w", method, path, err)
-		}
-	}
-	gzipped := false
-	if c.gzip && len(payload) > 0 {
-		// Compress once, before the first attempt, so retries re-send identical bytes.
-		if payload, err = gzipBytes(payload); err != nil {
-			return nil, err
-		}
-		gzipped = true
-	}
-	var reqBody any // a nil interface, not a nil []byte, means "no body" to retryablehttp
-	if payload != nil {
-		reqBody = payload
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), reqBody)
-	if err != nil {
-		return nil, fmt.Errorf("librato: building %s request: %w", method, err)
-	}
-	req.Header.Set("Authorization", c.auth())
-	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-		if gzipped {
-			req.Header.Set("Content-Encoding", "gzip")
-		}
-	}
-	start := time.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, fmt.Errorf("librato: %s %s: %w", method, errorURL(u), ctxErr)
-		}
-		return nil, fmt.Errorf("librato: %s %s: %w", method, errorURL(u), unwrapURLError(err))
-	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // lets the connection be reused
-		resp.Body.Close()
-	}()
-	if rl := parseRateLimit(resp.Header); rl != (RateLimit{}) {
-		c.rateLimit.Store(&rl)
-	}
-	if c.logger != nil {
-		c.logger.DebugContext(ctx, "librato request", "method", method, "url", errorURL(u),
-			"status", resp.StatusCode, "duration", time.Since(start))
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		apiErr := newError(method, u, resp)
-		c.scrubError(apiErr)
-		if c.logger != nil {
-			c.logger.WarnContext(ctx, "librato request failed", "method", method, "url", apiErr.URL,
-				"status", resp.StatusCode, "message", apiErr.Message)
-		}
-		return nil, apiErr
-	}
-	if out != nil {
-		dec := json.NewDecoder(resp.Body)
-		if err := dec.Decode(out); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("librato: decoding %s %s response: %w", method, errorURL(u), err)
-		}
-	}
-	return &response{StatusCode: resp.StatusCode, Header: resp.Header}, nil
-}
-
-// fetch is do for the common call that decodes its answer into a new T.
-func fetch[T any](ctx context.Context, c *Client, method, path string, query url.Values, body any) (*T, error) {
-	var out T
-	if _, err := c.do(ctx, method, path, query, body, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
-}
-
 // RateLimit returns the rate-limit state the API reported on its latest answer (zero before any).
 func (c *Client) RateLimit() RateLimit {
 	if rl := c.rateLimit.Load(); rl != nil {
@@ -634,26 +522,5 @@ func (c *Client) RateLimit() RateLimit {
 // Ping checks that the API is reachable and accepts the credentials, with one cheap read.
 func (c *Client) Ping(ctx context.Context) error {
 	_, err := c.do(ctx, http.MethodGet, "metrics", url.Values{"length": {"1"}}, nil, nil)
-	return err
-}
-
-func gzipBytes(p []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(p); err != nil {
-		return nil, fmt.Errorf("librato: gzip: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("librato: gzip: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// unwrapURLError removes *url.Error's own "METHOD URL:" prefix: the caller adds a redacted one.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
 	return err
 }

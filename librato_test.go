@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -466,4 +467,117 @@ func TestEchoedCredentialsAreScrubbed(t *testing.T) {
 	for _, s := range []string{err.Error(), fmt.Sprintf("%#v", apiErr), string(apiErr.Body), fmt.Sprint(apiErr.Params)} {
 		assertNoSecret(t, s)
 	}
+}
+
+// endless answers 200 with a JSON document that never ends (head, then item forever) and counts
+// the bytes it managed to write before the client hung up.
+type endless struct {
+	head, item string
+	written    atomic.Int64
+}
+
+func (e *endless) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	n, err := io.WriteString(w, e.head)
+	e.written.Add(int64(n))
+	chunk := strings.Repeat(e.item, 64<<10/len(e.item))
+	for err == nil && r.Context().Err() == nil {
+		n, err = io.WriteString(w, chunk)
+		e.written.Add(int64(n))
+	}
+}
+
+func TestResponseBodiesAreCapped(t *testing.T) {
+	ctx := context.Background()
+	const limit = 1 << 20
+	// What the kernel may buffer between the two ends of a loopback connection, on top of what
+	// the client read: generous, and still far below an unbounded read.
+	const slack = 16 << 20
+
+	t.Run("Submit answered 200 with an endless body", func(t *testing.T) {
+		e := &endless{head: `{"errors":[`, item: `"x",`}
+		c := newTestClient(t, e, WithMaxResponseBytes(limit), fastRetry(3))
+		start := time.Now()
+		err := c.Submit(ctx, Measurement{Name: "m", Value: 1})
+		require.Error(t, err)
+		assert.ErrorIs(t, err, ErrResponseTooLarge)
+		var be *BodyError
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, http.StatusOK, be.StatusCode, "the status is the server's verdict: the body error keeps it")
+		assert.Equal(t, int64(limit), be.Limit)
+		assert.Contains(t, err.Error(), "body larger than 1048576 bytes")
+		assert.Less(t, time.Since(start), 5*time.Second)
+		assert.Less(t, e.written.Load(), int64(limit+slack), "the client stopped reading at the cap")
+	})
+	t.Run("List against an endless metrics array, default cap", func(t *testing.T) {
+		e := &endless{head: `{"query":{"found":1,"length":1,"offset":0,"total":1},"metrics":[`, item: `{"name":"m","type":"gauge"},`}
+		c := newTestClient(t, e, fastRetry(3))
+		page, err := c.List(ctx, nil)
+		assert.Nil(t, page)
+		require.ErrorIs(t, err, ErrResponseTooLarge)
+		assert.Contains(t, err.Error(), fmt.Sprintf("body larger than %d bytes", DefaultMaxResponseBytes))
+		assert.Less(t, e.written.Load(), int64(DefaultMaxResponseBytes+slack))
+	})
+	t.Run("a body at the cap is read", func(t *testing.T) {
+		body := `{"name":"` + strings.Repeat("a", 100) + `","type":"gauge"}`
+		c := newTestClient(t, &recorder{answers: []func(http.ResponseWriter){status(200, body)}}, WithMaxResponseBytes(int64(len(body))))
+		m, err := c.Get(ctx, "a", nil)
+		require.NoError(t, err)
+		assert.Equal(t, strings.Repeat("a", 100), m.Name)
+	})
+	t.Run("a 2xx body cut off is a BodyError that keeps the status", func(t *testing.T) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "1000")
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, `{"name":"cut`)
+			w.(http.Flusher).Flush()
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		})
+		c := newTestClient(t, h, fastRetry(1))
+		_, err := c.Get(ctx, "cut", nil)
+		var be *BodyError
+		require.ErrorAs(t, err, &be)
+		assert.Equal(t, http.StatusOK, be.StatusCode)
+		assert.NotErrorIs(t, err, ErrResponseTooLarge)
+		assert.Contains(t, err.Error(), "body unreadable")
+	})
+	t.Run("the option validates", func(t *testing.T) {
+		for _, n := range []int64{0, -1} {
+			_, err := Connect("u@example.com", testToken, WithMaxResponseBytes(n))
+			assert.Error(t, err, n)
+		}
+	})
+}
+
+func TestScrubberFindsEveryForm(t *testing.T) {
+	const user, token = "me@example.com", "Tok/en+With=Odd"
+	sc := newScrubber(token, user+":"+token)
+	b64 := base64.StdEncoding.EncodeToString([]byte(user + ":" + token))
+	for _, in := range []string{
+		token, strings.ToUpper(token), strings.ToLower(token),
+		"Basic " + b64, b64, strings.ReplaceAll(b64, "/", `\/`),
+		base64.RawStdEncoding.EncodeToString([]byte(user + ":" + token)),
+		base64.URLEncoding.EncodeToString([]byte(token)),
+		url.QueryEscape(token), url.PathEscape(token), strings.ReplaceAll(token, "/", `\/`),
+		user + ":" + token,
+	} {
+		out := sc.String("before " + in + " after")
+		assert.Equal(t, "before "+redactedFor(in)+" after", out, in)
+	}
+	assert.Equal(t, "nothing to see, me@example.com", sc.String("nothing to see, me@example.com"))
+	p := []byte("clean")
+	assert.Same(t, &p[0], &sc.Bytes(p)[0], "a clean body is not copied")
+}
+
+// redactedFor is what the scrubber leaves of in: "Basic " stays in front of the credentials.
+func redactedFor(in string) string {
+	if strings.HasPrefix(in, "Basic ") {
+		return "Basic " + redacted
+	}
+	return redacted
 }

@@ -230,12 +230,12 @@ func (ev *evaluator) series(c librato.Call, start, end int64) []cseries {
 		if !tagged && sourcePat != "%" && !globMatch(sourcePat, sourceName(se.Source)) {
 			continue
 		}
-		if tagged && !matchTagPatterns(tagPats, se.Tags) {
+		if tagged && !matchTagPatterns(tagPats, se.tag) {
 			continue
 		}
 		m := ev.st.Metrics[se.Metric]
 		cs := cseries{meta: m, name: se.Metric, query: q, tagged: tagged, source: se.Source,
-			tags: maps.Clone(se.Tags), period: period}
+			tags: se.tags(), period: period}
 		if m != nil {
 			cs.name = m.Name
 			if cs.period == 0 && m.Period != nil {
@@ -261,11 +261,11 @@ func sourceName(src string) string {
 	return src
 }
 
-// matchTagPatterns reports whether tags has every tag of pats with a value
+// matchTagPatterns reports whether the tags that tag looks up have every tag of pats with a value
 // matching its pattern; "%" matches any value.
-func matchTagPatterns(pats, tags map[string]string) bool {
+func matchTagPatterns(pats map[string]string, tag func(name string) (string, bool)) bool {
 	for k, p := range pats {
-		v, ok := tags[lower(k)]
+		v, ok := tag(lower(k))
 		if !ok || (p != "%" && !globMatch(p, v)) {
 			return false
 		}

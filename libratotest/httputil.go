@@ -2,6 +2,7 @@ package libratotest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // errContentType reports a body whose content type the endpoint refuses.
@@ -309,4 +311,82 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	}
 	*f = flexInt(v)
 	return nil
+}
+
+// MaxBodyBytesInFlight bounds the request body bytes all requests hold at once (64 MiB, twice
+// the largest body one request may have): a request waits for room before its body is read, so
+// many large concurrent POSTs cannot exhaust memory.
+const MaxBodyBytesInFlight = 2 * maxBody
+
+// byteBudget is a counting semaphore of bytes.
+type byteBudget struct {
+	mu      sync.Mutex
+	free    int64
+	changed chan struct{} // closed and replaced whenever bytes are released
+}
+
+func newByteBudget(n int64) *byteBudget {
+	return &byteBudget{free: n, changed: make(chan struct{})}
+}
+
+// acquire takes n bytes, waiting until they are free or ctx ends.
+func (b *byteBudget) acquire(ctx context.Context, n int64) error {
+	for {
+		b.mu.Lock()
+		if b.free >= n {
+			b.free -= n
+			b.mu.Unlock()
+			return nil
+		}
+		ch := b.changed
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	b.free += n
+	close(b.changed)
+	b.changed = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// hasBody reports whether r may carry a body.
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+}
+
+// admitBody reserves room for r's body in the server's budget, before anything reads it: its
+// Content-Length (a declared length over the limit is a 413 at once), or the largest body
+// allowed when the length is unknown; a gzip body may inflate to the largest body allowed, so
+// that much more; a journaled change (WithJournal) twice that. It returns the release function, or false once it has answered (413) or the
+// client went away while waiting.
+func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
+	if !hasBody(r) {
+		return func() {}, true
+	}
+	if r.ContentLength > maxBody {
+		s.writeError(w, http.StatusRequestEntityTooLarge, "request", "request body too large")
+		return nil, false
+	}
+	n := int64(maxBody)
+	if r.ContentLength > 0 {
+		n = r.ContentLength
+	}
+	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
+		n += maxBody
+	}
+	if s.journal != nil && changes(r.Method) {
+		n *= 2 // the journal keeps a copy of the body until the change is recorded
+	}
+	n = min(n, MaxBodyBytesInFlight)
+	if err := s.bodies.acquire(r.Context(), n); err != nil {
+		return nil, false
+	}
+	return func() { s.bodies.release(n) }, true
 }

@@ -136,8 +136,10 @@ func (s *Server) postLegacy(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	admit := s.admitSeries()
 	seen := map[string]string{}
 	for _, it := range items {
+		admit.add(legacyKey(it.name, it.source), bad)
 		if c := s.st.typeConflict(it.name, it.typ); c != "" {
 			bad.add("type", c)
 		}

@@ -81,7 +81,9 @@ func (s *Server) postTagged(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	admit := s.admitSeries()
 	for _, it := range items {
+		admit.add(taggedKey(it.name, it.tags), bad)
 		if c := s.st.typeConflict(it.name, "gauge"); c != "" {
 			bad.add("type", c)
 		}

@@ -16,25 +16,21 @@ type bucket struct {
 // into buckets of res seconds (t - t%res), ordered by time. Points of one
 // bucket are combined like points posted for the same time: count, sum,
 // min, max and sum_squares add up, last is the latest one.
-func rollup(points map[int64]*agg, start, end, res int64) []bucket {
+func rollup(ps points, start, end, res int64) []bucket {
 	if res < 1 {
 		res = 1
 	}
-	times := make([]int64, 0, len(points))
-	for t := range points {
-		if t >= start && t <= end {
-			times = append(times, t)
-		}
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	var out []bucket
-	for _, t := range times {
-		bt := floorTime(t, res)
-		if n := len(out); n > 0 && out[n-1].t == bt {
-			out[n-1].a.merge(*points[t])
+	for _, p := range ps { // sorted by time
+		if p.t < start || p.t > end {
 			continue
 		}
-		out = append(out, bucket{t: bt, a: *points[t]})
+		bt := floorTime(p.t, res)
+		if n := len(out); n > 0 && out[n-1].t == bt {
+			out[n-1].a.merge(p.agg)
+			continue
+		}
+		out = append(out, bucket{t: bt, a: p.agg})
 	}
 	return out
 }

@@ -126,6 +126,14 @@ func WithMaxAge(d time.Duration) Option {
 	return func(s *Server) { s.maxAge = d }
 }
 
+// WithMaxSeries limits how many series (legacy metric/source pairs and tagged metric/tag-set
+// pairs) the server stores. A POST that would create a series past the limit is refused as a
+// whole with a 400 {"errors":{"params":{"series":[...]}}}, like any other invalid measurement;
+// points of series that exist are always accepted. n <= 0 (the default) means no limit.
+func WithMaxSeries(n int) Option {
+	return func(s *Server) { s.maxSeries = n }
+}
+
 // WithRequestLog sets how many requests Requests keeps (the oldest are
 // dropped first); the default is 10000, n <= 0 keeps none.
 func WithRequestLog(n int) Option {
@@ -148,6 +156,14 @@ type Server struct {
 	pageSize    int
 	maxAge      time.Duration
 	logLimit    int
+	maxSeries   int
+
+	// bodies bounds the request body bytes held at once across requests.
+	bodies *byteBudget
+	// journal, when set (WithJournal), records every change before its answer goes out;
+	// journalMu orders the changes: the handler of one and its record happen under it.
+	journal   func(Change) (wait func() error)
+	journalMu sync.Mutex
 
 	// mu guards the stored state: st, the areas' own state and ids.
 	mu     sync.Mutex
@@ -164,6 +180,7 @@ type Server struct {
 	// never held while handling a request.
 	cfgMu    sync.Mutex
 	nowFunc  func() time.Time
+	frozen   time.Time // while set, now() returns it: a journaled change or a replay runs at one instant
 	requests []Request
 	faults   faults
 }
@@ -190,6 +207,7 @@ func NewHandler(opts ...Option) *Server {
 		logLimit: 10000,
 		nowFunc:  time.Now,
 		st:       newState(),
+		bodies:   newByteBudget(MaxBodyBytesInFlight),
 	}
 	for _, o := range opts {
 		o(s)
@@ -232,8 +250,11 @@ func (s *Server) SetNow(t time.Time) {
 // now returns the server's current time.
 func (s *Server) now() time.Time {
 	s.cfgMu.Lock()
-	f := s.nowFunc
+	f, frozen := s.nowFunc, s.frozen
 	s.cfgMu.Unlock()
+	if !frozen.IsZero() {
+		return frozen
+	}
 	return f()
 }
 
@@ -244,10 +265,26 @@ func (s *Server) nextID() int64 {
 	return s.lastID
 }
 
-// ServeHTTP records the request, applies injected faults, latency and rate
-// limits, checks credentials and then routes the request.
+// ServeHTTP checks the credentials of a request with a body before it reads a
+// byte of it, waits for room among the body bytes all requests hold at once
+// (MaxBodyBytesInFlight), records the request, applies injected faults,
+// latency and rate limits, checks credentials (faults come first for a request
+// without a body) and then routes the request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if hasBody(r) && !s.authorized(r) {
+		s.unauthorized(w, r)
+		return
+	}
+	release, ok := s.admitBody(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	if !s.prepare(w, r) {
+		return
+	}
+	if s.journal != nil && changes(r.Method) {
+		s.serveJournaled(w, r)
 		return
 	}
 	s.handler.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
 package libratotest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,12 +41,157 @@ type metric struct {
 
 // series is the points of one stream: a legacy (metric, source) pair or a
 // tagged (metric, tag set) pair.
+//
+// A stored series is kept small, as there may be millions: its tags live in
+// its key only (tags() rebuilds them), its metric name is a part of the key,
+// and its points are a slice sorted by time. Snapshots keep the JSON shape of
+// version 1 (see MarshalJSON).
 type series struct {
-	Metric string            `json:"metric"` // lower-cased metric name
+	Metric string // lower-cased metric name
+	Tagged bool
+	Source string // as first posted; "" = unassigned
+	// Tags is set on the prototype given to addPoint; a stored series has nil
+	// here and answers tags().
+	Tags   map[string]string
+	Points points // sorted by time, one per Unix second
+	key    string // its key in state.Series
+}
+
+// tags returns a new map of a tagged series' tags (nil for a legacy one),
+// read from its key: "t\x00metric\x00name=value\x00...". Tag names hold no
+// '=' and values no NUL (validate.go), so the key is unambiguous.
+func (se *series) tags() map[string]string {
+	if !se.Tagged {
+		return nil
+	}
+	if se.Tags != nil {
+		return maps.Clone(se.Tags)
+	}
+	rest := strings.TrimPrefix(se.key, "t\x00")
+	_, rest, _ = strings.Cut(rest, "\x00") // the metric name
+	out := map[string]string{}
+	for pair := range strings.SplitSeq(rest, "\x00") {
+		if k, v, ok := strings.Cut(pair, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// tag returns the value of one tag of the series, reading its key without
+// allocating (matching many series by tag must not build a map for each).
+func (se *series) tag(name string) (string, bool) {
+	if !se.Tagged {
+		return "", false
+	}
+	if se.Tags != nil {
+		v, ok := se.Tags[name]
+		return v, ok
+	}
+	rest := strings.TrimPrefix(se.key, "t\x00")
+	_, rest, _ = strings.Cut(rest, "\x00") // the metric name
+	for rest != "" {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "\x00")
+		if k, v, ok := strings.Cut(pair, "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// seriesJSON is the snapshot form of a series (version 1).
+type seriesJSON struct {
+	Metric string            `json:"metric"`
 	Tagged bool              `json:"tagged"`
-	Source string            `json:"source,omitempty"` // as first posted; "" = unassigned
+	Source string            `json:"source,omitempty"`
 	Tags   map[string]string `json:"tags,omitempty"`
-	Points map[int64]*agg    `json:"points"` // by Unix second
+	Points points            `json:"points"`
+}
+
+// MarshalJSON writes the version 1 snapshot form.
+func (se *series) MarshalJSON() ([]byte, error) {
+	return json.Marshal(seriesJSON{Metric: se.Metric, Tagged: se.Tagged, Source: se.Source, Tags: se.tags(), Points: se.Points})
+}
+
+// UnmarshalJSON reads the version 1 snapshot form; Restore then checks the
+// series against its key and compacts it.
+func (se *series) UnmarshalJSON(b []byte) error {
+	var j seriesJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*se = series{Metric: j.Metric, Tagged: j.Tagged, Source: j.Source, Tags: j.Tags, Points: j.Points}
+	return nil
+}
+
+// point is one point of a series at Unix second t.
+type point struct {
+	t int64
+	agg
+}
+
+// points are a series' points, sorted by time. In JSON they are an object
+// keyed by Unix second, {"1500000000":{"count":1,...}}.
+type points []point
+
+// at returns the point at t, adding a zero one in its place if there is none.
+func (ps *points) at(t int64) *agg {
+	s := *ps
+	i := sort.Search(len(s), func(i int) bool { return s[i].t >= t })
+	if i < len(s) && s[i].t == t {
+		return &s[i].agg
+	}
+	s = slices.Insert(s, i, point{t: t})
+	*ps = s
+	return &s[i].agg
+}
+
+// MarshalJSON writes the points as an object keyed by Unix second.
+func (ps points) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = strconv.AppendInt(b, p.t, 10)
+		b = append(b, '"', ':')
+		a, err := json.Marshal(p.agg)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, a...)
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads an object keyed by Unix second; a null point is an error.
+func (ps *points) UnmarshalJSON(b []byte) error {
+	var m map[int64]*agg
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	out := make(points, 0, len(m))
+	for t, a := range m {
+		if a == nil {
+			return fmt.Errorf("point %d is null", t)
+		}
+		out = append(out, point{t: t, agg: *a})
+	}
+	slices.SortFunc(out, func(a, b point) int { return cmp.Compare(a.t, b.t) })
+	*ps = out
+	return nil
+}
+
+// compact makes se a stored series under key: its tags dropped (the key holds
+// them) and its metric name shared with the key.
+func (se *series) compact(key string) {
+	se.key = key
+	se.Tags = nil
+	if m, ok := strings.CutPrefix(key[min(2, len(key)):], se.Metric); ok && (m == "" || m[0] == 0) {
+		se.Metric = key[2 : 2+len(se.Metric)]
+	}
 }
 
 // agg is one point, or the combination of several samples.
@@ -125,15 +272,11 @@ func (st *state) addPoint(key string, proto series, t int64, a agg) {
 	se := st.Series[key]
 	if se == nil {
 		se = &proto
-		se.Points = map[int64]*agg{}
+		se.Points = nil
+		se.compact(key)
 		st.Series[key] = se
 	}
-	p := se.Points[t]
-	if p == nil {
-		p = &agg{}
-		se.Points[t] = p
-	}
-	p.merge(a)
+	se.Points.at(t).merge(a)
 }
 
 // seriesOf returns the metric's series of one kind, in a stable order.
@@ -234,9 +377,17 @@ func (s *Server) Restore(data []byte) error {
 		}
 	}
 	for k, se := range st.Series {
-		if se == nil || se.Points == nil {
+		if se == nil || len(se.Points) == 0 {
 			return errors.New("libratotest: restore: series " + k + " has no points")
 		}
+		want := legacyKey(se.Metric, se.Source)
+		if se.Tagged {
+			want = taggedKey(se.Metric, se.Tags)
+		}
+		if k != want {
+			return fmt.Errorf("libratotest: restore: series %q does not match its metric, source and tags", k)
+		}
+		se.compact(k)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -296,16 +447,16 @@ func (s *Server) Measurements(name string) []Point {
 	var out []Point
 	for _, tagged := range []bool{false, true} {
 		for _, se := range s.st.seriesOf(name, tagged) {
-			for _, t := range slices.Sorted(maps.Keys(se.Points)) {
-				a := se.Points[t]
-				p := Point{Name: name, Source: se.Source, Time: time.Unix(t, 0).UTC(),
-					Value: pointValue(m, *a), Count: a.Count, Sum: a.Sum, Min: a.Min, Max: a.Max,
+			for _, pt := range se.Points {
+				a := pt.agg
+				p := Point{Name: name, Source: se.Source, Time: time.Unix(pt.t, 0).UTC(),
+					Value: pointValue(m, a), Count: a.Count, Sum: a.Sum, Min: a.Min, Max: a.Max,
 					Last: a.Last, SumSquares: a.SumSquares}
 				if m != nil {
 					p.Name = m.Name
 				}
 				if tagged {
-					p.Tags = maps.Clone(se.Tags)
+					p.Tags = se.tags()
 				}
 				out = append(out, p)
 			}
@@ -356,4 +507,39 @@ func (s *Server) Metric(name string) (Metric, bool) {
 		out.Composite = *m.Composite
 	}
 	return out, true
+}
+
+// seriesAdmission checks the series one request would create against the server's limit
+// (WithMaxSeries). Callers hold s.mu from admitSeries until the points are stored.
+type seriesAdmission struct {
+	st    *state
+	limit int
+	fresh map[string]struct{}
+}
+
+// admitSeries starts the check of one request's new series.
+func (s *Server) admitSeries() *seriesAdmission {
+	return &seriesAdmission{st: s.st, limit: s.maxSeries}
+}
+
+// add admits the series key: one that exists, or a new one that fits under the limit. Past the
+// limit it adds the 400's parameter error under "series".
+func (a *seriesAdmission) add(key string, bad paramErrors) {
+	if a.limit <= 0 {
+		return
+	}
+	if _, ok := a.st.Series[key]; ok {
+		return
+	}
+	if _, ok := a.fresh[key]; ok {
+		return
+	}
+	if len(a.st.Series)+len(a.fresh) >= a.limit {
+		bad.add("series", fmt.Sprintf("would exceed the limit of %d series", a.limit))
+		return
+	}
+	if a.fresh == nil {
+		a.fresh = map[string]struct{}{}
+	}
+	a.fresh[key] = struct{}{}
 }

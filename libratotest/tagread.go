@@ -20,10 +20,10 @@ type tagCond struct {
 	absent   bool
 }
 
-// matchTags reports whether tags satisfy every condition.
-func matchTags(conds []tagCond, tags map[string]string) bool {
+// matchTags reports whether the tags that tag looks up satisfy every condition.
+func matchTags(conds []tagCond, tag func(name string) (string, bool)) bool {
 	for _, c := range conds {
-		v, has := tags[c.name]
+		v, has := tag(c.name)
 		if c.absent {
 			if has {
 				return false
@@ -260,11 +260,11 @@ func (s *Server) readTagged(w http.ResponseWriter, r *http.Request) {
 		mname = m.Name
 		attrs = maps.Clone(m.Attributes)
 		for _, se := range s.st.seriesOf(name, true) {
-			if !matchTags(conds, se.Tags) {
+			if !matchTags(conds, se.tag) {
 				continue
 			}
 			if b := rollup(se.Points, start, end, res); len(b) > 0 {
-				all = append(all, rolled{maps.Clone(se.Tags), b})
+				all = append(all, rolled{se.tags(), b})
 			}
 		}
 	}

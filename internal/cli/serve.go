@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-librato/librato/libratotest"
@@ -19,7 +18,7 @@ func init() {
 	register(&commandInfo{
 		name:    "serve",
 		summary: "run a local Librato-compatible fake API for development",
-		usage:   "serve [--addr 127.0.0.1:8080] [--user U --token T] [--data FILE] [fault flags]",
+		usage:   "serve [--addr 127.0.0.1:8080] [--user U --token T] [--data FILE] [--max-series N] [fault flags]",
 		help: `Runs the libratotest fake of the Librato API as a local sandbox: point any client (this
 command, the Go library, python-librato, curl) at it. It logs one line per request to
 stderr and stops cleanly on SIGINT or SIGTERM.
@@ -31,8 +30,16 @@ server reachable from other machines must be given its own credentials. The toke
 is never printed.
 
 With --data FILE the stored metrics, measurements, annotations and alerts are kept
-in FILE (an embedded bbolt database), saved every --save-every and at shutdown, and
-loaded again at the next start. Without it everything lives in memory.
+in FILE (an embedded bbolt database) and loaded again at the next start. Every change
+is on disk before its answer goes out (changes arriving together share one bbolt
+commit), so a crash, even kill -9, loses nothing that was answered with success; the
+file grows with each change until the next start or clean stop folds the changes
+into one snapshot. Without --data everything lives in memory.
+
+--max-series bounds the series (metric and source, or metric and tag set) the server
+keeps: a POST that would create one more is refused with a 400, as the API refuses
+invalid measurements. The default, 1,000,000 series, is about 650 MB of memory
+(a series of one point takes about 0.7 KB).
 
 ` + serveFaultsHelp + `
 
@@ -51,24 +58,27 @@ type serveCmd struct {
 	user      string
 	token     string
 	data      string
-	saveEvery time.Duration
+	saveEvery time.Duration // gone: set only to say so
 	appOptics bool
 	pageSize  int
 	maxAge    time.Duration
 	faults    serveFaults
+	maxSeries int
 
 	// ready, when set (tests), is called with the server's base URL once it listens.
 	ready func(url string)
-	// saved, when set (tests), is called after each save on the timer.
-	saved func()
 }
+
+// defaultMaxSeries is --max-series's default.
+const defaultMaxSeries = 1_000_000
 
 func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen `address` (host:port; port 0 picks a free one)")
 	fs.StringVar(&c.user, "user", "", "user the server accepts (default $LIBRATO_USER, else test@example.com)")
 	fs.StringVar(&c.token, "token", "", "token the server accepts (default $LIBRATO_TOKEN, else libratotest's default); never printed")
 	fs.StringVar(&c.data, "data", "", "keep the data in this bbolt `file` across restarts")
-	fs.DurationVar(&c.saveEvery, "save-every", 5*time.Second, "with --data, how often to save")
+	fs.DurationVar(&c.saveEvery, "save-every", 0, "no longer used: with --data every change is saved before it is answered")
+	fs.IntVar(&c.maxSeries, "max-series", defaultMaxSeries, "refuse new series past this many (0: no limit)")
 	fs.BoolVar(&c.appOptics, "appoptics", false, "behave like the AppOptics API (token-only auth, tagged measurements only)")
 	fs.IntVar(&c.pageSize, "page-size", libratotest.DefaultPageSize, "length of list pages")
 	fs.DurationVar(&c.maxAge, "max-age", libratotest.DefaultMaxAge, "reject measurements older than this (0: accept any age)")
@@ -79,8 +89,11 @@ func (c *serveCmd) args(args []string) error {
 	if len(args) > 0 {
 		return usageErrorf("serve takes no arguments")
 	}
-	if c.saveEvery <= 0 {
-		return usageErrorf("--save-every must be positive")
+	if c.saveEvery != 0 {
+		return usageErrorf("--save-every is gone: with --data every change is on disk before it is answered")
+	}
+	if c.maxSeries < 0 {
+		return usageErrorf("--max-series must not be negative")
 	}
 	if c.pageSize < 1 {
 		return usageErrorf("--page-size must be at least 1")
@@ -112,37 +125,54 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 	}
 
 	opts := []libratotest.Option{libratotest.WithCredentials(user, token), libratotest.WithPageSize(c.pageSize),
-		libratotest.WithMaxAge(c.maxAge), libratotest.WithRequestLog(0)}
+		libratotest.WithMaxAge(c.maxAge), libratotest.WithRequestLog(0), libratotest.WithMaxSeries(c.maxSeries)}
 	if c.appOptics {
 		opts = append(opts, libratotest.WithAppOptics())
 	}
-	srv := libratotest.NewHandler(opts...)
-	srv.URL = "http://" + ln.Addr().String()
-	if err := c.faults.install(srv); err != nil {
-		return err
-	}
-
-	var store *snapshotStore
+	var store *dataStore
 	if c.data != "" {
-		store, err = openSnapshotStore(c.data)
+		store, err = openDataStore(c.data)
 		if err != nil {
 			return err
 		}
 		defer store.close()
-		n, err := store.load(srv)
+		opts = append(opts, libratotest.WithJournal(store.record))
+	}
+	srv := libratotest.NewHandler(opts...)
+	srv.URL = "http://" + ln.Addr().String()
+	logger := log.New(env.Stderr, "", 0) // a log.Logger serializes concurrent writes
+	if store != nil {
+		l, err := store.load(srv)
 		if err != nil {
 			return err
 		}
-		if n > 0 {
-			fmt.Fprintf(env.Stdout, "loaded %s of saved data from %s\n", byteSize(n), c.data)
+		switch {
+		case l.replayed > 0:
+			fmt.Fprintf(env.Stdout, "loaded %s of saved data and %d later changes from %s\n", byteSize(l.size), l.replayed, c.data)
+		case l.size > 0:
+			fmt.Fprintf(env.Stdout, "loaded %s of saved data from %s\n", byteSize(l.size), c.data)
 		}
+		if l.differed > 0 {
+			logger.Printf("%d saved changes were answered differently this time (options such as --max-series changed): their data may be missing", l.differed)
+		}
+		if l.replayed > 0 {
+			if err := store.compact(srv); err != nil {
+				return fmt.Errorf("saving %s: %w", c.data, err)
+			}
+		}
+		store.onError = func(err error, changes int) {
+			logger.Printf("%s: %v: %d changes answered 500 (applied in memory, not on disk)", c.data, err, changes)
+		}
+		store.start()
 	}
-
-	logger := log.New(env.Stderr, "", 0) // a log.Logger serializes concurrent writes
-	var writes atomic.Int64              // requests that may have changed the data
+	// Faults apply to requests from clients only, never to the replay of saved changes above.
+	if err := c.faults.install(srv); err != nil {
+		return err
+	}
 	hs := &http.Server{
-		Handler:           logRequests(withFaultAdmin(srv), logger, &writes),
+		Handler:           logRequests(withFaultAdmin(srv), logger),
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute, // a body trickled in cannot hold its room among the bodies in flight for ever
 		ErrorLog:          logger,
 	}
 	fmt.Fprintf(env.Stdout, "fake Librato API listening on %s (base URL %s/v1/)\n", srv.URL, srv.URL)
@@ -163,40 +193,10 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	var tick <-chan time.Time
-	if store != nil {
-		t := time.NewTicker(c.saveEvery)
-		defer t.Stop()
-		tick = t.C
-	}
 	var serveErr error
-	failing := false
-	saved := int64(0) // the value of writes at the last save
-loop:
-	for {
-		select {
-		case serveErr = <-errc:
-			break loop
-		case <-tick:
-			g := writes.Load()
-			if g == saved {
-				continue // nothing was written since the last save
-			}
-			// A failed save is reported once and retried: serving goes on, shutdown saves again.
-			err := store.save(srv)
-			if err != nil && !failing {
-				logger.Printf("saving %s: %v", c.data, err)
-			}
-			failing = err != nil
-			if err == nil {
-				saved = g
-				if c.saved != nil {
-					c.saved()
-				}
-			}
-		case <-ctx.Done():
-			break loop
-		}
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
 	}
 
 	if serveErr == nil {
@@ -211,7 +211,7 @@ loop:
 		serveErr = fmt.Errorf("server stopped: %w", serveErr)
 	}
 	if store != nil {
-		if err := store.save(srv); err != nil {
+		if err := store.compact(srv); err != nil {
 			return fmt.Errorf("saving %s at shutdown: %w", c.data, err)
 		}
 		fmt.Fprintf(env.Stdout, "data saved to %s\n", c.data)
@@ -220,13 +220,9 @@ loop:
 }
 
 // logRequests logs one line per request: method, path and query, status, duration and the Basic
-// auth user. The Authorization header (which carries the token) is never logged. It counts the
-// requests that may change the data in writes, so that unchanged data is not saved again.
-func logRequests(h http.Handler, logger *log.Logger, writes *atomic.Int64) http.Handler {
+// auth user. The Authorization header (which carries the token) is never logged.
+func logRequests(h http.Handler, logger *log.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			writes.Add(1)
-		}
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		logLine := func(status string) {

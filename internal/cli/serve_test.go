@@ -119,7 +119,7 @@ func TestServeRoundTripWithData(t *testing.T) {
 	// The file is locked while a server uses it.
 	defer func(d time.Duration) { storeLockTimeout = d }(storeLockTimeout)
 	storeLockTimeout = 50 * time.Millisecond
-	cmd := &serveCmd{addr: "127.0.0.1:0", data: data, saveEvery: time.Second, pageSize: 100}
+	cmd := &serveCmd{addr: "127.0.0.1:0", data: data, pageSize: 100}
 	env, _, _ := testEnv(nil, "", nil)
 	err := cmd.run(context.Background(), env)
 	require.Error(t, err)
@@ -145,7 +145,7 @@ func TestServeCredentials(t *testing.T) {
 		assert.Contains(t, s.stderr.String(), " 401 ")
 	})
 	t.Run("defaults refused off loopback", func(t *testing.T) {
-		cmd := &serveCmd{addr: "0.0.0.0:0", saveEvery: time.Second, pageSize: 100}
+		cmd := &serveCmd{addr: "0.0.0.0:0", pageSize: 100}
 		env, _, _ := testEnv(nil, "", map[string]string{"LIBRATO_USER": "", "LIBRATO_TOKEN": ""})
 		err := cmd.run(context.Background(), env)
 		require.Error(t, err)
@@ -154,24 +154,32 @@ func TestServeCredentials(t *testing.T) {
 	})
 }
 
-// TestServeSavesOnTimer: data written is saved by the timer while the server runs (so a crash
-// loses at most one interval), and an idle server does not rewrite the file.
-func TestServeSavesOnTimer(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "dev.db")
-	saves := make(chan struct{}, 100)
-	cmd := &serveCmd{saved: func() { saves <- struct{}{} }}
-	vars := map[string]string{"LIBRATO_USER": testUser, "LIBRATO_TOKEN": testToken}
-	s := startServeCmd(t, cmd, vars, "--addr", "127.0.0.1:0", "--data", data, "--max-age", "0", "--save-every", "20ms")
-	time.Sleep(100 * time.Millisecond)
-	assert.Empty(t, saves, "nothing written: nothing saved")
-	r := runCLIEnv(t, nil, "", map[string]string{"LIBRATO_URL": s.url}, "submit", "timer.metric", "1")
-	require.Equal(t, ExitOK, r.code, r.stderr)
-	select {
-	case <-saves:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the timer did not save")
+// TestServeSaveEveryIsGone: the old flag is refused with a message that says why, and a bad
+// --max-series is a usage error.
+func TestServeSaveEveryIsGone(t *testing.T) {
+	for _, args := range [][]string{{"--save-every", "5s"}, {"--max-series", "-1"}} {
+		cmd := &serveCmd{}
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		cmd.flags(fs)
+		pos, err := parseArgs(fs, args)
+		require.NoError(t, err)
+		err = cmd.args(pos)
+		require.Error(t, err, args)
+		assert.Equal(t, ExitUsage, exitCode(err))
 	}
-	time.Sleep(100 * time.Millisecond)
-	assert.Empty(t, saves, "saved again without new writes")
+}
+
+// TestServeMaxSeries: --max-series reaches the server: past it, a new series is a 400.
+func TestServeMaxSeries(t *testing.T) {
+	vars := map[string]string{"LIBRATO_USER": testUser, "LIBRATO_TOKEN": testToken}
+	s := startServe(t, vars, "--addr", "127.0.0.1:0", "--max-series", "1", "--max-age", "0")
+	client := map[string]string{"LIBRATO_URL": s.url}
+	r := runCLIEnv(t, nil, "", client, "submit", "one.metric", "1")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	r = runCLIEnv(t, nil, "", client, "submit", "two.metric", "1")
+	assert.Equal(t, ExitError, r.code)
+	assert.Contains(t, r.stderr, "would exceed the limit of 1 series")
+	r = runCLIEnv(t, nil, "", client, "submit", "one.metric", "2", "--time", "-1m")
+	assert.Equal(t, ExitOK, r.code, r.stderr)
 	require.NoError(t, s.stop())
 }
