@@ -149,7 +149,18 @@ read:
 			if m.Source == "" && len(m.Tags) == 0 {
 				m.Source = c.source
 			}
-			err = lineError(q.Add(m))
+			// A tool reading its input waits for room instead of dropping: when the queue is
+			// full, the read stops until a flush has made progress.
+			err = q.AddWait(ctx, m)
+			if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				report("line %d: not queued: interrupted\n", n)
+				mu.Lock()
+				rejectedLines++
+				mu.Unlock()
+				interrupted = true
+				break read
+			}
+			err = lineError(err)
 		}
 		if err != nil {
 			report("line %d: %v\n", n, err)
