@@ -578,6 +578,7 @@ func (a *Aggregator) Submit(ctx context.Context) error {
 		errs = append(errs, e)
 	}
 	errs = append(errs, joinRejected(res.rejected, res.err))
+	errs = append(errs, res.notes...)
 	a.release(snaps)
 	return errors.Join(errs...)
 }

@@ -17,7 +17,8 @@ import (
 // turn measurements into encoded chunks (one request body each, see encode.go) and hand each
 // chunk to deliver, which posts it and reports one of four outcomes for each of its measurements:
 //
-//   - accepted: the API answered 2xx with no "errors" in the body;
+//   - accepted: the API answered 2xx with no "errors" in the body (a body cut short or over the
+//     response cap still counts: the status line answered, and the caller is told);
 //   - rejected: the API refused them for good, with its reason: a 400 or 413 after the chunk was
 //     split to isolate them (within a request budget), or a 2xx whose body carries "errors"
 //     (the API took the request but says something in it failed, without saying which
@@ -48,6 +49,7 @@ type outcome struct {
 	unsent             []part      // not sent: a transient failure stopped the delivery
 	requests, failures int         // POSTs made, and those that failed
 	err                error       // the transient failure, nil when none stopped it
+	notes              []error     // problems with answers that still accepted the chunk
 }
 
 // deliver posts the chunk body (count measurements, for the tagged API or not). On a 400 or 413 it sends the halves
@@ -75,9 +77,15 @@ func (c *Client) deliverPart(ctx context.Context, tagged bool, p part, budget *i
 	o.requests++
 	err := c.postPayload(ctx, tagged, p.body)
 	var pe *PartialError
+	var be *BodyError
 	switch {
 	case err == nil:
 		o.sent += p.count()
+	case errors.As(err, &be):
+		// The status line said 2xx: the API took the chunk, and resending it would duplicate it.
+		// Its body was cut short or is over the cap: accepted, and the caller is told.
+		o.sent += p.count()
+		o.notes = append(o.notes, err)
 	case errors.As(err, &pe):
 		o.rejected = append(o.rejected, rejection{p, err})
 	case splittable(err):
@@ -110,8 +118,9 @@ func splittable(err error) bool {
 }
 
 // postPayload POSTs one body to "metrics" (legacy) or "measurements" (tagged). A 2xx whose JSON
-// body has a non-empty top-level "errors" is a *PartialError; a 2xx whose body is not JSON, is
-// cut short or is larger than the response cap is accepted (the status line answered success).
+// body has a non-empty top-level "errors" is a *PartialError; a 2xx body that is not JSON at all
+// is accepted (the API answered success); a 2xx body cut short or over the response cap is a
+// *BodyError, which deliver counts as accepted.
 func (c *Client) postPayload(ctx context.Context, tagged bool, body []byte) error {
 	path := "metrics"
 	if tagged {
@@ -121,14 +130,8 @@ func (c *Client) postPayload(ctx context.Context, tagged bool, body []byte) erro
 	resp, err := c.do(ctx, http.MethodPost, path, nil, body, &out)
 	if err != nil {
 		var syn *json.SyntaxError
-		var be *BodyError
-		switch {
-		case errors.As(err, &syn):
+		if errors.As(err, &syn) {
 			return nil // a 2xx with a body that is not JSON: success, nothing to inspect
-		case errors.As(err, &be):
-			// The status line said 2xx: the API took the chunk, and resending it would duplicate
-			// it. A body cut short or over the cap has nothing more to say.
-			return nil
 		}
 		return err
 	}

@@ -48,6 +48,7 @@ type flushResult struct {
 	rejections         []*RejectedError
 	dropped            [][]Measurement // the rejected measurements, for OnDrop; parallel to rejections
 	requests, failures int
+	notes              []error      // problems with answers that still accepted their chunks
 	keep               []builtChunk // built chunks not sent: sent again by the next flush
 	back               []*block     // blocks not built: back to the front of the queue
 	err                error        // the transient failure that stopped the flush
@@ -76,10 +77,14 @@ func (f *flushResult) add(tagged bool, o *outcome) {
 	if o.err != nil {
 		f.err = o.err
 	}
+	f.notes = append(f.notes, o.notes...)
 }
 
-// err is what the flush reports: rejections and the failure that stopped it.
-func (f *flushResult) error() error { return joinRejected(f.rejections, f.err) }
+// error is what the flush reports: rejections, the failure that stopped it, and problems with
+// answers that accepted their chunks.
+func (f *flushResult) error() error {
+	return errors.Join(joinRejected(f.rejections, f.err), errors.Join(f.notes...))
+}
 
 // settle accounts for a flush and puts back what it did not send: the kept chunks, then the
 // blocks it did not get to, in front of what was added meanwhile. After Close gave up on the

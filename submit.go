@@ -31,8 +31,11 @@ func (c *Client) Submit(ctx context.Context, ms ...Measurement) error {
 		return &InvalidMeasurementsError{Errors: bad, Total: len(ms)}
 	}
 	res := c.sendBatch(ctx, b)
-	if res.sent == len(ms) {
+	if res.sent == len(ms) && len(res.notes) == 0 {
 		return nil
+	}
+	if res.err == nil && len(res.notes) > 0 {
+		res.err = errors.Join(res.notes...)
 	}
 	for _, r := range res.rejected {
 		for i, j := range r.Indices {
@@ -132,7 +135,8 @@ type batchResult struct {
 	sent     int
 	rejected []*RejectedError // Indices hold batch positions
 	unsent   []int
-	err      error // the transient failure that stopped the batch
+	err      error   // the transient failure that stopped the batch
+	notes    []error // problems with answers that still accepted their chunks
 }
 
 // sendBatch delivers the chunks of b in order, stopping at the first transient failure.
@@ -160,6 +164,7 @@ func (c *Client) sendBatch(ctx context.Context, b *batch) batchResult {
 			}
 		}
 		res.err = o.err
+		res.notes = append(res.notes, o.notes...)
 	}
 	return res
 }
@@ -178,7 +183,8 @@ type SubmitError struct {
 	// chunks are sent before tagged ones, so these need not be a suffix of the arguments.)
 	UnsentIndices []int
 	// Err is the transient failure that stopped the call (an *Error, a transport or context
-	// error), nil when only rejections happened.
+	// error), nil when only rejections happened. With nothing unsent, it is a problem with an
+	// answer that still accepted its chunk (a *BodyError: a 2xx body cut short or too large).
 	Err error
 }
 
@@ -194,14 +200,14 @@ func (e *SubmitError) Error() string {
 		b.WriteString(", ")
 		b.WriteString(r.describe())
 	}
-	if e.Unsent > 0 || e.Err != nil {
+	if e.Unsent > 0 {
 		b.WriteString(", ")
 		b.WriteString(plural(e.Unsent, "measurement"))
 		b.WriteString(" not sent")
-		if e.Err != nil {
-			b.WriteString(": ")
-			b.WriteString(e.Err.Error())
-		}
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
 	}
 	return b.String()
 }
