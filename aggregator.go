@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -93,8 +94,10 @@ type Aggregator struct {
 	pctNames    []string // ".p95" for 95
 	newSketch   func() Sketch
 	err         error // from the options, returned by every call
+	legacyBase  []tagPair // the client's tags: the defaults of legacy series (which then go tagged)
+	taggedBase  []tagPair // the aggregator's tags over the client's: the defaults of tagged series
 
-	recent seriesHints // lock-free hints for add: the series a call site used last
+	recent seriesHints // lock-free hints for add: the series used last, by content
 
 	mu       sync.Mutex
 	index    map[string]*aggSeries // series key -> series; sanitizer aliases share a series
@@ -103,13 +106,12 @@ type Aggregator struct {
 	overflow uint64
 }
 
-// aggSeries is the state of one series. name, tags and key never change after creation, so a
+// aggSeries is the state of one series. name, pairs and key never change after creation, so a
 // snapshot may keep references to them outside the lock.
 type aggSeries struct {
 	key    string
-	name   string            // sanitized
-	tags   map[string]string // own copy; nil for a legacy series
-	pairs  []tagKV           // tags sorted by name, for seriesHints
+	name   string  // sanitized
+	pairs  []tagKV // its own tags, sorted by name; nil for a legacy series
 	tagged bool
 	stats  aggStats
 	sketch Sketch
@@ -173,6 +175,9 @@ func (c *Client) NewAggregator(opts AggregatorOptions) *Aggregator {
 		}
 	}
 	a.err = a.setOptions(opts)
+	a.recent.seed = maphash.MakeSeed()
+	a.legacyBase = sortedTags(c.tags, nil)
+	a.taggedBase = sortedTags(a.tags, c.tags)
 	return a
 }
 
@@ -248,8 +253,8 @@ func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged 
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return &ValidationError{Field: "value", Value: formatNumber(v), Reason: "must be a finite number"}
 	}
-	slot := hintSlot(name, tags)
-	if s := a.recent.slots[slot].Load(); s != nil && s.matches(name, tags, tagged) {
+	set := a.recent.set(name, tags)
+	if s := set.find(name, tags, tagged); s != nil {
 		a.mu.Lock()
 		if !s.gone {
 			a.recordLocked(s, v)
@@ -258,11 +263,11 @@ func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged 
 		}
 		a.mu.Unlock()
 	}
-	return a.addByKey(name, v, tags, tagged, slot)
+	return a.addByKey(name, v, tags, tagged, set)
 }
 
 // addByKey is add's path through the index, which then hints the series to the next call.
-func (a *Aggregator) addByKey(name string, v float64, tags map[string]string, tagged bool, slot uintptr) error {
+func (a *Aggregator) addByKey(name string, v float64, tags map[string]string, tagged bool, set *hintSet) error {
 	var buf [keyBufSize]byte
 	key := appendSeriesKey(buf[:0], tagged, name, tags)
 	a.mu.Lock()
@@ -275,7 +280,7 @@ func (a *Aggregator) addByKey(name string, v float64, tags map[string]string, ta
 		}
 	}
 	if s.key == string(key) { // not for a sanitizer alias: its name is not the series'
-		a.recent.slots[slot].Store(s)
+		set.remember(s)
 	}
 	a.recordLocked(s, v)
 	a.mu.Unlock()
@@ -291,22 +296,38 @@ func (a *Aggregator) recordLocked(s *aggSeries, v float64) {
 	a.values++
 }
 
-// newSeriesLocked validates and creates the series of key. A name the sanitizer changes shares the
-// series of the sanitized name. a.mu is held.
+// newSeriesLocked validates and creates the series of key. The series is checked by the
+// measurement rules (checkMeasurement) as the summary it will send, so that what cannot be sent is
+// refused here, at Add. A name the sanitizer changes shares the series of the sanitized name.
+// a.mu is held.
 func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, tagged bool) (*aggSeries, error) {
 	if len(a.index) >= a.maxSeries {
 		a.overflow++
 		return nil, ErrMaxSeries
 	}
-	clean := a.c.sanitize(name)
-	if err := ValidateMetricName(clean); err != nil {
+	probe := Measurement{Name: name, Summary: &Summary{Count: 1}}
+	base := a.legacyBase
+	if tagged {
+		// A copy: the caller's map must not escape through the checks (a map literal built for
+		// the call stays on the caller's stack); a new series allocates anyway.
+		probe.Tags = make(map[string]string, len(tags))
+		for k, v := range tags {
+			probe.Tags[k] = v
+		}
+		base = a.taggedBase
+		if len(tags) == 0 && len(base) == 0 && !a.c.appOptics {
+			// A tagged series with no tags at all still goes to the tagged API (python-librato's
+			// add_tagged does the same, TV8): check it as such.
+			base = []tagPair{{"_", "_"}}
+		}
+	} else {
+		probe.Source = a.source
+	}
+	ck, err := a.c.checkMeasurement(&probe, base, nil)
+	if err != nil {
 		return nil, err
 	}
-	if tagged {
-		if err := ValidateTags(tags); err != nil {
-			return nil, err
-		}
-	}
+	clean := ck.name
 	var alias string
 	if clean != name {
 		// Another spelling of a series: share the series of the sanitized name.
@@ -319,12 +340,8 @@ func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, t
 		}
 	}
 	s := &aggSeries{key: key, name: clean, tagged: tagged}
-	if tagged && len(tags) > 0 {
-		s.tags = make(map[string]string, len(tags))
-		for k, v := range tags {
-			s.tags[k] = v
-		}
-		s.pairs = sortedPairs(s.tags)
+	if tagged {
+		s.pairs = sortedPairs(tags)
 	}
 	if a.newSketch != nil {
 		s.sketch = a.newSketch()
@@ -347,7 +364,7 @@ func (a *Aggregator) Stats() AggregatorStats {
 // aggSnapshot is one series' state taken out of the aggregator by a flush.
 type aggSnapshot struct {
 	name   string
-	tags   map[string]string
+	pairs  []tagKV
 	key    string
 	tagged bool
 	stats  aggStats
@@ -366,7 +383,7 @@ func (a *Aggregator) collect(reset bool) []aggSnapshot {
 		if s.stats.count == 0 {
 			continue
 		}
-		snap := aggSnapshot{name: s.name, tags: s.tags, key: s.key, tagged: s.tagged, stats: s.stats}
+		snap := aggSnapshot{name: s.name, pairs: s.pairs, key: s.key, tagged: s.tagged, stats: s.stats}
 		if s.sketch != nil {
 			snap.pct = make([]float64, len(a.pcts))
 			for j, p := range a.pcts {
@@ -443,7 +460,7 @@ func (a *Aggregator) restore(snaps []aggSnapshot) {
 	for _, sn := range snaps {
 		s, ok := a.index[sn.key]
 		if !ok {
-			s = &aggSeries{key: sn.key, name: sn.name, tags: sn.tags, pairs: sortedPairs(sn.tags), tagged: sn.tagged}
+			s = &aggSeries{key: sn.key, name: sn.name, pairs: sn.pairs, tagged: sn.tagged}
 			a.index[sn.key] = s
 			a.series = append(a.series, s)
 		}
@@ -492,7 +509,7 @@ func (a *Aggregator) measurements(snaps []aggSnapshot, now time.Time) (ms []Meas
 			SumSquares: &extra[2*j], Last: &extra[2*j+1]}
 		m := Measurement{Name: sn.name, Time: t, Summary: &sums[j]}
 		if sn.tagged {
-			m.Tags = a.seriesTags(sn.tags)
+			m.Tags = a.seriesTags(sn.pairs)
 		} else {
 			m.Source = a.source
 		}
@@ -511,7 +528,7 @@ func (a *Aggregator) measurements(snaps []aggSnapshot, now time.Time) (ms []Meas
 }
 
 // seriesTags is the tag set a tagged series is sent with: the aggregator's tags under its own.
-func (a *Aggregator) seriesTags(own map[string]string) map[string]string {
+func (a *Aggregator) seriesTags(own []tagKV) map[string]string {
 	if len(a.tags) == 0 && len(own) == 0 {
 		return nil
 	}
@@ -519,8 +536,8 @@ func (a *Aggregator) seriesTags(own map[string]string) map[string]string {
 	for k, v := range a.tags {
 		t[k] = v
 	}
-	for k, v := range own {
-		t[k] = v
+	for _, p := range own {
+		t[p.k] = p.v
 	}
 	return t
 }

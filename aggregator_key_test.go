@@ -33,7 +33,11 @@ func aggTotals(t *testing.T, a *Aggregator) map[string][2]float64 {
 	defer a.mu.Unlock()
 	out := map[string][2]float64{}
 	for _, s := range a.series {
-		c := canonical(s.tagged, s.name, s.tags)
+		tags := map[string]string{}
+		for _, p := range s.pairs {
+			tags[p.k] = p.v
+		}
+		c := canonical(s.tagged, s.name, tags)
 		_, dup := out[c]
 		require.False(t, dup, "two series for %s", c)
 		out[c] = [2]float64{float64(s.stats.count), s.stats.sum}
@@ -90,23 +94,23 @@ func TestAggregatorHintsNeverMixSeries(t *testing.T) {
 	assert.Equal(t, want, aggTotals(t, a))
 }
 
-// TestAggregatorHintSameSlot forces every call into one hint slot: only content decides.
+// TestAggregatorHintSameSlot forces every call into one hint set: only content decides.
 func TestAggregatorHintSameSlot(t *testing.T) {
 	c, err := Connect("u@example.com", "tok")
 	require.NoError(t, err)
 	a := c.NewAggregator(AggregatorOptions{})
 	m := map[string]string{"host": "a"}
-	const slot = 7
+	set := &a.recent.sets[7]
 	add := func(name string, v float64, tags map[string]string) {
-		require.NoError(t, a.addByKey(name, v, tags, true, slot))
-		// What add would do with this slot's hint, whatever hintSlot says.
-		if s := a.recent.slots[slot].Load(); s != nil && s.matches(name, tags, true) {
+		require.NoError(t, a.addByKey(name, v, tags, true, set))
+		// What add would do with this set's hints, whatever set it would pick.
+		if s := set.find(name, tags, true); s != nil {
 			a.mu.Lock()
 			a.recordLocked(s, v)
 			a.mu.Unlock()
 			return
 		}
-		require.NoError(t, a.addByKey(name, v, tags, true, slot))
+		require.NoError(t, a.addByKey(name, v, tags, true, set))
 	}
 	add("n", 1, m)     // 2 values (addByKey, then the hint)
 	m["host"] = "b"    // same map, other content

@@ -11,7 +11,7 @@ type AggregatorSeries struct {
 	a      *Aggregator
 	key    string
 	name   string
-	tags   map[string]string // own copy
+	tags   map[string]string // own copy, to register the series again
 	tagged bool
 	s      *aggSeries // guarded by a.mu
 }
