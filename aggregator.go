@@ -93,7 +93,7 @@ type Aggregator struct {
 	pcts        []float64
 	pctNames    []string // ".p95" for 95
 	newSketch   func() Sketch
-	err         error // from the options, returned by every call
+	err         error     // from the options, returned by every call
 	legacyBase  []tagPair // the client's tags: the defaults of legacy series (which then go tagged)
 	taggedBase  []tagPair // the aggregator's tags over the client's: the defaults of tagged series
 
