@@ -323,7 +323,7 @@ func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, t
 	} else {
 		probe.Source = a.source
 	}
-	ck, err := a.c.checkMeasurement(&probe, base, nil)
+	ck, err := a.c.checkMeasurement(&probe, base, nil, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -271,7 +271,7 @@ func TestEncodeAllocs(t *testing.T) {
 	allocs := testing.AllocsPerRun(20, func() {
 		buf = buf[:0]
 		for i := range ms {
-			ck, err := c.checkMeasurement(&ms[i], base, scratch[:])
+			ck, err := c.checkMeasurement(&ms[i], base, scratch[:], nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -351,7 +351,7 @@ func BenchmarkEncode(b *testing.B) {
 		for b.Loop() {
 			objs = objs[:0]
 			for i := range ms {
-				ck, err := c.checkMeasurement(&ms[i], nil, scratch[:])
+				ck, err := c.checkMeasurement(&ms[i], nil, scratch[:], nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -416,7 +416,7 @@ func FuzzEncode(f *testing.F) {
 		if kind&4 != 0 {
 			m.Tags = map[string]string{tagK: tagV, "service": "own"}
 		}
-		ck, err := c.checkMeasurement(&m, sortedTags(c.tags, nil), nil)
+		ck, err := c.checkMeasurement(&m, sortedTags(c.tags, nil), nil, nil)
 		if err != nil {
 			return
 		}

@@ -120,7 +120,8 @@ type QueueStats struct {
 // Queue (defer q.Close(ctx)).
 type Queue struct {
 	c          *Client
-	base       []tagPair // the queue's tags over the client's, sorted: every measurement's defaults
+	base       []tagPair   // the queue's tags over the client's, sorted: every measurement's defaults
+	seen       *tagLayouts // what Add checked before, for checkMeasurement
 	chunkSize  int
 	maxPending int
 	autoSubmit int
@@ -131,7 +132,7 @@ type Queue struct {
 	blocks  []*block      // waiting, oldest first
 	open    [2]*block     // legacy and tagged: the block Add appends to (the last of its route)
 	retry   []builtChunk  // built and stamped chunks waiting to be sent (or spooled) again, oldest first
-	free    []*block      // emptied blocks, with their buffers
+	spare   sync.Pool     // emptied *block, with their buffers: reused, and let go by the GC when idle
 	held    int           // measurements in memory: in blocks, in retry, or in a flush
 	room    chan struct{} // closed when held drops, for AddWait; replaced then
 	objSize int           // bytes of the last full block per measurement, to size new ones
@@ -176,9 +177,6 @@ type builtChunk struct {
 // measurements decodes the measurements of c (a failure path: for OnDrop).
 func (c builtChunk) measurements() []Measurement { return decodeChunk(c.tagged, c.body, c.count) }
 
-// maxFreeBlocks bounds the emptied blocks a Queue keeps for reuse.
-const maxFreeBlocks = 16
-
 // NewQueue returns a Queue sending through c. See QueueOptions for the defaults.
 func (c *Client) NewQueue(opts QueueOptions) *Queue {
 	q := &Queue{
@@ -207,6 +205,7 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 		q.err = fmt.Errorf("librato: QueueOptions.Tags: %w", err)
 	}
 	q.base = sortedTags(opts.Tags, c.tags)
+	q.seen = newTagLayouts(q.base)
 	if len(q.base) > MaxTags && q.err == nil {
 		q.err = fmt.Errorf("librato: QueueOptions.Tags: %w", tooManyTags(len(q.base)))
 	}
@@ -266,7 +265,7 @@ func (q *Queue) add(ctx context.Context, wait bool, m *Measurement) error {
 		return q.err
 	}
 	var scratch [inlineTags]tagPair
-	ck, err := q.c.checkMeasurement(m, q.base, scratch[:])
+	ck, err := q.c.checkMeasurement(m, q.base, scratch[:], q.seen)
 	if err != nil {
 		return &measurementError{name: m.Name, err: err}
 	}
@@ -328,12 +327,8 @@ func (q *Queue) add(ctx context.Context, wait bool, m *Measurement) error {
 
 // newBlockLocked starts a block at the end of the queue. q.mu is held.
 func (q *Queue) newBlockLocked(tagged bool) *block {
-	var b *block
-	if n := len(q.free); n > 0 {
-		b = q.free[n-1]
-		q.free[n-1] = nil
-		q.free = q.free[:n-1]
-	} else {
+	b, _ := q.spare.Get().(*block)
+	if b == nil {
 		b = &block{}
 		b.objs[arrayGauges] = make([]byte, 0, q.chunkSize*(q.objSize+1)+q.objSize)
 	}
@@ -384,9 +379,9 @@ func (q *Queue) recycleLocked(b *block) {
 	if b.n == q.chunkSize && b.n > 0 {
 		q.objSize = b.size() / b.n
 	}
-	if len(q.free) < maxFreeBlocks && !q.final {
+	if !q.final {
 		b.n, b.objs[0], b.objs[1] = 0, b.objs[0][:0], b.objs[1][:0]
-		q.free = append(q.free, b)
+		q.spare.Put(b)
 	}
 }
 

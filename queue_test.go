@@ -3,6 +3,8 @@ package librato
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -434,4 +436,65 @@ func TestQueueSpoolDirIsWired(t *testing.T) {
 	require.NoError(t, q2.Submit(context.Background()), "the next Queue on the directory sends what was left")
 	assert.Equal(t, uint64(2), q2.Stats().Sent)
 	require.NoError(t, q2.Close(context.Background()))
+}
+
+// TestQueueAddReadsEveryMapByContent: call sites that reuse one map and change it between Adds,
+// share names with other tag sets, swap tag names, put invalid values in, or pass new maps each
+// time: every measurement arrives with the tags it had at its Add (checked against Submit's path,
+// which remembers nothing), and invalid ones are refused by Add, however alike the calls before.
+func TestQueueAddReadsEveryMapByContent(t *testing.T) {
+	f := &fakeAPI{}
+	c := newFakeClient(t, f, fakeNow)
+	q := c.NewQueue(QueueOptions{MaxPending: -1, ChunkSize: 10_000, Tags: map[string]string{"service": "api", "b": "queue"}})
+	rng := rand.New(rand.NewPCG(5, 6))
+	names := []string{"http.req", "http.req", "db.query", "x"}
+	keys := []string{"status", "host", "b", "a", "z"}
+	vals := []string{"200", "404", "500", "web-1", `a\b`, "x y", "bad\x00value", ""}
+	shared := []map[string]string{{"status": "200"}, {"host": "h", "status": "200"}, {}}
+	var want []Measurement
+	for i := range 5000 {
+		tags := shared[rng.IntN(len(shared))]
+		if rng.IntN(4) == 0 {
+			tags = map[string]string{} // a new map
+		}
+		switch rng.IntN(4) {
+		case 0:
+			tags[keys[rng.IntN(len(keys))]] = vals[rng.IntN(len(vals))]
+		case 1:
+			for k := range tags {
+				delete(tags, k)
+				break
+			}
+		case 2:
+			for k := range tags {
+				tags[k] = vals[rng.IntN(len(vals))]
+			}
+		}
+		m := Measurement{Name: names[rng.IntN(len(names))], Value: float64(i), Tags: tags}
+		snap := m
+		snap.Tags = maps.Clone(tags)
+		var single []Measurement
+		err := q.Add(m)
+		_, bad := c.encodeBatch([]Measurement{snap}, q.base, false)
+		if bad != nil {
+			require.Error(t, err, "Add accepts what the full check refuses: %v", snap.Tags)
+			continue
+		}
+		require.NoError(t, err, "Add refuses what the full check accepts: %v", snap.Tags)
+		single = append(single, snap)
+		want = append(want, single...)
+	}
+	require.NoError(t, q.Flush(context.Background()))
+	var got []map[string]any
+	for _, r := range f.requests() {
+		got = append(got, decodeBody(t, r.Body).all()...)
+	}
+	require.Len(t, got, len(want))
+	for i, m := range want {
+		b, bad := c.encodeBatch([]Measurement{m}, q.base, false)
+		require.Nil(t, bad)
+		exp := decodeBody(t, b.chunks[0].body).all()[0]
+		exp["time"] = got[i]["time"] // the chunk's time
+		require.Equal(t, exp, got[i], "measurement %d", i)
+	}
 }

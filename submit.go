@@ -87,7 +87,7 @@ func (c *Client) encodeBatch(ms []Measurement, base []tagPair, skipInvalid bool)
 	var scratch [inlineTags]tagPair
 	names := make([]string, len(ms))
 	for i := range ms {
-		ck, err := c.checkMeasurement(&ms[i], base, scratch[:])
+		ck, err := c.checkMeasurement(&ms[i], base, scratch[:], nil)
 		if err != nil {
 			bad = append(bad, &InvalidMeasurementError{Index: i, Name: ms[i].Name, Err: err})
 			continue

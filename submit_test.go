@@ -513,11 +513,11 @@ func TestCheckMeasurementSanitizes(t *testing.T) {
 	c, err := Connect("u@example.com", "tok", WithSanitizer(SanitizeMetricName))
 	require.NoError(t, err)
 	m := Measurement{Name: "a b", Value: 1}
-	ck, err := c.checkMeasurement(&m, nil, nil)
+	ck, err := c.checkMeasurement(&m, nil, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "a-b", ck.name, "checkMeasurement gives the sanitized name")
 	assert.Equal(t, "a b", m.Name, "and leaves the caller's measurement alone")
-	_, err = c.checkMeasurement(&Measurement{Name: "x", Value: math.NaN()}, nil, nil)
+	_, err = c.checkMeasurement(&Measurement{Name: "x", Value: math.NaN()}, nil, nil, nil)
 	assert.True(t, errors.Is(err, ErrInvalid))
 }
 
@@ -532,7 +532,7 @@ func TestCheckMeasurementAllocs(t *testing.T) {
 	for i := range ms {
 		allocs := testing.AllocsPerRun(100, func() {
 			var scratch [inlineTags]tagPair
-			if _, err := c.checkMeasurement(&ms[i], base, scratch[:]); err != nil {
+			if _, err := c.checkMeasurement(&ms[i], base, scratch[:], nil); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -547,7 +547,7 @@ func BenchmarkCheckMeasurement(b *testing.B) {
 	b.ReportAllocs()
 	var scratch [inlineTags]tagPair
 	for b.Loop() {
-		if _, err := c.checkMeasurement(&m0, nil, scratch[:]); err != nil {
+		if _, err := c.checkMeasurement(&m0, nil, scratch[:], nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,9 +3,11 @@ package librato
 import (
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,12 +69,25 @@ type checked struct {
 // position. It reads m.Tags once, merging into scratch (the caller's space, usually an array of
 // inlineTags on its stack), and allocates only when that is too small. (The result is returned,
 // not written through a pointer, so that scratch can stay on the caller's stack.)
-func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair) (checked, error) {
+//
+// seen, when not nil, is the caller's memory of measurements it checked before (a Queue's): a
+// measurement with a name and tag names seen before skips the name check and the reading and
+// sorting of its tag names, but every tag value is still checked; see tagLayouts.
+func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair, seen *tagLayouts) (checked, error) {
 	// The parts are kept in separate variables until the end: escape analysis follows a struct as
 	// a whole, and the name going into an error would otherwise take scratch to the heap.
-	name := c.sanitize(m.Name)
-	if !validChars(name, 1, MaxMetricNameLength, className) {
-		return checked{}, ValidateMetricName(name)
+	var name string
+	var tags []tagPair
+	layout := seen.find(m.Name, m.Tags)
+	if layout != nil {
+		name = layout.name
+		tags = layout.fill(m.Tags, scratch)
+	}
+	if tags == nil {
+		name = c.sanitize(m.Name)
+		if !validChars(name, 1, MaxMetricNameLength, className) {
+			return checked{}, ValidateMetricName(name)
+		}
 	}
 	tagged := c.appOptics || len(m.Tags) > 0 || len(base) > 0
 	switch {
@@ -91,9 +106,14 @@ func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair) (chec
 			return checked{}, err
 		}
 	}
-	tags, err := mergeTags(m.Tags, base, scratch)
-	if err != nil {
-		return checked{}, err
+	var err error
+	if tags == nil {
+		if tags, err = mergeTags(m.Tags, base, scratch); err != nil {
+			return checked{}, err
+		}
+		if len(m.Tags) > 0 {
+			seen.learn(m.Name, name, m.Tags, tags)
+		}
 	}
 	if s := m.Summary; s != nil {
 		if err := checkSummary(m, s); err != nil {
@@ -125,6 +145,101 @@ func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair) (chec
 		}
 	}
 	return checked{name: name, tagged: tagged, tags: tags, attrs: attrs}, nil
+}
+
+// tagLayouts remembers, for a few (name, tag names) pairs, the checked name and the layout of the
+// merged tags, so that a measurement like one checked before is checked with one map lookup and one
+// value check per tag instead of reading, checking and sorting its map. It is keyed by content only
+// (a hash of the name and the tag count picks the slot; the name is compared, and every tag name
+// of the layout must be in the map, which has as many tags): the map may be new or changed at
+// every call. Lock-free; a slot is replaced only after it missed several times in a row, so call
+// sites that share a slot do not allocate a layout at every call.
+type tagLayouts struct {
+	seed  maphash.Seed
+	base  []tagPair // the defaults the layouts were merged with
+	slots [layoutSlots]layoutSlot
+}
+
+const (
+	layoutSlots   = 256
+	layoutPatient = 4 // misses in a row before a slot's layout is replaced
+)
+
+type layoutSlot struct {
+	p      atomic.Pointer[tagLayout]
+	misses atomic.Uint32
+}
+
+// tagLayout is the merged tag list of a name and a set of tag names: pairs sorted by name, own[i]
+// set for the measurement's own tags (their values are looked up), the others the defaults'.
+type tagLayout struct {
+	raw, name string // the name as given, and checked (sanitized)
+	nOwn      int
+	pairs     []tagPair
+	own       []bool
+}
+
+func newTagLayouts(base []tagPair) *tagLayouts {
+	return &tagLayouts{seed: maphash.MakeSeed(), base: base}
+}
+
+func (ls *tagLayouts) slot(raw string, n int) *layoutSlot {
+	return &ls.slots[(maphash.String(ls.seed, raw)+uint64(n))%layoutSlots]
+}
+
+// find returns the layout remembered for raw and a tag map of len(own), or nil.
+func (ls *tagLayouts) find(raw string, own map[string]string) *tagLayout {
+	if ls == nil || len(own) == 0 {
+		return nil
+	}
+	s := ls.slot(raw, len(own))
+	if l := s.p.Load(); l != nil && l.nOwn == len(own) && l.raw == raw {
+		return l
+	}
+	s.misses.Add(1)
+	return nil
+}
+
+// fill returns the merged tags of own in the layout, in scratch, or nil when own does not have the
+// layout's tag names or a value is invalid (then the full check says what is wrong).
+func (l *tagLayout) fill(own map[string]string, scratch []tagPair) []tagPair {
+	tags := scratch[:0]
+	if cap(tags) < len(l.pairs) {
+		tags = make([]tagPair, 0, len(l.pairs))
+	}
+	for i, p := range l.pairs {
+		if l.own[i] {
+			v, ok := own[p.k]
+			if !ok || !validChars(v, 1, MaxTagValueLength, classTagValue) {
+				return nil
+			}
+			p.v = v
+		}
+		tags = append(tags, p)
+	}
+	return tags
+}
+
+// learn remembers the layout of a checked measurement: raw its name as given, name as checked,
+// own its tags, merged the result of mergeTags.
+func (ls *tagLayouts) learn(raw, name string, own map[string]string, merged []tagPair) {
+	if ls == nil {
+		return
+	}
+	s := ls.slot(raw, len(own))
+	if s.p.Load() != nil && s.misses.Load() < layoutPatient {
+		return
+	}
+	l := &tagLayout{raw: raw, name: name, nOwn: len(own), pairs: make([]tagPair, len(merged)), own: make([]bool, len(merged))}
+	for i, p := range merged {
+		if _, mine := own[p.k]; mine {
+			l.own[i] = true
+			p.v = ""
+		}
+		l.pairs[i] = p
+	}
+	s.p.Store(l)
+	s.misses.Store(0)
 }
 
 // mergeTags validates own and returns own over base, sorted by name, in scratch (or base itself
