@@ -12,10 +12,13 @@
 // with tags (or any measurement of a client with default tags) to the tagged API and the rest to the
 // legacy source-based API, and sends them in chunks of 300.
 //
-// On a hot path, use a Queue or an Aggregator. Queue.Add and Aggregator.Add do no I/O and allocate
-// nothing for a series already seen; a Queue flushes in the background (FlushInterval,
-// AutoSubmitCount) and on Close, keeps only what was not accepted after a failure, isolates
-// measurements the API rejects, and counts and reports whatever it has to drop:
+// On a hot path, use a Queue or an Aggregator. Queue.Add and Aggregator.Add do no I/O, never block
+// and allocate nothing in the steady state, and keep nothing of the caller's: maps and strings may be
+// reused as soon as they return. A Queue flushes in the background (FlushInterval, AutoSubmitCount)
+// and on Close, keeps only what was not accepted after a failure, isolates measurements the API
+// rejects, writes ahead to a spool when given a SpoolDir, and counts and reports whatever it has to
+// drop. Submit, Queue flushes, the spool and the Aggregator deliver through one engine, so the same
+// bad measurement gives the same *RejectedError whichever way it went:
 //
 //	q := c.NewQueue(librato.QueueOptions{FlushInterval: 10 * time.Second})
 //	defer q.Close(ctx)
