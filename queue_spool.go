@@ -198,28 +198,47 @@ func (qs *queueSpool) write(all bool) error {
 	for _, b := range blocks {
 		chunks = append(chunks, b.build(sec))
 	}
-	recs := make([]spool.Record, len(chunks))
-	n := 0
-	for i, c := range chunks {
-		recs[i] = spool.Record{Kind: spoolKind(c.tagged), Count: c.count, Payload: c.body}
-		n += c.count
+	// Appended in batches of at most spoolBatchBytes, so that after a full disk what fits goes in
+	// and only the rest waits in memory for the next write.
+	stored, n := 0, 0 // chunks and measurements on disk
+	var err error
+	for stored < len(chunks) && err == nil {
+		var recs []spool.Record
+		size, count := 0, 0
+		for _, c := range chunks[stored:] {
+			if len(recs) > 0 && size+len(c.body) > spoolBatchBytes {
+				break
+			}
+			recs = append(recs, spool.Record{Kind: spoolKind(c.tagged), Count: c.count, Payload: c.body})
+			size += len(c.body)
+			count += c.count
+		}
+		if _, err = qs.sp.Append(recs...); err == nil {
+			stored += len(recs)
+			n += count
+		}
 	}
-	_, err := qs.sp.Append(recs...)
 	q.mu.Lock()
 	for _, b := range blocks {
 		q.recycleLocked(b)
 	}
+	q.releaseLocked(n)
 	if err != nil {
-		err = fmt.Errorf("librato: writing %s to the spool: %w", plural(n, "measurement"), err)
-		q.retry = append(chunks, q.retry...)
+		left := 0
+		for _, c := range chunks[stored:] {
+			left += c.count
+		}
+		err = fmt.Errorf("librato: writing %s to the spool (kept in memory for the next try): %w", plural(left, "measurement"), err)
+		q.retry = append(chunks[stored:], q.retry...)
 		q.stats.LastError = err
-	} else {
-		q.releaseLocked(n)
 	}
 	q.mu.Unlock()
 	qs.reportDropped()
 	return err
 }
+
+// spoolBatchBytes bounds the chunk bytes of one spool append.
+const spoolBatchBytes = 256 << 10
 
 // spoolKind is the spool's record kind for a chunk.
 func spoolKind(tagged bool) spool.Kind {
