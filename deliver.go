@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -57,14 +60,20 @@ type outcome struct {
 // (what is left is rejected as a group). After a transient failure it stops: the part that failed
 // and every part not yet tried are unsent.
 func (c *Client) deliver(ctx context.Context, tagged bool, body []byte, count int) outcome {
+	return c.deliverBody(ctx, tagged, body, nil, count)
+}
+
+// deliverBody is deliver with the whole chunk's body, for its first POST, given as rb (a
+// reusable buffer holding body) when rb is not nil.
+func (c *Client) deliverBody(ctx context.Context, tagged bool, body []byte, rb *requestBody, count int) outcome {
 	var o outcome
 	// Isolating one bad measurement takes two POSTs per halving; allow for about two.
 	budget := 4 * bits.Len(uint(count))
-	c.deliverPart(ctx, tagged, part{body, 0, count}, &budget, &o)
+	c.deliverPart(ctx, tagged, part{body, 0, count}, rb, &budget, &o)
 	return o
 }
 
-func (c *Client) deliverPart(ctx context.Context, tagged bool, p part, budget *int, o *outcome) {
+func (c *Client) deliverPart(ctx context.Context, tagged bool, p part, rb *requestBody, budget *int, o *outcome) {
 	if o.err != nil {
 		o.unsent = append(o.unsent, p)
 		return
@@ -75,7 +84,11 @@ func (c *Client) deliverPart(ctx context.Context, tagged bool, p part, budget *i
 		return
 	}
 	o.requests++
-	err := c.postPayload(ctx, tagged, p.body)
+	var body any = p.body
+	if rb != nil {
+		body = rb
+	}
+	err := c.postPayload(ctx, tagged, body)
 	var pe *PartialError
 	var be *BodyError
 	switch {
@@ -100,12 +113,85 @@ func (c *Client) deliverPart(ctx context.Context, tagged bool, p part, budget *i
 			return
 		}
 		*budget -= 2
-		c.deliverPart(ctx, tagged, a, budget, o)
-		c.deliverPart(ctx, tagged, b, budget, o)
+		c.deliverPart(ctx, tagged, a, nil, budget, o)
+		c.deliverPart(ctx, tagged, b, nil, budget, o)
 	default:
 		o.failures++
 		o.err = err
 		o.unsent = append(o.unsent, p)
+	}
+}
+
+// requestBody is a chunk body whose buffer is reused for later chunks, once the HTTP layer is done
+// with it: the transport may go on reading a request body after the round trip returned (when
+// the server answered early), so the buffer is free only when every reader handed out has been
+// read to its end or closed. Until then it is left to the garbage collector.
+type requestBody struct {
+	buf  []byte
+	live atomic.Int32 // readers handed out, not yet at their end or closed
+}
+
+// bodyPool holds the buffers of finished request bodies (*[]byte).
+var bodyPool sync.Pool
+
+// newRequestBody returns a body with an empty buffer of at least size bytes.
+func newRequestBody(size int) *requestBody {
+	if p, _ := bodyPool.Get().(*[]byte); p != nil && cap(*p) >= size {
+		return &requestBody{buf: (*p)[:0]}
+	}
+	return &requestBody{buf: make([]byte, 0, size)}
+}
+
+// release gives the buffer back for reuse if no reader can touch it any more.
+func (b *requestBody) release() {
+	if b.live.Load() == 0 && b.buf != nil {
+		buf := b.buf[:0]
+		b.buf = nil
+		bodyPool.Put(&buf)
+	}
+}
+
+// reader returns a new reader of the body (a retryablehttp.ReaderFunc).
+func (b *requestBody) reader() (io.Reader, error) {
+	b.live.Add(1)
+	return &bodyReader{b: b, r: bytes.NewReader(b.buf)}, nil
+}
+
+// bodyReader reads a requestBody and tells it when it is done.
+type bodyReader struct {
+	b    *requestBody
+	r    *bytes.Reader
+	done bool
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	if r.done {
+		return 0, io.EOF
+	}
+	n, err := r.r.Read(p)
+	if err == io.EOF {
+		r.finish()
+	}
+	return n, err
+}
+
+// Len is the bytes left, which the HTTP layer uses as the content length.
+func (r *bodyReader) Len() int {
+	if r.done {
+		return 0
+	}
+	return r.r.Len()
+}
+
+func (r *bodyReader) Close() error {
+	r.finish()
+	return nil
+}
+
+func (r *bodyReader) finish() {
+	if !r.done {
+		r.done = true
+		r.b.live.Add(-1)
 	}
 }
 
@@ -121,7 +207,8 @@ func splittable(err error) bool {
 // body has a non-empty top-level "errors" is a *PartialError; a 2xx body that is not JSON at all
 // is accepted (the API answered success); a 2xx body cut short or over the response cap is a
 // *BodyError, which deliver counts as accepted.
-func (c *Client) postPayload(ctx context.Context, tagged bool, body []byte) error {
+// body is a []byte or a *requestBody.
+func (c *Client) postPayload(ctx context.Context, tagged bool, body any) error {
 	path := "metrics"
 	if tagged {
 		path = "measurements"

@@ -38,6 +38,10 @@ type QueueOptions struct {
 	MaxPending int
 	// ChunkSize is the most measurements one POST carries (default: the client's, WithChunkSize).
 	ChunkSize int
+	// MaxInFlight is how many POSTs a flush without a spool has under way at once (default 1:
+	// one chunk after the other, in order). Over a link with a long round trip, a few more let a
+	// flush keep up with a busy queue; chunks then arrive in any order.
+	MaxInFlight int
 	// OnError, when set, is called with the error of every failed background flush (interval,
 	// auto-submit) or spool write, and with each damaged region found in the spool (a
 	// *SpoolDamageError). Flush and Close return their errors instead. It runs on the goroutine
@@ -123,6 +127,7 @@ type Queue struct {
 	base       []tagPair   // the queue's tags over the client's, sorted: every measurement's defaults
 	seen       *tagLayouts // what Add checked before, for checkMeasurement
 	chunkSize  int
+	inFlight   int
 	maxPending int
 	autoSubmit int
 	onError    func(error)
@@ -134,6 +139,8 @@ type Queue struct {
 	retry   []builtChunk  // built and stamped chunks waiting to be sent (or spooled) again, oldest first
 	spare   sync.Pool     // emptied *block, with their buffers: reused, and let go by the GC when idle
 	held    int           // measurements in memory: in blocks, in retry, or in a flush
+	waiting int           // of those, in blocks and retry (not in a flush)
+	kicked  bool          // the flusher was woken for the waiting ones and has not taken them yet
 	room    chan struct{} // closed when held drops, for AddWait; replaced then
 	objSize int           // bytes of the last full block per measurement, to size new ones
 	closed  bool          // Add refuses
@@ -167,6 +174,13 @@ func (b *block) build(sec int64) builtChunk {
 	return builtChunk{tagged: b.tagged, body: appendBody(make([]byte, 0, b.size()+bodyOverhead), b.tagged, sec, &b.objs), count: b.n}
 }
 
+// buildReusable returns the chunk of b, stamped with sec, in a reusable request body.
+func (b *block) buildReusable(sec int64) (builtChunk, *requestBody) {
+	rb := newRequestBody(b.size() + bodyOverhead)
+	rb.buf = appendBody(rb.buf, b.tagged, sec, &b.objs)
+	return builtChunk{tagged: b.tagged, body: rb.buf, count: b.n}, rb
+}
+
 // builtChunk is a chunk whose body is built (its time stamped).
 type builtChunk struct {
 	tagged bool
@@ -195,6 +209,7 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 	if q.chunkSize <= 0 {
 		q.chunkSize = c.chunkSize
 	}
+	q.inFlight = max(1, opts.MaxInFlight)
 	switch {
 	case q.maxPending == 0:
 		q.maxPending = DefaultMaxPending
@@ -311,7 +326,13 @@ func (q *Queue) add(ctx context.Context, wait bool, m *Measurement) error {
 	b.n++
 	q.held++
 	full := b.n == q.chunkSize
-	kick := q.autoSubmit > 0 && q.held >= q.autoSubmit
+	q.waiting++
+	// Wake the flusher once per batch: a channel send on every Add past the count would cost a
+	// lock each time while a flush is under way.
+	kick := q.autoSubmit > 0 && q.waiting >= q.autoSubmit && !q.kicked
+	if kick {
+		q.kicked = true
+	}
 	q.mu.Unlock()
 	if kick {
 		select {
@@ -347,6 +368,7 @@ func (q *Queue) takeLocked() ([]builtChunk, []*block) {
 	chunks, blocks := q.retry, q.blocks
 	q.retry, q.blocks = nil, nil
 	q.open = [2]*block{}
+	q.waiting, q.kicked = 0, false
 	return chunks, blocks
 }
 
@@ -355,11 +377,15 @@ func (q *Queue) takeLocked() ([]builtChunk, []*block) {
 func (q *Queue) takeFullLocked() ([]builtChunk, []*block) {
 	chunks := q.retry
 	q.retry = nil
+	for _, c := range chunks {
+		q.waiting -= c.count
+	}
 	var full []*block
 	kept := q.blocks[:0]
 	for _, b := range q.blocks {
 		if b.n == q.chunkSize {
 			full = append(full, b)
+			q.waiting -= b.n
 		} else {
 			kept = append(kept, b)
 		}

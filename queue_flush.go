@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 )
 
 // flush is Flush for a Queue without a spool: it takes what is queued, builds each block into a
-// chunk stamped with the flush's time, and delivers the chunks in order (the chunks a failed flush
-// kept first). The caller holds the flush semaphore.
+// chunk stamped with the flush's time, and delivers the chunks (the chunks a failed flush kept
+// first), up to MaxInFlight at once, in order when one at a time. After a transient failure it
+// starts no more: what it did not start goes back to the queue, in order. The caller holds the
+// flush semaphore.
 func (q *Queue) flush(ctx context.Context) error {
 	q.mu.Lock()
 	chunks, blocks := q.takeLocked()
@@ -16,28 +20,64 @@ func (q *Queue) flush(ctx context.Context) error {
 		q.stats.Flushes++
 	}
 	q.mu.Unlock()
-	if len(chunks)+len(blocks) == 0 {
+	n := len(chunks) + len(blocks)
+	if n == 0 {
 		return nil
 	}
 	sec := q.c.now().Unix()
-	var f flushResult
-	for i := range chunks {
-		if f.err != nil {
-			f.keep = append(f.keep, chunks[i:]...)
-			break
+	built := make([]builtChunk, n)
+	bodies := make([]*requestBody, n) // reusable once sent, for the chunks built here
+	outs := make([]outcome, n)
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, q.inFlight)
+	started := 0
+	for ; started < n && !failed.Load(); started++ {
+		i := started
+		if i < len(chunks) {
+			built[i] = chunks[i]
+		} else {
+			b := blocks[i-len(chunks)]
+			built[i], bodies[i] = b.buildReusable(sec)
+			q.mu.Lock()
+			q.recycleLocked(b)
+			q.mu.Unlock()
 		}
-		f.deliver(ctx, q.c, chunks[i])
+		send := func() {
+			c := built[i]
+			if outs[i] = q.c.deliverBody(ctx, c.tagged, c.body, bodies[i], c.count); outs[i].err != nil {
+				failed.Store(true)
+			}
+		}
+		if n == 1 || q.inFlight == 1 {
+			send()
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			send()
+		}()
 	}
-	for i, b := range blocks {
-		if f.err != nil {
-			f.back = blocks[i:]
+	wg.Wait()
+	var f flushResult
+	for i := range started {
+		f.add(built[i].tagged, &outs[i])
+		for _, p := range outs[i].unsent {
+			f.keep = append(f.keep, builtChunk{tagged: built[i].tagged, body: p.body, count: p.count()})
+		}
+		if bodies[i] != nil && len(outs[i].unsent) == 0 {
+			bodies[i].release() // nothing refers to it any more
+		}
+	}
+	for i := started; i < n; i++ {
+		if i < len(chunks) {
+			f.keep = append(f.keep, chunks[i])
+		} else {
+			f.back = blocks[i-len(chunks):]
 			break
 		}
-		c := b.build(sec)
-		q.mu.Lock()
-		q.recycleLocked(b)
-		q.mu.Unlock()
-		f.deliver(ctx, q.c, c)
 	}
 	return q.settle(&f)
 }
@@ -54,15 +94,6 @@ type flushResult struct {
 	err                error        // the transient failure that stopped the flush
 }
 
-// deliver sends chunk c and records the outcome; the parts of c not sent are kept.
-func (f *flushResult) deliver(ctx context.Context, cl *Client, c builtChunk) {
-	o := cl.deliver(ctx, c.tagged, c.body, c.count)
-	f.add(c.tagged, &o)
-	for _, p := range o.unsent {
-		f.keep = append(f.keep, builtChunk{tagged: c.tagged, body: p.body, count: p.count()})
-	}
-}
-
 // add records the outcome o of a chunk (tagged or not), but for its unsent parts.
 func (f *flushResult) add(tagged bool, o *outcome) {
 	f.sent += o.sent
@@ -74,7 +105,7 @@ func (f *flushResult) add(tagged bool, o *outcome) {
 		f.rejections = append(f.rejections, newRejectedError(measurementNames(ms), r.err))
 		f.dropped = append(f.dropped, ms)
 	}
-	if o.err != nil {
+	if o.err != nil && f.err == nil {
 		f.err = o.err
 	}
 	f.notes = append(f.notes, o.notes...)
@@ -116,6 +147,7 @@ func (q *Queue) settle(f *flushResult) error {
 			n += b.n
 		}
 		q.stats.Retried += uint64(n)
+		q.waiting += n
 		q.retry = append(f.keep, q.retry...)
 		if len(f.back) > 0 {
 			q.blocks = append(f.back, q.blocks...)

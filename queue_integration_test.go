@@ -2,8 +2,14 @@ package librato_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,4 +143,79 @@ func TestAggregatorIntegrationSummaries(t *testing.T) {
 	assert.Equal(t, int64(4), tg[0].Count)
 	assert.Equal(t, 10.0, tg[0].Last)
 	assert.Equal(t, floored, tg[0].Time.Unix())
+}
+
+// TestQueueAtFullSpeedCountsEveryDrop: with AutoSubmitCount 300 and a loopback server, a producer
+// adding as fast as it can outruns the sending side on a 2-core machine (the server shares the
+// cores), and the queue fills. Whatever Add refuses is counted and passed to OnDrop, exactly:
+// added = sent + dropped, and everything accepted arrives.
+func TestQueueAtFullSpeedCountsEveryDrop(t *testing.T) {
+	var received atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Measurements []json.RawMessage }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		received.Add(int64(len(body.Measurements)))
+	}))
+	defer srv.Close()
+	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"))
+	require.NoError(t, err)
+	var onDrop atomic.Int64
+	q := c.NewQueue(librato.QueueOptions{AutoSubmitCount: 300, OnDrop: func(ms []librato.Measurement, reason error) {
+		assert.ErrorIs(t, reason, librato.ErrQueueFull)
+		onDrop.Add(int64(len(ms)))
+	}})
+	n := 1_000_000
+	if raceEnabled {
+		n = 200_000
+	}
+	var full int64
+	tags := map[string]string{"host": "h", "region": "us-east-1", "service": "api"}
+	for i := range n {
+		tags["host"] = "h" + strconv.Itoa(i%8)
+		if err := q.Add(librato.Measurement{Name: "api.latency", Value: float64(i), Tags: tags}); errors.Is(err, librato.ErrQueueFull) {
+			full++
+		} else {
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, q.Close(context.Background()))
+	st := q.Stats()
+	assert.Equal(t, uint64(full), st.Dropped)
+	assert.Equal(t, full, onDrop.Load())
+	assert.Equal(t, uint64(n)-st.Dropped, st.Sent)
+	assert.Equal(t, int64(st.Sent), received.Load(), "everything accepted arrived")
+	t.Logf("%d added at full speed: %d sent, %d refused with ErrQueueFull (%.1f %%), %d requests",
+		n, st.Sent, full, 100*float64(full)/float64(n), st.Requests)
+}
+
+// TestQueueMaxInFlight: a flush has up to MaxInFlight POSTs under way at once, never more, and
+// delivers everything.
+func TestQueueMaxInFlight(t *testing.T) {
+	var now, most atomic.Int32
+	var received atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := now.Add(1)
+		defer now.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		var body struct{ Measurements []json.RawMessage }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		time.Sleep(20 * time.Millisecond)
+		received.Add(int64(len(body.Measurements)))
+	}))
+	defer srv.Close()
+	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"))
+	require.NoError(t, err)
+	q := c.NewQueue(librato.QueueOptions{MaxInFlight: 3, ChunkSize: 10})
+	for i := range 200 {
+		require.NoError(t, q.Add(librato.Measurement{Name: "m", Value: float64(i), Tags: map[string]string{"k": "v"}}))
+	}
+	require.NoError(t, q.Flush(context.Background()))
+	assert.Equal(t, int64(200), received.Load())
+	assert.Equal(t, int32(3), most.Load(), "three POSTs at once, not more")
+	assert.Equal(t, uint64(20), q.Stats().Requests)
+	require.NoError(t, q.Close(context.Background()))
 }

@@ -230,6 +230,7 @@ func (qs *queueSpool) write(all bool) error {
 		}
 		err = fmt.Errorf("librato: writing %s to the spool (kept in memory for the next try): %w", plural(left, "measurement"), err)
 		q.retry = append(chunks[stored:], q.retry...)
+		q.waiting += left
 		q.stats.LastError = err
 	}
 	q.mu.Unlock()

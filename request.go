@@ -68,10 +68,13 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, query url.V
 		u.RawQuery = query.Encode()
 	}
 	var payload []byte
+	var reusable *requestBody
 	switch b := body.(type) {
 	case nil:
 	case []byte:
 		payload = b
+	case *requestBody:
+		payload, reusable = b.buf, b
 	default:
 		if payload, err = json.Marshal(body); err != nil {
 			return nil, fmt.Errorf("librato: encoding %s %s: %w", method, path, err)
@@ -86,7 +89,10 @@ func (c *Client) roundTrip(ctx context.Context, method, path string, query url.V
 		gzipped = true
 	}
 	var reqBody any // a nil interface, not a nil []byte, means "no body" to retryablehttp
-	if payload != nil {
+	switch {
+	case reusable != nil && !gzipped:
+		reqBody = retryablehttp.ReaderFunc(reusable.reader)
+	case payload != nil:
 		reqBody = payload
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, method, u.String(), reqBody)

@@ -1,0 +1,6 @@
+//go:build !race
+
+package librato_test
+
+// raceEnabled: the race detector slows everything down about tenfold.
+const raceEnabled = false
