@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // discardEnv, when set, makes the test binary serve as the discard process instead of running
@@ -30,6 +34,11 @@ type discardStats struct {
 	BodyBytes uint64 `json:"body_bytes"` // their body bytes, as sent
 	Datagrams uint64 `json:"datagrams"`  // UDP datagrams
 	UDPBytes  uint64 `json:"udp_bytes"`  // their bytes
+	// Points counts the values the bodies and datagrams carried: Librato JSON measurements,
+	// OTLP data points, statsd lines.
+	Points uint64 `json:"points"`
+	// Unreadable counts HTTP bodies that were not one of those formats.
+	Unreadable uint64 `json:"unreadable"`
 }
 
 func TestMain(m *testing.M) {
@@ -45,8 +54,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// serveDiscard listens on a loopback TCP port (HTTP: reads and discards every request body,
-// answers 200 with no body) and a loopback UDP port (reads and discards datagrams), writes
+// serveDiscard listens on a loopback TCP port (HTTP: reads every request body, counts its
+// values and discards it, answers 200 with no body) and a loopback UDP port (reads and discards datagrams), writes
 // "<http addr> <udp addr>\n" to out, and returns when in reaches EOF (the parent closed it or
 // died).
 func serveDiscard(in io.Reader, out io.Writer) error {
@@ -58,18 +67,29 @@ func serveDiscard(in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var st struct{ requests, bodyBytes, datagrams, udpBytes atomic.Uint64 }
+	if conn, ok := pc.(*net.UDPConn); ok {
+		_ = conn.SetReadBuffer(8 << 20) // fewer datagrams lost in bursts
+	}
+	var st struct {
+		requests, bodyBytes, datagrams, udpBytes, points, unreadable atomic.Uint64
+	}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == statsPath {
 			_ = json.NewEncoder(w).Encode(discardStats{
 				Requests: st.requests.Load(), BodyBytes: st.bodyBytes.Load(),
 				Datagrams: st.datagrams.Load(), UDPBytes: st.udpBytes.Load(),
+				Points: st.points.Load(), Unreadable: st.unreadable.Load(),
 			})
 			return
 		}
-		n, _ := io.Copy(io.Discard, r.Body)
+		body, err := io.ReadAll(r.Body)
 		st.requests.Add(1)
-		st.bodyBytes.Add(uint64(n))
+		st.bodyBytes.Add(uint64(len(body)))
+		if n, ok := countPoints(r.Header.Get("Content-Type"), body); ok && err == nil {
+			st.points.Add(uint64(n))
+		} else {
+			st.unreadable.Add(1)
+		}
 	})}
 	go func() { _ = srv.Serve(ln) }()
 	go func() {
@@ -81,6 +101,7 @@ func serveDiscard(in io.Reader, out io.Writer) error {
 			}
 			st.datagrams.Add(1)
 			st.udpBytes.Add(uint64(n))
+			st.points.Add(uint64(countLines(buf[:n])))
 		}
 	}()
 	if _, err := fmt.Fprintf(out, "%s %s\n", ln.Addr(), pc.LocalAddr()); err != nil {
@@ -89,6 +110,44 @@ func serveDiscard(in io.Reader, out io.Writer) error {
 	_, _ = io.Copy(io.Discard, in)
 	_ = pc.Close()
 	return srv.Close()
+}
+
+// countPoints counts the values in an HTTP body: a Librato JSON payload or an OTLP protobuf
+// export request. Decoding costs the discard process only.
+func countPoints(contentType string, body []byte) (int, bool) {
+	if strings.HasPrefix(contentType, "application/x-protobuf") {
+		var req colmetricpb.ExportMetricsServiceRequest
+		if proto.Unmarshal(body, &req) != nil {
+			return 0, false
+		}
+		n := 0
+		for _, rm := range req.ResourceMetrics {
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					n += len(m.GetGauge().GetDataPoints()) + len(m.GetSum().GetDataPoints()) +
+						len(m.GetHistogram().GetDataPoints())
+				}
+			}
+		}
+		return n, true
+	}
+	// Librato JSON, tagged or legacy: one "name" per measurement (a plain count keeps this
+	// process quick; the benchmarks' tags never contain that string).
+	if !bytes.HasPrefix(body, []byte("{")) {
+		return 0, false
+	}
+	return bytes.Count(body, []byte(`"name":`)), true
+}
+
+// countLines counts the statsd messages of a datagram: non-empty lines.
+func countLines(datagram []byte) int {
+	n := 0
+	for line := range bytes.SplitSeq(datagram, []byte("\n")) {
+		if len(line) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // discardProcess is the child process started by discardAddrs.
