@@ -98,25 +98,34 @@ func submit(b *testing.B, q *librato.Queue) {
 }
 
 // BenchmarkAdd3Tags compares Queue.Add of a gauge with three tags, the caller changing its tag map
-// between calls, with datadog-go's aggregated Gauge on the same four tag sets.
+// between calls, with datadog-go's aggregated Gauge on the same four tag sets; and Queue.Add on a
+// drained queue with Queue.Add on a queue growing to heldRound measurements.
 func BenchmarkAdd3Tags(b *testing.B) {
 	// librato-host-cycles: one map per goroutine; "host" is set to the next of four values
-	// before each Add, region and service stay.
+	// before each Add, region and service stay. held-1000000: the same on one goroutine, into a
+	// queue that is never drained (see heldAdds).
 	b.Run("librato-host-cycles", func(b *testing.B) {
+		add := func(q *librato.Queue, tags map[string]string, i int) {
+			tags["host"] = tagSets[i&3].host
+			if err := q.Add(librato.Measurement{Name: metricName, Value: float64(i & 1023), Tags: tags}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		newMap := func() map[string]string {
+			return map[string]string{"host": "", "region": tagSets[0].region, "service": tagSets[0].service}
+		}
 		eachWidth(b, func(b *testing.B, goroutines int) {
 			q := discardQueue(b, librato.QueueOptions{})
 			defer closeQueue(b, q)
 			maps := make([]map[string]string, goroutines)
 			for g := range maps {
-				maps[g] = map[string]string{"host": "", "region": tagSets[0].region, "service": tagSets[0].service}
+				maps[g] = newMap()
 			}
-			rounds(b, goroutines, func(g, i int) {
-				tags := maps[g]
-				tags["host"] = tagSets[i&3].host
-				if err := q.Add(librato.Measurement{Name: metricName, Value: float64(i & 1023), Tags: tags}); err != nil {
-					b.Fatal(err)
-				}
-			}, func() { submit(b, q) })
+			rounds(b, goroutines, func(g, i int) { add(q, maps[g], i) }, func() { submit(b, q) })
+		})
+		b.Run("held-"+strconv.Itoa(heldRound), func(b *testing.B) {
+			tags := newMap()
+			heldAdds(b, func(q *librato.Queue, i int) { add(q, tags, i) })
 		})
 	})
 
@@ -164,52 +173,34 @@ func BenchmarkAdd3Tags(b *testing.B) {
 	})
 }
 
-// heldRound is how many measurements BenchmarkQueueHeld/growing lets a queue hold before it
-// starts over with a new one.
+// heldRound is how many measurements heldAdds lets a queue hold before it starts over with a
+// new one.
 const heldRound = 1_000_000
 
-// BenchmarkQueueHeld compares Queue.Add (the host-cycles map of BenchmarkAdd3Tags, one
-// goroutine) on a queue drained every drainEvery adds with a queue that holds everything: no
-// cap, no flush, a new queue every heldRound adds (made, and the old one closed and collected,
-// with the timer stopped). With b.N ≥ heldRound, each queue grows from 0 to heldRound held
-// measurements.
-func BenchmarkQueueHeld(b *testing.B) {
-	tags := map[string]string{"host": "", "region": tagSets[0].region, "service": tagSets[0].service}
-	add := func(q *librato.Queue, i int) {
-		tags["host"] = tagSets[i&3].host
-		if err := q.Add(librato.Measurement{Name: metricName, Value: float64(i & 1023), Tags: tags}); err != nil {
-			b.Fatal(err)
+// heldAdds calls add b.N times on one goroutine into a queue that holds everything: no cap, no
+// flush, a new queue every heldRound adds (made, and the old one closed and collected, with the
+// timer stopped). With b.N ≥ heldRound, each queue grows from 0 to heldRound held measurements.
+func heldAdds(b *testing.B, add func(q *librato.Queue, i int)) {
+	b.ReportAllocs()
+	for done := 0; done < b.N; {
+		b.StopTimer()
+		q := discardQueue(b, librato.QueueOptions{MaxPending: -1})
+		runtime.GC() // the previous queue's garbage is not this round's cost
+		n := min(heldRound, b.N-done)
+		b.StartTimer()
+		for i := range n {
+			add(q, i)
 		}
+		b.StopTimer()
+		if got := q.Len(); got != n {
+			b.Fatalf("queue holds %d, want %d", got, n)
+		}
+		// Drop what it holds: sending a million measurements is not what is measured.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = q.Close(ctx)
+		done += n
 	}
-
-	b.Run("drained", func(b *testing.B) {
-		q := discardQueue(b, librato.QueueOptions{})
-		defer closeQueue(b, q)
-		rounds(b, 1, func(_, i int) { add(q, i) }, func() { submit(b, q) })
-	})
-
-	b.Run("growing-"+strconv.Itoa(heldRound), func(b *testing.B) {
-		b.ReportAllocs()
-		for done := 0; done < b.N; {
-			b.StopTimer()
-			q := discardQueue(b, librato.QueueOptions{MaxPending: -1})
-			runtime.GC() // the previous queue's garbage is not this round's cost
-			n := min(heldRound, b.N-done)
-			b.StartTimer()
-			for i := range n {
-				add(q, i)
-			}
-			b.StopTimer()
-			if got := q.Len(); got != n {
-				b.Fatalf("queue holds %d, want %d", got, n)
-			}
-			// Drop what it holds: sending a million measurements is not what is measured.
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			_ = q.Close(ctx)
-			done += n
-		}
-	})
 }
 
 // closeQueue closes q, sending what is left.
