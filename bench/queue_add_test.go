@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strconv"
 	"sync"
@@ -36,16 +37,20 @@ func (t tagSet) list() []string {
 // rounds runs b.N calls of add on goroutines goroutines (add(g, i): goroutine g, its i-th call),
 // in rounds of drainEvery calls per goroutine; after each round, with the timer stopped, it
 // calls between. ns/op is the wall time of the rounds divided by b.N, as with b.RunParallel.
-func rounds(b *testing.B, goroutines int, add func(g, i int), between func()) {
+// The first error of add ends the benchmark (after its round).
+func rounds(b *testing.B, goroutines int, add func(g, i int) error, between func()) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	next := make([]int, goroutines) // each goroutine's next i
+	errs := make([]error, goroutines)
 	for done := 0; done < b.N; {
 		n := min(drainEvery*goroutines, b.N-done)
 		b.StartTimer()
 		if goroutines == 1 {
 			for range n {
-				add(0, next[0])
+				if errs[0] = add(0, next[0]); errs[0] != nil {
+					break
+				}
 				next[0]++
 			}
 		} else {
@@ -57,7 +62,9 @@ func rounds(b *testing.B, goroutines int, add func(g, i int), between func()) {
 				}
 				wg.Go(func() {
 					for range share {
-						add(g, next[g])
+						if errs[g] = add(g, next[g]); errs[g] != nil {
+							return
+						}
 						next[g]++
 					}
 				})
@@ -65,6 +72,9 @@ func rounds(b *testing.B, goroutines int, add func(g, i int), between func()) {
 			wg.Wait()
 		}
 		b.StopTimer()
+		if err := errors.Join(errs...); err != nil {
+			b.Fatal(err)
+		}
 		done += n
 		between()
 	}
@@ -105,11 +115,9 @@ func BenchmarkAdd3Tags(b *testing.B) {
 	// before each Add, region and service stay. held-1000000: the same on one goroutine, into a
 	// queue that is never drained (see heldAdds).
 	b.Run("librato-host-cycles", func(b *testing.B) {
-		add := func(q *librato.Queue, tags map[string]string, i int) {
+		add := func(q *librato.Queue, tags map[string]string, i int) error {
 			tags["host"] = tagSets[i&3].host
-			if err := q.Add(librato.Measurement{Name: metricName, Value: float64(i & 1023), Tags: tags}); err != nil {
-				b.Fatal(err)
-			}
+			return q.Add(librato.Measurement{Name: metricName, Value: float64(i & 1023), Tags: tags})
 		}
 		newMap := func() map[string]string {
 			return map[string]string{"host": "", "region": tagSets[0].region, "service": tagSets[0].service}
@@ -121,11 +129,11 @@ func BenchmarkAdd3Tags(b *testing.B) {
 			for g := range maps {
 				maps[g] = newMap()
 			}
-			rounds(b, goroutines, func(g, i int) { add(q, maps[g], i) }, func() { submit(b, q) })
+			rounds(b, goroutines, func(g, i int) error { return add(q, maps[g], i) }, func() { submit(b, q) })
 		})
 		b.Run("held-"+strconv.Itoa(heldRound), func(b *testing.B) {
 			tags := newMap()
-			heldAdds(b, func(q *librato.Queue, i int) { add(q, tags, i) })
+			heldAdds(b, func(q *librato.Queue, i int) error { return add(q, tags, i) })
 		})
 	})
 
@@ -139,12 +147,10 @@ func BenchmarkAdd3Tags(b *testing.B) {
 			for g := range maps {
 				maps[g] = make(map[string]string, 3)
 			}
-			rounds(b, goroutines, func(g, i int) {
+			rounds(b, goroutines, func(g, i int) error {
 				tags, ts := maps[g], tagSets[i&3]
 				tags["host"], tags["region"], tags["service"] = ts.host, ts.region, ts.service
-				if err := q.Add(librato.Measurement{Name: metricName, Value: float64(i & 1023), Tags: tags}); err != nil {
-					b.Fatal(err)
-				}
+				return q.Add(librato.Measurement{Name: metricName, Value: float64(i & 1023), Tags: tags})
 			}, func() { submit(b, q) })
 		})
 	})
@@ -164,10 +170,8 @@ func BenchmarkAdd3Tags(b *testing.B) {
 			for k, ts := range tagSets {
 				lists[k] = ts.list()
 			}
-			rounds(b, goroutines, func(g, i int) {
-				if err := c.Gauge(metricName, float64(i&1023), lists[i&3], 1); err != nil {
-					b.Fatal(err)
-				}
+			rounds(b, goroutines, func(g, i int) error {
+				return c.Gauge(metricName, float64(i&1023), lists[i&3], 1)
 			}, func() {})
 		})
 	})
@@ -180,7 +184,7 @@ const heldRound = 1_000_000
 // heldAdds calls add b.N times on one goroutine into a queue that holds everything: no cap, no
 // flush, a new queue every heldRound adds (made, and the old one closed and collected, with the
 // timer stopped). With b.N ≥ heldRound, each queue grows from 0 to heldRound held measurements.
-func heldAdds(b *testing.B, add func(q *librato.Queue, i int)) {
+func heldAdds(b *testing.B, add func(q *librato.Queue, i int) error) {
 	b.ReportAllocs()
 	for done := 0; done < b.N; {
 		b.StopTimer()
@@ -189,7 +193,9 @@ func heldAdds(b *testing.B, add func(q *librato.Queue, i int)) {
 		n := min(heldRound, b.N-done)
 		b.StartTimer()
 		for i := range n {
-			add(q, i)
+			if err := add(q, i); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.StopTimer()
 		if got := q.Len(); got != n {
