@@ -6,7 +6,7 @@
 # The raw output, headed by the commit and the load average, goes to OUT (default
 # /tmp/librato-bench.txt).
 #
-#   bench/run.sh                    # everything (about 25 minutes on 2 cores)
+#   bench/run.sh                    # everything (about 20 minutes on 2 cores)
 #   bench/run.sh 'EndToEnd'         # only some: any go test -bench regexp
 set -euo pipefail
 cd "$(dirname "$0")"
