@@ -341,6 +341,34 @@ func BenchmarkEncode(b *testing.B) {
 	c, err := Connect("u@example.com", "tok")
 	require.NoError(b, err)
 	b.Run("appender", func(b *testing.B) {
+		// Encoding alone, as encoding_json below: each measurement's object (checked before the
+		// loop), then the chunk's frame.
+		cks := make([]checked, len(ms))
+		for i := range ms {
+			var err error
+			if cks[i], err = c.checkMeasurement(&ms[i], nil, nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		objs := make([]byte, 0, 1<<16)
+		body := make([]byte, 0, 1<<16)
+		cpu := encStartCPU()
+		for b.Loop() {
+			objs = objs[:0]
+			for i := range ms {
+				if i > 0 {
+					objs = append(objs, ',')
+				}
+				objs = appendObject(objs, &ms[i], &cks[i])
+			}
+			framed := [2][]byte{objs, nil}
+			body = appendBody(body[:0], true, encNow.Unix(), &framed)
+		}
+		b.SetBytes(int64(len(body)))
+		cpu.report(b)
+	})
+	b.Run("check_and_appender", func(b *testing.B) {
 		// What the write path does for a chunk: check and encode each measurement (Add), then
 		// frame the chunk (flush).
 		b.ReportAllocs()
