@@ -182,14 +182,8 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) bool {
 	}
 	s.cfgMu.Unlock()
 
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return false
-		}
+	if !wait(r, latency) {
+		return false
 	}
 	if drop {
 		dropConnection(w)
@@ -481,14 +475,8 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, now time.Ti
 	s.faults.rules = rules
 	s.cfgMu.Unlock()
 
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return false
-		}
+	if !wait(r, latency) {
+		return false
 	}
 	switch {
 	case answer == nil:
@@ -514,4 +502,20 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, now time.Ti
 		s.writeError(w, answer.Status, "request", reason)
 	}
 	return false
+}
+
+// wait sleeps for d (nothing for d <= 0) unless the request is cancelled first, and reports
+// whether it may go on.
+func wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
