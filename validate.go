@@ -230,8 +230,11 @@ func (ls *tagLayouts) learn(raw, name string, own map[string]string, merged []ta
 	if s.p.Load() != nil && s.misses.Load() < layoutPatient {
 		return
 	}
-	l := &tagLayout{raw: raw, name: name, nOwn: len(own), pairs: make([]tagPair, len(merged)), own: make([]bool, len(merged))}
+	// Copies of the strings: nothing of the caller's is kept.
+	l := &tagLayout{raw: strings.Clone(raw), name: strings.Clone(name), nOwn: len(own),
+		pairs: make([]tagPair, len(merged)), own: make([]bool, len(merged))}
 	for i, p := range merged {
+		p.k = strings.Clone(p.k)
 		if _, mine := own[p.k]; mine {
 			l.own[i] = true
 			p.v = ""
