@@ -106,12 +106,12 @@ type Aggregator struct {
 	overflow uint64
 }
 
-// aggSeries is the state of one series. name, pairs and key never change after creation, so a
-// snapshot may keep references to them outside the lock.
+// aggSeries is the state of one series. name and key never change after creation, so a snapshot
+// may keep references to them outside the lock. The key (appendSeriesKey) holds the name and the
+// series' own tags, which are read from it: nothing else is stored per series for them.
 type aggSeries struct {
 	key    string
-	name   string  // sanitized
-	pairs  []tagKV // its own tags, sorted by name; nil for a legacy series
+	name   string // sanitized; part of key
 	tagged bool
 	stats  aggStats
 	sketch Sketch
@@ -339,10 +339,7 @@ func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, t
 			return s, nil
 		}
 	}
-	s := &aggSeries{key: key, name: clean, tagged: tagged}
-	if tagged {
-		s.pairs = sortedPairs(tags)
-	}
+	s := &aggSeries{key: key, name: keyName(key), tagged: tagged}
 	if a.newSketch != nil {
 		s.sketch = a.newSketch()
 	}
@@ -364,7 +361,6 @@ func (a *Aggregator) Stats() AggregatorStats {
 // aggSnapshot is one series' state taken out of the aggregator by a flush.
 type aggSnapshot struct {
 	name   string
-	pairs  []tagKV
 	key    string
 	tagged bool
 	stats  aggStats
@@ -383,7 +379,7 @@ func (a *Aggregator) collect(reset bool) []aggSnapshot {
 		if s.stats.count == 0 {
 			continue
 		}
-		snap := aggSnapshot{name: s.name, pairs: s.pairs, key: s.key, tagged: s.tagged, stats: s.stats}
+		snap := aggSnapshot{name: s.name, key: s.key, tagged: s.tagged, stats: s.stats}
 		if s.sketch != nil {
 			snap.pct = make([]float64, len(a.pcts))
 			for j, p := range a.pcts {
@@ -460,7 +456,7 @@ func (a *Aggregator) restore(snaps []aggSnapshot) {
 	for _, sn := range snaps {
 		s, ok := a.index[sn.key]
 		if !ok {
-			s = &aggSeries{key: sn.key, name: sn.name, pairs: sn.pairs, tagged: sn.tagged}
+			s = &aggSeries{key: sn.key, name: sn.name, tagged: sn.tagged}
 			a.index[sn.key] = s
 			a.series = append(a.series, s)
 		}
@@ -509,7 +505,7 @@ func (a *Aggregator) measurements(snaps []aggSnapshot, now time.Time) (ms []Meas
 			SumSquares: &extra[2*j], Last: &extra[2*j+1]}
 		m := Measurement{Name: sn.name, Time: t, Summary: &sums[j]}
 		if sn.tagged {
-			m.Tags = a.seriesTags(sn.pairs)
+			m.Tags = a.seriesTags(sn.key)
 		} else {
 			m.Source = a.source
 		}
@@ -528,16 +524,17 @@ func (a *Aggregator) measurements(snaps []aggSnapshot, now time.Time) (ms []Meas
 }
 
 // seriesTags is the tag set a tagged series is sent with: the aggregator's tags under its own.
-func (a *Aggregator) seriesTags(own []tagKV) map[string]string {
-	if len(a.tags) == 0 && len(own) == 0 {
-		return nil
-	}
-	t := make(map[string]string, len(a.tags)+len(own))
+func (a *Aggregator) seriesTags(key string) map[string]string {
+	t := make(map[string]string, len(a.tags)+4)
 	for k, v := range a.tags {
 		t[k] = v
 	}
-	for _, p := range own {
-		t[p.k] = p.v
+	keyTags(key, func(k, v string) bool {
+		t[k] = v
+		return true
+	})
+	if len(t) == 0 {
+		return nil
 	}
 	return t
 }

@@ -54,30 +54,69 @@ func (hs *hintSet) remember(s *aggSeries) {
 }
 
 // matches reports whether s is the series of (name, tags, tagged): the same kind, name and tag
-// set. s's name and pairs never change, so this runs without the aggregator's lock.
+// set, read from its key. s's name and key never change, so this runs without the aggregator's
+// lock.
 func (s *aggSeries) matches(name string, tags map[string]string, tagged bool) bool {
-	if s.tagged != tagged || s.name != name || len(s.pairs) != len(tags) {
+	if s.tagged != tagged || s.name != name {
 		return false
 	}
-	for _, p := range s.pairs { // distinct names, as many as in tags: all equal means the same set
-		if v, ok := tags[p.k]; !ok || v != p.v {
+	_, rest := keyPart(s.key[1:])
+	n := 0
+	for rest != "" { // distinct names: all found, and as many as in tags, means the same set
+		var k, v string
+		k, rest = keyPart(rest)
+		v, rest = keyPart(rest)
+		if got, found := tags[k]; !found || got != v {
+			return false
+		}
+		n++
+	}
+	return n == len(tags)
+}
+
+// keyPart splits the first part of a series key (see appendKeyPart) from the rest.
+func keyPart(key string) (part, rest string) {
+	if len(key) > 0 && key[0] < 0x80 && int(key[0]) < len(key) { // the usual short part
+		n := int(key[0])
+		return key[1 : 1+n], key[1+n:]
+	}
+	var n uint64
+	var shift uint
+	i := 0
+	for ; i < len(key); i++ {
+		b := key[i]
+		n |= uint64(b&0x7f) << shift
+		if b < 0x80 {
+			i++
+			break
+		}
+		shift += 7
+	}
+	if uint64(len(key)-i) < n {
+		return key[i:], "" // not a key appendSeriesKey wrote
+	}
+	return key[i : i+int(n)], key[i+int(n):]
+}
+
+// keyName returns the series name held in a series key.
+func keyName(key string) string {
+	name, _ := keyPart(key[1:])
+	return name
+}
+
+// keyTags calls fn with each tag of a series key, in name order, until fn returns false; it
+// reports whether fn never did.
+func keyTags(key string, fn func(k, v string) bool) bool {
+	_, rest := keyPart(key[1:])
+	for rest != "" {
+		var k, v string
+		k, rest = keyPart(rest)
+		v, rest = keyPart(rest)
+		if !fn(k, v) {
 			return false
 		}
 	}
 	return true
-}
-
-// sortedPairs returns the tags sorted by name (nil for none).
-func sortedPairs(tags map[string]string) []tagKV {
-	if len(tags) == 0 {
-		return nil
-	}
-	kv := make([]tagKV, 0, len(tags))
-	for k, v := range tags {
-		kv = append(kv, tagKV{k, v})
-	}
-	sortKV(kv)
-	return kv
 }
 
 // sortKV sorts by tag name: insertion sort, for a handful of tags without allocating.

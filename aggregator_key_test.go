@@ -34,9 +34,7 @@ func aggTotals(t *testing.T, a *Aggregator) map[string][2]float64 {
 	out := map[string][2]float64{}
 	for _, s := range a.series {
 		tags := map[string]string{}
-		for _, p := range s.pairs {
-			tags[p.k] = p.v
-		}
+		keyTags(s.key, func(k, v string) bool { tags[k] = v; return true })
 		c := canonical(s.tagged, s.name, tags)
 		_, dup := out[c]
 		require.False(t, dup, "two series for %s", c)
