@@ -359,6 +359,21 @@ func newRejectedError(names []string, err error) *RejectedError {
 	return e
 }
 
+// joinRejected joins the rejections and the failure of a flush into its error.
+func joinRejected(rs []*RejectedError, err error) error {
+	if len(rs) == 0 {
+		return err
+	}
+	errs := make([]error, 0, len(rs)+1)
+	for _, r := range rs {
+		errs = append(errs, r)
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // measurementNames returns the names of ms.
 func measurementNames(ms []Measurement) []string {
 	names := make([]string, len(ms))

@@ -273,12 +273,10 @@ func (qs *queueSpool) flush(ctx context.Context) error {
 			break
 		}
 	}
-	if f.requests > 0 || f.sent > 0 {
-		q.mu.Lock()
-		q.stats.Flushes++
-		q.mu.Unlock()
-	}
 	q.mu.Lock()
+	if f.requests > 0 {
+		q.stats.Flushes++
+	}
 	q.stats.Sent += uint64(f.sent)
 	q.stats.Rejected += uint64(f.rejected)
 	q.stats.Requests += uint64(f.requests)
