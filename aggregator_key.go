@@ -119,19 +119,8 @@ func keyTags(key string, fn func(k, v string) bool) bool {
 	return true
 }
 
-// sortKV sorts by tag name: insertion sort, for a handful of tags without allocating.
-func sortKV(kv []tagKV) {
-	for i := 1; i < len(kv); i++ {
-		for j := i; j > 0 && kv[j].k < kv[j-1].k; j-- {
-			kv[j], kv[j-1] = kv[j-1], kv[j]
-		}
-	}
-}
-
 // maxSortedTags is how many tags appendSeriesKey sorts in a fixed array; more take a slice.
 const maxSortedTags = 8
-
-type tagKV struct{ k, v string }
 
 // appendSeriesKey appends the lookup key of a series to dst: a kind byte, then the name, tag
 // names and tag values in tag-name order, each preceded by its length (so no two series share a
@@ -144,15 +133,15 @@ func appendSeriesKey(dst []byte, tagged bool, name string, tags map[string]strin
 	}
 	dst = append(dst, 'T')
 	dst = appendKeyPart(dst, name)
-	var arr [maxSortedTags]tagKV
+	var arr [maxSortedTags]tagPair
 	kv := arr[:0]
 	if len(tags) > maxSortedTags {
-		kv = make([]tagKV, 0, len(tags))
+		kv = make([]tagPair, 0, len(tags))
 	}
 	for k, v := range tags {
-		kv = append(kv, tagKV{k, v})
+		kv = append(kv, tagPair{k, v})
 	}
-	sortKV(kv)
+	sortTags(kv)
 	for _, t := range kv {
 		dst = appendKeyPart(dst, t.k)
 		dst = appendKeyPart(dst, t.v)
