@@ -219,3 +219,48 @@ func TestQueueMaxInFlight(t *testing.T) {
 	assert.Equal(t, uint64(20), q.Stats().Requests)
 	require.NoError(t, q.Close(context.Background()))
 }
+
+// TestQueueMaxInFlightFailure: when POSTs under way at once fail, what was not accepted stays
+// queued, and the next flush delivers each measurement exactly once.
+func TestQueueMaxInFlightFailure(t *testing.T) {
+	var calls atomic.Int32
+	var mu sync.Mutex
+	got := map[float64]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Measurements []struct{ Value float64 } }
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if n := calls.Add(1); n%3 == 2 && n < 20 { // every third POST of the first flush fails
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		mu.Lock()
+		for _, m := range body.Measurements {
+			got[m.Value]++
+		}
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"),
+		librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	q := c.NewQueue(librato.QueueOptions{MaxInFlight: 3, ChunkSize: 10})
+	for i := range 200 {
+		require.NoError(t, q.Add(librato.Measurement{Name: "m", Value: float64(i), Tags: map[string]string{"k": "v"}}))
+	}
+	require.ErrorIs(t, q.Flush(context.Background()), librato.ErrServer)
+	st := q.Stats()
+	assert.Equal(t, 200, st.Queued+int(st.Sent), "nothing lost, nothing counted twice: %+v", st)
+	calls.Store(100) // the API is back
+	require.NoError(t, q.Flush(context.Background()))
+	require.NoError(t, q.Close(context.Background()))
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, got, 200)
+	for v, n := range got {
+		assert.Equal(t, 1, n, "value %v delivered %d times", v, n)
+	}
+	assert.Equal(t, uint64(200), q.Stats().Sent)
+}
