@@ -10,7 +10,8 @@
 // sources, tags, time windows), answers with the real status codes and error
 // bodies, stores what it accepts and serves it back with resolution rollups.
 // Helpers let tests look at what arrived (Requests, Measurements, Metric) and
-// inject faults (FailNext, DropNext, SetFault, SetLatency, SetRateLimit).
+// inject faults (FailNext, DropNext, SetFault, SetLatency, SetRateLimit, and AddFault for faults
+// matched by method and path, for a count of requests or a steady share of them).
 // What it simplifies is listed below and in the doc comments of the handlers.
 //
 // Simplifications, on purpose:
