@@ -78,10 +78,8 @@ func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair, seen 
 	// a whole, and the name going into an error would otherwise take scratch to the heap.
 	var name string
 	var tags []tagPair
-	layout := seen.find(m.Name, m.Tags)
-	if layout != nil {
-		name = layout.name
-		tags = layout.fill(m.Tags, scratch)
+	if layout, found := seen.find(m.Name, m.Tags, scratch); layout != nil {
+		name, tags = layout.name, found
 	}
 	if tags == nil {
 		name = c.sanitize(m.Name)
@@ -187,17 +185,20 @@ func (ls *tagLayouts) slot(raw string, n int) *layoutSlot {
 	return &ls.slots[(maphash.String(ls.seed, raw)+uint64(n))%layoutSlots]
 }
 
-// find returns the layout remembered for raw and a tag map of len(own), or nil.
-func (ls *tagLayouts) find(raw string, own map[string]string) *tagLayout {
+// find returns the layout remembered for raw and own, and own's merged tags filled in scratch
+// (see fill); nil when there is none or own does not fit it, which counts as a miss of the slot.
+func (ls *tagLayouts) find(raw string, own map[string]string, scratch []tagPair) (*tagLayout, []tagPair) {
 	if ls == nil || len(own) == 0 {
-		return nil
+		return nil, nil
 	}
 	s := ls.slot(raw, len(own))
 	if l := s.p.Load(); l != nil && l.nOwn == len(own) && l.raw == raw {
-		return l
+		if tags := l.fill(own, scratch); tags != nil {
+			return l, tags
+		}
 	}
 	s.misses.Add(1)
-	return nil
+	return nil, nil
 }
 
 // fill returns the merged tags of own in the layout, in scratch, or nil when own does not have the
