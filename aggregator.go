@@ -16,10 +16,6 @@ import (
 // AggregatorOptions.MaxSeries is zero.
 const DefaultMaxSeries = 10_000
 
-// ErrMaxSeries is returned by Aggregator.Add and AddTagged for a value of a new series when the
-// aggregator already tracks MaxSeries series. The value is counted in AggregatorStats.Overflow.
-var ErrMaxSeries = errors.New("librato: aggregator series limit reached")
-
 // Sketch is a quantile sketch for one series of an Aggregator with Percentiles. Package
 // github.com/go-librato/librato/percentiles provides a DDSketch-based one; it lives there so
 // that the core package does not pull in its dependencies. An Aggregator calls a Sketch with its
@@ -93,7 +89,6 @@ type Aggregator struct {
 	pcts        []float64
 	pctNames    []string // ".p95" for 95
 	newSketch   func() Sketch
-	err         error     // from the options, returned by every call
 	legacyBase  []tagPair // the client's tags: the defaults of legacy series (which then go tagged)
 	taggedBase  []tagPair // the aggregator's tags over the client's: the defaults of tagged series
 
@@ -155,8 +150,9 @@ func (s *aggStats) merge(o aggStats) {
 	s.max = max(s.max, o.max)
 }
 
-// NewAggregator returns an empty Aggregator that flushes through c.
-func (c *Client) NewAggregator(opts AggregatorOptions) *Aggregator {
+// NewAggregator returns an empty Aggregator that flushes through c. It returns an error, and no
+// Aggregator, when an option is out of range (errors.Is(err, ErrInvalid)).
+func (c *Client) NewAggregator(opts AggregatorOptions) (*Aggregator, error) {
 	a := &Aggregator{
 		c:           c,
 		source:      opts.Source,
@@ -174,11 +170,13 @@ func (c *Client) NewAggregator(opts AggregatorOptions) *Aggregator {
 			a.tags[k] = v
 		}
 	}
-	a.err = a.setOptions(opts)
+	if err := a.setOptions(opts); err != nil {
+		return nil, err
+	}
 	a.recent.seed = maphash.MakeSeed()
 	a.legacyBase = sortedTags(c.tags, nil)
 	a.taggedBase = sortedTags(a.tags, c.tags)
-	return a
+	return a, nil
 }
 
 func (a *Aggregator) setOptions(opts AggregatorOptions) error {
@@ -247,9 +245,6 @@ func (a *Aggregator) AddTagged(name string, value float64, tags map[string]strin
 const keyBufSize = 256
 
 func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged bool) error {
-	if a.err != nil {
-		return a.err
-	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return &ValidationError{Field: "value", Value: formatNumber(v), Reason: "must be a finite number"}
 	}
@@ -544,9 +539,6 @@ func (a *Aggregator) seriesTags(key string) map[string]string {
 // tagged ones their tags (the aggregator's under the series') and Summary.Last. The time is
 // MeasureTime, floored to Period when set (the current time floored when MeasureTime is zero).
 func (a *Aggregator) Measurements() []Measurement {
-	if a.err != nil {
-		return nil
-	}
 	ms, _ := a.measurements(a.collect(false), a.c.now())
 	return ms
 }
@@ -561,9 +553,6 @@ func (a *Aggregator) Reset() {
 // chunks. What could not be sent for a transient reason (network, 5xx, 429, ctx) is merged back
 // into the aggregator, so the next Submit sends it with the newer values.
 func (a *Aggregator) Submit(ctx context.Context) error {
-	if a.err != nil {
-		return a.err
-	}
 	snaps := a.collect(true)
 	if len(snaps) == 0 {
 		return nil

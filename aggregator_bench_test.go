@@ -6,7 +6,7 @@ import (
 )
 
 func BenchmarkAggregatorAdd(b *testing.B) {
-	a := benchClient(b).NewAggregator(AggregatorOptions{Source: "web-1"})
+	a := newAggregator(b, benchClient(b), AggregatorOptions{Source: "web-1"})
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := a.Add("api.latency", 42.5); err != nil {
@@ -16,7 +16,7 @@ func BenchmarkAggregatorAdd(b *testing.B) {
 }
 
 func BenchmarkAggregatorAddTagged(b *testing.B) {
-	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	a := newAggregator(b, benchClient(b), AggregatorOptions{})
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := a.AddTagged("api.latency", 42.5, benchTags); err != nil {
@@ -26,7 +26,7 @@ func BenchmarkAggregatorAddTagged(b *testing.B) {
 }
 
 func BenchmarkAggregatorAddTaggedParallel(b *testing.B) {
-	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	a := newAggregator(b, benchClient(b), AggregatorOptions{})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -39,7 +39,7 @@ func BenchmarkAggregatorAddTaggedParallel(b *testing.B) {
 
 // BenchmarkAggregatorSeriesAdd is the handle path: AddTagged's work minus reading the tag map.
 func BenchmarkAggregatorSeriesAdd(b *testing.B) {
-	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	a := newAggregator(b, benchClient(b), AggregatorOptions{})
 	s, err := a.TaggedSeries("api.latency", benchTags)
 	if err != nil {
 		b.Fatal(err)
@@ -56,8 +56,8 @@ func BenchmarkAggregatorSeriesAdd(b *testing.B) {
 // per-period cost of an aggregator.
 func BenchmarkAggregatorFlush1000(b *testing.B) {
 	c := benchClient(b)
-	a := c.NewAggregator(AggregatorOptions{})
-	q := c.NewQueue(QueueOptions{MaxPending: -1})
+	a := newAggregator(b, c, AggregatorOptions{})
+	q := newQueue(b, c, QueueOptions{MaxPending: -1})
 	tags := make([]map[string]string, 1000)
 	for i := range tags {
 		tags[i] = map[string]string{"host": "web-" + strconv.Itoa(i), "service": "api"}
@@ -79,7 +79,7 @@ func BenchmarkAggregatorFlush1000(b *testing.B) {
 // BenchmarkAggregatorAddTagged1000Series: 1000 series with a map each, in round robin (more call
 // sites than a small hint table has slots).
 func BenchmarkAggregatorAddTagged1000Series(b *testing.B) {
-	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	a := newAggregator(b, benchClient(b), AggregatorOptions{})
 	tags := make([]map[string]string, 1000)
 	for i := range tags {
 		tags[i] = map[string]string{"host": "web-" + strconv.Itoa(i), "region": "us-east-1", "service": "api"}
@@ -95,7 +95,7 @@ func BenchmarkAggregatorAddTagged1000Series(b *testing.B) {
 // BenchmarkAggregatorAddTaggedFreshMaps: a map literal built for every call (the hint is keyed by
 // a map address that changes each time), which must stay on the stack.
 func BenchmarkAggregatorAddTaggedFreshMaps(b *testing.B) {
-	a := benchClient(b).NewAggregator(AggregatorOptions{})
+	a := newAggregator(b, benchClient(b), AggregatorOptions{})
 	hosts := []string{"web-1", "web-2", "web-3", "web-4"}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

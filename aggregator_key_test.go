@@ -49,7 +49,7 @@ func aggTotals(t *testing.T, a *Aggregator) map[string][2]float64 {
 func TestAggregatorHintsNeverMixSeries(t *testing.T) {
 	c, err := Connect("u@example.com", "tok")
 	require.NoError(t, err)
-	a := c.NewAggregator(AggregatorOptions{MaxSeries: 1 << 20})
+	a := newAggregator(t, c, AggregatorOptions{MaxSeries: 1 << 20})
 	rng := rand.New(rand.NewPCG(1, 2))
 	names := []string{"a", "b", "api.latency", "api.latencyx", "x"}
 	// Tag values that look alike: prefixes, swapped names and values, empty-ish variations.
@@ -96,7 +96,7 @@ func TestAggregatorHintsNeverMixSeries(t *testing.T) {
 func TestAggregatorHintSameSlot(t *testing.T) {
 	c, err := Connect("u@example.com", "tok")
 	require.NoError(t, err)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	m := map[string]string{"host": "a"}
 	set := &a.recent.sets[7]
 	add := func(name string, v float64, tags map[string]string) {
@@ -130,7 +130,7 @@ func TestAggregatorHintSameSlot(t *testing.T) {
 func TestAggregatorHintSkipsAliases(t *testing.T) {
 	c, err := Connect("u@example.com", "tok", WithSanitizer(func(s string) string { return s + "x" }))
 	require.NoError(t, err)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	tags := map[string]string{"host": "a"}
 	for i := 0; i < 3; i++ {
 		require.NoError(t, a.AddTagged("n", 1, tags))  // series "nx", through an alias
@@ -143,7 +143,7 @@ func TestAggregatorHintSkipsAliases(t *testing.T) {
 func TestAggregatorHintAfterForget(t *testing.T) {
 	c, err := Connect("u@example.com", "tok")
 	require.NoError(t, err)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	tags := map[string]string{"host": "a"}
 	require.NoError(t, a.AddTagged("n", 1, tags))
 	require.NoError(t, a.AddTagged("n", 1, tags))
@@ -162,7 +162,7 @@ func TestAggregatorHintAfterForget(t *testing.T) {
 func TestAggregatorAddTaggedKeepsMapLiteralsOnStack(t *testing.T) {
 	c, err := Connect("u@example.com", "tok")
 	require.NoError(t, err)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	host := "web-1"
 	require.NoError(t, a.AddTagged("api.latency", 1, map[string]string{"host": host, "service": "api"}))
 	assert.Zero(t, testing.AllocsPerRun(100, func() {

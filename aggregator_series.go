@@ -28,9 +28,6 @@ func (a *Aggregator) TaggedSeries(name string, tags map[string]string) (*Aggrega
 }
 
 func (a *Aggregator) handle(name string, tags map[string]string, tagged bool) (*AggregatorSeries, error) {
-	if a.err != nil {
-		return nil, a.err
-	}
 	h := &AggregatorSeries{a: a, key: string(appendSeriesKey(nil, tagged, name, tags)), name: name, tagged: tagged}
 	if len(tags) > 0 {
 		h.tags = make(map[string]string, len(tags))

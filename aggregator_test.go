@@ -20,14 +20,14 @@ var tv8Time = time.Unix(1418838418, 0)
 func TestAggregatorTV8ThroughQueue(t *testing.T) {
 	f := &fakeAPI{}
 	c := newFakeClient(t, f, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{Source: "mysource", Period: time.Minute, MeasureTime: tv8Time})
+	a := newAggregator(t, c, AggregatorOptions{Source: "mysource", Period: time.Minute, MeasureTime: tv8Time})
 	require.NoError(t, a.Add("foo", 42))
 	require.NoError(t, a.Add("foo", 43))
 	require.NoError(t, a.Add("bar", 1))
 	require.NoError(t, a.AddTagged("baz", 5, nil))
 	require.NoError(t, a.AddTagged("baz", 7, nil))
 
-	q := c.NewQueue(QueueOptions{})
+	q := newQueue(t, c, QueueOptions{})
 	require.NoError(t, q.AddAggregator(a))
 	assert.Empty(t, a.Measurements(), "AddAggregator resets the aggregator")
 	require.NoError(t, q.Submit(context.Background()))
@@ -40,7 +40,7 @@ func TestAggregatorTV8ThroughQueue(t *testing.T) {
 func TestAggregatorTV8TaggedSubmit(t *testing.T) {
 	f := &fakeAPI{}
 	c := newFakeClient(t, f, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{Tags: map[string]string{"host": "h1"}, Period: 10 * time.Second, MeasureTime: tv8Time})
+	a := newAggregator(t, c, AggregatorOptions{Tags: map[string]string{"host": "h1"}, Period: 10 * time.Second, MeasureTime: tv8Time})
 	require.NoError(t, a.AddTagged("lat", 5, nil))
 	require.NoError(t, a.Submit(context.Background()))
 	reqs := f.requests()
@@ -68,7 +68,7 @@ func TestAggregatorMeasureTime(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newFakeClient(t, &fakeAPI{}, now)
-			a := c.NewAggregator(AggregatorOptions{Period: tt.period, MeasureTime: tt.mt})
+			a := newAggregator(t, c, AggregatorOptions{Period: tt.period, MeasureTime: tt.mt})
 			require.NoError(t, a.Add("x", 1))
 			ms := a.Measurements()
 			require.Len(t, ms, 1)
@@ -82,7 +82,7 @@ func TestAggregatorMeasureTime(t *testing.T) {
 
 func TestAggregatorSeriesStats(t *testing.T) {
 	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{Source: "web1", Tags: map[string]string{"env": "prod", "host": "default"}})
+	a := newAggregator(t, c, AggregatorOptions{Source: "web1", Tags: map[string]string{"env": "prod", "host": "default"}})
 	for _, v := range []float64{3, -1, 4, 0} {
 		require.NoError(t, a.Add("legacy", v))
 	}
@@ -121,7 +121,7 @@ func TestAggregatorSeriesStats(t *testing.T) {
 
 func TestAggregatorRejectsBadValues(t *testing.T) {
 	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		assert.ErrorIs(t, a.Add("x", v), ErrInvalid)
 		assert.ErrorIs(t, a.AddTagged("x", v, map[string]string{"a": "b"}), ErrInvalid)
@@ -144,18 +144,15 @@ func TestAggregatorOptionErrors(t *testing.T) {
 		{Percentiles: []float64{100}, NewSketch: newExactSketch},
 		{Percentiles: []float64{0}, NewSketch: newExactSketch},
 	} {
-		a := c.NewAggregator(opts)
-		assert.ErrorIs(t, a.Add("x", 1), ErrInvalid, "%+v", opts)
-		assert.ErrorIs(t, a.AddTagged("x", 1, nil), ErrInvalid)
-		assert.ErrorIs(t, a.Submit(context.Background()), ErrInvalid)
-		assert.ErrorIs(t, c.NewQueue(QueueOptions{}).AddAggregator(a), ErrInvalid)
-		assert.Nil(t, a.Measurements())
+		a, err := c.NewAggregator(opts)
+		assert.Nil(t, a)
+		assert.ErrorIs(t, err, ErrInvalid, "%+v", opts)
 	}
 }
 
 func TestAggregatorMaxSeries(t *testing.T) {
 	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{MaxSeries: 2})
+	a := newAggregator(t, c, AggregatorOptions{MaxSeries: 2})
 	require.NoError(t, a.Add("a", 1))
 	require.NoError(t, a.AddTagged("b", 1, map[string]string{"k": "v"}))
 	assert.ErrorIs(t, a.Add("c", 1), ErrMaxSeries)
@@ -178,7 +175,7 @@ func TestAggregatorMaxSeries(t *testing.T) {
 
 func TestAggregatorSanitizerAliases(t *testing.T) {
 	c := newFakeClient(t, &fakeAPI{}, fakeNow, WithSanitizer(SanitizeMetricName))
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	require.NoError(t, a.Add("api latency", 1))
 	require.NoError(t, a.Add("api-latency", 2))
 	require.NoError(t, a.Add("api latency", 3))
@@ -231,7 +228,7 @@ func TestAggregatorSubmitFailureMergesBack(t *testing.T) {
 		return 200, ""
 	}}
 	c := newFakeClient(t, f, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	require.NoError(t, a.Add("x", 1))
 	require.NoError(t, a.Add("x", 5))
 	assert.ErrorIs(t, a.Submit(context.Background()), ErrServer)
@@ -263,7 +260,7 @@ func TestAggregatorSubmitRejectsBadSeries(t *testing.T) {
 		return 200, ""
 	}}
 	c := newFakeClient(t, f, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	require.NoError(t, a.Add("good", 1))
 	require.NoError(t, a.Add("bad", 1))
 	err := a.Submit(context.Background())
@@ -275,7 +272,7 @@ func TestAggregatorSubmitRejectsBadSeries(t *testing.T) {
 
 func TestAggregatorConcurrentAdds(t *testing.T) {
 	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
@@ -316,7 +313,7 @@ func (s *exactSketch) Quantile(q float64) (float64, bool) {
 func TestAggregatorPercentiles(t *testing.T) {
 	f := &fakeAPI{}
 	c := newFakeClient(t, f, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{Source: "s", Percentiles: []float64{50, 99.9}, NewSketch: newExactSketch})
+	a := newAggregator(t, c, AggregatorOptions{Source: "s", Percentiles: []float64{50, 99.9}, NewSketch: newExactSketch})
 	for i := 0; i <= 100; i++ {
 		require.NoError(t, a.Add("lat", float64(i)))
 	}
@@ -348,7 +345,7 @@ func TestAggregatorPercentiles(t *testing.T) {
 func TestAggregatorPercentileSketchMergedBackOnFailure(t *testing.T) {
 	f := &fakeAPI{handle: func(fakeRequest) (int, string) { return 502, "" }}
 	c := newFakeClient(t, f, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{Percentiles: []float64{50}, NewSketch: newExactSketch})
+	a := newAggregator(t, c, AggregatorOptions{Percentiles: []float64{50}, NewSketch: newExactSketch})
 	require.NoError(t, a.Add("x", 1))
 	require.NoError(t, a.Add("x", 3))
 	require.Error(t, a.Submit(context.Background()))
@@ -360,7 +357,7 @@ func TestAggregatorPercentileSketchMergedBackOnFailure(t *testing.T) {
 
 func TestAggregatorSeriesHandle(t *testing.T) {
 	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{Source: "s", MaxSeries: 2})
+	a := newAggregator(t, c, AggregatorOptions{Source: "s", MaxSeries: 2})
 	tags := map[string]string{"host": "h1"}
 	h, err := a.TaggedSeries("lat", tags)
 	require.NoError(t, err)
@@ -394,13 +391,11 @@ func TestAggregatorSeriesHandle(t *testing.T) {
 
 	_, err = a.TaggedSeries("bad name", nil)
 	assert.ErrorIs(t, err, ErrInvalid)
-	_, err = c.NewAggregator(AggregatorOptions{Period: -1}).Series("x")
-	assert.ErrorIs(t, err, ErrInvalid)
 }
 
 func TestAggregatorHotPathsDoNotAllocate(t *testing.T) {
 	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, c, AggregatorOptions{})
 	tags := map[string]string{"host": "web-1", "region": "us-east-1", "service": "api"}
 	require.NoError(t, a.AddTagged("api.latency", 1, tags))
 	require.NoError(t, a.Add("api.latency", 1))
@@ -410,14 +405,14 @@ func TestAggregatorHotPathsDoNotAllocate(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = a.Add("api.latency", 2) }))
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = h.Add(2) }))
 
-	q := c.NewQueue(QueueOptions{MaxPending: -1})
+	q := newQueue(t, c, QueueOptions{MaxPending: -1})
 	m := Measurement{Name: "api.latency", Value: 1, Tags: tags}
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = q.Add(m) }))
 }
 
 func TestQueueAddValidatesEveryMeasurement(t *testing.T) {
 	// No map or name is trusted for having passed before: each Add checks what it is given.
-	q := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{})
+	q := newQueue(t, newFakeClient(t, &fakeAPI{}, fakeNow), QueueOptions{})
 	good := map[string]string{"host": "h1"}
 	for i := 0; i < 3; i++ {
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1, Tags: good}))

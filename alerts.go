@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// AlertsService manages alerts (/v1/alerts).
+type AlertsService service
+
 // AlertListOptions selects alerts in Alerts and ListAlerts. A nil or zero value lists every v2 alert.
 type AlertListOptions struct {
 	// ListOptions holds the name substring filter and paging; alerts order by updated_at only.
@@ -111,9 +114,10 @@ func checkAlertID(what string, id int) error {
 	return nil
 }
 
-// Alerts iterates over every alert matching opts, page after page. It stops at the first error,
+// All iterates over every alert matching opts, page after page. It stops at the first error,
 // which it yields. opts is not modified.
-func (c *Client) Alerts(ctx context.Context, opts *AlertListOptions) iter.Seq2[*Alert, error] {
+func (svc *AlertsService) All(ctx context.Context, opts *AlertListOptions) iter.Seq2[*Alert, error] {
+	c := svc.client
 	return func(yield func(*Alert, error) bool) {
 		lo, extra, err := opts.split()
 		if err != nil {
@@ -132,8 +136,9 @@ func (c *Client) Alerts(ctx context.Context, opts *AlertListOptions) iter.Seq2[*
 	}
 }
 
-// ListAlerts returns one page of alerts matching opts.
-func (c *Client) ListAlerts(ctx context.Context, opts *AlertListOptions) ([]*Alert, PageInfo, error) {
+// List returns one page of alerts matching opts.
+func (svc *AlertsService) List(ctx context.Context, opts *AlertListOptions) ([]*Alert, PageInfo, error) {
+	c := svc.client
 	lo, extra, err := opts.split()
 	if err != nil {
 		return nil, PageInfo{}, err
@@ -149,8 +154,9 @@ func (c *Client) ListAlerts(ctx context.Context, opts *AlertListOptions) ([]*Ale
 	return out, page, nil
 }
 
-// GetAlert fetches the alert with the given ID. Change it and call Save to update it.
-func (c *Client) GetAlert(ctx context.Context, id int) (*Alert, error) {
+// Get fetches the alert with the given ID. Change it and call Save to update it.
+func (svc *AlertsService) Get(ctx context.Context, id int) (*Alert, error) {
+	c := svc.client
 	if err := checkAlertID("GetAlert", id); err != nil {
 		return nil, err
 	}
@@ -161,13 +167,14 @@ func (c *Client) GetAlert(ctx context.Context, id int) (*Alert, error) {
 	return &Alert{AlertData: w.data(), client: c}, nil
 }
 
-// GetAlertByName fetches the v2 alert named exactly name. The API filters by substring, so this pages
+// GetByName fetches the v2 alert named exactly name. The API filters by substring, so this pages
 // through the matches. When there is none the error wraps ErrNotFound.
-func (c *Client) GetAlertByName(ctx context.Context, name string) (*Alert, error) {
+func (svc *AlertsService) GetByName(ctx context.Context, name string) (*Alert, error) {
+	c := svc.client
 	if name == "" {
 		return nil, fmt.Errorf("librato: GetAlertByName: %w", &ValidationError{Field: "alert name", Reason: "must not be empty"})
 	}
-	for al, err := range c.Alerts(ctx, &AlertListOptions{ListOptions: ListOptions{Name: name}}) {
+	for al, err := range c.Alerts.All(ctx, &AlertListOptions{ListOptions: ListOptions{Name: name}}) {
 		if err != nil {
 			return nil, err
 		}
@@ -178,8 +185,9 @@ func (c *Client) GetAlertByName(ctx context.Context, name string) (*Alert, error
 	return nil, fmt.Errorf("librato: no alert named %q: %w", name, ErrNotFound)
 }
 
-// DeleteAlert deletes the alert with the given ID.
-func (c *Client) DeleteAlert(ctx context.Context, id int) error {
+// Delete deletes the alert with the given ID.
+func (svc *AlertsService) Delete(ctx context.Context, id int) error {
+	c := svc.client
 	if err := checkAlertID("DeleteAlert", id); err != nil {
 		return err
 	}
@@ -196,8 +204,9 @@ const (
 	AlertTriggered AlertState = "triggered"
 )
 
-// AlertStatus reports whether the alert with the given ID is firing.
-func (c *Client) AlertStatus(ctx context.Context, id int) (AlertState, error) {
+// Status reports whether the alert with the given ID is firing.
+func (svc *AlertsService) Status(ctx context.Context, id int) (AlertState, error) {
+	c := svc.client
 	if err := checkAlertID("AlertStatus", id); err != nil {
 		return "", err
 	}
@@ -228,8 +237,9 @@ type ClearedAlert struct {
 	ClearedAt time.Time
 }
 
-// AlertsStatus reports every firing and recently cleared alert of the account.
-func (c *Client) AlertsStatus(ctx context.Context) (*AlertStatusSummary, error) {
+// Firing reports every firing and recently cleared alert of the account.
+func (svc *AlertsService) Firing(ctx context.Context) (*AlertStatusSummary, error) {
+	c := svc.client
 	var out struct {
 		Firing []struct {
 			ID          int       `json:"id"`
@@ -253,8 +263,9 @@ func (c *Client) AlertsStatus(ctx context.Context) (*AlertStatusSummary, error) 
 	return s, nil
 }
 
-// ClearAlert resolves a firing alert, so it can fire again.
-func (c *Client) ClearAlert(ctx context.Context, id int) error {
+// Clear resolves a firing alert, so it can fire again.
+func (svc *AlertsService) Clear(ctx context.Context, id int) error {
+	c := svc.client
 	if err := checkAlertID("ClearAlert", id); err != nil {
 		return err
 	}
@@ -263,7 +274,8 @@ func (c *Client) ClearAlert(ctx context.Context, id int) error {
 }
 
 // AttachService makes the alert notify the service with the given ID.
-func (c *Client) AttachService(ctx context.Context, alertID int, serviceID ServiceID) error {
+func (svc *AlertsService) AttachService(ctx context.Context, alertID int, serviceID ID) error {
+	c := svc.client
 	if err := checkAlertID("AttachService", alertID); err != nil {
 		return err
 	}
@@ -271,14 +283,15 @@ func (c *Client) AttachService(ctx context.Context, alertID int, serviceID Servi
 		return fmt.Errorf("librato: AttachService: %w", &ValidationError{Field: "service ID", Value: strconv.FormatInt(int64(serviceID), 10), Reason: "must be positive"})
 	}
 	body := struct {
-		Service ServiceID `json:"service"`
+		Service ID `json:"service"`
 	}{serviceID}
 	_, err := c.do(ctx, http.MethodPost, escapePath("alerts", strconv.Itoa(alertID), "services"), nil, body, nil)
 	return err
 }
 
 // DetachService stops the alert notifying the service with the given ID.
-func (c *Client) DetachService(ctx context.Context, alertID int, serviceID ServiceID) error {
+func (svc *AlertsService) DetachService(ctx context.Context, alertID int, serviceID ID) error {
+	c := svc.client
 	if err := checkAlertID("DetachService", alertID); err != nil {
 		return err
 	}

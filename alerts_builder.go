@@ -113,9 +113,10 @@ type Condition struct {
 	d *ConditionData
 }
 
-// NewAlert starts building an alert named name, active, with no conditions yet. Nothing is sent
+// New starts building an alert named name, active, with no conditions yet. Nothing is sent
 // until Save.
-func (c *Client) NewAlert(name string) *Alert {
+func (svc *AlertsService) New(name string) *Alert {
+	c := svc.client
 	return &Alert{AlertData: AlertData{Name: name, Active: true, Version: 2}, client: c}
 }
 
@@ -129,7 +130,7 @@ func (al *Alert) AddConditionFor(metric string) *Condition {
 
 // AddService attaches the notification service with the given ID when the alert is saved.
 // Adding the same ID twice keeps one.
-func (al *Alert) AddService(id ServiceID) *Alert {
+func (al *Alert) AddService(id ID) *Alert {
 	if !slices.ContainsFunc(al.Services, func(s Service) bool { return s.ID == id }) {
 		al.Services = append(al.Services, Service{ID: id})
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/go-librato/librato/libratotest"
 )
 
-func ExampleClient_NewAlert() {
+func ExampleAlertsService_New() {
 	srv := libratotest.NewServer()
 	defer srv.Close()
 	c, err := srv.Client()
@@ -20,7 +20,7 @@ func ExampleClient_NewAlert() {
 	}
 	ctx := context.Background()
 
-	al := c.NewAlert("api.latency.high").Description("API too slow").RunbookURL("https://wiki.example.com/runbooks/latency")
+	al := c.Alerts.New("api.latency.high").Description("API too slow").RunbookURL("https://wiki.example.com/runbooks/latency")
 	al.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
 	al.AddConditionFor("api.heartbeat").StopsReportingFor(10 * time.Minute)
 	if err := al.Save(ctx); err != nil { // POST: the alert gets its ID
@@ -28,7 +28,7 @@ func ExampleClient_NewAlert() {
 	}
 
 	// Later: fetch it, change it, save it. Save sends every condition, so none is lost.
-	got, err := c.GetAlertByName(ctx, "api.latency.high")
+	got, err := c.Alerts.GetByName(ctx, "api.latency.high")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -36,14 +36,14 @@ func ExampleClient_NewAlert() {
 	if err := got.Save(ctx); err != nil { // PUT
 		log.Fatal(err)
 	}
-	got, _ = c.GetAlert(ctx, al.ID)
+	got, _ = c.Alerts.Get(ctx, al.ID)
 	fmt.Println(got.Name, "active:", got.AlertData.Active, "conditions:", len(got.Conditions))
 	for _, cd := range got.Conditions {
 		fmt.Println(cd.Type, cd.MetricName, cd.Duration)
 	}
 
 	// Invalid alerts are refused before any request.
-	bad := c.NewAlert("api.errors")
+	bad := c.Alerts.New("api.errors")
 	bad.AddConditionFor("api.errors").Above(5).Duration(90 * time.Second)
 	err = bad.Save(ctx)
 	fmt.Println(errors.Is(err, librato.ErrInvalid))

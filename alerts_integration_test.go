@@ -16,15 +16,15 @@ import (
 func TestAlertLifecycleAgainstFake(t *testing.T) {
 	srv, c := fakeClientAt(t, libratotest.WithPageSize(2))
 	ctx := t.Context()
-	ops, err := c.CreateService(ctx, librato.Service{Type: "mail", Title: "ops", Settings: map[string]any{"addresses": "ops@example.com"}})
+	ops, err := c.Services.Create(ctx, librato.Service{Type: "mail", Title: "ops", Settings: map[string]any{"addresses": "ops@example.com"}})
 	require.NoError(t, err)
-	pager, err := c.CreateService(ctx, librato.Service{Type: "pagerduty", Title: "pager", Settings: map[string]any{"service_key": "k"}})
+	pager, err := c.Services.Create(ctx, librato.Service{Type: "pagerduty", Title: "pager", Settings: map[string]any{"service_key": "k"}})
 	require.NoError(t, err)
 
 	// Saved: five alerts, so that listing them takes 3 pages of 2.
 	var ids []int
 	for i := range 5 {
-		al := c.NewAlert(fmt.Sprintf("int.alert.%d", i)).Description("alert " + fmt.Sprint(i)).AddService(ops.ID)
+		al := c.Alerts.New(fmt.Sprintf("int.alert.%d", i)).Description("alert " + fmt.Sprint(i)).AddService(ops.ID)
 		al.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
 		al.AddConditionFor("heartbeat").StopsReportingFor(10 * time.Minute)
 		require.NoError(t, al.Save(ctx))
@@ -34,14 +34,14 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 		assert.Equal(t, *ops, al.Services[0], "services come back as the stored objects")
 		ids = append(ids, al.ID)
 	}
-	other := c.NewAlert("unrelated")
+	other := c.Alerts.New("unrelated")
 	other.AddConditionFor("cpu").Below(1)
 	require.NoError(t, other.Save(ctx))
 
 	// Listed over 3 pages.
 	opts := &librato.AlertListOptions{ListOptions: librato.ListOptions{Name: "int.alert"}}
 	var listed []int
-	for al, err := range c.Alerts(ctx, opts) {
+	for al, err := range c.Alerts.All(ctx, opts) {
 		require.NoError(t, err)
 		listed = append(listed, al.ID)
 	}
@@ -49,13 +49,13 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	assert.Equal(t, 3, countRequests(srv, "GET", "/v1/alerts"))
 	assert.Equal(t, librato.ListOptions{Name: "int.alert"}, opts.ListOptions, "options are not modified")
 
-	page, info, err := c.ListAlerts(ctx, &librato.AlertListOptions{ListOptions: librato.ListOptions{Offset: 4}})
+	page, info, err := c.Alerts.List(ctx, &librato.AlertListOptions{ListOptions: librato.ListOptions{Offset: 4}})
 	require.NoError(t, err)
 	assert.Len(t, page, 2)
 	assert.Equal(t, librato.PageInfo{Found: 6, Length: 2, Offset: 4, Total: 6}, info)
 
 	// Updated without losing conditions: fetch, change, add one, save.
-	al, err := c.GetAlertByName(ctx, "int.alert.1")
+	al, err := c.Alerts.GetByName(ctx, "int.alert.1")
 	require.NoError(t, err)
 	require.Equal(t, ids[1], al.ID)
 	oldIDs := []int{al.Conditions[0].ID, al.Conditions[1].ID}
@@ -63,7 +63,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	al.AddConditionFor("api.errors").Above(5).Tag("service", "api")
 	require.NoError(t, al.Save(ctx))
 
-	got, err := c.GetAlert(ctx, al.ID)
+	got, err := c.Alerts.Get(ctx, al.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "changed", got.AlertData.Description)
 	assert.Equal(t, 30*time.Minute, got.Rearm)
@@ -77,60 +77,60 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	assert.True(t, got.MD)
 
 	// What the builder protects against: a PUT carrying one condition leaves one.
-	replaced := c.NewAlert("int.alert.2")
+	replaced := c.Alerts.New("int.alert.2")
 	replaced.ID = ids[2]
 	replaced.AddConditionFor("only.this").Above(1)
 	require.NoError(t, replaced.Save(ctx))
-	got, err = c.GetAlert(ctx, ids[2])
+	got, err = c.Alerts.Get(ctx, ids[2])
 	require.NoError(t, err)
 	require.Len(t, got.Conditions, 1)
 	assert.Equal(t, "only.this", got.Conditions[0].MetricName)
 
 	// Services attached and detached.
-	require.NoError(t, c.AttachService(ctx, ids[0], pager.ID))
-	require.NoError(t, c.DetachService(ctx, ids[0], ops.ID))
-	got, err = c.GetAlert(ctx, ids[0])
+	require.NoError(t, c.Alerts.AttachService(ctx, ids[0], pager.ID))
+	require.NoError(t, c.Alerts.DetachService(ctx, ids[0], ops.ID))
+	got, err = c.Alerts.Get(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, []librato.Service{*pager}, got.Services)
-	assert.ErrorIs(t, c.DetachService(ctx, ids[0], ops.ID), librato.ErrNotFound)
+	assert.ErrorIs(t, c.Alerts.DetachService(ctx, ids[0], ops.ID), librato.ErrNotFound)
 
 	// Status, fired by the fake's helper, then cleared.
-	st, err := c.AlertStatus(ctx, ids[0])
+	st, err := c.Alerts.Status(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, librato.AlertOK, st)
 	require.True(t, srv.FireAlert(ids[0]))
-	st, err = c.AlertStatus(ctx, ids[0])
+	st, err = c.Alerts.Status(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, librato.AlertTriggered, st)
-	sum, err := c.AlertsStatus(ctx)
+	sum, err := c.Alerts.Firing(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, []librato.FiringAlert{{ID: ids[0], TriggeredAt: fakeNow}}, sum.Firing)
 	assert.Empty(t, sum.Cleared)
 
-	require.NoError(t, c.ClearAlert(ctx, ids[0]))
-	st, err = c.AlertStatus(ctx, ids[0])
+	require.NoError(t, c.Alerts.Clear(ctx, ids[0]))
+	st, err = c.Alerts.Status(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, librato.AlertOK, st)
-	sum, err = c.AlertsStatus(ctx)
+	sum, err = c.Alerts.Firing(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, sum.Firing)
 	assert.Equal(t, []librato.ClearedAlert{{ID: ids[0], ClearedAt: fakeNow}}, sum.Cleared)
 
 	// Deleted.
-	require.NoError(t, c.DeleteAlert(ctx, ids[0]))
-	_, err = c.GetAlert(ctx, ids[0])
+	require.NoError(t, c.Alerts.Delete(ctx, ids[0]))
+	_, err = c.Alerts.Get(ctx, ids[0])
 	assert.ErrorIs(t, err, librato.ErrNotFound)
-	_, err = c.GetAlertByName(ctx, "int.alert.0")
+	_, err = c.Alerts.GetByName(ctx, "int.alert.0")
 	assert.ErrorIs(t, err, librato.ErrNotFound)
-	assert.ErrorIs(t, c.DeleteAlert(ctx, ids[0]), librato.ErrNotFound)
-	_, err = c.AlertStatus(ctx, ids[0])
+	assert.ErrorIs(t, c.Alerts.Delete(ctx, ids[0]), librato.ErrNotFound)
+	_, err = c.Alerts.Status(ctx, ids[0])
 	assert.ErrorIs(t, err, librato.ErrNotFound)
 }
 
 func TestAlertDuplicateNameAgainstFake(t *testing.T) {
 	_, c := fakeClientAt(t)
 	for i, want := range []error{nil, librato.ErrAlreadyExists} {
-		al := c.NewAlert("dup")
+		al := c.Alerts.New("dup")
 		al.AddConditionFor("cpu").Above(float64(i))
 		err := al.Save(t.Context())
 		if want == nil {
@@ -143,10 +143,10 @@ func TestAlertDuplicateNameAgainstFake(t *testing.T) {
 
 func TestAlertsOnAppOpticsFake(t *testing.T) {
 	srv, c := fakeClientAt(t, libratotest.WithAppOptics())
-	al := c.NewAlert("ao.alert")
+	al := c.Alerts.New("ao.alert")
 	al.AddConditionFor("cpu").Above(90).GroupedTag("env", "prod")
 	require.NoError(t, al.Save(t.Context()))
-	got, err := c.GetAlert(t.Context(), al.ID)
+	got, err := c.Alerts.Get(t.Context(), al.ID)
 	require.NoError(t, err)
 	assert.True(t, got.MD)
 	assert.Equal(t, "", got.Conditions[0].Source, `tagged clients send no source "*"`)

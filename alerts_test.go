@@ -17,7 +17,7 @@ import (
 
 // tv18Alert builds reference TV18's scenario with our builder.
 func tv18Alert(c *Client) *Alert {
-	al := c.NewAlert("my.alert")
+	al := c.Alerts.New("my.alert")
 	al.AddConditionFor("cpu").Above(200)
 	al.AddConditionFor("mem").Source("web*").Below(10).SummaryFunction("max").Duration(300 * time.Second)
 	al.AddConditionFor("heartbeat").StopsReportingFor(600 * time.Second)
@@ -86,7 +86,7 @@ func TestAlertBuilderOnTaggedClients(t *testing.T) {
 func TestAlertBuilderChains(t *testing.T) {
 	c, err := Connect("u@example.com", "t", WithSanitizer(SanitizeMetricName))
 	require.NoError(t, err)
-	al := c.NewAlert("api.latency.high").Description("d").RunbookURL("https://runbooks/x").RearmAfter(30 * time.Minute).Active(false).AddService(3).AddService(3)
+	al := c.Alerts.New("api.latency.high").Description("d").RunbookURL("https://runbooks/x").RearmAfter(30 * time.Minute).Active(false).AddService(3).AddService(3)
 	al.AddConditionFor("api latency").Above(0).SummaryFunction("derivative").DetectReset(false).
 		GroupedTag("region", "us-*", "eu-*").Tag("host", "*")
 	got := renderAlert(t, al)
@@ -163,7 +163,7 @@ func TestAlertValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			al := c.NewAlert("my.alert")
+			al := c.Alerts.New("my.alert")
 			tc.build(al)
 			err := al.Validate()
 			if tc.want == nil {

@@ -17,7 +17,7 @@ type alertRequest struct {
 	Name         string             `json:"name"`
 	Description  string             `json:"description"`
 	Conditions   []conditionRequest `json:"conditions"`
-	Services     []ServiceID        `json:"services"`
+	Services     []ID               `json:"services"`
 	Attributes   map[string]any     `json:"attributes"`
 	Active       bool               `json:"active"`
 	RearmSeconds int                `json:"rearm_seconds,omitempty"`
@@ -48,7 +48,7 @@ func (al *Alert) request() alertRequest {
 		Name:         al.Name,
 		Description:  al.AlertData.Description,
 		Conditions:   make([]conditionRequest, 0, len(al.Conditions)),
-		Services:     make([]ServiceID, 0, len(al.Services)),
+		Services:     make([]ID, 0, len(al.Services)),
 		Attributes:   al.Attributes,
 		Active:       al.AlertData.Active,
 		RearmSeconds: int(al.Rearm / time.Second),

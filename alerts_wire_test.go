@@ -105,7 +105,7 @@ func awJSONWith(t *testing.T, fixture string, extra map[string]any) string {
 func TestAlertCreateTV17(t *testing.T) {
 	c := awClient(t)
 	seen := awExpect(t, "POST", "alerts", nil, 201, "alerts/tv17_create_response.json", "Location", "/v1/alerts/1234567")
-	al := c.NewAlert("production.web.frontend.response_time").
+	al := c.Alerts.New("production.web.frontend.response_time").
 		Description("Web Response Time").
 		RunbookURL("http://myco.com/runbooks/response_time").
 		AddService(849)
@@ -129,7 +129,7 @@ func TestAlertCreateTV17(t *testing.T) {
 func TestAlertCreateTakesIDFromLocationWhenBodyIsEmpty(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "POST", "alerts", nil, 201, "", "Location", "/v1/alerts/77")
-	al := c.NewAlert("a")
+	al := c.Alerts.New("a")
 	al.AddConditionFor("cpu").Above(1)
 	require.NoError(t, al.Save(t.Context()))
 	assert.Equal(t, 77, al.ID)
@@ -139,7 +139,7 @@ func TestAlertCreateTakesIDFromLocationWhenBodyIsEmpty(t *testing.T) {
 func TestAlertCreateWithoutIDIsAnError(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "POST", "alerts", nil, 201, "")
-	al := c.NewAlert("a")
+	al := c.Alerts.New("a")
 	al.AddConditionFor("cpu").Above(1)
 	err := al.Save(t.Context())
 	require.Error(t, err)
@@ -150,7 +150,7 @@ func TestAlertCreateWithoutIDIsAnError(t *testing.T) {
 func TestGetAlertTV17AndUpdateSendsEveryCondition(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "GET", "alerts/1234567", nil, 200, "alerts/tv17_create_response.json")
-	al, err := c.GetAlert(t.Context(), 1234567)
+	al, err := c.Alerts.Get(t.Context(), 1234567)
 	require.NoError(t, err)
 	assert.Equal(t, "production.web.frontend.response_time", al.Name)
 	assert.Equal(t, "Web Response Time", al.AlertData.Description)
@@ -179,7 +179,7 @@ func TestGetAlertTV17AndUpdateSendsEveryCondition(t *testing.T) {
 func TestListAlertsLegacyItem(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "GET", "alerts", url.Values{"name": {"cpu"}, "version": {"2"}, "length": {"1"}}, 200, "alerts/tv17_list_legacy.json")
-	als, page, err := c.ListAlerts(t.Context(), &AlertListOptions{ListOptions: ListOptions{Name: "cpu", Length: 1}})
+	als, page, err := c.Alerts.List(t.Context(), &AlertListOptions{ListOptions: ListOptions{Name: "cpu", Length: 1}})
 	require.NoError(t, err)
 	assert.Equal(t, PageInfo{Found: 1, Length: 1, Offset: 0, Total: 7}, page)
 	require.Len(t, als, 1)
@@ -211,7 +211,7 @@ func TestAlertsIteratesEveryPageAndListsV1OnRequest(t *testing.T) {
 	}
 	opts := &AlertListOptions{Version: 1}
 	var ids []int
-	for al, err := range c.Alerts(t.Context(), opts) {
+	for al, err := range c.Alerts.All(t.Context(), opts) {
 		require.NoError(t, err)
 		ids = append(ids, al.ID)
 	}
@@ -223,13 +223,13 @@ func TestGetAlertByNamePicksTheExactName(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "GET", "alerts", url.Values{"name": {"my.alert"}, "version": {"2"}}, 200,
 		`{"query":{"found":2,"length":2,"offset":0,"total":9},"alerts":[{"id":1,"name":"my.alert.slow"},{"id":2,"name":"my.alert"}]}`)
-	al, err := c.GetAlertByName(t.Context(), "my.alert")
+	al, err := c.Alerts.GetByName(t.Context(), "my.alert")
 	require.NoError(t, err)
 	assert.Equal(t, 2, al.ID)
 
 	awExpect(t, "GET", "alerts", url.Values{"name": {"nope"}, "version": {"2"}}, 200,
 		`{"query":{"found":1,"length":1,"offset":0,"total":9},"alerts":[{"id":1,"name":"nope.not.this"}]}`)
-	_, err = c.GetAlertByName(t.Context(), "nope")
+	_, err = c.Alerts.GetByName(t.Context(), "nope")
 	assert.ErrorIs(t, err, ErrNotFound)
 	assert.Contains(t, err.Error(), `"nope"`)
 }
@@ -237,17 +237,17 @@ func TestGetAlertByNamePicksTheExactName(t *testing.T) {
 func TestAlertStatusTV19(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "GET", "alerts/120/status", nil, 200, "alerts/tv19_status_triggered.json")
-	st, err := c.AlertStatus(t.Context(), 120)
+	st, err := c.Alerts.Status(t.Context(), 120)
 	require.NoError(t, err)
 	assert.Equal(t, AlertTriggered, st)
 
 	awExpect(t, "GET", "alerts/121/status", nil, 200, "alerts/tv19_status_ok.json")
-	st, err = c.AlertStatus(t.Context(), 121)
+	st, err = c.Alerts.Status(t.Context(), 121)
 	require.NoError(t, err)
 	assert.Equal(t, AlertOK, st)
 
 	awExpect(t, "GET", "alerts/status", nil, 200, "alerts/tv19_status_all.json")
-	sum, err := c.AlertsStatus(t.Context())
+	sum, err := c.Alerts.Firing(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, &AlertStatusSummary{
 		Firing:  []FiringAlert{{ID: 106, TriggeredAt: time.Unix(1413328283, 0).UTC()}, {ID: 129, TriggeredAt: time.Unix(1444934147, 0).UTC()}},
@@ -263,9 +263,9 @@ func TestAlertCallsWithoutBodies(t *testing.T) {
 		status       int
 		call         func() error
 	}{
-		{"POST", "alerts/120/clear", 204, func() error { return c.ClearAlert(ctx, 120) }},
-		{"DELETE", "alerts/120", 204, func() error { return c.DeleteAlert(ctx, 120) }},
-		{"DELETE", "alerts/120/services/290", 204, func() error { return c.DetachService(ctx, 120, 290) }},
+		{"POST", "alerts/120/clear", 204, func() error { return c.Alerts.Clear(ctx, 120) }},
+		{"DELETE", "alerts/120", 204, func() error { return c.Alerts.Delete(ctx, 120) }},
+		{"DELETE", "alerts/120/services/290", 204, func() error { return c.Alerts.DetachService(ctx, 120, 290) }},
 	} {
 		seen := awExpect(t, tc.method, tc.path, nil, tc.status, "")
 		require.NoError(t, tc.call(), tc.path)
@@ -277,14 +277,14 @@ func TestAlertCallsWithoutBodies(t *testing.T) {
 func TestAttachService(t *testing.T) {
 	c := awClient(t)
 	seen := awExpect(t, "POST", "alerts/120/services", nil, 201, "", "Location", "/v1/alerts/120/services/290")
-	require.NoError(t, c.AttachService(t.Context(), 120, 290))
+	require.NoError(t, c.Alerts.AttachService(t.Context(), 120, 290))
 	assert.JSONEq(t, `{"service":290}`, string(seen.body))
 }
 
 func TestAlertAPIErrorIsReadable(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "POST", "alerts", nil, 400, `{"errors":{"params":{"conditions":{"duration":["must be set"]}}}}`)
-	al := c.NewAlert("a")
+	al := c.Alerts.New("a")
 	al.AddConditionFor("cpu").Above(1)
 	err := al.Save(t.Context())
 	require.ErrorIs(t, err, ErrBadRequest)
@@ -299,14 +299,14 @@ func TestAlertCallsRejectBadIDsWithoutIO(t *testing.T) {
 	c := awClient(t) // no request armed: any I/O fails the test
 	ctx := t.Context()
 	calls := map[string]error{
-		"GetAlert":      func() error { _, err := c.GetAlert(ctx, 0); return err }(),
-		"DeleteAlert":   c.DeleteAlert(ctx, -1),
-		"AlertStatus":   func() error { _, err := c.AlertStatus(ctx, 0); return err }(),
-		"ClearAlert":    c.ClearAlert(ctx, 0),
-		"AttachService": c.AttachService(ctx, 1, 0),
-		"DetachService": c.DetachService(ctx, 0, 1),
-		"ByName":        func() error { _, err := c.GetAlertByName(ctx, ""); return err }(),
-		"ListVersion":   func() error { _, _, err := c.ListAlerts(ctx, &AlertListOptions{Version: 3}); return err }(),
+		"GetAlert":      func() error { _, err := c.Alerts.Get(ctx, 0); return err }(),
+		"DeleteAlert":   c.Alerts.Delete(ctx, -1),
+		"AlertStatus":   func() error { _, err := c.Alerts.Status(ctx, 0); return err }(),
+		"ClearAlert":    c.Alerts.Clear(ctx, 0),
+		"AttachService": c.Alerts.AttachService(ctx, 1, 0),
+		"DetachService": c.Alerts.DetachService(ctx, 0, 1),
+		"ByName":        func() error { _, err := c.Alerts.GetByName(ctx, ""); return err }(),
+		"ListVersion":   func() error { _, _, err := c.Alerts.List(ctx, &AlertListOptions{Version: 3}); return err }(),
 	}
 	for name, err := range calls {
 		assert.Error(t, err, name)
@@ -314,7 +314,7 @@ func TestAlertCallsRejectBadIDsWithoutIO(t *testing.T) {
 			assert.ErrorIs(t, err, ErrInvalid, name)
 		}
 	}
-	for _, err := range c.Alerts(ctx, &AlertListOptions{Version: 3}) {
+	for _, err := range c.Alerts.All(ctx, &AlertListOptions{Version: 3}) {
 		assert.ErrorContains(t, err, "Version 3")
 	}
 }

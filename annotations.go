@@ -14,6 +14,9 @@ import (
 	"unicode/utf8"
 )
 
+// AnnotationsService manages annotation streams and their events (/v1/annotations).
+type AnnotationsService service
+
 // UnassignedSource is the key AnnotationStream.Events uses for events posted without a source.
 const UnassignedSource = "unassigned"
 
@@ -146,9 +149,10 @@ func checkAnnotationTimes(what string, a Annotation) error {
 	return nil
 }
 
-// PostAnnotation adds an event to stream (creating the stream if needed) and returns it as stored,
+// Create adds an event to stream (creating the stream if needed) and returns it as stored,
 // with its ID. Title is required; zero times are left to the API (start: now, end: none).
-func (c *Client) PostAnnotation(ctx context.Context, stream string, a Annotation) (*Annotation, error) {
+func (svc *AnnotationsService) Create(ctx context.Context, stream string, a Annotation) (*Annotation, error) {
+	c := svc.client
 	const what = "PostAnnotation"
 	if err := checkStream(what, stream); err != nil {
 		return nil, err
@@ -181,9 +185,10 @@ func (c *Client) PostAnnotation(ctx context.Context, stream string, a Annotation
 	return &ev, nil
 }
 
-// UpdateAnnotation changes the title, description, end time and links of an event. Empty fields
+// Update changes the title, description, end time and links of an event. Empty fields
 // and the zero end time are left unchanged; StartTime and Source cannot be updated and are ignored.
-func (c *Client) UpdateAnnotation(ctx context.Context, stream string, id int, a Annotation) error {
+func (svc *AnnotationsService) Update(ctx context.Context, stream string, id int, a Annotation) error {
+	c := svc.client
 	const what = "UpdateAnnotation"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id), checkLinks(what, a.Links)); err != nil {
 		return err
@@ -198,8 +203,9 @@ func (c *Client) UpdateAnnotation(ctx context.Context, stream string, id int, a 
 	return err
 }
 
-// AddAnnotationLink attaches a link to an event.
-func (c *Client) AddAnnotationLink(ctx context.Context, stream string, id int, l Link) error {
+// AddLink attaches a link to an event.
+func (svc *AnnotationsService) AddLink(ctx context.Context, stream string, id int, l Link) error {
+	c := svc.client
 	const what = "AddAnnotationLink"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id), checkLinks(what, []Link{l})); err != nil {
 		return err
@@ -208,8 +214,9 @@ func (c *Client) AddAnnotationLink(ctx context.Context, stream string, id int, l
 	return err
 }
 
-// DeleteAnnotation deletes one event.
-func (c *Client) DeleteAnnotation(ctx context.Context, stream string, id int) error {
+// Delete deletes one event.
+func (svc *AnnotationsService) Delete(ctx context.Context, stream string, id int) error {
+	c := svc.client
 	const what = "DeleteAnnotation"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id)); err != nil {
 		return err
@@ -218,8 +225,9 @@ func (c *Client) DeleteAnnotation(ctx context.Context, stream string, id int) er
 	return err
 }
 
-// DeleteAnnotationLink removes the link with the given rel from an event.
-func (c *Client) DeleteAnnotationLink(ctx context.Context, stream string, id int, rel string) error {
+// DeleteLink removes the link with the given rel from an event.
+func (svc *AnnotationsService) DeleteLink(ctx context.Context, stream string, id int, rel string) error {
+	c := svc.client
 	const what = "DeleteAnnotationLink"
 	err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id))
 	if rel == "" {
@@ -232,8 +240,9 @@ func (c *Client) DeleteAnnotationLink(ctx context.Context, stream string, id int
 	return err
 }
 
-// DeleteAnnotationStream deletes a stream and all its events.
-func (c *Client) DeleteAnnotationStream(ctx context.Context, stream string) error {
+// DeleteStream deletes a stream and all its events.
+func (svc *AnnotationsService) DeleteStream(ctx context.Context, stream string) error {
+	c := svc.client
 	if err := checkStream("DeleteAnnotationStream", stream); err != nil {
 		return err
 	}
@@ -241,8 +250,9 @@ func (c *Client) DeleteAnnotationStream(ctx context.Context, stream string) erro
 	return err
 }
 
-// UpdateAnnotationStream sets a stream's display name.
-func (c *Client) UpdateAnnotationStream(ctx context.Context, stream, displayName string) error {
+// UpdateStream sets a stream's display name.
+func (svc *AnnotationsService) UpdateStream(ctx context.Context, stream, displayName string) error {
+	c := svc.client
 	if err := checkStream("UpdateAnnotationStream", stream); err != nil {
 		return err
 	}
@@ -302,9 +312,10 @@ func (g *annotationEventsByGroup) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// AnnotationStreams iterates over every annotation stream (name filter and paging in opts; streams
+// AllStreams iterates over every annotation stream (name filter and paging in opts; streams
 // order by name). It stops at the first error, which it yields. opts is not modified.
-func (c *Client) AnnotationStreams(ctx context.Context, opts *ListOptions) iter.Seq2[AnnotationStream, error] {
+func (svc *AnnotationsService) AllStreams(ctx context.Context, opts *ListOptions) iter.Seq2[AnnotationStream, error] {
+	c := svc.client
 	return func(yield func(AnnotationStream, error) bool) {
 		for w, err := range listAll[annotationStreamWire](ctx, c, "annotations", "annotations", opts, nil) {
 			if err != nil {
@@ -318,8 +329,9 @@ func (c *Client) AnnotationStreams(ctx context.Context, opts *ListOptions) iter.
 	}
 }
 
-// ListAnnotationStreams returns one page of annotation streams.
-func (c *Client) ListAnnotationStreams(ctx context.Context, opts *ListOptions) ([]AnnotationStream, PageInfo, error) {
+// ListStreams returns one page of annotation streams.
+func (svc *AnnotationsService) ListStreams(ctx context.Context, opts *ListOptions) ([]AnnotationStream, PageInfo, error) {
+	c := svc.client
 	ws, page, err := listPage[annotationStreamWire](ctx, c, "annotations", "annotations", opts, nil)
 	if err != nil {
 		return nil, PageInfo{}, err
@@ -331,9 +343,10 @@ func (c *Client) ListAnnotationStreams(ctx context.Context, opts *ListOptions) (
 	return out, page, nil
 }
 
-// AnnotationStream fetches a stream and, when opts sets StartTime or Count, its events grouped by
+// GetStream fetches a stream and, when opts sets StartTime or Count, its events grouped by
 // source. A nil opts fetches the stream's properties only.
-func (c *Client) AnnotationStream(ctx context.Context, stream string, opts *AnnotationQuery) (*AnnotationStream, error) {
+func (svc *AnnotationsService) GetStream(ctx context.Context, stream string, opts *AnnotationQuery) (*AnnotationStream, error) {
+	c := svc.client
 	const what = "AnnotationStream"
 	if err := checkStream(what, stream); err != nil {
 		return nil, err
@@ -367,8 +380,9 @@ func (c *Client) AnnotationStream(ctx context.Context, stream string, opts *Anno
 	return &s, nil
 }
 
-// AnnotationEvent fetches one event of a stream.
-func (c *Client) AnnotationEvent(ctx context.Context, stream string, id int) (*Annotation, error) {
+// Get fetches one event of a stream.
+func (svc *AnnotationsService) Get(ctx context.Context, stream string, id int) (*Annotation, error) {
+	c := svc.client
 	const what = "AnnotationEvent"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id)); err != nil {
 		return nil, err
@@ -388,7 +402,7 @@ const annotateFinishTimeout = 30 * time.Second
 // maxAnnotateErrorText caps the error text Annotate appends to a description.
 const maxAnnotateErrorText = 1000
 
-// Annotate wraps work (a build, a deploy) in an annotation event of stream: it posts a (with its
+// Record wraps work (a build, a deploy) in an annotation event of stream: it posts a (with its
 // start time set to now when zero) before running work, then sets the event's end time when work
 // returns; when work fails, its error text is appended to the description.
 //
@@ -399,7 +413,8 @@ const maxAnnotateErrorText = 1000
 // Annotation errors are *AnnotateError, so errors.As tells them from the work's.
 // The final update runs even if ctx is done by then, bounded by its own 30 s timeout. If work
 // panics, the event keeps no end time.
-func (c *Client) Annotate(ctx context.Context, stream string, a Annotation, work func(ctx context.Context) error) error {
+func (svc *AnnotationsService) Record(ctx context.Context, stream string, a Annotation, work func(ctx context.Context) error) error {
+	c := svc.client
 	if work == nil {
 		return errors.New("librato: Annotate: nil work function")
 	}
@@ -407,7 +422,7 @@ func (c *Client) Annotate(ctx context.Context, stream string, a Annotation, work
 		a.StartTime = c.now()
 	}
 	a.EndTime = time.Time{}
-	ev, postErr := c.PostAnnotation(ctx, stream, a)
+	ev, postErr := c.Annotations.Create(ctx, stream, a)
 	workErr := work(ctx)
 	if postErr != nil {
 		return errors.Join(workErr, &AnnotateError{Title: a.Title, Msg: "not recorded", Err: postErr})
@@ -425,39 +440,11 @@ func (c *Client) Annotate(ctx context.Context, stream string, a Annotation, work
 	}
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), annotateFinishTimeout)
 	defer cancel()
-	if err := c.UpdateAnnotation(uctx, stream, ev.ID, upd); err != nil {
+	if err := c.Annotations.Update(uctx, stream, ev.ID, upd); err != nil {
 		return errors.Join(workErr, &AnnotateError{Title: a.Title, ID: ev.ID, Msg: "end time not recorded", Err: err})
 	}
 	return workErr
 }
-
-// AnnotateError is how Annotate reports that it could not record the event (or its end). It never
-// stands for the work's own failure, so a caller can tell the two apart in the joined error:
-//
-//	var annErr *librato.AnnotateError
-//	if errors.As(err, &annErr) { log.Printf("warning: %v", annErr) }
-type AnnotateError struct {
-	Title string // the event's title
-	ID    int    // the event's ID when it was posted, else 0
-	Msg   string // what was not recorded
-	Err   error  // the cause (an *Error, a validation or transport error), possibly nil
-}
-
-// Error returns `librato: Annotate: event "<title>" [(id N)] <msg>[: <cause>]`.
-func (e *AnnotateError) Error() string {
-	s := fmt.Sprintf("librato: Annotate: event %q", e.Title)
-	if e.ID != 0 {
-		s += fmt.Sprintf(" (id %d)", e.ID)
-	}
-	s += " " + e.Msg
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-// Unwrap returns the cause.
-func (e *AnnotateError) Unwrap() error { return e.Err }
 
 // annotateFailureText appends "failed: <err>" to a description, capping the error text.
 func annotateFailureText(desc string, err error) string {

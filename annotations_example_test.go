@@ -10,7 +10,7 @@ import (
 	"github.com/go-librato/librato/libratotest"
 )
 
-func ExampleClient_Annotate() {
+func ExampleAnnotationsService_Record() {
 	srv := libratotest.NewServer()
 	defer srv.Close()
 	c, err := srv.Client()
@@ -20,10 +20,10 @@ func ExampleClient_Annotate() {
 	ctx := context.Background()
 
 	deploy := func(ctx context.Context) error { return errors.New("health check failed") }
-	err = c.Annotate(ctx, "deploys", librato.Annotation{Title: "api v1.2.3", Source: "ci"}, deploy)
+	err = c.Annotations.Record(ctx, "deploys", librato.Annotation{Title: "api v1.2.3", Source: "ci"}, deploy)
 	fmt.Println("deploy:", err)
 
-	s, err := c.AnnotationStream(ctx, "deploys", &librato.AnnotationQuery{Count: 1})
+	s, err := c.Annotations.GetStream(ctx, "deploys", &librato.AnnotationQuery{Count: 1})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func TestAnnotationStreamAgainstFake(t *testing.T) {
 		{Title: "deploy v2", Source: "web1", Description: "second", StartTime: t0.Add(10 * time.Minute), EndTime: t0.Add(12 * time.Minute)},
 		{Title: "chef run", StartTime: t0.Add(5 * time.Minute)},
 	} {
-		ev, err := c.PostAnnotation(ctx, "deploys", a)
+		ev, err := c.Annotations.Create(ctx, "deploys", a)
 		require.NoError(t, err, i)
 		require.NotZero(t, ev.ID)
 		assert.Equal(t, a.Title, ev.Title)
@@ -32,7 +32,7 @@ func TestAnnotationStreamAgainstFake(t *testing.T) {
 		posted[a.Title] = ev
 	}
 	// Without a start time the API (and the fake) uses its own clock.
-	ev, err := c.PostAnnotation(ctx, "deploys", librato.Annotation{Title: "now"})
+	ev, err := c.Annotations.Create(ctx, "deploys", librato.Annotation{Title: "now"})
 	require.NoError(t, err)
 	assert.Equal(t, fakeNow, ev.StartTime)
 	assert.True(t, ev.EndTime.IsZero())
@@ -42,7 +42,7 @@ func TestAnnotationStreamAgainstFake(t *testing.T) {
 	q := &librato.AnnotationQuery{StartTime: t0, EndTime: t0.Add(30 * time.Minute)}
 	for _, asMap := range []bool{false, true} {
 		srv.ServeAnnotationEventsAsMap(asMap)
-		s, err := c.AnnotationStream(ctx, "deploys", q)
+		s, err := c.Annotations.GetStream(ctx, "deploys", q)
 		require.NoError(t, err)
 		assert.Equal(t, "deploys", s.Name)
 		got := map[string][]string{}
@@ -56,40 +56,40 @@ func TestAnnotationStreamAgainstFake(t *testing.T) {
 		assert.Equal(t, t0.Add(12*time.Minute), s.Events["web1"][1].EndTime)
 		assert.Equal(t, "second", s.Events["web1"][1].Description)
 	}
-	last, err := c.AnnotationStream(ctx, "deploys", &librato.AnnotationQuery{Count: 1})
+	last, err := c.Annotations.GetStream(ctx, "deploys", &librato.AnnotationQuery{Count: 1})
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{librato.UnassignedSource: {"now"}}, titles(last))
-	bySource, err := c.AnnotationStream(ctx, "deploys", &librato.AnnotationQuery{StartTime: t0, Sources: []string{"web*"}})
+	bySource, err := c.Annotations.GetStream(ctx, "deploys", &librato.AnnotationQuery{StartTime: t0, Sources: []string{"web*"}})
 	require.NoError(t, err)
 	assert.Equal(t, map[string][]string{"web1": {"deploy v1", "deploy v2"}}, titles(bySource))
-	props, err := c.AnnotationStream(ctx, "deploys", nil)
+	props, err := c.Annotations.GetStream(ctx, "deploys", nil)
 	require.NoError(t, err)
 	assert.Equal(t, &librato.AnnotationStream{Name: "deploys", DisplayName: "deploys"}, props)
 
 	// Event updates and links.
 	id := posted["deploy v1"].ID
-	require.NoError(t, c.UpdateAnnotation(ctx, "deploys", id, librato.Annotation{Description: "rolled back", EndTime: t0.Add(time.Minute)}))
-	require.NoError(t, c.AddAnnotationLink(ctx, "deploys", id, librato.Link{Rel: "ci", Href: "https://ci/1", Label: "CI"}))
-	require.NoError(t, c.DeleteAnnotationLink(ctx, "deploys", id, "github"))
-	got, err := c.AnnotationEvent(ctx, "deploys", id)
+	require.NoError(t, c.Annotations.Update(ctx, "deploys", id, librato.Annotation{Description: "rolled back", EndTime: t0.Add(time.Minute)}))
+	require.NoError(t, c.Annotations.AddLink(ctx, "deploys", id, librato.Link{Rel: "ci", Href: "https://ci/1", Label: "CI"}))
+	require.NoError(t, c.Annotations.DeleteLink(ctx, "deploys", id, "github"))
+	got, err := c.Annotations.Get(ctx, "deploys", id)
 	require.NoError(t, err)
 	assert.Equal(t, &librato.Annotation{ID: id, Title: "deploy v1", Description: "rolled back", Source: "web1", StartTime: t0,
 		EndTime: t0.Add(time.Minute), Links: []librato.Link{{Rel: "ci", Href: "https://ci/1", Label: "CI"}}}, got)
-	assert.ErrorIs(t, c.AddAnnotationLink(ctx, "deploys", id, librato.Link{Rel: "ci", Href: "https://ci/2"}), librato.ErrBadRequest, "rels are unique")
-	assert.ErrorIs(t, c.DeleteAnnotationLink(ctx, "deploys", id, "github"), librato.ErrNotFound)
+	assert.ErrorIs(t, c.Annotations.AddLink(ctx, "deploys", id, librato.Link{Rel: "ci", Href: "https://ci/2"}), librato.ErrBadRequest, "rels are unique")
+	assert.ErrorIs(t, c.Annotations.DeleteLink(ctx, "deploys", id, "github"), librato.ErrNotFound)
 
 	// The stream's display name, and the events' deletion.
-	require.NoError(t, c.UpdateAnnotationStream(ctx, "deploys", "Deploys"))
-	require.NoError(t, c.DeleteAnnotation(ctx, "deploys", id))
-	_, err = c.AnnotationEvent(ctx, "deploys", id)
+	require.NoError(t, c.Annotations.UpdateStream(ctx, "deploys", "Deploys"))
+	require.NoError(t, c.Annotations.Delete(ctx, "deploys", id))
+	_, err = c.Annotations.Get(ctx, "deploys", id)
 	assert.ErrorIs(t, err, librato.ErrNotFound)
-	props, err = c.AnnotationStream(ctx, "deploys", nil)
+	props, err = c.Annotations.GetStream(ctx, "deploys", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "Deploys", props.DisplayName)
-	require.NoError(t, c.DeleteAnnotationStream(ctx, "deploys"))
-	_, err = c.AnnotationStream(ctx, "deploys", nil)
+	require.NoError(t, c.Annotations.DeleteStream(ctx, "deploys"))
+	_, err = c.Annotations.GetStream(ctx, "deploys", nil)
 	assert.ErrorIs(t, err, librato.ErrNotFound)
-	assert.ErrorIs(t, c.DeleteAnnotationStream(ctx, "deploys"), librato.ErrNotFound)
+	assert.ErrorIs(t, c.Annotations.DeleteStream(ctx, "deploys"), librato.ErrNotFound)
 }
 
 func titles(s *librato.AnnotationStream) map[string][]string {
@@ -105,11 +105,11 @@ func titles(s *librato.AnnotationStream) map[string][]string {
 func TestAnnotationStreamsPagingAgainstFake(t *testing.T) {
 	srv, c := fakeClientAt(t, libratotest.WithPageSize(2))
 	for i := range 5 {
-		_, err := c.PostAnnotation(t.Context(), fmt.Sprintf("stream-%d", 4-i), librato.Annotation{Title: "x"})
+		_, err := c.Annotations.Create(t.Context(), fmt.Sprintf("stream-%d", 4-i), librato.Annotation{Title: "x"})
 		require.NoError(t, err)
 	}
 	var names []string
-	for s, err := range c.AnnotationStreams(t.Context(), &librato.ListOptions{Name: "stream"}) {
+	for s, err := range c.Annotations.AllStreams(t.Context(), &librato.ListOptions{Name: "stream"}) {
 		require.NoError(t, err)
 		names = append(names, s.Name)
 	}
@@ -121,12 +121,12 @@ func TestAnnotateAgainstFake(t *testing.T) {
 	srv, c := fakeClientAt(t)
 	ctx := t.Context()
 
-	require.NoError(t, c.Annotate(ctx, "ci", librato.Annotation{Title: "build 1"}, func(context.Context) error { return nil }))
+	require.NoError(t, c.Annotations.Record(ctx, "ci", librato.Annotation{Title: "build 1"}, func(context.Context) error { return nil }))
 	boom := errors.New("exit status 2")
-	err := c.Annotate(ctx, "ci", librato.Annotation{Title: "build 2", Description: "main"}, func(context.Context) error { return boom })
+	err := c.Annotations.Record(ctx, "ci", librato.Annotation{Title: "build 2", Description: "main"}, func(context.Context) error { return boom })
 	assert.Same(t, boom, err)
 
-	s, err := c.AnnotationStream(ctx, "ci", &librato.AnnotationQuery{Count: 10})
+	s, err := c.Annotations.GetStream(ctx, "ci", &librato.AnnotationQuery{Count: 10})
 	require.NoError(t, err)
 	evs := s.Events[librato.UnassignedSource]
 	require.Len(t, evs, 2)
@@ -142,7 +142,7 @@ func TestAnnotateAgainstFake(t *testing.T) {
 	// The API down: the work still runs and its error is not lost.
 	srv.FailNext(1, 503, `{"errors":{"system":["maintenance"]}}`)
 	ran := false
-	err = c.Annotate(ctx, "ci", librato.Annotation{Title: "build 3"}, func(context.Context) error { ran = true; return boom })
+	err = c.Annotations.Record(ctx, "ci", librato.Annotation{Title: "build 3"}, func(context.Context) error { ran = true; return boom })
 	assert.True(t, ran)
 	assert.ErrorIs(t, err, boom)
 	assert.ErrorIs(t, err, librato.ErrServer)

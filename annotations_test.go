@@ -17,7 +17,7 @@ func TestPostAnnotationTV16(t *testing.T) {
 	c := awClient(t)
 	seen := awExpect(t, "POST", "annotations/api-deploys", nil, 201, "annotations/tv16_post_response.json",
 		"Location", "/v1/annotations/api-deploys/123")
-	ev, err := c.PostAnnotation(t.Context(), "api-deploys", Annotation{
+	ev, err := c.Annotations.Create(t.Context(), "api-deploys", Annotation{
 		Title: "My Annotation", Description: "Joe deployed v29 to metrics", StartTime: time.Unix(1234567890, 0)})
 	require.NoError(t, err)
 	// TV16 posts a form; this is the same request as JSON. Unset fields (source, end time, links) stay out.
@@ -30,7 +30,7 @@ func TestPostAnnotationTV16(t *testing.T) {
 func TestPostAnnotationMatchesPythonTV10(t *testing.T) {
 	c := awClient(t)
 	seen := awExpect(t, "POST", "annotations/deploys", nil, 201, "", "Location", "/v1/annotations/deploys/9")
-	ev, err := c.PostAnnotation(t.Context(), "deploys", Annotation{Title: "v1", Source: "web1",
+	ev, err := c.Annotations.Create(t.Context(), "deploys", Annotation{Title: "v1", Source: "web1",
 		Links: []Link{{Rel: "github", Href: "http://x"}}, StartTime: time.Unix(1500000000, 0)})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"links":[{"href":"http://x","rel":"github"}],"source":"web1","start_time":1500000000,"title":"v1"}`, string(seen.body))
@@ -42,14 +42,14 @@ func TestPostAnnotationMatchesPythonTV10(t *testing.T) {
 func TestAnnotationStreamsTV16(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "GET", "annotations", url.Values{"name": {"deploys"}}, 200, "annotations/tv16_streams.json")
-	streams, page, err := c.ListAnnotationStreams(t.Context(), &ListOptions{Name: "deploys"})
+	streams, page, err := c.Annotations.ListStreams(t.Context(), &ListOptions{Name: "deploys"})
 	require.NoError(t, err)
 	assert.Equal(t, PageInfo{Found: 2, Length: 2, Total: 2}, page)
 	assert.Equal(t, []AnnotationStream{{Name: "api-deploys", DisplayName: "Deploys to API"}, {Name: "app-deploys", DisplayName: "Deploys to UX app"}}, streams)
 
 	awExpect(t, "GET", "annotations", nil, 200, "annotations/tv16_streams.json")
 	var names []string
-	for s, err := range c.AnnotationStreams(t.Context(), nil) {
+	for s, err := range c.Annotations.AllStreams(t.Context(), nil) {
 		require.NoError(t, err)
 		names = append(names, s.Name)
 	}
@@ -76,7 +76,7 @@ func TestAnnotationStreamDecodesBothEventShapes(t *testing.T) {
 			// The query of TV10 (python-librato's get_annotation_stream), plus end_time and count.
 			awExpect(t, "GET", "annotations/api-deploys", url.Values{"start_time": {"1500000000"}, "end_time": {"1500003600"},
 				"count": {"5"}, "sources[]": {"a", "b"}}, 200, fixture)
-			s, err := c.AnnotationStream(t.Context(), "api-deploys", &AnnotationQuery{StartTime: time.Unix(1500000000, 0),
+			s, err := c.Annotations.GetStream(t.Context(), "api-deploys", &AnnotationQuery{StartTime: time.Unix(1500000000, 0),
 				EndTime: time.Unix(1500003600, 0), Count: 5, Sources: []string{"a", "b"}})
 			require.NoError(t, err)
 			assert.Equal(t, &AnnotationStream{Name: "api-deploys", DisplayName: "Deploys to API", Events: tv16Events()}, s)
@@ -87,7 +87,7 @@ func TestAnnotationStreamDecodesBothEventShapes(t *testing.T) {
 func TestAnnotationStreamPropertiesOnly(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "GET", "annotations/api-deploys", nil, 200, `{"name":"api-deploys","display_name":null}`)
-	s, err := c.AnnotationStream(t.Context(), "api-deploys", nil)
+	s, err := c.Annotations.GetStream(t.Context(), "api-deploys", nil)
 	require.NoError(t, err)
 	assert.Equal(t, &AnnotationStream{Name: "api-deploys"}, s)
 }
@@ -104,22 +104,22 @@ func TestAnnotationEventAndUpdates(t *testing.T) {
 	c := awClient(t)
 	ctx := t.Context()
 	awExpect(t, "GET", "annotations/api-deploys/123", nil, 200, "annotations/tv16_post_response.json")
-	ev, err := c.AnnotationEvent(ctx, "api-deploys", 123)
+	ev, err := c.Annotations.Get(ctx, "api-deploys", 123)
 	require.NoError(t, err)
 	assert.Equal(t, "Joe deployed v29 to metrics", ev.Description)
 
 	seen := awExpect(t, "PUT", "annotations/api-deploys/123", nil, 204, "")
-	require.NoError(t, c.UpdateAnnotation(ctx, "api-deploys", 123, Annotation{Description: "done", EndTime: time.Unix(1234567990, 0),
+	require.NoError(t, c.Annotations.Update(ctx, "api-deploys", 123, Annotation{Description: "done", EndTime: time.Unix(1234567990, 0),
 		StartTime: time.Unix(1, 0), Source: "ignored"}))
 	assert.JSONEq(t, `{"description":"done","end_time":1234567990}`, string(seen.body), "start time and source cannot be updated")
 
 	seen = awExpect(t, "POST", "annotations/app-deploys/198/links", nil, 201, "annotations/tv16_link_response.json",
 		"Location", "/v1/annotations/app-deploys/198/links/github")
-	require.NoError(t, c.AddAnnotationLink(ctx, "app-deploys", 198, Link{Rel: "github", Label: "Github Commit", Href: "https://github.com/acme/app/commits/01beaf"}))
+	require.NoError(t, c.Annotations.AddLink(ctx, "app-deploys", 198, Link{Rel: "github", Label: "Github Commit", Href: "https://github.com/acme/app/commits/01beaf"}))
 	assert.JSONEq(t, string(awFixture(t, "annotations/tv16_link_response.json")), string(seen.body))
 
 	seen = awExpect(t, "PUT", "annotations/api-deploys", nil, 204, "")
-	require.NoError(t, c.UpdateAnnotationStream(ctx, "api-deploys", "Deploys to API"))
+	require.NoError(t, c.Annotations.UpdateStream(ctx, "api-deploys", "Deploys to API"))
 	assert.JSONEq(t, `{"display_name":"Deploys to API"}`, string(seen.body), "JSON, not appoptics-api-go's bare string")
 	assert.Equal(t, "application/json", seen.contentType)
 
@@ -127,9 +127,9 @@ func TestAnnotationEventAndUpdates(t *testing.T) {
 		path string
 		call func() error
 	}{
-		{"annotations/api-deploys/123/links/github", func() error { return c.DeleteAnnotationLink(ctx, "api-deploys", 123, "github") }},
-		{"annotations/api-deploys/123", func() error { return c.DeleteAnnotation(ctx, "api-deploys", 123) }},
-		{"annotations/api-deploys", func() error { return c.DeleteAnnotationStream(ctx, "api-deploys") }},
+		{"annotations/api-deploys/123/links/github", func() error { return c.Annotations.DeleteLink(ctx, "api-deploys", 123, "github") }},
+		{"annotations/api-deploys/123", func() error { return c.Annotations.Delete(ctx, "api-deploys", 123) }},
+		{"annotations/api-deploys", func() error { return c.Annotations.DeleteStream(ctx, "api-deploys") }},
 	} {
 		seen := awExpect(t, "DELETE", tc.path, nil, 204, "")
 		require.NoError(t, tc.call(), tc.path)
@@ -140,7 +140,7 @@ func TestAnnotationEventAndUpdates(t *testing.T) {
 func TestAnnotationMissingStreamIsNotFound(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "DELETE", "annotations/nope", nil, 404, `{"errors":{"request":["Not found"]}}`)
-	err := c.DeleteAnnotationStream(t.Context(), "nope")
+	err := c.Annotations.DeleteStream(t.Context(), "nope")
 	assert.ErrorIs(t, err, ErrNotFound)
 }
 
@@ -148,7 +148,7 @@ func TestAnnotationValidation(t *testing.T) {
 	c, err := Connect("u@example.com", "t", WithHTTPClient(&http.Client{Transport: alertNoIO{t}}))
 	require.NoError(t, err)
 	ctx := t.Context()
-	post := func(stream string, a Annotation) error { _, err := c.PostAnnotation(ctx, stream, a); return err }
+	post := func(stream string, a Annotation) error { _, err := c.Annotations.Create(ctx, stream, a); return err }
 	t0 := time.Unix(1500000000, 0)
 	tests := []struct {
 		name string
@@ -163,16 +163,16 @@ func TestAnnotationValidation(t *testing.T) {
 		{"link without rel", post("d", Annotation{Title: "x", Links: []Link{{Href: "h"}}}), `link 0 rel "": is required`},
 		{"link without href", post("d", Annotation{Title: "x", Links: []Link{{Rel: "r"}}}), `link 0 href "": is required`},
 		{"duplicate rel", post("d", Annotation{Title: "x", Links: []Link{{Rel: "r", Href: "h"}, {Rel: "r", Href: "i"}}}), `link 1 rel "r": is used twice`},
-		{"update id", c.UpdateAnnotation(ctx, "d", 0, Annotation{}), `annotation ID "0": must be positive`},
-		{"add bad link", c.AddAnnotationLink(ctx, "d", 1, Link{Rel: "r"}), "href"},
-		{"delete link rel", c.DeleteAnnotationLink(ctx, "d", 1, ""), `link rel "": is required`},
-		{"delete id", c.DeleteAnnotation(ctx, "d", -1), "must be positive"},
-		{"delete stream", c.DeleteAnnotationStream(ctx, "a b"), "invalid character"},
-		{"rename stream", c.UpdateAnnotationStream(ctx, "", "x"), "must not be empty"},
-		{"event id", func() error { _, err := c.AnnotationEvent(ctx, "d", 0); return err }(), "must be positive"},
-		{"negative count", func() error { _, err := c.AnnotationStream(ctx, "d", &AnnotationQuery{Count: -1}); return err }(), "is negative"},
+		{"update id", c.Annotations.Update(ctx, "d", 0, Annotation{}), `annotation ID "0": must be positive`},
+		{"add bad link", c.Annotations.AddLink(ctx, "d", 1, Link{Rel: "r"}), "href"},
+		{"delete link rel", c.Annotations.DeleteLink(ctx, "d", 1, ""), `link rel "": is required`},
+		{"delete id", c.Annotations.Delete(ctx, "d", -1), "must be positive"},
+		{"delete stream", c.Annotations.DeleteStream(ctx, "a b"), "invalid character"},
+		{"rename stream", c.Annotations.UpdateStream(ctx, "", "x"), "must not be empty"},
+		{"event id", func() error { _, err := c.Annotations.Get(ctx, "d", 0); return err }(), "must be positive"},
+		{"negative count", func() error { _, err := c.Annotations.GetStream(ctx, "d", &AnnotationQuery{Count: -1}); return err }(), "is negative"},
 		{"query end before start", func() error {
-			_, err := c.AnnotationStream(ctx, "d", &AnnotationQuery{StartTime: t0, EndTime: t0.Add(-time.Hour)})
+			_, err := c.Annotations.GetStream(ctx, "d", &AnnotationQuery{StartTime: t0, EndTime: t0.Add(-time.Hour)})
 			return err
 		}(), "is before the start time"},
 	}
@@ -198,7 +198,7 @@ func TestAnnotateSuccess(t *testing.T) {
 	post := awExpect(t, "POST", "annotations/deploys", nil, 201, `{"id":7,"title":"deploy v2","start_time":1500000000}`)
 	var put *awSeen
 	ran := false
-	err := c.Annotate(t.Context(), "deploys", Annotation{Title: "deploy v2", Description: "by ci"}, func(ctx context.Context) error {
+	err := c.Annotations.Record(t.Context(), "deploys", Annotation{Title: "deploy v2", Description: "by ci"}, func(ctx context.Context) error {
 		assert.True(t, post.hit, "the event is posted before the work starts")
 		put = awExpect(t, "PUT", "annotations/deploys/7", nil, 204, "")
 		ran = true
@@ -217,7 +217,7 @@ func TestAnnotateWorkFailure(t *testing.T) {
 	put := awExpect(t, "PUT", "annotations/builds/8", nil, 204, "")
 	boom := errors.New("tests failed: 3 of 120")
 	ctx, cancel := context.WithCancel(t.Context())
-	err := c.Annotate(ctx, "builds", Annotation{Title: "build", Description: "main@abc"}, func(context.Context) error {
+	err := c.Annotations.Record(ctx, "builds", Annotation{Title: "build", Description: "main@abc"}, func(context.Context) error {
 		cancel() // a cancelled job still gets its end time recorded
 		return boom
 	})
@@ -232,7 +232,7 @@ func TestAnnotatePostFailureStillRunsTheWork(t *testing.T) {
 		c := awClient(t)
 		awExpect(t, "POST", "annotations/deploys", nil, 503, `{"errors":{"system":["maintenance"]}}`)
 		ran := false
-		err := c.Annotate(t.Context(), "deploys", Annotation{Title: "d"}, func(context.Context) error { ran = true; return workErr })
+		err := c.Annotations.Record(t.Context(), "deploys", Annotation{Title: "d"}, func(context.Context) error { ran = true; return workErr })
 		assert.True(t, ran, "the work runs even when the event cannot be posted")
 		require.Error(t, err)
 		assert.ErrorIs(t, err, ErrServer)
@@ -253,7 +253,7 @@ func TestAnnotateUpdateFailureKeepsTheWorkError(t *testing.T) {
 	awExpect(t, "POST", "annotations/deploys", nil, 201, `{"id":3,"title":"d"}`)
 	awExpect(t, "PUT", "annotations/deploys/3", nil, 404, `{"errors":{"request":["Not found"]}}`)
 	boom := errors.New("boom")
-	err := c.Annotate(t.Context(), "deploys", Annotation{Title: "d"}, func(context.Context) error { return boom })
+	err := c.Annotations.Record(t.Context(), "deploys", Annotation{Title: "d"}, func(context.Context) error { return boom })
 	assert.ErrorIs(t, err, boom)
 	assert.ErrorIs(t, err, ErrNotFound)
 	assert.Contains(t, err.Error(), `librato: Annotate: event "d" (id 3) end time not recorded: librato: PUT`)
@@ -266,10 +266,10 @@ func TestAnnotateValidationAndNilWork(t *testing.T) {
 	c, err := Connect("u@example.com", "t", WithHTTPClient(&http.Client{Transport: alertNoIO{t}}))
 	require.NoError(t, err)
 	ran := false
-	err = c.Annotate(t.Context(), "bad stream", Annotation{Title: "x"}, func(context.Context) error { ran = true; return nil })
+	err = c.Annotations.Record(t.Context(), "bad stream", Annotation{Title: "x"}, func(context.Context) error { ran = true; return nil })
 	assert.True(t, ran)
 	assert.ErrorIs(t, err, ErrInvalid)
-	assert.Error(t, c.Annotate(t.Context(), "s", Annotation{Title: "x"}, nil))
+	assert.Error(t, c.Annotations.Record(t.Context(), "s", Annotation{Title: "x"}, nil))
 }
 
 func TestAnnotateFailureText(t *testing.T) {

@@ -35,7 +35,7 @@ func ExampleParseComposite() {
 	// composite: 1:23: window: option size must be a whole number from 1 to 64, got "100"
 }
 
-func ExampleClient_GetComposite() {
+func ExampleMeasurementsService_Query() {
 	srv := libratotest.NewServer()
 	defer srv.Close()
 	t0 := time.Unix(1700000040, 0)
@@ -55,7 +55,7 @@ func ExampleClient_GetComposite() {
 	}
 
 	total := librato.Sum(librato.S("jobs", librato.Source("worker*")))
-	res, err := c.GetComposite(ctx, total, &librato.CompositeOptions{StartTime: t0, Resolution: 60})
+	res, err := c.Measurements.Query(ctx, total, &librato.CompositeOptions{StartTime: t0, Resolution: 60})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func TestCompositeAgainstFakeLegacy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := c.GetComposite(context.Background(), tt.expr, &librato.CompositeOptions{
+			res, err := c.Measurements.Query(context.Background(), tt.expr, &librato.CompositeOptions{
 				StartTime: at(0), EndTime: at(4), Resolution: 60})
 			require.NoError(t, err)
 			assert.Equal(t, tt.expr.String(), res.Compose)
@@ -128,7 +128,7 @@ func TestCompositeAgainstFakeLegacy(t *testing.T) {
 
 func TestCompositeAgainstFakeSeriesMetadata(t *testing.T) {
 	_, c := compositeFixture(t)
-	res, err := c.GetComposite(context.Background(), librato.Raw(`s("a","web1")`), &librato.CompositeOptions{
+	res, err := c.Measurements.Query(context.Background(), librato.Raw(`s("a","web1")`), &librato.CompositeOptions{
 		StartTime: at(0), Resolution: 60})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 1)
@@ -141,7 +141,7 @@ func TestCompositeAgainstFakeSeriesMetadata(t *testing.T) {
 
 func TestCompositeAgainstFakeTagged(t *testing.T) {
 	_, c := compositeFixture(t)
-	res, err := c.GetComposite(context.Background(), librato.Sum(librato.S("cpu", librato.Tags{"host": "h*"})),
+	res, err := c.Measurements.Query(context.Background(), librato.Sum(librato.S("cpu", librato.Tags{"host": "h*"})),
 		&librato.CompositeOptions{StartTime: at(0), Resolution: 60, Tagged: true})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 1)
@@ -150,7 +150,7 @@ func TestCompositeAgainstFakeTagged(t *testing.T) {
 	assert.Empty(t, s.Tags, "h1 and h2 share no tag value")
 	assert.Equal(t, map[int]float64{0: 11, 1: 22, 2: 33}, pts(t, s))
 
-	res, err = c.GetComposite(context.Background(), librato.Top(librato.S("cpu", librato.Tags{}), 2, "mean"),
+	res, err = c.Measurements.Query(context.Background(), librato.Top(librato.S("cpu", librato.Tags{}), 2, "mean"),
 		&librato.CompositeOptions{StartTime: at(0), Resolution: 60, Tagged: true})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 2)
@@ -161,7 +161,7 @@ func TestCompositeAgainstFakeTagged(t *testing.T) {
 	srv, _ := compositeFixture(t)
 	tc, err := srv.Client(librato.WithTags(map[string]string{"env": "test"}))
 	require.NoError(t, err)
-	res, err = tc.GetComposite(context.Background(), librato.S("cpu", librato.Tags{"host": "h1"}),
+	res, err = tc.Measurements.Query(context.Background(), librato.S("cpu", librato.Tags{"host": "h1"}),
 		&librato.CompositeOptions{StartTime: at(0), Resolution: 60})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 1)
@@ -177,7 +177,7 @@ func TestCompositeAgainstFakeErrors(t *testing.T) {
 		"syntax error":         librato.Raw(`sum(s("a", "*")`),
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := c.GetComposite(context.Background(), expr, &librato.CompositeOptions{StartTime: at(0), Resolution: 60})
+			_, err := c.Measurements.Query(context.Background(), expr, &librato.CompositeOptions{StartTime: at(0), Resolution: 60})
 			require.Error(t, err)
 			assert.ErrorIs(t, err, librato.ErrBadRequest)
 			var apiErr *librato.Error
@@ -191,7 +191,7 @@ func TestCompositeAgainstFakeErrors(t *testing.T) {
 func TestCreateCompositeAgainstFake(t *testing.T) {
 	srv, c := compositeFixture(t)
 	expr := librato.Sum(librato.S("a", librato.Source("*")))
-	require.NoError(t, c.CreateComposite(context.Background(), "a.total", expr,
+	require.NoError(t, c.Metrics.CreateComposite(context.Background(), "a.total", expr,
 		librato.MetricUpdate{Description: "sum of a", Period: time.Minute}))
 	m, ok := srv.Metric("a.total")
 	require.True(t, ok)
@@ -199,7 +199,7 @@ func TestCreateCompositeAgainstFake(t *testing.T) {
 	assert.Equal(t, `sum(s("a", "*"))`, m.Composite)
 	assert.Equal(t, "sum of a", m.Description)
 
-	got, err := c.Get(context.Background(), "a.total", nil)
+	got, err := c.Metrics.Get(context.Background(), "a.total", nil)
 	require.NoError(t, err)
 	back, err := librato.ParseComposite(got.Composite)
 	require.NoError(t, err)

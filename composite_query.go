@@ -105,12 +105,13 @@ func (o *CompositeOptions) values(now time.Time) (url.Values, error) {
 	return q, nil
 }
 
-// GetComposite runs an ad hoc composite query: GET /v1/metrics?compose=...
+// Query runs an ad hoc composite query: GET /v1/metrics?compose=...
 // on legacy accounts, GET /v1/measurements?compose=... on tagged ones (see
 // CompositeOptions.Tagged). The expression is validated first; use
 // Raw(text) to send text the builders cannot express, or ParseComposite to
 // check text before sending it.
-func (c *Client) GetComposite(ctx context.Context, expr Expr, opts *CompositeOptions) (*CompositeResult, error) {
+func (svc *MeasurementsService) Query(ctx context.Context, expr Expr, opts *CompositeOptions) (*CompositeResult, error) {
+	c := svc.client
 	if err := checkComposite(expr); err != nil {
 		return nil, fmt.Errorf("librato: GetComposite: %w", err)
 	}
@@ -138,7 +139,8 @@ func (c *Client) GetComposite(ctx context.Context, expr Expr, opts *CompositeOpt
 // (PUT /v1/metrics/:name with type "composite"), with the other properties of
 // props. props.Type, if set, must be "composite"; props.Composite must be empty
 // or equal to the expression's text.
-func (c *Client) CreateComposite(ctx context.Context, name string, expr Expr, props MetricUpdate) error {
+func (svc *MetricsService) CreateComposite(ctx context.Context, name string, expr Expr, props MetricUpdate) error {
+	c := svc.client
 	if err := checkComposite(expr); err != nil {
 		return fmt.Errorf("librato: CreateComposite %s: %w", name, err)
 	}
@@ -151,7 +153,7 @@ func (c *Client) CreateComposite(ctx context.Context, name string, expr Expr, pr
 	if props.Type == "" {
 		props.Type = "composite"
 	}
-	return c.Update(ctx, name, props)
+	return c.Metrics.Update(ctx, name, props)
 }
 
 // checkComposite checks an expression given to a query or a create call.

@@ -70,7 +70,7 @@ const testBase = "https://metrics-api.librato.test"
 func TestGetCompositeLegacyTV14(t *testing.T) {
 	const expr = `derive(s("collectd.cpu.*.idle","boatman*45"))`
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
-	res, err := c.GetComposite(context.Background(), Raw(expr), &CompositeOptions{
+	res, err := c.Measurements.Query(context.Background(), Raw(expr), &CompositeOptions{
 		StartTime: time.Unix(1432931007, 0), Resolution: 60})
 	require.NoError(t, err)
 
@@ -100,7 +100,7 @@ func TestGetCompositeLegacyTV14(t *testing.T) {
 // TV10: python-librato's get_composite request, with the default resolution.
 func TestGetCompositeTV10Query(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
-	_, err := c.GetComposite(context.Background(), Raw(`sum(s("cpu","*"))`), &CompositeOptions{StartTime: time.Unix(1500000000, 0)})
+	_, err := c.Measurements.Query(context.Background(), Raw(`sum(s("cpu","*"))`), &CompositeOptions{StartTime: time.Unix(1500000000, 0)})
 	require.NoError(t, err)
 	want, err := url.ParseQuery("start_time=1500000000&resolution=1&compose=sum%28s%28%22cpu%22%2C%22%2A%22%29%29")
 	require.NoError(t, err)
@@ -110,7 +110,7 @@ func TestGetCompositeTV10Query(t *testing.T) {
 func TestGetCompositeBuiltExpression(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
 	end := time.Unix(1432934607, 0)
-	_, err := c.GetComposite(context.Background(), Derive(S("collectd.cpu.*.idle", Source("boatman*45")), true),
+	_, err := c.Measurements.Query(context.Background(), Derive(S("collectd.cpu.*.idle", Source("boatman*45")), true),
 		&CompositeOptions{EndTime: end, Duration: time.Hour, Resolution: 300})
 	require.NoError(t, err)
 	assert.Equal(t, url.Values{
@@ -131,7 +131,7 @@ func TestGetCompositeTaggedArray(t *testing.T) {
 			c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", connect)
 			e, err := ParseComposite(expr)
 			require.NoError(t, err)
-			res, err := c.GetComposite(context.Background(), e, &CompositeOptions{StartTime: time.Unix(1484678910, 0), Resolution: 60})
+			res, err := c.Measurements.Query(context.Background(), e, &CompositeOptions{StartTime: time.Unix(1484678910, 0), Resolution: 60})
 			require.NoError(t, err)
 			assert.Equal(t, url.Values{"compose": {expr}, "start_time": {"1484678910"}, "resolution": {"60"}}, seen.query)
 
@@ -155,7 +155,7 @@ func TestGetCompositeTaggedArray(t *testing.T) {
 func TestGetCompositeTaggedObject(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_object.json", nil)
 	// A Tags selector picks the tagged API without CompositeOptions.Tagged.
-	res, err := c.GetComposite(context.Background(), Sum(S("cpu", Tags{"host": "h*"})),
+	res, err := c.Measurements.Query(context.Background(), Sum(S("cpu", Tags{"host": "h*"})),
 		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Resolution: 60})
 	require.NoError(t, err)
 	assert.Equal(t, `sum(s("cpu", {"host": "h*"}))`, seen.query.Get("compose"))
@@ -175,7 +175,7 @@ func TestGetCompositeTaggedObject(t *testing.T) {
 
 func TestGetCompositeTaggedOption(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", nil)
-	_, err := c.GetComposite(context.Background(), Raw(`s("cpu", {"host": "h1"})`),
+	_, err := c.Measurements.Query(context.Background(), Raw(`s("cpu", {"host": "h1"})`),
 		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Tagged: true})
 	require.NoError(t, err)
 	assert.Equal(t, "/v1/measurements", seen.path)
@@ -194,7 +194,7 @@ func TestGetCompositeAPIError(t *testing.T) {
 		JSON(map[string]any{"errors": map[string]any{"params": map[string]any{"compose": []string{"is invalid"}}}})
 	c, err := Connect("user@example.com", "token", WithBaseURL(testBase+"/v1/"), WithHTTPClient(hc))
 	require.NoError(t, err)
-	_, err = c.GetComposite(context.Background(), Func("nosuch", S("a", Source("*"))), &CompositeOptions{StartTime: time.Unix(1, 0)})
+	_, err = c.Measurements.Query(context.Background(), Func("nosuch", S("a", Source("*"))), &CompositeOptions{StartTime: time.Unix(1, 0)})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrBadRequest)
 	var apiErr *Error
@@ -226,7 +226,7 @@ func TestGetCompositeRejectsBeforeIO(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.GetComposite(context.Background(), tt.expr, tt.opts)
+			_, err := c.Measurements.Query(context.Background(), tt.expr, tt.opts)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalid)
 			assert.Contains(t, err.Error(), tt.want)
@@ -255,7 +255,7 @@ func TestDecodeCompositeShapes(t *testing.T) {
 // TV10: python-librato's create_composite.
 func TestCreateCompositeTV10(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/composite.humidity", 204, "", nil)
-	err := c.CreateComposite(context.Background(), "composite.humidity", Sum(S("humidity", Source("*"))),
+	err := c.Metrics.CreateComposite(context.Background(), "composite.humidity", Sum(S("humidity", Source("*"))),
 		MetricUpdate{Description: "a test composite"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"composite": "sum(s(\"humidity\", \"*\"))", "description": "a test composite", "type": "composite"}`, string(seen.body))
@@ -265,14 +265,14 @@ func TestCreateCompositeTV15(t *testing.T) {
 	const expr = `s("librato.cpu.percent.user", {"environment" : "prod", "service": "api"})`
 	t.Run("raw text verbatim", func(t *testing.T) {
 		c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
-		require.NoError(t, c.CreateComposite(context.Background(), "librato.cpu.percent.used", Raw(expr), MetricUpdate{}))
+		require.NoError(t, c.Metrics.CreateComposite(context.Background(), "librato.cpu.percent.used", Raw(expr), MetricUpdate{}))
 		assert.JSONEq(t, `{"type":"composite","composite":"s(\"librato.cpu.percent.user\", {\"environment\" : \"prod\", \"service\": \"api\"})"}`, string(seen.body))
 	})
 	t.Run("parsed, canonical", func(t *testing.T) {
 		c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
 		e, err := ParseComposite(expr)
 		require.NoError(t, err)
-		require.NoError(t, c.CreateComposite(context.Background(), "librato.cpu.percent.used", e, MetricUpdate{Type: "composite", DisplayName: "CPU used"}))
+		require.NoError(t, c.Metrics.CreateComposite(context.Background(), "librato.cpu.percent.used", e, MetricUpdate{Type: "composite", DisplayName: "CPU used"}))
 		assert.JSONEq(t, `{"type":"composite","display_name":"CPU used","composite":"s(\"librato.cpu.percent.user\", {\"environment\": \"prod\", \"service\": \"api\"})"}`, string(seen.body))
 	})
 }
@@ -299,7 +299,7 @@ func TestCreateCompositeRejectsBeforeIO(t *testing.T) {
 			if tt.name == "bad name" {
 				name = "bad name!"
 			}
-			err := c.CreateComposite(context.Background(), name, tt.expr, tt.props)
+			err := c.Metrics.CreateComposite(context.Background(), name, tt.expr, tt.props)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, ErrInvalid), "%v", err)
 			assert.Contains(t, err.Error(), tt.want)

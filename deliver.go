@@ -10,7 +10,6 @@ import (
 	"math/bits"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -228,27 +227,6 @@ func (c *Client) postPayload(ctx context.Context, tagged bool, body any) error {
 	return nil
 }
 
-// PartialError is a 2xx answer whose JSON body still carries a non-empty top-level "errors": the
-// API took the request but reports that something in it failed, without saying which
-// measurement. The measurements of that request are reported as rejected (in a *RejectedError),
-// never sent again: some of them may have been stored, and resending could duplicate them.
-type PartialError struct {
-	// StatusCode is the (2xx) HTTP status of the answer.
-	StatusCode int
-	// Path is the API path posted to, "metrics" or "measurements".
-	Path string
-	// Messages are the server's error messages, one per entry of "errors".
-	Messages []string
-	// Body is the raw response body (at most 64 KiB).
-	Body []byte
-}
-
-// Error returns "librato: POST <path>: [<status>] partial failure: <messages>".
-func (e *PartialError) Error() string {
-	return "librato: POST " + e.Path + ": [" + strconv.Itoa(e.StatusCode) + "] partial failure: " +
-		strings.Join(e.Messages, ", ")
-}
-
 // partialBody captures the 2xx answer of a POST, to find an "errors" member in it.
 type partialBody struct {
 	raw []byte
@@ -296,46 +274,8 @@ func partialMessages(raw []byte) []string {
 	return msgs
 }
 
-// RejectedError reports measurements the API refused for good: with 400 Bad Request (or 413) even
-// after their chunk was split to isolate them, or in a 2xx answer whose body carries "errors"
-// (a *PartialError). They are not sent again. The same bad measurement gives this error whichever
-// way it was sent (Submit, a Queue, its spool, an Aggregator). errors.Is(err, ErrBadRequest) holds
-// for a 400.
-type RejectedError struct {
-	// Count is the number of measurements rejected.
-	Count int
-	// Names are the names of the rejected measurements (at most 20, duplicates removed).
-	Names []string
-	// Indices are, for Submit, the argument positions of the rejected measurements, ascending;
-	// nil elsewhere (a Queue passes the measurements to OnDrop instead).
-	Indices []int
-	// Err is the API's answer: an *Error, whose Message is the server's reason, or a
-	// *PartialError.
-	Err error
-}
-
 // maxRejectedNames bounds RejectedError.Names.
 const maxRejectedNames = 20
-
-// Error returns "librato: N measurements rejected (name1, name2): <reason>".
-func (e *RejectedError) Error() string { return "librato: " + e.describe() }
-
-// describe is Error without the prefix.
-func (e *RejectedError) describe() string {
-	var b strings.Builder
-	b.WriteString(plural(e.Count, "measurement"))
-	b.WriteString(" rejected (")
-	b.WriteString(strings.Join(e.Names, ", "))
-	if len(e.Names) < e.Count && len(e.Names) == maxRejectedNames {
-		b.WriteString(", ...")
-	}
-	b.WriteString("): ")
-	b.WriteString(e.Err.Error())
-	return b.String()
-}
-
-// Unwrap returns the API's error.
-func (e *RejectedError) Unwrap() error { return e.Err }
 
 // plural returns "1 measurement", "2 measurements".
 func plural(n int, noun string) string {

@@ -20,7 +20,7 @@
 // drop. Submit, Queue flushes, the spool and the Aggregator deliver through one engine, so the same
 // bad measurement gives the same *RejectedError whichever way it went:
 //
-//	q := c.NewQueue(librato.QueueOptions{FlushInterval: 10 * time.Second})
+//	q, err := c.NewQueue(librato.QueueOptions{FlushInterval: 10 * time.Second})
 //	defer q.Close(ctx)
 //	q.Add(librato.Measurement{Name: "api.latency", Value: 12.5, Tags: map[string]string{"host": "web1"}})
 //

@@ -2,6 +2,7 @@ package librato
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxErrorBody caps how much of a non-2xx response body newError reads (64 KiB).
@@ -360,3 +362,299 @@ func isCredentialParam(name string) bool {
 	}
 	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "password")
 }
+
+// AnnotateError is how Annotate reports that it could not record the event (or its end). It never
+// stands for the work's own failure, so a caller can tell the two apart in the joined error:
+//
+//	var annErr *librato.AnnotateError
+//	if errors.As(err, &annErr) { log.Printf("warning: %v", annErr) }
+type AnnotateError struct {
+	Title string // the event's title
+	ID    int    // the event's ID when it was posted, else 0
+	Msg   string // what was not recorded
+	Err   error  // the cause (an *Error, a validation or transport error), possibly nil
+}
+
+// Error returns `librato: Annotate: event "<title>" [(id N)] <msg>[: <cause>]`.
+func (e *AnnotateError) Error() string {
+	s := fmt.Sprintf("librato: Annotate: event %q", e.Title)
+	if e.ID != 0 {
+		s += fmt.Sprintf(" (id %d)", e.ID)
+	}
+	s += " " + e.Msg
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *AnnotateError) Unwrap() error { return e.Err }
+
+// JobError is the error of a job that failed or was canceled.
+type JobError struct {
+	ID      int64
+	State   string
+	Message string // the job's errors, readable
+}
+
+func (e *JobError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("librato: job %d %s", e.ID, e.State)
+	}
+	return fmt.Sprintf("librato: job %d %s: %s", e.ID, e.State, e.Message)
+}
+
+// PartialError is a 2xx answer whose JSON body still carries a non-empty top-level "errors": the
+// API took the request but reports that something in it failed, without saying which
+// measurement. The measurements of that request are reported as rejected (in a *RejectedError),
+// never sent again: some of them may have been stored, and resending could duplicate them.
+type PartialError struct {
+	// StatusCode is the (2xx) HTTP status of the answer.
+	StatusCode int
+	// Path is the API path posted to, "metrics" or "measurements".
+	Path string
+	// Messages are the server's error messages, one per entry of "errors".
+	Messages []string
+	// Body is the raw response body (at most 64 KiB).
+	Body []byte
+}
+
+// Error returns "librato: POST <path>: [<status>] partial failure: <messages>".
+func (e *PartialError) Error() string {
+	return "librato: POST " + e.Path + ": [" + strconv.Itoa(e.StatusCode) + "] partial failure: " +
+		strings.Join(e.Messages, ", ")
+}
+
+// RejectedError reports measurements the API refused for good: with 400 Bad Request (or 413) even
+// after their chunk was split to isolate them, or in a 2xx answer whose body carries "errors"
+// (a *PartialError). They are not sent again. The same bad measurement gives this error whichever
+// way it was sent (Submit, a Queue, its spool, an Aggregator). errors.Is(err, ErrBadRequest) holds
+// for a 400.
+type RejectedError struct {
+	// Count is the number of measurements rejected.
+	Count int
+	// Names are the names of the rejected measurements (at most 20, duplicates removed).
+	Names []string
+	// Indices are, for Submit, the argument positions of the rejected measurements, ascending;
+	// nil elsewhere (a Queue passes the measurements to OnDrop instead).
+	Indices []int
+	// Err is the API's answer: an *Error, whose Message is the server's reason, or a
+	// *PartialError.
+	Err error
+}
+
+// Error returns "librato: N measurements rejected (name1, name2): <reason>".
+func (e *RejectedError) Error() string { return "librato: " + e.describe() }
+
+// describe is Error without the prefix.
+func (e *RejectedError) describe() string {
+	var b strings.Builder
+	b.WriteString(plural(e.Count, "measurement"))
+	b.WriteString(" rejected (")
+	b.WriteString(strings.Join(e.Names, ", "))
+	if len(e.Names) < e.Count && len(e.Names) == maxRejectedNames {
+		b.WriteString(", ...")
+	}
+	b.WriteString("): ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the API's error.
+func (e *RejectedError) Unwrap() error { return e.Err }
+
+// ErrInvalid is wrapped by every error of the Validate functions, so
+// errors.Is(err, ErrInvalid) tells bad input from API failures.
+var ErrInvalid = errors.New("librato: invalid input")
+
+// ValidationError describes one name, source or tag the API would reject.
+type ValidationError struct {
+	// Field names what was checked: "metric name", "source", "tag name",
+	// `tag "host" value` or "tag count".
+	Field string
+	// Value is the rejected input, in full.
+	Value string
+	// Reason says what is wrong, e.g. "invalid character ' ' at byte 1
+	// (allowed: A-Z a-z 0-9 . : - _)".
+	Reason string
+}
+
+// Error returns `<field> "<value>": <reason>`; values longer than 64 bytes
+// are shortened in the text (the Value field keeps them whole).
+func (e *ValidationError) Error() string {
+	v := e.Value
+	if len(v) > 64 {
+		i := 64
+		for i > 0 && !utf8.RuneStart(v[i]) {
+			i--
+		}
+		v = v[:i] + "..."
+	}
+	return e.Field + " " + strconv.Quote(v) + ": " + e.Reason
+}
+
+// Unwrap returns ErrInvalid.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// SubmitError is a Submit that did not deliver everything. The Sent measurements were accepted by
+// the API and must not be sent again; the Rejected ones were refused for good; the Unsent ones were
+// not delivered because a transient failure (Err) stopped the call.
+type SubmitError struct {
+	// Sent counts the measurements accepted.
+	Sent int
+	// Rejected lists the measurements the API refused, with its reasons and their argument indices.
+	Rejected []*RejectedError
+	// Unsent counts the measurements not delivered.
+	Unsent int
+	// UnsentIndices lists the argument indices of the Unsent measurements, ascending. (Legacy
+	// chunks are sent before tagged ones, so these need not be a suffix of the arguments.)
+	UnsentIndices []int
+	// Err is the transient failure that stopped the call (an *Error, a transport or context
+	// error), nil when only rejections happened. With nothing unsent, it is a problem with an
+	// answer that still accepted its chunk (a *BodyError: a 2xx body cut short or too large).
+	Err error
+}
+
+// Error says how much was sent, what was rejected and why, and what was not sent and why:
+// "librato: submit: 4 measurements sent, 1 measurement rejected (m2): <reason>, 3 measurements
+// not sent: <failure>".
+func (e *SubmitError) Error() string {
+	var b strings.Builder
+	b.WriteString("librato: submit: ")
+	b.WriteString(plural(e.Sent, "measurement"))
+	b.WriteString(" sent")
+	for _, r := range e.Rejected {
+		b.WriteString(", ")
+		b.WriteString(r.describe())
+	}
+	if e.Unsent > 0 {
+		b.WriteString(", ")
+		b.WriteString(plural(e.Unsent, "measurement"))
+		b.WriteString(" not sent")
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the rejections and the failure, so errors.Is(err, ErrRateLimited) and
+// errors.As(err, &rejected) work.
+func (e *SubmitError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Rejected)+1)
+	for _, r := range e.Rejected {
+		errs = append(errs, r)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// InvalidMeasurementError is one measurement of a call that failed validation.
+// errors.Is(err, ErrInvalid) holds for it.
+type InvalidMeasurementError struct {
+	// Index is the measurement's position in the call's arguments.
+	Index int
+	// Name is the measurement's name as given (before any sanitizer).
+	Name string
+	// Err says what is wrong, usually a *ValidationError.
+	Err error
+}
+
+// Error returns `librato: measurement <i> "<name>": <reason>`.
+func (e *InvalidMeasurementError) Error() string {
+	return "librato: " + e.describe()
+}
+
+func (e *InvalidMeasurementError) describe() string {
+	name := e.Name
+	if len(name) > 64 {
+		name = name[:64] + "..."
+	}
+	return "measurement " + strconv.Itoa(e.Index) + " " + strconv.Quote(name) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the underlying validation error.
+func (e *InvalidMeasurementError) Unwrap() error { return e.Err }
+
+// InvalidMeasurementsError lists every invalid measurement of one call; when it is returned,
+// nothing was sent. errors.Is(err, ErrInvalid) holds, and errors.As finds the first
+// *InvalidMeasurementError.
+type InvalidMeasurementsError struct {
+	// Errors has one entry per invalid measurement, in argument order.
+	Errors []*InvalidMeasurementError
+	// Total is the number of measurements in the call.
+	Total int
+}
+
+// Error names each invalid measurement (the first ten) with its index, name and reason.
+func (e *InvalidMeasurementsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "librato: %d of %d measurements invalid, nothing sent: ", len(e.Errors), e.Total)
+	for i, me := range e.Errors {
+		if i == maxListed {
+			fmt.Fprintf(&b, "; and %d more", len(e.Errors)-maxListed)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(me.describe())
+	}
+	return b.String()
+}
+
+// Unwrap returns the per-measurement errors.
+func (e *InvalidMeasurementsError) Unwrap() []error {
+	errs := make([]error, len(e.Errors))
+	for i, me := range e.Errors {
+		errs[i] = me
+	}
+	return errs
+}
+
+// ErrSpoolFull is the reason OnDrop gets for measurements dropped because the spool reached
+// SpoolMaxBytes (the oldest chunks go first).
+var ErrSpoolFull = errors.New("librato: spool full: oldest chunks dropped")
+
+// SpoolDamageError reports a damaged region of a Queue's spool (a flipped byte, a torn or
+// truncated file, a lost acknowledgement), found when the spool was opened or read back. Its
+// Measurements were lost: counted in QueueStats.Dropped and QueueStats.Damaged. Its Resent
+// measurements had been delivered, but their acknowledgement was lost with the region, so they
+// are sent again (duplicates), counted in QueueStats.Resent. It goes to OnError.
+type SpoolDamageError struct {
+	// Segment is the spool file the damage starts in; Offset and Length the damaged bytes
+	// (Length 0: records missing without damaged bytes, such as a removed file).
+	Segment        string
+	Offset, Length int64
+	// Measurements were lost; Resent are sent again.
+	Measurements, Resent int64
+	// Exact is false when the counts are lower bounds (the spool's checkpoint was damaged too).
+	Exact bool
+	// Reason says what was found.
+	Reason string
+}
+
+// Error describes the damage.
+func (e *SpoolDamageError) Error() string {
+	s := fmt.Sprintf("librato: spool damaged (%s) at %s offset %d, %d bytes: %s lost, %s sent again",
+		e.Reason, e.Segment, e.Offset, e.Length, plural(int(e.Measurements), "measurement"), plural(int(e.Resent), "measurement"))
+	if !e.Exact {
+		s += " (at least)"
+	}
+	return s
+}
+
+// ErrClosed is returned by Queue.Add and Queue.AddAggregator after Close.
+var ErrClosed = errors.New("librato: queue closed")
+
+// ErrQueueFull is returned by Queue.Add when the queue already holds MaxPending measurements; the
+// measurement is dropped, counted in QueueStats.Dropped and passed to OnDrop.
+var ErrQueueFull = errors.New("librato: queue full")
+
+// ErrMaxSeries is returned by Aggregator.Add and AddTagged for a value of a new series when the
+// aggregator already tracks MaxSeries series. The value is counted in AggregatorStats.Overflow.
+var ErrMaxSeries = errors.New("librato: aggregator series limit reached")

@@ -40,3 +40,23 @@ func countRequests(srv *libratotest.Server, method, path string) int {
 	}
 	return n
 }
+
+// newQueue is c.NewQueue, failing the test on an error.
+func newQueue(tb testing.TB, c *librato.Client, opts librato.QueueOptions) *librato.Queue {
+	tb.Helper()
+	q, err := c.NewQueue(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return q
+}
+
+// newAggregator is c.NewAggregator, failing the test on an error.
+func newAggregator(tb testing.TB, c *librato.Client, opts librato.AggregatorOptions) *librato.Aggregator {
+	tb.Helper()
+	a, err := c.NewAggregator(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}

@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// JobsService follows the asynchronous jobs some calls start (/v1/jobs).
+type JobsService service
+
 // Job states the API reports.
 const (
 	JobQueued   = "queued"
@@ -33,31 +36,19 @@ func (j *Job) Done() bool {
 	return j.State == JobComplete || j.State == JobFailed || j.State == JobCanceled
 }
 
-// JobError is the error of a job that failed or was canceled.
-type JobError struct {
-	ID      int64
-	State   string
-	Message string // the job's errors, readable
-}
-
-func (e *JobError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("librato: job %d %s", e.ID, e.State)
-	}
-	return fmt.Sprintf("librato: job %d %s: %s", e.ID, e.State, e.Message)
-}
-
-// GetJob fetches a job's state.
-func (c *Client) GetJob(ctx context.Context, id int64) (*Job, error) {
+// Get fetches a job's state.
+func (svc *JobsService) Get(ctx context.Context, id int64) (*Job, error) {
+	c := svc.client
 	return fetch[Job](ctx, c, http.MethodGet, escapePath("jobs", strconv.FormatInt(id, 10)), nil, nil)
 }
 
-// WaitJob polls a job until it stops or ctx ends. It returns the final job, and a *JobError when the
+// Wait polls a job until it stops or ctx ends. It returns the final job, and a *JobError when the
 // job failed or was canceled. Polls start at 250ms and back off to 5s.
-func (c *Client) WaitJob(ctx context.Context, id int64) (*Job, error) {
+func (svc *JobsService) Wait(ctx context.Context, id int64) (*Job, error) {
+	c := svc.client
 	wait := 250 * time.Millisecond
 	for {
-		j, err := c.GetJob(ctx, id)
+		j, err := c.Jobs.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +84,7 @@ func (c *Client) waitAccepted(ctx context.Context, resp *response) error {
 	if err != nil {
 		return fmt.Errorf("librato: unreadable job location %q", loc)
 	}
-	_, err = c.WaitJob(ctx, id)
+	_, err = c.Jobs.Wait(ctx, id)
 	return err
 }
 

@@ -57,6 +57,15 @@ const DefaultMaxResponseBytes = 16 << 20
 //   - Whatever an answer echoes of the credentials (in its body, headers or a Location) is
 //     replaced by [REDACTED] before any error, value or log line is made of it.
 type Client struct {
+	// The services, one per area of the API. Each is set by Connect and shares the client.
+	Metrics      *MetricsService      // metric definitions: get, list, update, delete, composite metrics
+	Measurements *MeasurementsService // tagged reads and composite queries
+	Alerts       *AlertsService       // alerts, their conditions and status
+	Annotations  *AnnotationsService  // annotation streams and events
+	Spaces       *SpacesService       // spaces and their charts
+	Services     *ServicesService     // notification services for alerts
+	Jobs         *JobsService         // asynchronous jobs (bulk updates and deletes)
+
 	baseURL   string // always ends with "/"
 	user      string
 	auth      func() string // the Authorization header value, held in a closure so no printing of the struct shows it
@@ -73,6 +82,9 @@ type Client struct {
 	now       func() time.Time
 	rateLimit atomic.Pointer[RateLimit]
 }
+
+// service is what every service type is: the client its calls go through.
+type service struct{ client *Client }
 
 // String describes the client without its credentials.
 func (c *Client) String() string {
@@ -400,6 +412,13 @@ func newClient(user, token, userPass string, appOptics bool, base string, opts [
 	if cfg.sanitizer != nil {
 		c.sanitize = cfg.sanitizer
 	}
+	c.Metrics = &MetricsService{client: c}
+	c.Measurements = &MeasurementsService{client: c}
+	c.Alerts = &AlertsService{client: c}
+	c.Annotations = &AnnotationsService{client: c}
+	c.Spaces = &SpacesService{client: c}
+	c.Services = &ServicesService{client: c}
+	c.Jobs = &JobsService{client: c}
 	c.http = &retryablehttp.Client{
 		HTTPClient:   hc,
 		RetryWaitMin: cfg.retry.MinWait,

@@ -514,7 +514,7 @@ func TestResponseBodiesAreCapped(t *testing.T) {
 	t.Run("List against an endless metrics array, default cap", func(t *testing.T) {
 		e := &endless{head: `{"query":{"found":1,"length":1,"offset":0,"total":1},"metrics":[`, item: `{"name":"m","type":"gauge"},`}
 		c := newTestClient(t, e, fastRetry(3))
-		page, err := c.List(ctx, nil)
+		page, err := c.Metrics.List(ctx, nil)
 		assert.Nil(t, page)
 		require.ErrorIs(t, err, ErrResponseTooLarge)
 		assert.Contains(t, err.Error(), fmt.Sprintf("body larger than %d bytes", DefaultMaxResponseBytes))
@@ -523,7 +523,7 @@ func TestResponseBodiesAreCapped(t *testing.T) {
 	t.Run("a body at the cap is read", func(t *testing.T) {
 		body := `{"name":"` + strings.Repeat("a", 100) + `","type":"gauge"}`
 		c := newTestClient(t, &recorder{answers: []func(http.ResponseWriter){status(200, body)}}, WithMaxResponseBytes(int64(len(body))))
-		m, err := c.Get(ctx, "a", nil)
+		m, err := c.Metrics.Get(ctx, "a", nil)
 		require.NoError(t, err)
 		assert.Equal(t, strings.Repeat("a", 100), m.Name)
 	})
@@ -539,7 +539,7 @@ func TestResponseBodiesAreCapped(t *testing.T) {
 			}
 		})
 		c := newTestClient(t, h, fastRetry(1))
-		_, err := c.Get(ctx, "cut", nil)
+		_, err := c.Metrics.Get(ctx, "cut", nil)
 		var be *BodyError
 		require.ErrorAs(t, err, &be)
 		assert.Equal(t, http.StatusOK, be.StatusCode)

@@ -13,6 +13,9 @@ import (
 	"time"
 )
 
+// MeasurementsService reads tagged measurements and runs composite queries (/v1/measurements).
+type MeasurementsService service
+
 // MaxResolution is the coarsest resolution a tagged read accepts: one week, in seconds.
 const MaxResolution = 604800
 
@@ -152,9 +155,10 @@ func (w *measurementsWire) page() *MeasurementsPage {
 	return p
 }
 
-// GetMeasurements reads the first page of a metric's tagged series (GET /v1/measurements/:name).
+// List reads the first page of a metric's tagged series (GET /v1/measurements/:name).
 // NextMeasurements reads the following pages; AllSeries iterates over all of them.
-func (c *Client) GetMeasurements(ctx context.Context, name string, opts *MeasurementsOptions) (*MeasurementsPage, error) {
+func (svc *MeasurementsService) List(ctx context.Context, name string, opts *MeasurementsOptions) (*MeasurementsPage, error) {
+	c := svc.client
 	w, err := getByName[measurementsWire](ctx, c, "GetMeasurements", "measurements", name, opts)
 	if err != nil {
 		return nil, err
@@ -162,10 +166,11 @@ func (c *Client) GetMeasurements(ctx context.Context, name string, opts *Measure
 	return w.page(), nil
 }
 
-// NextMeasurements reads the page after p, following p.Next through this client; it returns nil, nil
+// Next reads the page after p, following p.Next through this client; it returns nil, nil
 // when p is the last page. The link must lie below the client's base URL: the client's credentials
 // are never sent to another host.
-func (c *Client) NextMeasurements(ctx context.Context, p *MeasurementsPage) (*MeasurementsPage, error) {
+func (svc *MeasurementsService) Next(ctx context.Context, p *MeasurementsPage) (*MeasurementsPage, error) {
+	c := svc.client
 	if p == nil || p.Next == "" {
 		return nil, nil
 	}
@@ -180,13 +185,14 @@ func (c *Client) NextMeasurements(ctx context.Context, p *MeasurementsPage) (*Me
 	return w.page(), nil
 }
 
-// AllSeries iterates over the series of a tagged read, page after page, following the API's next
+// All iterates over the series of a tagged read, page after page, following the API's next
 // links. Depending on how the API splits a read (by series or by time), one tag set can come again on
 // a later page with its later points; CollectSeries joins them. It stops after the first error and
 // never modifies opts.
-func (c *Client) AllSeries(ctx context.Context, name string, opts *MeasurementsOptions) iter.Seq2[TaggedSeries, error] {
+func (svc *MeasurementsService) All(ctx context.Context, name string, opts *MeasurementsOptions) iter.Seq2[TaggedSeries, error] {
+	c := svc.client
 	return func(yield func(TaggedSeries, error) bool) {
-		p, err := c.GetMeasurements(ctx, name, opts) // later pages come from the links, not from opts
+		p, err := c.Measurements.List(ctx, name, opts) // later pages come from the links, not from opts
 		seen := map[string]bool{}
 		for {
 			if err != nil {
@@ -206,18 +212,19 @@ func (c *Client) AllSeries(ctx context.Context, name string, opts *MeasurementsO
 				return
 			}
 			seen[p.Next] = true
-			p, err = c.NextMeasurements(ctx, p)
+			p, err = c.Measurements.Next(ctx, p)
 		}
 	}
 }
 
-// CollectSeries reads every page of a tagged read and joins the pieces of each tag set, in the order
+// Get reads every page of a tagged read and joins the pieces of each tag set, in the order
 // the tag sets first appear. It holds the whole result in memory; AllSeries streams it.
-func (c *Client) CollectSeries(ctx context.Context, name string, opts *MeasurementsOptions) ([]TaggedSeries, error) {
+func (svc *MeasurementsService) Get(ctx context.Context, name string, opts *MeasurementsOptions) ([]TaggedSeries, error) {
+	c := svc.client
 	var out []TaggedSeries
 	index := map[string]int{}
 	var key strings.Builder
-	for s, err := range c.AllSeries(ctx, name, opts) {
+	for s, err := range c.Measurements.All(ctx, name, opts) {
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,7 @@ import (
 func TestGetMeasurementsTV10Query(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodGet, "/v1/measurements/cpu", 200, "measurements_last_tv13.json")
-	p, err := w.c.GetMeasurements(mtCtx, "cpu", &MeasurementsOptions{Duration: time.Minute, Tags: map[string]string{"host": "h1"}})
+	p, err := w.c.Measurements.List(mtCtx, "cpu", &MeasurementsOptions{Duration: time.Minute, Tags: map[string]string{"host": "h1"}})
 	require.NoError(t, err)
 	assert.Equal(t, "duration=60&resolution=1&tags%5Bhost%5D=h1", w.only().Query, "python-librato get_tagged, byte for byte")
 	assert.Empty(t, p.Series)
@@ -24,7 +24,7 @@ func TestGetMeasurementsTV10Query(t *testing.T) {
 func TestGetMeasurementsTV13(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodGet, "/v1/measurements/AWS.EC2.DiskWriteBytes", 200, "measurements_tv13.json")
-	p, err := w.c.GetMeasurements(mtCtx, "AWS.EC2.DiskWriteBytes", &MeasurementsOptions{
+	p, err := w.c.Measurements.List(mtCtx, "AWS.EC2.DiskWriteBytes", &MeasurementsOptions{
 		Resolution: 60, Duration: 24 * time.Hour, Tags: map[string]string{"region": "us-*", "name": "prod"}})
 	require.NoError(t, err)
 	q, err := url.ParseQuery(w.only().Query)
@@ -61,7 +61,7 @@ func TestMeasurementsQueryEncoding(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newMTWire(t)
 			w.expect(http.MethodGet, "/v1/measurements/cpu", 200, "measurements_last_tv13.json")
-			_, err := w.c.GetMeasurements(mtCtx, "cpu", &tt.opts)
+			_, err := w.c.Measurements.List(mtCtx, "cpu", &tt.opts)
 			require.NoError(t, err)
 			assert.Equal(t, tt.query, w.only().Query)
 		})
@@ -94,10 +94,10 @@ func TestMeasurementsOptionsInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newMTWire(t)
-			_, err := w.c.GetMeasurements(mtCtx, "cpu", tt.opts)
+			_, err := w.c.Measurements.List(mtCtx, "cpu", tt.opts)
 			assert.ErrorIs(t, err, ErrInvalid)
 			assert.ErrorContains(t, err, tt.msg)
-			for _, err := range w.c.AllSeries(mtCtx, "cpu", tt.opts) {
+			for _, err := range w.c.Measurements.All(mtCtx, "cpu", tt.opts) {
 				assert.ErrorIs(t, err, ErrInvalid)
 			}
 			assert.Empty(t, w.sent())
@@ -112,7 +112,7 @@ func TestAllSeriesFollowsNextLinkTV13(t *testing.T) {
 
 	opts := &MeasurementsOptions{StartTime: time.Unix(1000, 0), Tags: map[string]string{"name": "prod"}}
 	var got []string
-	for s, err := range w.c.AllSeries(mtCtx, "foo", opts) {
+	for s, err := range w.c.Measurements.All(mtCtx, "foo", opts) {
 		require.NoError(t, err)
 		got = append(got, fmt.Sprintf("%s:%d", s.Tags["region"], len(s.Points)))
 	}
@@ -130,14 +130,14 @@ func TestNextMeasurements(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodGet, "/v1/measurements/foo", 200, "measurements_next_tv13.json")
 	w.expect(http.MethodGet, "/v1/measurements/foo", 200, "measurements_last_tv13.json")
-	p, err := w.c.GetMeasurements(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour})
+	p, err := w.c.Measurements.List(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour})
 	require.NoError(t, err)
 	assert.Equal(t, "https://metrics-api.librato.com/v1/measurements/foo?start_time=1234&resolution=3", p.Next)
-	p, err = w.c.NextMeasurements(mtCtx, p)
+	p, err = w.c.Measurements.Next(mtCtx, p)
 	require.NoError(t, err)
 	require.NotNil(t, p)
 	assert.Empty(t, p.Next)
-	p, err = w.c.NextMeasurements(mtCtx, p)
+	p, err = w.c.Measurements.Next(mtCtx, p)
 	assert.NoError(t, err)
 	assert.Nil(t, p, "no page after the last")
 }
@@ -157,7 +157,7 @@ func TestAllSeriesRefusesForeignAndRepeatedLinks(t *testing.T) {
 				fmt.Sprintf(`{"series":[{"tags":{"a":"b"},"measurements":[]}],"links":[{"rel":"next","href":%q}]}`, href))
 			var errs []error
 			n := 0
-			for _, err := range w.c.AllSeries(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour}) {
+			for _, err := range w.c.Measurements.All(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour}) {
 				if err != nil {
 					errs = append(errs, err)
 				} else {
@@ -176,7 +176,7 @@ func TestAllSeriesRefusesForeignAndRepeatedLinks(t *testing.T) {
 	w.expect(http.MethodGet, "/v1/measurements/foo", 200, "measurements_next_tv13.json")
 	w.expect(http.MethodGet, "/v1/measurements/foo", 200, "measurements_next_tv13.json")
 	var last error
-	for _, err := range w.c.AllSeries(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour}) {
+	for _, err := range w.c.Measurements.All(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour}) {
 		last = err
 	}
 	assert.ErrorContains(t, last, "repeated a next-page link")
@@ -212,7 +212,7 @@ func TestCollectSeriesJoinsPages(t *testing.T) {
 	w.expect(http.MethodGet, "/v1/measurements/foo", 200, `{"series":[
 		{"tags":{"host":"a"},"measurements":[{"time":120,"value":3}]},
 		{"tags":{"host":"c"},"measurements":[{"time":120,"value":4}]}],"links":[]}`)
-	got, err := w.c.CollectSeries(mtCtx, "foo", &MeasurementsOptions{StartTime: time.Unix(60, 0), Resolution: 60})
+	got, err := w.c.Measurements.Get(mtCtx, "foo", &MeasurementsOptions{StartTime: time.Unix(60, 0), Resolution: 60})
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	assert.Equal(t, "a", got[0].Tags["host"])
@@ -222,6 +222,6 @@ func TestCollectSeriesJoinsPages(t *testing.T) {
 	assert.Equal(t, "c", got[2].Tags["host"])
 
 	w.expect(http.MethodGet, "/v1/measurements/foo", 404, `{"errors":{"request":["Not found"]}}`)
-	_, err = w.c.CollectSeries(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour})
+	_, err = w.c.Measurements.Get(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour})
 	assert.ErrorIs(t, err, ErrNotFound)
 }

@@ -14,6 +14,9 @@ import (
 	"unicode/utf8"
 )
 
+// MetricsService reads and changes metric definitions (/v1/metrics).
+type MetricsService service
+
 // GetOptions selects the legacy (source-based) measurements a Get returns besides the metadata.
 // A nil *GetOptions (or the zero value) reads the metadata only.
 //
@@ -150,7 +153,8 @@ func (c *Client) writeName(op, name string) (string, error) {
 // Get returns a metric's metadata, and with opts the legacy measurements it selects
 // (GET /v1/metrics/:name). Tagged accounts read measurements with GetMeasurements.
 // A metric that does not exist is an error matching ErrNotFound.
-func (c *Client) Get(ctx context.Context, name string, opts *GetOptions) (*Metric, error) {
+func (svc *MetricsService) Get(ctx context.Context, name string, opts *GetOptions) (*Metric, error) {
+	c := svc.client
 	return getByName[Metric](ctx, c, "Get", "metrics", name, opts)
 }
 
@@ -179,7 +183,8 @@ type SourcePoint struct {
 // time; within a read, by source name and then time. opts is never modified.
 //
 // opts must set StartTime; with Count set the API gives no hint and a single read is made.
-func (c *Client) Points(ctx context.Context, name string, opts *GetOptions) iter.Seq2[SourcePoint, error] {
+func (svc *MetricsService) Points(ctx context.Context, name string, opts *GetOptions) iter.Seq2[SourcePoint, error] {
+	c := svc.client
 	return func(yield func(SourcePoint, error) bool) {
 		if opts == nil || opts.StartTime.IsZero() {
 			yield(SourcePoint{}, fmt.Errorf("librato: Points %s: %w", name, optionErrorf("GetOptions.StartTime is required")))
@@ -187,7 +192,7 @@ func (c *Client) Points(ctx context.Context, name string, opts *GetOptions) iter
 		}
 		o := *opts
 		for {
-			m, err := c.Get(ctx, name, &o)
+			m, err := c.Metrics.Get(ctx, name, &o)
 			if err != nil {
 				yield(SourcePoint{}, err)
 				return
@@ -223,7 +228,8 @@ type MetricsPage struct {
 
 // List returns one page of metric metadata (GET /v1/metrics), filtered by opts.Name (a
 // case-insensitive substring) and ordered by name. Metrics iterates over every page.
-func (c *Client) List(ctx context.Context, opts *ListOptions) (*MetricsPage, error) {
+func (svc *MetricsService) List(ctx context.Context, opts *ListOptions) (*MetricsPage, error) {
+	c := svc.client
 	ms, page, err := listPage[Metric](ctx, c, "metrics", "metrics", opts, nil)
 	if err != nil {
 		return nil, err
@@ -231,10 +237,11 @@ func (c *Client) List(ctx context.Context, opts *ListOptions) (*MetricsPage, err
 	return &MetricsPage{Metrics: ms, Page: page}, nil
 }
 
-// Metrics iterates over the metadata of every metric opts selects, page after page, starting at
+// All iterates over the metadata of every metric opts selects, page after page, starting at
 // opts.Offset with pages of opts.Length (default 100). It stops after the first error and never
 // modifies opts.
-func (c *Client) Metrics(ctx context.Context, opts *ListOptions) iter.Seq2[Metric, error] {
+func (svc *MetricsService) All(ctx context.Context, opts *ListOptions) iter.Seq2[Metric, error] {
+	c := svc.client
 	return listAll[Metric](ctx, c, "metrics", "metrics", opts, nil)
 }
 
@@ -248,7 +255,8 @@ type deleteBody struct {
 // DELETE /v1/metrics/:name, several with one DELETE /v1/metrics; when the API answers with a job
 // (202), Delete waits for it, and a failed job is a *JobError. No names: nothing to do, no request.
 // Deleting a metric that does not exist succeeds, as on the API.
-func (c *Client) Delete(ctx context.Context, names ...string) error {
+func (svc *MetricsService) Delete(ctx context.Context, names ...string) error {
+	c := svc.client
 	if len(names) == 0 {
 		return nil
 	}
@@ -272,7 +280,8 @@ func (c *Client) Delete(ctx context.Context, names ...string) error {
 // characters, e.g. "cpu.*.idle") except the excluded names, with one DELETE /v1/metrics, and waits
 // for the job when the API answers 202. The sanitizer applies to the excluded names, not to the
 // pattern (it would rewrite the "*").
-func (c *Client) DeletePattern(ctx context.Context, pattern string, exclude ...string) error {
+func (svc *MetricsService) DeletePattern(ctx context.Context, pattern string, exclude ...string) error {
+	c := svc.client
 	sel, err := c.patternSelector("DeletePattern", pattern, exclude)
 	if err != nil {
 		return err

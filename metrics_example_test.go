@@ -32,7 +32,7 @@ func ExampleClient_Get() {
 		}
 	}
 
-	m, err := c.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60})
+	m, err := c.Metrics.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,12 +52,12 @@ func ExampleClient_Metrics() {
 	defer srv.Close()
 	ctx := context.Background()
 	for _, name := range []string{"app.requests", "app.errors", "db.queries", "app.latency"} {
-		if err := c.Update(ctx, name, librato.MetricUpdate{Type: "gauge", Period: time.Minute}); err != nil {
+		if err := c.Metrics.Update(ctx, name, librato.MetricUpdate{Type: "gauge", Period: time.Minute}); err != nil {
 			log.Fatal(err)
 		}
 	}
 
-	for m, err := range c.Metrics(ctx, &librato.ListOptions{Name: "app."}) {
+	for m, err := range c.Metrics.All(ctx, &librato.ListOptions{Name: "app."}) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func ExampleClient_Metrics() {
 	// app.requests 1m0s
 }
 
-func ExampleClient_AllSeries() {
+func ExampleMeasurementsService_All() {
 	t0 := time.Unix(1700000040, 0).UTC()
 	srv, c := metricsExampleClient(t0.Add(10*time.Minute), libratotest.WithPageSize(1))
 	defer srv.Close()
@@ -85,7 +85,7 @@ func ExampleClient_AllSeries() {
 	}
 
 	opts := &librato.MeasurementsOptions{StartTime: t0, Resolution: 60, Tags: map[string]string{"host": "web*"}}
-	for s, err := range c.AllSeries(ctx, "cpu", opts) {
+	for s, err := range c.Measurements.All(ctx, "cpu", opts) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -100,23 +100,23 @@ func ExampleClient_AllSeries() {
 	// web2 22:15:00 14
 }
 
-func ExampleClient_Delete() {
+func ExampleMetricsService_Delete() {
 	srv, c := metricsExampleClient(time.Now())
 	defer srv.Close()
 	ctx := context.Background()
 	for _, name := range []string{"tmp.a", "tmp.b", "tmp.keep", "prod.a"} {
-		if err := c.Update(ctx, name, librato.MetricUpdate{Type: "gauge"}); err != nil {
+		if err := c.Metrics.Update(ctx, name, librato.MetricUpdate{Type: "gauge"}); err != nil {
 			log.Fatal(err)
 		}
 	}
 
-	if err := c.DeletePattern(ctx, "tmp.*", "tmp.keep"); err != nil { // one request for the lot
+	if err := c.Metrics.DeletePattern(ctx, "tmp.*", "tmp.keep"); err != nil { // one request for the lot
 		log.Fatal(err)
 	}
-	if err := c.Delete(ctx, "prod.a"); err != nil {
+	if err := c.Metrics.Delete(ctx, "prod.a"); err != nil {
 		log.Fatal(err)
 	}
-	page, err := c.List(ctx, nil)
+	page, err := c.Metrics.List(ctx, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

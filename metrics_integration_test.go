@@ -25,14 +25,14 @@ func TestMetricsPagingAgainstFake(t *testing.T) {
 	}
 	require.NoError(t, c.Submit(ctx, ms...))
 
-	page, err := c.List(ctx, nil)
+	page, err := c.Metrics.List(ctx, nil)
 	require.NoError(t, err)
 	assert.Len(t, page.Metrics, 100)
 	assert.Equal(t, 250, page.Page.Found)
 
 	opts := &librato.ListOptions{}
 	var names []string
-	for m, err := range c.Metrics(ctx, opts) {
+	for m, err := range c.Metrics.All(ctx, opts) {
 		require.NoError(t, err)
 		names = append(names, m.Name)
 		assert.Equal(t, "gauge", m.Type)
@@ -44,7 +44,7 @@ func TestMetricsPagingAgainstFake(t *testing.T) {
 	assert.Equal(t, &librato.ListOptions{}, opts)
 
 	n := 0
-	for _, err := range c.Metrics(ctx, &librato.ListOptions{Name: "m1", Offset: 5, Length: 7}) {
+	for _, err := range c.Metrics.All(ctx, &librato.ListOptions{Name: "m1", Offset: 5, Length: 7}) {
 		require.NoError(t, err)
 		n++
 	}
@@ -60,10 +60,10 @@ func TestGetLegacyAgainstFake(t *testing.T) {
 		librato.Measurement{Name: "cpu_temp", Value: 86.5, Source: "server1.acme.com", Time: t0.Add(10 * time.Second)},
 		librato.Measurement{Name: "cpu_temp", Value: 70, Time: t0.Add(time.Minute)},
 	))
-	require.NoError(t, c.Update(ctx, "cpu_temp", librato.MetricUpdate{Description: "Current CPU temperature",
+	require.NoError(t, c.Metrics.Update(ctx, "cpu_temp", librato.MetricUpdate{Description: "Current CPU temperature",
 		Attributes: &librato.MetricAttributes{DisplayUnitsShort: "°F", DisplayMin: librato.Float(0)}}))
 
-	meta, err := c.Get(ctx, "cpu_temp", nil)
+	meta, err := c.Metrics.Get(ctx, "cpu_temp", nil)
 	require.NoError(t, err)
 	assert.Nil(t, meta.Measurements)
 	assert.Equal(t, "Current CPU temperature", meta.Description)
@@ -72,7 +72,7 @@ func TestGetLegacyAgainstFake(t *testing.T) {
 	assert.Equal(t, 0.0, *meta.Attributes.DisplayMin)
 	assert.NotEmpty(t, meta.Attributes.CreatedByUA)
 
-	m, err := c.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60})
+	m, err := c.Metrics.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60})
 	require.NoError(t, err)
 	assert.Equal(t, 60, m.Resolution)
 	require.Contains(t, m.Measurements, "server1.acme.com")
@@ -83,19 +83,19 @@ func TestGetLegacyAgainstFake(t *testing.T) {
 	assert.Equal(t, int64(2), p.Count)
 	assert.Equal(t, 70.0, m.Measurements["unassigned"][0].Value)
 
-	only, err := c.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Sources: []string{"server*"}})
+	only, err := c.Metrics.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Sources: []string{"server*"}})
 	require.NoError(t, err)
 	assert.Len(t, only.Measurements, 1)
 
 	no := false
-	summed, err := c.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60, GroupBy: "sum", BreakoutSources: &no})
+	summed, err := c.Metrics.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60, GroupBy: "sum", BreakoutSources: &no})
 	require.NoError(t, err)
 	require.Contains(t, summed.Measurements, "all")
 	assert.Len(t, summed.Measurements, 1, "breakout_sources=false leaves only the pseudo-source")
 
-	_, err = c.Get(ctx, "no.such.metric", nil)
+	_, err = c.Metrics.Get(ctx, "no.such.metric", nil)
 	assert.ErrorIs(t, err, librato.ErrNotFound)
-	_, err = c.Get(ctx, "odd/name with spaces?", nil)
+	_, err = c.Metrics.Get(ctx, "odd/name with spaces?", nil)
 	assert.ErrorIs(t, err, librato.ErrNotFound, "the escaped name reaches the metric route")
 }
 
@@ -109,7 +109,7 @@ func TestPointsAgainstFake(t *testing.T) {
 	}
 	require.NoError(t, c.Submit(ctx, ms...))
 	var vals []float64
-	for p, err := range c.Points(ctx, "load", &librato.GetOptions{StartTime: t0, Resolution: 60}) {
+	for p, err := range c.Metrics.Points(ctx, "load", &librato.GetOptions{StartTime: t0, Resolution: 60}) {
 		require.NoError(t, err)
 		assert.Equal(t, "a", p.Source)
 		vals = append(vals, p.Value)
@@ -135,14 +135,14 @@ func TestTaggedReadsAgainstFake(t *testing.T) {
 	require.NoError(t, c.Submit(ctx, ms...))
 
 	opts := &librato.MeasurementsOptions{StartTime: t0, Resolution: 60}
-	first, err := c.GetMeasurements(ctx, "cpu", opts)
+	first, err := c.Measurements.List(ctx, "cpu", opts)
 	require.NoError(t, err)
 	assert.Len(t, first.Series, 2)
 	assert.NotEmpty(t, first.Next)
 	assert.Equal(t, 60, first.Resolution)
 
 	var hosts []string
-	for s, err := range c.AllSeries(ctx, "cpu", opts) {
+	for s, err := range c.Measurements.All(ctx, "cpu", opts) {
 		require.NoError(t, err)
 		hosts = append(hosts, s.Tags["host"])
 		require.Len(t, s.Points, 3)
@@ -152,17 +152,17 @@ func TestTaggedReadsAgainstFake(t *testing.T) {
 	slices.Sort(hosts)
 	assert.Equal(t, []string{"h1", "h2", "h3", "h4", "h5"}, hosts)
 
-	all, err := c.CollectSeries(ctx, "cpu", opts)
+	all, err := c.Measurements.Get(ctx, "cpu", opts)
 	require.NoError(t, err)
 	assert.Len(t, all, 5)
 
-	one, err := c.GetMeasurements(ctx, "cpu", &librato.MeasurementsOptions{StartTime: t0, Resolution: 60,
+	one, err := c.Measurements.List(ctx, "cpu", &librato.MeasurementsOptions{StartTime: t0, Resolution: 60,
 		Tags: map[string]string{"host": "h3"}})
 	require.NoError(t, err)
 	require.Len(t, one.Series, 1)
 	assert.Equal(t, "h3", one.Series[0].Tags["host"])
 
-	grouped, err := c.GetMeasurements(ctx, "cpu", &librato.MeasurementsOptions{StartTime: t0, Resolution: 60,
+	grouped, err := c.Measurements.List(ctx, "cpu", &librato.MeasurementsOptions{StartTime: t0, Resolution: 60,
 		GroupBy: "region", GroupByFunction: "sum"})
 	require.NoError(t, err)
 	require.Len(t, grouped.Series, 1)
@@ -173,37 +173,37 @@ func TestUpdateDeleteAgainstFake(t *testing.T) {
 	_, c := fakeClientAt(t)
 	ctx := context.Background()
 	for _, n := range []string{"a.time", "b.time", "c.time", "keep"} {
-		require.NoError(t, c.Update(ctx, n, librato.MetricUpdate{Type: "gauge", Period: time.Minute}))
+		require.NoError(t, c.Metrics.Update(ctx, n, librato.MetricUpdate{Type: "gauge", Period: time.Minute}))
 	}
-	got, err := c.Get(ctx, "a.time", nil)
+	got, err := c.Metrics.Get(ctx, "a.time", nil)
 	require.NoError(t, err)
 	assert.Equal(t, time.Minute, got.Period)
 
-	require.NoError(t, c.UpdatePattern(ctx, "*.time", []string{"c.time"}, librato.MetricUpdate{DisplayName: "Time"}))
-	require.NoError(t, c.UpdateMany(ctx, []string{"keep"}, librato.MetricUpdate{Description: "kept"}))
+	require.NoError(t, c.Metrics.UpdatePattern(ctx, "*.time", []string{"c.time"}, librato.MetricUpdate{DisplayName: "Time"}))
+	require.NoError(t, c.Metrics.UpdateMany(ctx, []string{"keep"}, librato.MetricUpdate{Description: "kept"}))
 	for name, want := range map[string]string{"a.time": "Time", "b.time": "Time", "c.time": ""} {
-		m, err := c.Get(ctx, name, nil)
+		m, err := c.Metrics.Get(ctx, name, nil)
 		require.NoError(t, err)
 		assert.Equal(t, want, m.DisplayName, name)
 	}
-	m, err := c.Get(ctx, "keep", nil)
+	m, err := c.Metrics.Get(ctx, "keep", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "kept", m.Description)
 
-	err = c.Update(ctx, "brand.new", librato.MetricUpdate{Description: "no type"})
+	err = c.Metrics.Update(ctx, "brand.new", librato.MetricUpdate{Description: "no type"})
 	assert.ErrorIs(t, err, librato.ErrBadRequest, "creating needs a type")
 
-	require.NoError(t, c.Update(ctx, "composite.humidity", librato.MetricUpdate{Composite: `sum(s("humidity", "*"))`, Description: "a test composite"}))
-	comp, err := c.Get(ctx, "composite.humidity", nil)
+	require.NoError(t, c.Metrics.Update(ctx, "composite.humidity", librato.MetricUpdate{Composite: `sum(s("humidity", "*"))`, Description: "a test composite"}))
+	comp, err := c.Metrics.Get(ctx, "composite.humidity", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "composite", comp.Type)
 	assert.Equal(t, `sum(s("humidity", "*"))`, comp.Composite)
 
-	require.NoError(t, c.DeletePattern(ctx, "*.time", "c.time"))
-	require.NoError(t, c.Delete(ctx, "keep"))
-	require.NoError(t, c.Delete(ctx, "c.time", "composite.humidity"))
-	require.NoError(t, c.Delete(ctx, "never.existed"), "deleting a missing metric succeeds")
-	page, err := c.List(ctx, nil)
+	require.NoError(t, c.Metrics.DeletePattern(ctx, "*.time", "c.time"))
+	require.NoError(t, c.Metrics.Delete(ctx, "keep"))
+	require.NoError(t, c.Metrics.Delete(ctx, "c.time", "composite.humidity"))
+	require.NoError(t, c.Metrics.Delete(ctx, "never.existed"), "deleting a missing metric succeeds")
+	page, err := c.Metrics.List(ctx, nil)
 	require.NoError(t, err)
 	assert.Empty(t, page.Metrics)
 }

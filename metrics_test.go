@@ -18,7 +18,7 @@ func TestListTV11(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodGet, "/v1/metrics", 200, "list_tv11.json")
 
-	page, err := w.c.List(mtCtx, &ListOptions{Name: "request"})
+	page, err := w.c.Metrics.List(mtCtx, &ListOptions{Name: "request"})
 	require.NoError(t, err)
 	assert.Equal(t, "name=request", w.only().Query)
 	assert.Equal(t, PageInfo{Found: 1, Length: 1, Offset: 0, Total: 2}, page.Page)
@@ -46,7 +46,7 @@ func TestGetLegacyTV12(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodGet, "/v1/metrics/cpu_temp", 200, "get_tv12.json")
 
-	m, err := w.c.Get(mtCtx, "cpu_temp", &GetOptions{Count: 4, Resolution: 60})
+	m, err := w.c.Metrics.Get(mtCtx, "cpu_temp", &GetOptions{Count: 4, Resolution: 60})
 	require.NoError(t, err)
 	call := w.only()
 	assert.Equal(t, "count=4&resolution=60", call.Query)
@@ -72,7 +72,7 @@ func TestGetMetadataOnly(t *testing.T) {
 	for _, opts := range []*GetOptions{nil, {}} {
 		w := newMTWire(t)
 		w.expect(http.MethodGet, "/v1/metrics/librato.cpu.percent.used", 200, "composite_tv15.json")
-		m, err := w.c.Get(mtCtx, "librato.cpu.percent.used", opts)
+		m, err := w.c.Metrics.Get(mtCtx, "librato.cpu.percent.used", opts)
 		require.NoError(t, err)
 		assert.Equal(t, "", w.only().Query, "opts %+v must not send a query", opts)
 		assert.Equal(t, "composite", m.Type)
@@ -105,7 +105,7 @@ func TestGetQueryEncoding(t *testing.T) {
 			w := newMTWire(t)
 			w.expect(http.MethodGet, "/v1/metrics/cpu", 200, `{"name":"cpu","type":"gauge"}`)
 			before := fmt.Sprintf("%#v", tt.opts)
-			_, err := w.c.Get(mtCtx, "cpu", &tt.opts)
+			_, err := w.c.Metrics.Get(mtCtx, "cpu", &tt.opts)
 			require.NoError(t, err)
 			assert.Equal(t, tt.query, w.only().Query)
 			assert.Equal(t, before, fmt.Sprintf("%#v", tt.opts), "Get must not modify opts")
@@ -130,7 +130,7 @@ func TestGetOptionsInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newMTWire(t)
-			_, err := w.c.Get(mtCtx, "cpu", &tt.opts)
+			_, err := w.c.Metrics.Get(mtCtx, "cpu", &tt.opts)
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalid)
 			assert.Contains(t, err.Error(), tt.msg)
@@ -153,7 +153,7 @@ func TestGetEscapesNames(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newMTWire(t, tt.opts...)
 			w.expect(http.MethodGet, tt.path, 200, `{"name":"x","type":"gauge"}`)
-			_, err := w.c.Get(mtCtx, tt.name, nil)
+			_, err := w.c.Metrics.Get(mtCtx, tt.name, nil)
 			require.NoError(t, err)
 			assert.Equal(t, tt.path, w.only().Path)
 		})
@@ -162,14 +162,14 @@ func TestGetEscapesNames(t *testing.T) {
 
 func TestGetBadNameAndNotFound(t *testing.T) {
 	w := newMTWire(t)
-	_, err := w.c.Get(mtCtx, "", nil)
+	_, err := w.c.Metrics.Get(mtCtx, "", nil)
 	assert.ErrorIs(t, err, ErrInvalid)
-	_, err = w.c.Get(mtCtx, "bad\xffutf8", nil)
+	_, err = w.c.Metrics.Get(mtCtx, "bad\xffutf8", nil)
 	assert.ErrorIs(t, err, ErrInvalid)
 	assert.Empty(t, w.sent())
 
 	w.expect(http.MethodGet, "/v1/metrics/missing", 404, `{"errors":{"request":["Not found"]}}`)
-	_, err = w.c.Get(mtCtx, "missing", nil)
+	_, err = w.c.Metrics.Get(mtCtx, "missing", nil)
 	assert.ErrorIs(t, err, ErrNotFound)
 	var apiErr *Error
 	require.ErrorAs(t, err, &apiErr)
@@ -186,7 +186,7 @@ func TestPointsFollowsNextTime(t *testing.T) {
 
 	opts := &GetOptions{StartTime: time.Unix(1500000000, 0), Resolution: 60}
 	var got []string
-	for p, err := range w.c.Points(mtCtx, "cpu", opts) {
+	for p, err := range w.c.Metrics.Points(mtCtx, "cpu", opts) {
 		require.NoError(t, err)
 		got = append(got, fmt.Sprintf("%s@%d=%g", p.Source, p.Time.Unix(), p.Value))
 	}
@@ -200,12 +200,12 @@ func TestPointsFollowsNextTime(t *testing.T) {
 
 func TestPointsStopsOnStuckHintAndNeedsStart(t *testing.T) {
 	w := newMTWire(t)
-	for _, err := range w.c.Points(mtCtx, "cpu", &GetOptions{Count: 3}) {
+	for _, err := range w.c.Metrics.Points(mtCtx, "cpu", &GetOptions{Count: 3}) {
 		assert.ErrorIs(t, err, ErrInvalid)
 	}
 	w.expect(http.MethodGet, "/v1/metrics/cpu", 200, `{"name":"cpu","measurements":{},"query":{"next_time":1500000000}}`)
 	var errs []error
-	for _, err := range w.c.Points(mtCtx, "cpu", &GetOptions{StartTime: time.Unix(1500000000, 0)}) {
+	for _, err := range w.c.Metrics.Points(mtCtx, "cpu", &GetOptions{StartTime: time.Unix(1500000000, 0)}) {
 		errs = append(errs, err)
 	}
 	require.Len(t, errs, 1)
@@ -228,7 +228,7 @@ func TestMetricsPagesOver250(t *testing.T) {
 
 	opts := &ListOptions{Length: 100}
 	var names []string
-	for m, err := range w.c.Metrics(mtCtx, opts) {
+	for m, err := range w.c.Metrics.All(mtCtx, opts) {
 		require.NoError(t, err)
 		names = append(names, m.Name)
 	}
@@ -248,7 +248,7 @@ func TestMetricsStopsEarlyAndOnError(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodGet, "/v1/metrics", 200, "list_tv11.json")
 	n := 0
-	for _, err := range w.c.Metrics(mtCtx, nil) {
+	for _, err := range w.c.Metrics.All(mtCtx, nil) {
 		require.NoError(t, err)
 		n++
 		break
@@ -257,7 +257,7 @@ func TestMetricsStopsEarlyAndOnError(t *testing.T) {
 
 	w.expect(http.MethodGet, "/v1/metrics", 500, `{"errors":{"system":["maintenance"]}}`)
 	var errs []error
-	for _, err := range w.c.Metrics(mtCtx, nil) {
+	for _, err := range w.c.Metrics.All(mtCtx, nil) {
 		errs = append(errs, err)
 	}
 	require.Len(t, errs, 1)
@@ -268,7 +268,7 @@ func TestDeleteWire(t *testing.T) {
 	t.Run("one name, TV10", func(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodDelete, "/v1/metrics/foo", 204, "")
-		require.NoError(t, w.c.Delete(mtCtx, "foo"))
+		require.NoError(t, w.c.Metrics.Delete(mtCtx, "foo"))
 		call := w.only()
 		assert.Empty(t, call.Body)
 		assert.Empty(t, call.ContentType)
@@ -277,7 +277,7 @@ func TestDeleteWire(t *testing.T) {
 	t.Run("several names, TV10", func(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodDelete, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.Delete(mtCtx, "foo", "bar"))
+		require.NoError(t, w.c.Metrics.Delete(mtCtx, "foo", "bar"))
 		call := w.only()
 		assert.JSONEq(t, mtFixture(t, "delete_many_tv10.json"), string(call.Body))
 		assert.Equal(t, "application/json", call.ContentType)
@@ -285,39 +285,39 @@ func TestDeleteWire(t *testing.T) {
 	t.Run("pattern with exclusions", func(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodDelete, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.DeletePattern(mtCtx, "cpu*.90", "cpu1.90", "cpu2.90"))
+		require.NoError(t, w.c.Metrics.DeletePattern(mtCtx, "cpu*.90", "cpu1.90", "cpu2.90"))
 		assert.JSONEq(t, `{"names":"cpu*.90","exclude":["cpu1.90","cpu2.90"]}`, string(w.only().Body))
 	})
 	t.Run("pattern alone", func(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodDelete, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.DeletePattern(mtCtx, "*.time"))
+		require.NoError(t, w.c.Metrics.DeletePattern(mtCtx, "*.time"))
 		assert.Equal(t, `{"names":"*.time"}`, string(w.only().Body))
 	})
 	t.Run("sanitized name", func(t *testing.T) {
 		w := newMTWire(t, WithSanitizer(SanitizeMetricName))
 		w.expect(http.MethodDelete, "/v1/metrics/Just-toBeSafe", 204, "")
-		require.NoError(t, w.c.Delete(mtCtx, "Just*toBeSafe"))
+		require.NoError(t, w.c.Metrics.Delete(mtCtx, "Just*toBeSafe"))
 	})
 	t.Run("no names, no request", func(t *testing.T) {
 		w := newMTWire(t)
-		require.NoError(t, w.c.Delete(mtCtx))
+		require.NoError(t, w.c.Metrics.Delete(mtCtx))
 		assert.Empty(t, w.sent())
 	})
 }
 
 func TestDeleteRejectsBeforeIO(t *testing.T) {
 	w := newMTWire(t)
-	err := w.c.Delete(mtCtx, "ok", "bad name", "")
+	err := w.c.Metrics.Delete(mtCtx, "ok", "bad name", "")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), `name 1: metric name "bad name"`)
 	assert.Contains(t, err.Error(), `name 2: metric name "": must not be empty`)
-	assert.ErrorIs(t, w.c.Delete(mtCtx, "cpu*"), ErrInvalid, "Delete takes names, not patterns")
-	assert.ErrorIs(t, w.c.DeletePattern(mtCtx, ""), ErrInvalid)
-	assert.ErrorIs(t, w.c.DeletePattern(mtCtx, "cpu?"), ErrInvalid)
-	assert.ErrorIs(t, w.c.DeletePattern(mtCtx, strings.Repeat("a", 256)), ErrInvalid)
-	assert.ErrorIs(t, w.c.DeletePattern(mtCtx, "cpu*", "bad/exclude"), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.Delete(mtCtx, "cpu*"), ErrInvalid, "Delete takes names, not patterns")
+	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, ""), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "cpu?"), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, strings.Repeat("a", 256)), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "cpu*", "bad/exclude"), ErrInvalid)
 	assert.Empty(t, w.sent())
 }
 
@@ -326,7 +326,7 @@ func TestDeleteWaitsForJob(t *testing.T) {
 	w.expect(http.MethodDelete, "/v1/metrics", 202, "", "Location", "/v1/jobs/123456")
 	w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_working_tv21.json")
 	w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_complete_tv21.json")
-	require.NoError(t, w.c.Delete(mtCtx, "foo", "bar"))
+	require.NoError(t, w.c.Metrics.Delete(mtCtx, "foo", "bar"))
 	calls := w.sent()
 	require.Len(t, calls, 3)
 	assert.Equal(t, http.MethodGet, calls[2].Method)
@@ -336,7 +336,7 @@ func TestDeletePatternFailedJob(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodDelete, "/v1/metrics", 202, "", "Location", "https://metrics-api.librato.com/v1/jobs/123456")
 	w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_failed_tv21.json")
-	err := w.c.DeletePattern(mtCtx, "foo*")
+	err := w.c.Metrics.DeletePattern(mtCtx, "foo*")
 	var jobErr *JobError
 	require.ErrorAs(t, err, &jobErr)
 	assert.Equal(t, int64(123456), jobErr.ID)

@@ -83,7 +83,8 @@ func (u *MetricUpdate) body() (map[string]any, error) {
 // Update creates or updates one metric (PUT /v1/metrics/:name). Updating needs only the fields to
 // change; creating needs a Type (and a Composite for a composite metric). The API answers 204 for an
 // update and 201 for a creation; a 202 job is waited for.
-func (c *Client) Update(ctx context.Context, name string, u MetricUpdate) error {
+func (svc *MetricsService) Update(ctx context.Context, name string, u MetricUpdate) error {
+	c := svc.client
 	n, err := c.writeName("Update", name)
 	if err != nil {
 		return err
@@ -102,7 +103,8 @@ func (c *Client) Update(ctx context.Context, name string, u MetricUpdate) error 
 // UpdateMany applies one update to several existing metrics with one PUT /v1/metrics, and waits for
 // the job when the API answers 202. It cannot create metrics: u.Type and u.Composite are refused.
 // No names: nothing to do, no request.
-func (c *Client) UpdateMany(ctx context.Context, names []string, u MetricUpdate) error {
+func (svc *MetricsService) UpdateMany(ctx context.Context, names []string, u MetricUpdate) error {
+	c := svc.client
 	if len(names) == 0 {
 		return nil
 	}
@@ -116,7 +118,8 @@ func (c *Client) UpdateMany(ctx context.Context, names []string, u MetricUpdate)
 // UpdatePattern applies one update to every metric whose name matches pattern ("*" matches any run of
 // characters) except the excluded names, with one PUT /v1/metrics, and waits for the job when the API
 // answers 202. As with DeletePattern, the sanitizer applies to the excluded names only.
-func (c *Client) UpdatePattern(ctx context.Context, pattern string, exclude []string, u MetricUpdate) error {
+func (svc *MetricsService) UpdatePattern(ctx context.Context, pattern string, exclude []string, u MetricUpdate) error {
+	c := svc.client
 	sel, err := c.patternSelector("UpdatePattern", pattern, exclude)
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ import (
 func TestUpdateTV10(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodPut, "/v1/metrics/foo", 204, "")
-	err := w.c.Update(mtCtx, "foo", MetricUpdate{Period: time.Minute, Attributes: &MetricAttributes{DisplayMin: Float(0)}})
+	err := w.c.Metrics.Update(mtCtx, "foo", MetricUpdate{Period: time.Minute, Attributes: &MetricAttributes{DisplayMin: Float(0)}})
 	require.NoError(t, err)
 	call := w.only()
 	assert.JSONEq(t, mtFixture(t, "update_tv10.json"), string(call.Body))
@@ -24,7 +24,7 @@ func TestUpdateCreatesCompositeTV10(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodPut, "/v1/metrics/composite.humidity", 201, "composite_tv15.json",
 		"Location", "/v1/metrics/composite.humidity")
-	err := w.c.Update(mtCtx, "composite.humidity", MetricUpdate{Composite: `sum(s("humidity", "*"))`, Description: "a test composite"})
+	err := w.c.Metrics.Update(mtCtx, "composite.humidity", MetricUpdate{Composite: `sum(s("humidity", "*"))`, Description: "a test composite"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"composite": "sum(s(\"humidity\", \"*\"))", "description": "a test composite", "type": "composite"}`,
 		string(w.only().Body))
@@ -49,7 +49,7 @@ func TestUpdateBodies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newMTWire(t)
 			w.expect(http.MethodPut, "/v1/metrics/queue_len", 204, "")
-			require.NoError(t, w.c.Update(mtCtx, "queue_len", tt.u))
+			require.NoError(t, w.c.Metrics.Update(mtCtx, "queue_len", tt.u))
 			assert.JSONEq(t, tt.body, string(w.only().Body))
 		})
 	}
@@ -71,20 +71,20 @@ func TestUpdateRejectsBeforeIO(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newMTWire(t)
-			err := w.c.Update(mtCtx, "foo", tt.u)
+			err := w.c.Metrics.Update(mtCtx, "foo", tt.u)
 			assert.ErrorIs(t, err, ErrInvalid)
 			assert.ErrorContains(t, err, tt.msg)
 			assert.Empty(t, w.sent())
 		})
 	}
 	w := newMTWire(t)
-	assert.ErrorIs(t, w.c.Update(mtCtx, "bad name", MetricUpdate{Description: "x"}), ErrInvalid)
-	assert.ErrorIs(t, w.c.UpdateMany(mtCtx, []string{"a", "b"}, MetricUpdate{Type: "gauge"}), ErrInvalid)
-	assert.ErrorIs(t, w.c.UpdateMany(mtCtx, []string{"a", "b c"}, MetricUpdate{Period: time.Minute}), ErrInvalid)
-	assert.ErrorIs(t, w.c.UpdatePattern(mtCtx, "a*", nil, MetricUpdate{Composite: "x"}), ErrInvalid)
-	assert.ErrorIs(t, w.c.UpdatePattern(mtCtx, "a b*", nil, MetricUpdate{Period: time.Minute}), ErrInvalid)
-	assert.ErrorIs(t, w.c.UpdatePattern(mtCtx, "a*", nil, MetricUpdate{}), ErrInvalid)
-	require.NoError(t, w.c.UpdateMany(mtCtx, nil, MetricUpdate{Period: time.Minute}), "no names: nothing to do")
+	assert.ErrorIs(t, w.c.Metrics.Update(mtCtx, "bad name", MetricUpdate{Description: "x"}), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.UpdateMany(mtCtx, []string{"a", "b"}, MetricUpdate{Type: "gauge"}), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.UpdateMany(mtCtx, []string{"a", "b c"}, MetricUpdate{Period: time.Minute}), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.UpdatePattern(mtCtx, "a*", nil, MetricUpdate{Composite: "x"}), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.UpdatePattern(mtCtx, "a b*", nil, MetricUpdate{Period: time.Minute}), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.UpdatePattern(mtCtx, "a*", nil, MetricUpdate{}), ErrInvalid)
+	require.NoError(t, w.c.Metrics.UpdateMany(mtCtx, nil, MetricUpdate{Period: time.Minute}), "no names: nothing to do")
 	assert.Empty(t, w.sent())
 }
 
@@ -92,7 +92,7 @@ func TestUpdateManyAndPattern(t *testing.T) {
 	t.Run("names", func(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodPut, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.UpdateMany(mtCtx, []string{"a.time", "b.time"}, MetricUpdate{DisplayName: "Time"}))
+		require.NoError(t, w.c.Metrics.UpdateMany(mtCtx, []string{"a.time", "b.time"}, MetricUpdate{DisplayName: "Time"}))
 		assert.JSONEq(t, `{"names":["a.time","b.time"],"display_name":"Time"}`, string(w.only().Body))
 	})
 	t.Run("pattern with exclusions, 202 job", func(t *testing.T) {
@@ -100,7 +100,7 @@ func TestUpdateManyAndPattern(t *testing.T) {
 		w.expect(http.MethodPut, "/v1/metrics", 202, "", "Location", "/v1/jobs/123456")
 		w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_working_tv21.json")
 		w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_complete_tv21.json")
-		require.NoError(t, w.c.UpdatePattern(mtCtx, "*.time", []string{"a.time"},
+		require.NoError(t, w.c.Metrics.UpdatePattern(mtCtx, "*.time", []string{"a.time"},
 			MetricUpdate{Attributes: &MetricAttributes{DisplayUnitsLong: "seconds"}}))
 		calls := w.sent()
 		require.Len(t, calls, 3)
@@ -110,7 +110,7 @@ func TestUpdateManyAndPattern(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodPut, "/v1/metrics", 202, "", "Location", "/v1/jobs/123456")
 		w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_failed_tv21.json")
-		err := w.c.UpdateMany(mtCtx, []string{"a", "b"}, MetricUpdate{Period: time.Minute})
+		err := w.c.Metrics.UpdateMany(mtCtx, []string{"a", "b"}, MetricUpdate{Period: time.Minute})
 		var jobErr *JobError
 		require.ErrorAs(t, err, &jobErr)
 		assert.Equal(t, "name: is invalid", jobErr.Message)
@@ -119,7 +119,7 @@ func TestUpdateManyAndPattern(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodPut, "/v1/metrics/foo", 202, "", "Location", "/v1/jobs/123456")
 		w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_complete_tv21.json")
-		require.NoError(t, w.c.Update(mtCtx, "foo", MetricUpdate{Description: "d"}))
+		require.NoError(t, w.c.Metrics.Update(mtCtx, "foo", MetricUpdate{Description: "d"}))
 		assert.Len(t, w.sent(), 2)
 	})
 }

@@ -1,6 +1,7 @@
 package librato
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -117,4 +118,40 @@ func listAll[T any](ctx context.Context, c *Client, path, key string, opts *List
 			}
 		}
 	}
+}
+
+// ID identifies an alert, annotation, space, chart, service or job. The API documents some IDs as
+// strings ("145") and serves them as numbers; both decode.
+type ID int64
+
+// UnmarshalJSON accepts 145 and "145".
+func (id *ID) UnmarshalJSON(b []byte) error {
+	b = bytes.Trim(b, `"`)
+	if string(b) == "null" || len(b) == 0 {
+		*id = 0
+		return nil
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return fmt.Errorf("librato: service id %s is not an integer", b)
+	}
+	*id = ID(n)
+	return nil
+}
+
+// MarshalJSON writes the ID as a number.
+func (id ID) MarshalJSON() ([]byte, error) {
+	return json.Marshal(int64(id))
+}
+
+// Page is one page of a list: its items, how many match in all where the API says, and the cursor
+// of the next page. Every List call in this package returns a *Page; every All call walks the pages.
+type Page[T any] struct {
+	Items []T
+	// Found is how many items match the query over all pages, where the API counts them (the
+	// offset-paged lists); 0 where it does not.
+	Found int
+	// Next is the cursor of the next page, "" on the last one. Set it as the options' Cursor to read
+	// that page; it is opaque (an offset for most lists, the API's next link for measurements).
+	Next string
 }

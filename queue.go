@@ -13,13 +13,6 @@ import (
 // is zero.
 const DefaultMaxPending = 100_000
 
-// ErrClosed is returned by Queue.Add and Queue.AddAggregator after Close.
-var ErrClosed = errors.New("librato: queue closed")
-
-// ErrQueueFull is returned by Queue.Add when the queue already holds MaxPending measurements; the
-// measurement is dropped, counted in QueueStats.Dropped and passed to OnDrop.
-var ErrQueueFull = errors.New("librato: queue full")
-
 // QueueOptions configures a Queue. The zero value is a valid configuration: no background
 // flushing (call Flush), the client's chunk size, DefaultMaxPending.
 type QueueOptions struct {
@@ -154,7 +147,6 @@ type Queue struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 	once     sync.Once
-	err      error       // from the options, returned by every Add
 	spool    *queueSpool // nil without QueueOptions.SpoolDir
 }
 
@@ -191,8 +183,13 @@ type builtChunk struct {
 // measurements decodes the measurements of c (a failure path: for OnDrop).
 func (c builtChunk) measurements() []Measurement { return decodeChunk(c.tagged, c.body, c.count) }
 
-// NewQueue returns a Queue sending through c. See QueueOptions for the defaults.
-func (c *Client) NewQueue(opts QueueOptions) *Queue {
+// NewQueue returns a Queue sending through c. See QueueOptions for the defaults. It returns an
+// error, and no Queue, when an option is out of range (errors.Is(err, ErrInvalid)) or the spool
+// cannot be opened.
+func (c *Client) NewQueue(opts QueueOptions) (*Queue, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	q := &Queue{
 		c:          c,
 		chunkSize:  opts.ChunkSize,
@@ -206,7 +203,7 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 		kick:       make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 	}
-	if q.chunkSize <= 0 {
+	if q.chunkSize == 0 {
 		q.chunkSize = c.chunkSize
 	}
 	q.inFlight = max(1, opts.MaxInFlight)
@@ -216,28 +213,21 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 	case q.maxPending < 0:
 		q.maxPending = int(^uint(0) >> 1)
 	}
-	if err := ValidateTags(opts.Tags); err != nil {
-		q.err = fmt.Errorf("librato: QueueOptions.Tags: %w", err)
-	}
 	q.base = sortedTags(opts.Tags, c.tags)
 	q.seen = newTagLayouts(q.base)
-	if len(q.base) > MaxTags && q.err == nil {
-		q.err = fmt.Errorf("librato: QueueOptions.Tags: %w", tooManyTags(len(q.base)))
+	if len(q.base) > MaxTags {
+		return nil, fmt.Errorf("librato: QueueOptions.Tags: %w", tooManyTags(len(q.base)))
 	}
-	if opts.SpoolInterval < 0 && q.err == nil {
-		q.err = fmt.Errorf("librato: QueueOptions.SpoolInterval: %w", &ValidationError{Field: "SpoolInterval",
-			Value: opts.SpoolInterval.String(), Reason: "must not be negative"})
-	}
-	if opts.SpoolDir != "" && q.err == nil {
+	if opts.SpoolDir != "" {
 		interval := opts.SpoolInterval
 		if interval == 0 {
 			interval = DefaultSpoolInterval
 		}
-		if qs, err := openQueueSpool(q, opts.SpoolDir, opts.SpoolMaxBytes, interval); err != nil {
-			q.err = err
-		} else {
-			q.spool = qs
+		qs, err := openQueueSpool(q, opts.SpoolDir, opts.SpoolMaxBytes, interval)
+		if err != nil {
+			return nil, err
 		}
+		q.spool = qs
 	}
 	q.bgCtx, q.bgCancel = context.WithCancel(context.Background())
 	if opts.FlushInterval > 0 || opts.AutoSubmitCount > 0 {
@@ -247,14 +237,36 @@ func (c *Client) NewQueue(opts QueueOptions) *Queue {
 			q.kick <- struct{}{} // replay what a previous process left before the first tick or Add
 		}
 	}
-	return q
+	return q, nil
+}
+
+// validate checks the options that have a range.
+func (o *QueueOptions) validate() error {
+	bad := func(field, value, reason string) error {
+		return fmt.Errorf("librato: QueueOptions.%s: %w", field, &ValidationError{Field: field, Value: value, Reason: reason})
+	}
+	switch {
+	case o.ChunkSize < 0:
+		return bad("ChunkSize", strconv.Itoa(o.ChunkSize), "must not be negative (0: the client's chunk size)")
+	case o.AutoSubmitCount < 0:
+		return bad("AutoSubmitCount", strconv.Itoa(o.AutoSubmitCount), "must not be negative (0: off)")
+	case o.MaxInFlight < 0:
+		return bad("MaxInFlight", strconv.Itoa(o.MaxInFlight), "must not be negative (0: 1)")
+	case o.FlushInterval < 0:
+		return bad("FlushInterval", o.FlushInterval.String(), "must not be negative (0: off)")
+	case o.SpoolInterval < 0:
+		return bad("SpoolInterval", o.SpoolInterval.String(), "must not be negative")
+	}
+	if err := ValidateTags(o.Tags); err != nil {
+		return fmt.Errorf("librato: QueueOptions.Tags: %w", err)
+	}
+	return nil
 }
 
 // Add queues m. It returns an error, and queues nothing, when m is invalid (see Client.Submit for
 // the rules; the client's sanitizer is applied to the name first; errors.Is(err, ErrInvalid)
 // holds and errors.As finds the *ValidationError), ErrQueueFull when MaxPending is reached (the
-// measurement is dropped, counted and passed to OnDrop), and ErrClosed after Close. With invalid
-// QueueOptions the error says which, for every Add.
+// measurement is dropped, counted and passed to OnDrop), and ErrClosed after Close.
 //
 // Add has finished reading m when it returns: its maps and strings may be reused or changed at
 // once. It never blocks on the network and, in the steady state, allocates nothing (a measurement
@@ -276,9 +288,6 @@ const addBufSize = 512
 
 // add is Add (wait false) and AddWait.
 func (q *Queue) add(ctx context.Context, wait bool, m *Measurement) error {
-	if q.err != nil {
-		return q.err
-	}
 	var scratch [inlineTags]tagPair
 	ck, err := q.c.checkMeasurement(m, q.base, scratch[:], q.seen)
 	if err != nil {
@@ -444,12 +453,6 @@ func (e *measurementError) Unwrap() error { return e.err }
 // tags) and resets the aggregator. Errors are joined: the aggregator's option error, ErrClosed,
 // or ErrQueueFull for summaries beyond MaxPending (those are dropped and reported).
 func (q *Queue) AddAggregator(a *Aggregator) error {
-	if a.err != nil {
-		return a.err
-	}
-	if q.err != nil {
-		return q.err
-	}
 	q.mu.Lock()
 	closed := q.closed
 	q.mu.Unlock()

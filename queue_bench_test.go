@@ -38,7 +38,7 @@ func drainForBench(q *Queue) {
 }
 
 func BenchmarkQueueAdd(b *testing.B) {
-	q := benchClient(b).NewQueue(QueueOptions{})
+	q := newQueue(b, benchClient(b), QueueOptions{})
 	m := Measurement{Name: "api.latency", Value: 42.5, Tags: benchTags}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
@@ -52,7 +52,7 @@ func BenchmarkQueueAdd(b *testing.B) {
 }
 
 func BenchmarkQueueAddParallel(b *testing.B) {
-	q := benchClient(b).NewQueue(QueueOptions{MaxPending: -1})
+	q := newQueue(b, benchClient(b), QueueOptions{MaxPending: -1})
 	m := Measurement{Name: "api.latency", Value: 42.5, Tags: benchTags}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -74,7 +74,7 @@ func BenchmarkQueueSubmit300(b *testing.B) {
 	}))
 	defer srv.Close()
 	c := benchClient(b, WithBaseURL(srv.URL+"/v1/"))
-	q := c.NewQueue(QueueOptions{})
+	q := newQueue(b, c, QueueOptions{})
 	m := Measurement{Name: "api.latency", Value: 42.5, Tags: benchTags}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -102,7 +102,7 @@ func BenchmarkQueueEndToEnd(b *testing.B) {
 	}))
 	defer srv.Close()
 	c := benchClient(b, WithBaseURL(srv.URL+"/v1/"))
-	q := c.NewQueue(QueueOptions{AutoSubmitCount: 1000, ChunkSize: 1000, MaxPending: 1 << 20})
+	q := newQueue(b, c, QueueOptions{AutoSubmitCount: 1000, ChunkSize: 1000, MaxPending: 1 << 20})
 	m := Measurement{Name: "api.latency", Value: 42.5, Tags: benchTags}
 	b.ReportAllocs()
 	cpu0 := processCPU()

@@ -18,10 +18,13 @@ func ExampleQueue() {
 		panic(err)
 	}
 
-	q := c.NewQueue(librato.QueueOptions{
+	q, err := c.NewQueue(librato.QueueOptions{
 		FlushInterval: 10 * time.Second,
 		Tags:          map[string]string{"service": "api"}, // under each measurement's own tags
 	})
+	if err != nil {
+		panic(err)
+	}
 	kitchen := map[string]string{"room": "kitchen"} // one map per call site: validated once
 	for _, v := range []float64{21.5, 22.5} {
 		if err := q.Add(librato.Measurement{Name: "temperature", Value: v, Tags: kitchen}); err != nil {
@@ -53,10 +56,13 @@ func ExampleAggregator() {
 		panic(err)
 	}
 
-	a := c.NewAggregator(librato.AggregatorOptions{
+	a, err := c.NewAggregator(librato.AggregatorOptions{
 		Tags:   map[string]string{"host": "web1"},
 		Period: time.Minute, // times are floored to the minute
 	})
+	if err != nil {
+		panic(err)
+	}
 	for _, ms := range []float64{12, 30, 18} {
 		if err := a.AddTagged("request.duration", ms, map[string]string{"route": "login"}); err != nil {
 			fmt.Println(err)

@@ -24,7 +24,7 @@ func TestQueuePartialFailureKeepsOnlyUnsentChunks(t *testing.T) {
 	}}
 	c := newFakeClient(t, f, fakeNow)
 	var onErr []error
-	q := c.NewQueue(QueueOptions{ChunkSize: 2, OnError: func(err error) { onErr = append(onErr, err) }})
+	q := newQueue(t, c, QueueOptions{ChunkSize: 2, OnError: func(err error) { onErr = append(onErr, err) }})
 	for i := 0; i < 6; i++ {
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: float64(i)}))
 	}
@@ -75,7 +75,7 @@ func TestQueue400SplitIsolatesBadMeasurement(t *testing.T) {
 	c := newFakeClient(t, f, fakeNow)
 	var dropped []Measurement
 	var reasons []error
-	q := c.NewQueue(QueueOptions{OnDrop: func(ms []Measurement, reason error) {
+	q := newQueue(t, c, QueueOptions{OnDrop: func(ms []Measurement, reason error) {
 		dropped = append(dropped, ms...)
 		reasons = append(reasons, reason)
 	}})
@@ -121,7 +121,7 @@ func TestQueue400SplitBudgetRejectsSystemicFailure(t *testing.T) {
 		return 400, `{"errors":["Tag based measurements are not enabled for this account."]}`
 	}}
 	var dropped int
-	q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{OnDrop: func(ms []Measurement, _ error) { dropped += len(ms) }})
+	q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{OnDrop: func(ms []Measurement, _ error) { dropped += len(ms) }})
 	for i := 0; i < 300; i++ {
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1, Tags: map[string]string{"a": "b"}}))
 	}
@@ -154,7 +154,7 @@ func TestQueueTransientErrorsKeepData(t *testing.T) {
 				}
 				return 200, ""
 			}}
-			q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{})
+			q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{})
 			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 			err := q.Submit(context.Background())
 			assert.ErrorIs(t, err, tt.is)
@@ -187,7 +187,7 @@ func TestQueueRejectedThenTransientReportsTheRightMeasurements(t *testing.T) {
 		return 200, ""
 	}}
 	var dropped []Measurement
-	q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{ChunkSize: 2,
+	q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{ChunkSize: 2,
 		OnDrop: func(ms []Measurement, _ error) { dropped = append(dropped, ms...) }})
 	for _, name := range []string{"good", "bad", "later", "later"} {
 		require.NoError(t, q.Add(Measurement{Name: name, Value: 1}))

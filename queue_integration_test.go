@@ -45,7 +45,7 @@ func TestQueueIntegrationConcurrentExactCount(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 	srv, c := queueServer(t)
-	q := c.NewQueue(librato.QueueOptions{AutoSubmitCount: 300, FlushInterval: 5 * time.Millisecond})
+	q := newQueue(t, c, librato.QueueOptions{AutoSubmitCount: 300, FlushInterval: 5 * time.Millisecond})
 	const workers, each = 6, 2000
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -76,7 +76,7 @@ func TestQueueIntegrationConcurrentExactCount(t *testing.T) {
 func TestQueueIntegrationTooOldMeasurementIsIsolated(t *testing.T) {
 	srv, c := queueServer(t)
 	var dropped []librato.Measurement
-	q := c.NewQueue(librato.QueueOptions{OnDrop: func(ms []librato.Measurement, _ error) { dropped = append(dropped, ms...) }})
+	q := newQueue(t, c, librato.QueueOptions{OnDrop: func(ms []librato.Measurement, _ error) { dropped = append(dropped, ms...) }})
 	for i := 0; i < 100; i++ {
 		m := librato.Measurement{Name: "it.split", Value: float64(i), Source: "web1"}
 		if i == 42 {
@@ -100,7 +100,7 @@ func TestQueueIntegrationTooOldMeasurementIsIsolated(t *testing.T) {
 
 func TestQueueIntegrationFailNextKeepsData(t *testing.T) {
 	srv, c := queueServer(t)
-	q := c.NewQueue(librato.QueueOptions{ChunkSize: 10})
+	q := newQueue(t, c, librato.QueueOptions{ChunkSize: 10})
 	for i := 0; i < 30; i++ {
 		require.NoError(t, q.Add(librato.Measurement{Name: "it.fail", Value: 1, Tags: map[string]string{"a": "b"}}))
 	}
@@ -116,13 +116,13 @@ func TestQueueIntegrationFailNextKeepsData(t *testing.T) {
 func TestAggregatorIntegrationSummaries(t *testing.T) {
 	srv, c := queueServer(t)
 	now := time.Now()
-	a := c.NewAggregator(librato.AggregatorOptions{Source: "web1", Tags: map[string]string{"env": "test"},
+	a := newAggregator(t, c, librato.AggregatorOptions{Source: "web1", Tags: map[string]string{"env": "test"},
 		Period: time.Minute, MeasureTime: now})
 	for _, v := range []float64{1, 2, 3, 10} {
 		require.NoError(t, a.Add("it.legacy", v))
 		require.NoError(t, a.AddTagged("it.tagged", v, map[string]string{"host": "h1"}))
 	}
-	q := c.NewQueue(librato.QueueOptions{})
+	q := newQueue(t, c, librato.QueueOptions{})
 	require.NoError(t, q.AddAggregator(a))
 	require.NoError(t, q.Close(context.Background()))
 
@@ -163,7 +163,7 @@ func TestQueueAtFullSpeedCountsEveryDrop(t *testing.T) {
 	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"))
 	require.NoError(t, err)
 	var onDrop atomic.Int64
-	q := c.NewQueue(librato.QueueOptions{AutoSubmitCount: 300, OnDrop: func(ms []librato.Measurement, reason error) {
+	q := newQueue(t, c, librato.QueueOptions{AutoSubmitCount: 300, OnDrop: func(ms []librato.Measurement, reason error) {
 		assert.ErrorIs(t, reason, librato.ErrQueueFull)
 		onDrop.Add(int64(len(ms)))
 	}})
@@ -209,7 +209,7 @@ func TestQueueMaxInFlight(t *testing.T) {
 	defer srv.Close()
 	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"))
 	require.NoError(t, err)
-	q := c.NewQueue(librato.QueueOptions{MaxInFlight: 3, ChunkSize: 10})
+	q := newQueue(t, c, librato.QueueOptions{MaxInFlight: 3, ChunkSize: 10})
 	for i := range 200 {
 		require.NoError(t, q.Add(librato.Measurement{Name: "m", Value: float64(i), Tags: map[string]string{"k": "v"}}))
 	}
@@ -246,7 +246,7 @@ func TestQueueMaxInFlightFailure(t *testing.T) {
 	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"),
 		librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
 	require.NoError(t, err)
-	q := c.NewQueue(librato.QueueOptions{MaxInFlight: 3, ChunkSize: 10})
+	q := newQueue(t, c, librato.QueueOptions{MaxInFlight: 3, ChunkSize: 10})
 	for i := range 200 {
 		require.NoError(t, q.Add(librato.Measurement{Name: "m", Value: float64(i), Tags: map[string]string{"k": "v"}}))
 	}

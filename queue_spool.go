@@ -31,10 +31,6 @@ import (
 // DefaultSpoolMaxBytes bounds a Queue's spool when QueueOptions.SpoolMaxBytes is zero.
 const DefaultSpoolMaxBytes = spool.DefaultMaxBytes
 
-// ErrSpoolFull is the reason OnDrop gets for measurements dropped because the spool reached
-// SpoolMaxBytes (the oldest chunks go first).
-var ErrSpoolFull = errors.New("librato: spool full: oldest chunks dropped")
-
 // queueSpool is the spool of one Queue and its spooler goroutine.
 type queueSpool struct {
 	q        *Queue
@@ -101,34 +97,6 @@ func (qs *queueSpool) overCap(recs []spool.Record) {
 	qs.dropMu.Lock()
 	qs.dropped = append(qs.dropped, recs...)
 	qs.dropMu.Unlock()
-}
-
-// SpoolDamageError reports a damaged region of a Queue's spool (a flipped byte, a torn or
-// truncated file, a lost acknowledgement), found when the spool was opened or read back. Its
-// Measurements were lost: counted in QueueStats.Dropped and QueueStats.Damaged. Its Resent
-// measurements had been delivered, but their acknowledgement was lost with the region, so they
-// are sent again (duplicates), counted in QueueStats.Resent. It goes to OnError.
-type SpoolDamageError struct {
-	// Segment is the spool file the damage starts in; Offset and Length the damaged bytes
-	// (Length 0: records missing without damaged bytes, such as a removed file).
-	Segment        string
-	Offset, Length int64
-	// Measurements were lost; Resent are sent again.
-	Measurements, Resent int64
-	// Exact is false when the counts are lower bounds (the spool's checkpoint was damaged too).
-	Exact bool
-	// Reason says what was found.
-	Reason string
-}
-
-// Error describes the damage.
-func (e *SpoolDamageError) Error() string {
-	s := fmt.Sprintf("librato: spool damaged (%s) at %s offset %d, %d bytes: %s lost, %s sent again",
-		e.Reason, e.Segment, e.Offset, e.Length, plural(int(e.Measurements), "measurement"), plural(int(e.Resent), "measurement"))
-	if !e.Exact {
-		s += " (at least)"
-	}
-	return s
 }
 
 // damaged counts and reports a damaged region of the spool. It runs in spool.Open (before

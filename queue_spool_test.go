@@ -118,8 +118,7 @@ func spoolClient(t *testing.T, url string) *Client {
 // spoolQueue is c.NewQueue(opts) for opts with a SpoolDir, which must open.
 func spoolQueue(t *testing.T, c *Client, opts QueueOptions) *Queue {
 	t.Helper()
-	q := c.NewQueue(opts)
-	require.NoError(t, q.err)
+	q := newQueue(t, c, opts)
 	return q
 }
 
@@ -180,7 +179,7 @@ func TestSpoolKillMidFlush(t *testing.T) {
 	q := spoolQueue(t, c, QueueOptions{ChunkSize: 100, SpoolDir: dir})
 	defer q.Close(context.Background())
 	assert.Equal(t, 800, q.Stats().Spooled, "chunks 3..10 were not acknowledged")
-	err = c.NewQueue(QueueOptions{SpoolDir: dir}).Add(Measurement{Name: "x"})
+	_, err = c.NewQueue(QueueOptions{SpoolDir: dir})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("is in use by pid %d", os.Getpid()))
 

@@ -28,7 +28,7 @@ func TestQueueTV7Tagged(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := &fakeAPI{}
 	c := newFakeClient(t, f, time.Unix(1500000100, 0))
-	q := c.NewQueue(QueueOptions{Tags: map[string]string{"service": "api"}})
+	q := newQueue(t, c, QueueOptions{Tags: map[string]string{"service": "api"}})
 	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 23.1}))
 	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Tags: map[string]string{"location": "downstairs"}}))
 	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Tags: map[string]string{"location": "downstairs"},
@@ -52,7 +52,7 @@ func TestQueueTV7Tagged(t *testing.T) {
 func TestQueueTV7Mixed(t *testing.T) {
 	f := &fakeAPI{}
 	c := newFakeClient(t, f, time.Unix(1500000100, 0))
-	q := c.NewQueue(QueueOptions{})
+	q := newQueue(t, c, QueueOptions{})
 	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Source: "a"}))
 	require.NoError(t, q.Add(Measurement{Name: "visits", Value: 3, Type: Counter}))
 	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Tags: map[string]string{"location": "downstairs"}}))
@@ -82,7 +82,7 @@ func TestQueueChunking(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d_by_%d", tt.adds, tt.chunkSize), func(t *testing.T) {
 			f := &fakeAPI{}
-			q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{ChunkSize: tt.chunkSize})
+			q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{ChunkSize: tt.chunkSize})
 			for i := 0; i < tt.adds; i++ {
 				require.NoError(t, q.Add(Measurement{Name: "m", Value: float64(i)}))
 			}
@@ -106,7 +106,7 @@ func TestQueueChunking(t *testing.T) {
 
 func TestQueueChunkSizeFromClient(t *testing.T) {
 	f := &fakeAPI{}
-	q := newFakeClient(t, f, fakeNow, WithChunkSize(2)).NewQueue(QueueOptions{})
+	q := newQueue(t, newFakeClient(t, f, fakeNow, WithChunkSize(2)), QueueOptions{})
 	for i := 0; i < 5; i++ {
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 	}
@@ -117,7 +117,7 @@ func TestQueueChunkSizeFromClient(t *testing.T) {
 func TestQueueAutoSubmit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeAPI{}
-		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{AutoSubmitCount: 10})
+		q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{AutoSubmitCount: 10})
 		for i := 0; i < 9; i++ {
 			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 		}
@@ -139,7 +139,7 @@ func TestQueueAutoSubmit(t *testing.T) {
 func TestQueueFlushInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeAPI{}
-		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{FlushInterval: 10 * time.Second})
+		q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{FlushInterval: 10 * time.Second})
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 		time.Sleep(9 * time.Second)
 		synctest.Wait()
@@ -162,7 +162,7 @@ func TestQueueFlushInterval(t *testing.T) {
 
 func TestQueueNothingStartsWithoutBackgroundOptions(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	q := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{})
+	q := newQueue(t, newFakeClient(t, &fakeAPI{}, fakeNow), QueueOptions{})
 	assert.Nil(t, q.done, "no flusher goroutine")
 	require.NoError(t, q.Close(context.Background()))
 }
@@ -184,7 +184,7 @@ func TestQueueConcurrentAddsExactCount(t *testing.T) {
 		return 200, ""
 	}}
 	c := newFakeClient(t, f, fakeNow)
-	q := c.NewQueue(QueueOptions{AutoSubmitCount: 500, FlushInterval: time.Millisecond})
+	q := newQueue(t, c, QueueOptions{AutoSubmitCount: 500, FlushInterval: time.Millisecond})
 	const workers, perWorker = 8, 5000
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -224,7 +224,7 @@ func TestQueueConcurrentAddsExactCount(t *testing.T) {
 
 // tooOld answers like the API for a measurement time older than the window.
 func TestQueueAddValidates(t *testing.T) {
-	q := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{})
+	q := newQueue(t, newFakeClient(t, &fakeAPI{}, fakeNow), QueueOptions{})
 	tests := []Measurement{
 		{Name: ""},
 		{Name: "bad name"},
@@ -238,14 +238,14 @@ func TestQueueAddValidates(t *testing.T) {
 	}
 	assert.Equal(t, 0, q.Len(), "nothing queued")
 
-	qt := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{Tags: map[string]string{"service": "api"}})
+	qt := newQueue(t, newFakeClient(t, &fakeAPI{}, fakeNow), QueueOptions{Tags: map[string]string{"service": "api"}})
 	assert.ErrorIs(t, qt.Add(Measurement{Name: "m", Type: Counter}), ErrInvalid, "a queue with tags sends to the tagged API: no counters")
 	assert.Equal(t, 0, qt.Len())
 }
 
 func TestQueueSanitizesNames(t *testing.T) {
 	f := &fakeAPI{}
-	q := newFakeClient(t, f, fakeNow, WithSanitizer(SanitizeMetricName)).NewQueue(QueueOptions{})
+	q := newQueue(t, newFakeClient(t, f, fakeNow, WithSanitizer(SanitizeMetricName)), QueueOptions{})
 	require.NoError(t, q.Add(Measurement{Name: "  bat$$m#an", Value: 1}))
 	require.NoError(t, q.Submit(context.Background()))
 	assert.Equal(t, "-bat-m-an", decodeBody(t, f.requests()[0].Body).Gauges[0]["name"])
@@ -254,7 +254,7 @@ func TestQueueSanitizesNames(t *testing.T) {
 func TestQueueMaxPendingDropsNewest(t *testing.T) {
 	var dropped []Measurement
 	var reason error
-	q := newFakeClient(t, &fakeAPI{}, fakeNow).NewQueue(QueueOptions{MaxPending: 5,
+	q := newQueue(t, newFakeClient(t, &fakeAPI{}, fakeNow), QueueOptions{MaxPending: 5,
 		OnDrop: func(ms []Measurement, r error) { dropped = append(dropped, ms...); reason = r }})
 	for i := 0; i < 7; i++ {
 		err := q.Add(Measurement{Name: "m", Value: float64(i)})
@@ -277,7 +277,7 @@ func TestQueueMaxPendingCountsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		f := &fakeAPI{handle: func(fakeRequest) (int, string) { <-release; return 200, "" }}
-		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{MaxPending: 3, AutoSubmitCount: 3})
+		q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{MaxPending: 3, AutoSubmitCount: 3})
 		for i := 0; i < 3; i++ {
 			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 		}
@@ -298,7 +298,7 @@ func TestQueueCloseHonoursDeadline(t *testing.T) {
 		f := &fakeAPI{hang: true} // a server that never answers
 		var dropped int
 		var dropReason error
-		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{FlushInterval: time.Minute,
+		q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{FlushInterval: time.Minute,
 			OnDrop: func(ms []Measurement, r error) { dropped += len(ms); dropReason = r }})
 		for i := 0; i < 3; i++ {
 			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
@@ -324,7 +324,7 @@ func TestQueueCloseHonoursDeadline(t *testing.T) {
 func TestQueueCloseWaitsForBackgroundFlush(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeAPI{hang: true}
-		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{AutoSubmitCount: 1})
+		q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{AutoSubmitCount: 1})
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 		synctest.Wait() // the background flush hangs on the server
 		require.Len(t, f.requests(), 1)
@@ -339,13 +339,13 @@ func TestQueueCloseWaitsForBackgroundFlush(t *testing.T) {
 func TestQueueCloseTwiceAndAddAfterClose(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	f := &fakeAPI{}
-	q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{FlushInterval: time.Hour, AutoSubmitCount: 100})
+	q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{FlushInterval: time.Hour, AutoSubmitCount: 100})
 	require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 	require.NoError(t, q.Close(context.Background()))
 	assert.Len(t, f.requests(), 1, "Close flushes")
 	require.NoError(t, q.Close(context.Background()), "Close twice is fine")
 	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Value: 1}), ErrClosed)
-	a := q.c.NewAggregator(AggregatorOptions{})
+	a := newAggregator(t, q.c, AggregatorOptions{})
 	require.NoError(t, a.Add("x", 1))
 	assert.ErrorIs(t, q.AddAggregator(a), ErrClosed)
 	assert.Len(t, a.Measurements(), 1, "a refused aggregator keeps its values")
@@ -357,7 +357,7 @@ func TestQueueOnErrorForBackgroundFlushes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeAPI{handle: func(fakeRequest) (int, string) { return 500, "" }}
 		var errs []error
-		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{AutoSubmitCount: 2,
+		q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{AutoSubmitCount: 2,
 			OnError: func(err error) { errs = append(errs, err) }})
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 2}))
@@ -377,7 +377,7 @@ func TestQueueSubmitWaitsForRunningFlushOrCtx(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		f := &fakeAPI{handle: func(fakeRequest) (int, string) { <-release; return 200, "" }}
-		q := newFakeClient(t, f, fakeNow).NewQueue(QueueOptions{})
+		q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{})
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 		go func() { _ = q.Submit(context.Background()) }()
 		synctest.Wait()
@@ -394,15 +394,16 @@ func TestQueueSubmitWaitsForRunningFlushOrCtx(t *testing.T) {
 func TestQueueInvalidTagsOption(t *testing.T) {
 	f := &fakeAPI{}
 	c := newFakeClient(t, f, fakeNow)
-	q := c.NewQueue(QueueOptions{Tags: map[string]string{"bad tag": "x"}})
-	err := q.Add(Measurement{Name: "m", Value: 1})
+	q, err := c.NewQueue(QueueOptions{Tags: map[string]string{"bad tag": "x"}})
+	assert.Nil(t, q)
 	assert.ErrorIs(t, err, ErrInvalid)
 	assert.Contains(t, err.Error(), "QueueOptions.Tags")
-	a := c.NewAggregator(AggregatorOptions{})
-	require.NoError(t, a.Add("x", 1))
-	assert.ErrorIs(t, q.AddAggregator(a), ErrInvalid)
-	assert.Len(t, a.Measurements(), 1, "the aggregator keeps its values")
-	require.NoError(t, q.Close(context.Background()))
+	for _, opts := range []QueueOptions{{ChunkSize: -1}, {AutoSubmitCount: -1}, {MaxInFlight: -1},
+		{FlushInterval: -time.Second}, {SpoolInterval: -time.Second}} {
+		q, err := c.NewQueue(opts)
+		assert.Nil(t, q)
+		assert.ErrorIs(t, err, ErrInvalid, "%+v", opts)
+	}
 	assert.Empty(t, f.requests())
 }
 
@@ -417,7 +418,7 @@ func TestQueueSpoolDirIsWired(t *testing.T) {
 		return 200, ""
 	}}
 	c := newFakeClient(t, f, fakeNow)
-	q := c.NewQueue(QueueOptions{SpoolDir: dir})
+	q := newQueue(t, c, QueueOptions{SpoolDir: dir})
 	require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 	require.NoError(t, q.Add(Measurement{Name: "m", Value: 2}))
 	assert.ErrorIs(t, q.Submit(context.Background()), ErrServer)
@@ -426,11 +427,11 @@ func TestQueueSpoolDirIsWired(t *testing.T) {
 	assert.Contains(t, err.Error(), "kept in the spool")
 	assert.Zero(t, q.Stats().Dropped, "spooled, not dropped")
 
-	// A busy directory makes Add fail.
-	q2 := c.NewQueue(QueueOptions{SpoolDir: dir})
-	busy := c.NewQueue(QueueOptions{SpoolDir: dir})
-	assert.Error(t, busy.Add(Measurement{Name: "m", Value: 1}))
-	require.NoError(t, busy.Close(context.Background()))
+	// A busy directory makes NewQueue fail.
+	q2 := newQueue(t, c, QueueOptions{SpoolDir: dir})
+	busy, err := c.NewQueue(QueueOptions{SpoolDir: dir})
+	assert.Nil(t, busy)
+	assert.ErrorContains(t, err, "in use")
 
 	down.Store(false)
 	require.NoError(t, q2.Submit(context.Background()), "the next Queue on the directory sends what was left")
@@ -445,7 +446,7 @@ func TestQueueSpoolDirIsWired(t *testing.T) {
 func TestQueueAddReadsEveryMapByContent(t *testing.T) {
 	f := &fakeAPI{}
 	c := newFakeClient(t, f, fakeNow)
-	q := c.NewQueue(QueueOptions{MaxPending: -1, ChunkSize: 10_000, Tags: map[string]string{"service": "api", "b": "queue"}})
+	q := newQueue(t, c, QueueOptions{MaxPending: -1, ChunkSize: 10_000, Tags: map[string]string{"service": "api", "b": "queue"}})
 	rng := rand.New(rand.NewPCG(5, 6))
 	names := []string{"http.req", "http.req", "db.query", "x"}
 	keys := []string{"status", "host", "b", "a", "z"}

@@ -81,7 +81,7 @@ func killChild() {
 	if err != nil {
 		fail("connect: %v", err)
 	}
-	q := c.NewQueue(librato.QueueOptions{
+	q, err := c.NewQueue(librato.QueueOptions{
 		SpoolDir:        os.Getenv(killDirEnv),
 		AutoSubmitCount: killChunk,
 		FlushInterval:   100 * time.Millisecond,
@@ -92,6 +92,9 @@ func killChild() {
 			}
 		},
 	})
+	if err != nil {
+		fail("new queue: %v", err)
+	}
 	say("ready %d", time.Now().UnixNano())
 
 	start := time.Now()

@@ -131,7 +131,7 @@ func drainKillSpool(t *testing.T, good *faultEnv, dir string) {
 	t.Helper()
 	var mu sync.Mutex
 	var drops []string
-	q := good.client().NewQueue(librato.QueueOptions{SpoolDir: dir, ChunkSize: killChunk,
+	q := newQueue(t, good.client(), librato.QueueOptions{SpoolDir: dir, ChunkSize: killChunk,
 		OnDrop: func(ms []librato.Measurement, reason error) {
 			mu.Lock()
 			drops = append(drops, fmt.Sprintf("%d: %v", len(ms), reason))
@@ -232,7 +232,7 @@ func TestReliabilitySpoolWithinWindow(t *testing.T) {
 		drops = append(drops, fmt.Sprintf("%d: %v", len(ms), reason))
 		mu.Unlock()
 	}
-	q := c.NewQueue(librato.QueueOptions{SpoolDir: dir, AutoSubmitCount: killChunk, ChunkSize: killChunk, OnDrop: onDrop})
+	q := newQueue(t, c, librato.QueueOptions{SpoolDir: dir, AutoSubmitCount: killChunk, ChunkSize: killChunk, OnDrop: onDrop})
 	for i := range n {
 		require.NoError(t, q.Add(librato.Measurement{Name: killMetric, Value: float64(i)}))
 	}
@@ -245,7 +245,7 @@ func TestReliabilitySpoolWithinWindow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_ = q.Close(ctx) // the server never answers: Close says what it keeps in the spool
-	q2 := c.NewQueue(librato.QueueOptions{SpoolDir: dir, ChunkSize: killChunk, OnDrop: onDrop})
+	q2 := newQueue(t, c, librato.QueueOptions{SpoolDir: dir, ChunkSize: killChunk, OnDrop: onDrop})
 	assert.Equal(t, n, q2.Stats().Spooled, "a Queue opened on the directory after Close")
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()

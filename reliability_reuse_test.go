@@ -39,7 +39,7 @@ func TestReusedMapsAndStrings(t *testing.T) {
 			if tc.spool {
 				opts.SpoolDir = t.TempDir()
 			}
-			q := c.NewQueue(opts)
+			q := newQueue(t, c, opts)
 			tags := map[string]string{"status": "200"}
 			name := []byte("http.req")
 			for i, s := range statuses {
@@ -56,7 +56,7 @@ func TestReusedMapsAndStrings(t *testing.T) {
 	}
 	t.Run("aggregator", func(t *testing.T) {
 		srv, c := fakeClientAt(t)
-		a := c.NewAggregator(librato.AggregatorOptions{Period: time.Minute})
+		a := newAggregator(t, c, librato.AggregatorOptions{Period: time.Minute})
 		tags := map[string]string{}
 		for i, s := range statuses {
 			tags["status"] = s

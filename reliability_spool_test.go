@@ -24,7 +24,7 @@ func TestFaultKillWithSpool(t *testing.T) {
 		c, err := librato.Connect("test@example.com", "libratotest-token",
 			librato.WithBaseURL(os.Getenv("LIBRATO_FAULT_URL")+"/v1/"), librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
 		require.NoError(t, err)
-		q := c.NewQueue(librato.QueueOptions{ChunkSize: 100, SpoolDir: dir})
+		q := newQueue(t, c, librato.QueueOptions{ChunkSize: 100, SpoolDir: dir})
 		addN(t, q, n, time.Now())
 		err = q.Submit(context.Background()) // hangs on the third POST until killed
 		fmt.Println("submit returned; the parent should have killed us:", err)
@@ -51,12 +51,10 @@ func TestFaultKillWithSpool(t *testing.T) {
 	e.mu.Unlock()
 
 	l := newLedger(n)
-	q := e.client().NewQueue(librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
-	other := e.client().NewQueue(librato.QueueOptions{SpoolDir: dir})
-	err := other.Add(librato.Measurement{Name: "x", Value: 1})
+	q := newQueue(t, e.client(), librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
+	_, err := e.client().NewQueue(librato.QueueOptions{SpoolDir: dir})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("is in use by pid %d", os.Getpid()))
-	require.NoError(t, other.Close(context.Background()))
 
 	require.NoError(t, q.Submit(context.Background()))
 	require.NoError(t, q.Close(context.Background()))
@@ -74,7 +72,7 @@ func TestFaultCloseWithSpoolKeepsData(t *testing.T) {
 	e.fake.SetLatency(time.Hour)
 	l := newLedger(n)
 	dir := t.TempDir()
-	q := e.client(librato.WithTimeout(time.Hour)).NewQueue(librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
+	q := newQueue(t, e.client(librato.WithTimeout(time.Hour)), librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
 	addN(t, q, n, time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -86,7 +84,7 @@ func TestFaultCloseWithSpoolKeepsData(t *testing.T) {
 	assert.Zero(t, q.Stats().Dropped)
 
 	e.fake.SetLatency(0)
-	q2 := e.client().NewQueue(librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
+	q2 := newQueue(t, e.client(), librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
 	require.NoError(t, q2.Close(context.Background()))
 	assert.Equal(t, outcome{added: n, accepted: n}, account(t, e, l, n))
 }
@@ -99,14 +97,14 @@ func TestSpoolReplaysOnStart(t *testing.T) {
 	e.fake.SetLatency(time.Hour)
 	l := newLedger(n)
 	dir := t.TempDir()
-	q := e.client(librato.WithTimeout(time.Hour)).NewQueue(librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
+	q := newQueue(t, e.client(librato.WithTimeout(time.Hour)), librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
 	addN(t, q, n, time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	require.Error(t, q.Close(ctx))
 
 	e.fake.SetLatency(0)
-	q2 := e.client().NewQueue(librato.QueueOptions{SpoolDir: dir, FlushInterval: time.Hour, OnDrop: l.onDrop})
+	q2 := newQueue(t, e.client(), librato.QueueOptions{SpoolDir: dir, FlushInterval: time.Hour, OnDrop: l.onDrop})
 	require.Eventually(t, func() bool { return q2.Stats().Spooled == 0 }, 5*time.Second, 10*time.Millisecond,
 		"the spool was not replayed before the first tick")
 	assert.Equal(t, outcome{added: n, accepted: n}, account(t, e, l, n))

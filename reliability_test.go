@@ -348,7 +348,7 @@ func TestFaultMatrix(t *testing.T) {
 			e := newFaultEnv(t)
 			l := newLedger(n)
 			c := e.client(tt.opts...)
-			q := c.NewQueue(librato.QueueOptions{ChunkSize: chunk, OnDrop: l.onDrop})
+			q := newQueue(t, c, librato.QueueOptions{ChunkSize: chunk, OnDrop: l.onDrop})
 			now := time.Now()
 			for i := range n {
 				m := librato.Measurement{Name: "fault.matrix", Value: float64(i), Source: "s",
@@ -400,7 +400,7 @@ func TestFaultCloseServerNeverAnswers(t *testing.T) {
 	defer e.fake.SetLatency(0)
 	l := newLedger(n)
 	c := e.client(librato.WithTimeout(time.Hour)) // only the ctx bounds the wait
-	q := c.NewQueue(librato.QueueOptions{ChunkSize: 100, OnDrop: l.onDrop})
+	q := newQueue(t, c, librato.QueueOptions{ChunkSize: 100, OnDrop: l.onDrop})
 	addN(t, q, n, time.Now())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -433,7 +433,7 @@ func TestFaultSustainedLoadWhileDown(t *testing.T) {
 	l := newLedger(n)
 	var bgErrs atomic.Int64
 	c := e.client()
-	q := c.NewQueue(librato.QueueOptions{MaxPending: maxPending, FlushInterval: 5 * time.Millisecond,
+	q := newQueue(t, c, librato.QueueOptions{MaxPending: maxPending, FlushInterval: 5 * time.Millisecond,
 		OnDrop: l.onDrop, OnError: func(error) { bgErrs.Add(1) }})
 
 	runtime.GC()
@@ -542,7 +542,7 @@ func TestBadInputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := c.NewQueue(librato.QueueOptions{})
+			q := newQueue(t, c, librato.QueueOptions{})
 			defer q.Close(context.Background())
 			err := noPanic(t, "Add", func() error { return q.Add(tt.m) })
 			require.Error(t, err, "Add")

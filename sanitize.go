@@ -27,39 +27,6 @@ const (
 // SanitizeMetricName. WithSanitizer(nil) means no rewriting.
 type Sanitizer func(name string) string
 
-// ErrInvalid is wrapped by every error of the Validate functions, so
-// errors.Is(err, ErrInvalid) tells bad input from API failures.
-var ErrInvalid = errors.New("librato: invalid input")
-
-// ValidationError describes one name, source or tag the API would reject.
-type ValidationError struct {
-	// Field names what was checked: "metric name", "source", "tag name",
-	// `tag "host" value` or "tag count".
-	Field string
-	// Value is the rejected input, in full.
-	Value string
-	// Reason says what is wrong, e.g. "invalid character ' ' at byte 1
-	// (allowed: A-Z a-z 0-9 . : - _)".
-	Reason string
-}
-
-// Error returns `<field> "<value>": <reason>`; values longer than 64 bytes
-// are shortened in the text (the Value field keeps them whole).
-func (e *ValidationError) Error() string {
-	v := e.Value
-	if len(v) > 64 {
-		i := 64
-		for i > 0 && !utf8.RuneStart(v[i]) {
-			i--
-		}
-		v = v[:i] + "..."
-	}
-	return e.Field + " " + strconv.Quote(v) + ": " + e.Reason
-}
-
-// Unwrap returns ErrInvalid.
-func (e *ValidationError) Unwrap() error { return ErrInvalid }
-
 // Character classes, one bit each, in a table indexed by byte: a lookup per
 // byte keeps the checks branch-light and allocation-free on the hot path.
 const (

@@ -87,11 +87,11 @@ func TestEchoedCredentialsNeverLeak(t *testing.T) {
 		call func(c *librato.Client) (any, error)
 	}{
 		{"Ping", func(c *librato.Client) (any, error) { return nil, c.Ping(ctx) }},
-		{"Get", func(c *librato.Client) (any, error) { return c.Get(ctx, "echo.metric", nil) }},
-		{"List", func(c *librato.Client) (any, error) { return c.List(ctx, nil) }},
+		{"Get", func(c *librato.Client) (any, error) { return c.Metrics.Get(ctx, "echo.metric", nil) }},
+		{"List", func(c *librato.Client) (any, error) { return c.Metrics.List(ctx, nil) }},
 		{"Submit", func(c *librato.Client) (any, error) { return nil, c.Submit(ctx, m) }},
 		{"Queue", func(c *librato.Client) (any, error) {
-			q := c.NewQueue(librato.QueueOptions{})
+			q := newQueue(t, c, librato.QueueOptions{})
 			if err := q.Add(m); err != nil {
 				return nil, err
 			}

@@ -85,11 +85,11 @@ func TestRedirectsKeepTheCredentialsAtHome(t *testing.T) {
 	calls := map[string]func(c *librato.Client) error{
 		"Ping": func(c *librato.Client) error { return c.Ping(ctx) },
 		"Get": func(c *librato.Client) error {
-			_, err := c.Get(ctx, "some.metric", nil)
+			_, err := c.Metrics.Get(ctx, "some.metric", nil)
 			return err
 		},
 		"Submit": func(c *librato.Client) error { return c.Submit(ctx, m) },
-		"Delete": func(c *librato.Client) error { return c.Delete(ctx, "some.metric") },
+		"Delete": func(c *librato.Client) error { return c.Metrics.Delete(ctx, "some.metric") },
 	}
 	for _, tlsFrom := range []bool{false, true} {
 		for _, status := range []int{301, 302, 303, 307, 308} {
@@ -130,7 +130,7 @@ func TestRedirectsKeepTheCredentialsAtHome(t *testing.T) {
 		rd := newRedirector(t, false, http.StatusTemporaryRedirect, func(r *http.Request) string { return other.srv.URL + r.URL.Path })
 		c, err := librato.Connect(leakUser, leakToken, librato.WithBaseURL(rd.srv.URL+"/v1/"), fast)
 		require.NoError(t, err)
-		q := c.NewQueue(librato.QueueOptions{})
+		q := newQueue(t, c, librato.QueueOptions{})
 		require.NoError(t, q.Add(m))
 		err = q.Submit(ctx)
 		require.ErrorIs(t, err, librato.ErrRedirect)

@@ -154,7 +154,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	})
 	t.Run("404", func(t *testing.T) {
 		c := connect(t)
-		_, err := c.Get(ctx, "no.such.metric", nil)
+		_, err := c.Metrics.Get(ctx, "no.such.metric", nil)
 		require.ErrorIs(t, err, librato.ErrNotFound)
 		lc.check(t, "404", err)
 	})
@@ -266,7 +266,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		c := connect(t)
 		var cbErrs []error
 		var mu sync.Mutex
-		q := c.NewQueue(librato.QueueOptions{
+		q := newQueue(t, c, librato.QueueOptions{
 			OnError: func(err error) { mu.Lock(); cbErrs = append(cbErrs, err); mu.Unlock() },
 			OnDrop: func(_ []librato.Measurement, err error) {
 				mu.Lock()
@@ -280,7 +280,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		srv.FailNext(0, 0, "")
 		require.Error(t, err)
 		lc.check(t, "queue submit", err, q, q.Stats().LastError, q.Stats())
-		a := c.NewAggregator(librato.AggregatorOptions{Source: "web1"})
+		a := newAggregator(t, c, librato.AggregatorOptions{Source: "web1"})
 		a.Add("leak.agg", 2)
 		lc.check(t, "aggregator", a)
 		srv.DropNext(5)

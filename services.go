@@ -1,9 +1,7 @@
 package librato
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -11,34 +9,18 @@ import (
 	"strconv"
 )
 
+// ServicesService manages the notification services alerts send to (/v1/services).
+type ServicesService service
+
 // Service is a notification target for alerts (mail, slack, pagerduty, webhook, ...).
 type Service struct {
-	ID       ServiceID      `json:"id,omitempty"`
+	ID       ID             `json:"id,omitempty"`
 	Type     string         `json:"type"`
 	Title    string         `json:"title"`
 	Settings map[string]any `json:"settings"`
 }
 
-// ServiceID is a service's ID. The API documents it as a string ("145") and serves it as a number;
-// both decode.
-type ServiceID int64
-
-// UnmarshalJSON accepts 145 and "145".
-func (id *ServiceID) UnmarshalJSON(b []byte) error {
-	b = bytes.Trim(b, `"`)
-	if string(b) == "null" || len(b) == 0 {
-		*id = 0
-		return nil
-	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return fmt.Errorf("librato: service id %s is not an integer", b)
-	}
-	*id = ServiceID(n)
-	return nil
-}
-
-func servicePath(id ServiceID) string {
+func servicePath(id ID) string {
 	return escapePath("services", strconv.FormatInt(int64(id), 10))
 }
 
@@ -56,23 +38,27 @@ func (s *Service) validate() error {
 	return nil
 }
 
-// ListServices returns one page of services (orderby: title or updated_at).
-func (c *Client) ListServices(ctx context.Context, opts *ListOptions) ([]Service, PageInfo, error) {
+// List returns one page of services (orderby: title or updated_at).
+func (svc *ServicesService) List(ctx context.Context, opts *ListOptions) ([]Service, PageInfo, error) {
+	c := svc.client
 	return listPage[Service](ctx, c, "services", "services", opts, nil)
 }
 
-// Services iterates over every service, page after page.
-func (c *Client) Services(ctx context.Context, opts *ListOptions) iter.Seq2[Service, error] {
+// All iterates over every service, page after page.
+func (svc *ServicesService) All(ctx context.Context, opts *ListOptions) iter.Seq2[Service, error] {
+	c := svc.client
 	return listAll[Service](ctx, c, "services", "services", opts, nil)
 }
 
-// GetService fetches one service.
-func (c *Client) GetService(ctx context.Context, id ServiceID) (*Service, error) {
+// Get fetches one service.
+func (svc *ServicesService) Get(ctx context.Context, id ID) (*Service, error) {
+	c := svc.client
 	return fetch[Service](ctx, c, http.MethodGet, servicePath(id), nil, nil)
 }
 
-// CreateService creates a service and returns it with its ID.
-func (c *Client) CreateService(ctx context.Context, s Service) (*Service, error) {
+// Create creates a service and returns it with its ID.
+func (svc *ServicesService) Create(ctx context.Context, s Service) (*Service, error) {
+	c := svc.client
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
@@ -80,8 +66,9 @@ func (c *Client) CreateService(ctx context.Context, s Service) (*Service, error)
 	return fetch[Service](ctx, c, http.MethodPost, "services", nil, s)
 }
 
-// UpdateService replaces the service s.ID with s.
-func (c *Client) UpdateService(ctx context.Context, s Service) error {
+// Update replaces the service s.ID with s.
+func (svc *ServicesService) Update(ctx context.Context, s Service) error {
+	c := svc.client
 	if s.ID == 0 {
 		return errors.New("librato: UpdateService: service has no ID")
 	}
@@ -92,13 +79,9 @@ func (c *Client) UpdateService(ctx context.Context, s Service) error {
 	return err
 }
 
-// DeleteService deletes a service; the API detaches it from every alert.
-func (c *Client) DeleteService(ctx context.Context, id ServiceID) error {
+// Delete deletes a service; the API detaches it from every alert.
+func (svc *ServicesService) Delete(ctx context.Context, id ID) error {
+	c := svc.client
 	_, err := c.do(ctx, http.MethodDelete, servicePath(id), nil, nil, nil)
 	return err
-}
-
-// MarshalJSON writes the ID as a number.
-func (id ServiceID) MarshalJSON() ([]byte, error) {
-	return json.Marshal(int64(id))
 }

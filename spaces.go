@@ -9,6 +9,9 @@ import (
 	"strconv"
 )
 
+// SpacesService manages spaces and their charts (/v1/spaces).
+type SpacesService service
+
 // Space is a dashboard: a named set of charts.
 type Space struct {
 	ID   int64  `json:"id,omitempty"`
@@ -119,31 +122,36 @@ func spacePath(id int64, rest ...string) string {
 	return escapePath(append([]string{"spaces", strconv.FormatInt(id, 10)}, rest...)...)
 }
 
-// ListSpaces returns one page of spaces (orderby: name).
-func (c *Client) ListSpaces(ctx context.Context, opts *ListOptions) ([]Space, PageInfo, error) {
+// List returns one page of spaces (orderby: name).
+func (svc *SpacesService) List(ctx context.Context, opts *ListOptions) ([]Space, PageInfo, error) {
+	c := svc.client
 	return listPage[Space](ctx, c, "spaces", "spaces", opts, nil)
 }
 
-// Spaces iterates over every space, page after page.
-func (c *Client) Spaces(ctx context.Context, opts *ListOptions) iter.Seq2[Space, error] {
+// All iterates over every space, page after page.
+func (svc *SpacesService) All(ctx context.Context, opts *ListOptions) iter.Seq2[Space, error] {
+	c := svc.client
 	return listAll[Space](ctx, c, "spaces", "spaces", opts, nil)
 }
 
-// GetSpace fetches a space with the IDs of its charts.
-func (c *Client) GetSpace(ctx context.Context, id int64) (*Space, error) {
+// Get fetches a space with the IDs of its charts.
+func (svc *SpacesService) Get(ctx context.Context, id int64) (*Space, error) {
+	c := svc.client
 	return fetch[Space](ctx, c, http.MethodGet, spacePath(id), nil, nil)
 }
 
-// CreateSpace creates an empty space.
-func (c *Client) CreateSpace(ctx context.Context, name string) (*Space, error) {
+// Create creates an empty space.
+func (svc *SpacesService) Create(ctx context.Context, name string) (*Space, error) {
+	c := svc.client
 	if name == "" {
 		return nil, errors.New("librato: CreateSpace: empty name")
 	}
 	return fetch[Space](ctx, c, http.MethodPost, "spaces", nil, Space{Name: name})
 }
 
-// RenameSpace changes a space's name.
-func (c *Client) RenameSpace(ctx context.Context, id int64, name string) error {
+// Update changes a space's name.
+func (svc *SpacesService) Update(ctx context.Context, id int64, name string) error {
+	c := svc.client
 	if name == "" {
 		return errors.New("librato: RenameSpace: empty name")
 	}
@@ -151,14 +159,16 @@ func (c *Client) RenameSpace(ctx context.Context, id int64, name string) error {
 	return err
 }
 
-// DeleteSpace deletes a space and its charts.
-func (c *Client) DeleteSpace(ctx context.Context, id int64) error {
+// Delete deletes a space and its charts.
+func (svc *SpacesService) Delete(ctx context.Context, id int64) error {
+	c := svc.client
 	_, err := c.do(ctx, http.MethodDelete, spacePath(id), nil, nil, nil)
 	return err
 }
 
-// Charts returns every chart of a space (the API answers with one bare array, not pages).
-func (c *Client) Charts(ctx context.Context, spaceID int64) ([]Chart, error) {
+// ListCharts returns every chart of a space (the API answers with one bare array, not pages).
+func (svc *SpacesService) ListCharts(ctx context.Context, spaceID int64) ([]Chart, error) {
+	c := svc.client
 	var charts []Chart
 	if _, err := c.do(ctx, http.MethodGet, spacePath(spaceID, "charts"), nil, nil, &charts); err != nil {
 		return nil, err
@@ -167,12 +177,14 @@ func (c *Client) Charts(ctx context.Context, spaceID int64) ([]Chart, error) {
 }
 
 // GetChart fetches one chart of a space.
-func (c *Client) GetChart(ctx context.Context, spaceID, chartID int64) (*Chart, error) {
+func (svc *SpacesService) GetChart(ctx context.Context, spaceID, chartID int64) (*Chart, error) {
+	c := svc.client
 	return fetch[Chart](ctx, c, http.MethodGet, spacePath(spaceID, "charts", strconv.FormatInt(chartID, 10)), nil, nil)
 }
 
 // CreateChart validates ch and adds it to a space; it returns the chart as stored, with its ID.
-func (c *Client) CreateChart(ctx context.Context, spaceID int64, ch Chart) (*Chart, error) {
+func (svc *SpacesService) CreateChart(ctx context.Context, spaceID int64, ch Chart) (*Chart, error) {
+	c := svc.client
 	if err := ch.Validate(); err != nil {
 		return nil, err
 	}
@@ -181,7 +193,8 @@ func (c *Client) CreateChart(ctx context.Context, spaceID int64, ch Chart) (*Cha
 }
 
 // UpdateChart validates ch and replaces the chart ch.ID of a space with it.
-func (c *Client) UpdateChart(ctx context.Context, spaceID int64, ch Chart) (*Chart, error) {
+func (svc *SpacesService) UpdateChart(ctx context.Context, spaceID int64, ch Chart) (*Chart, error) {
+	c := svc.client
 	if ch.ID == 0 {
 		return nil, errors.New("librato: UpdateChart: chart has no ID")
 	}
@@ -196,7 +209,8 @@ func (c *Client) UpdateChart(ctx context.Context, spaceID int64, ch Chart) (*Cha
 }
 
 // DeleteChart removes a chart from a space.
-func (c *Client) DeleteChart(ctx context.Context, spaceID, chartID int64) error {
+func (svc *SpacesService) DeleteChart(ctx context.Context, spaceID, chartID int64) error {
+	c := svc.client
 	_, err := c.do(ctx, http.MethodDelete, spacePath(spaceID, "charts", strconv.FormatInt(chartID, 10)), nil, nil, nil)
 	return err
 }

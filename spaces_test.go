@@ -47,12 +47,12 @@ func TestSpacesWire(t *testing.T) {
 	// TV22: create a space, read it back with its chart IDs.
 	gock.New("https://metrics-api.librato.com").Post("/v1/spaces").MatchType("json").JSON(map[string]string{"name": "CPUs"}).
 		Reply(201).SetHeader("Location", "/v1/spaces/129").JSON(map[string]any{"id": 129, "name": "CPUs"})
-	sp, err := c.CreateSpace(ctx, "CPUs")
+	sp, err := c.Spaces.Create(ctx, "CPUs")
 	require.NoError(t, err)
 	assert.Equal(t, librato.Space{ID: 129, Name: "CPUs"}, *sp)
 
 	gock.New("https://metrics-api.librato.com").Get("/v1/spaces/129").Reply(200).BodyString(fixture(t, "spaces/get_space.json"))
-	sp, err = c.GetSpace(ctx, 129)
+	sp, err = c.Spaces.Get(ctx, 129)
 	require.NoError(t, err)
 	var ids []int64
 	for _, ch := range sp.Charts {
@@ -64,19 +64,19 @@ func TestSpacesWire(t *testing.T) {
 	gock.New("https://metrics-api.librato.com").Post("/v1/spaces/129/charts").MatchType("json").
 		BodyString(compactJSON(t, fixture(t, "spaces/create_chart_request.json"))).
 		Reply(201).JSON(map[string]any{"id": 3, "name": "CPU Usage", "type": "bignumber"})
-	ch, err := c.CreateChart(ctx, 129, cpuChart)
+	ch, err := c.Spaces.CreateChart(ctx, 129, cpuChart)
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), ch.ID)
 
 	gock.New("https://metrics-api.librato.com").Get("/v1/spaces").MatchParam("name", "ops").
 		Reply(200).BodyString(fixture(t, "spaces/list_spaces.json"))
-	list, page, err := c.ListSpaces(ctx, &librato.ListOptions{Name: "ops"})
+	list, page, err := c.Spaces.List(ctx, &librato.ListOptions{Name: "ops"})
 	require.NoError(t, err)
 	assert.Equal(t, []librato.Space{{ID: 4, Name: "staging_ops"}}, list)
 	assert.Equal(t, librato.PageInfo{Found: 1, Length: 1, Total: 15}, page)
 
 	gock.New("https://metrics-api.librato.com").Delete("/v1/spaces/129/charts/3").Reply(204)
-	require.NoError(t, c.DeleteChart(ctx, 129, 3))
+	require.NoError(t, c.Spaces.DeleteChart(ctx, 129, 3))
 	assert.True(t, gock.IsDone(), "pending mocks: %v", gock.Pending())
 }
 
@@ -96,14 +96,14 @@ func TestChartValidation(t *testing.T) {
 		{"empty stream", librato.Chart{Streams: []librato.Stream{{}}}, "needs a metric or a composite"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := c.CreateChart(context.Background(), 1, tc.chart)
+			_, err := c.Spaces.CreateChart(context.Background(), 1, tc.chart)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
-	_, err := c.CreateSpace(context.Background(), "")
+	_, err := c.Spaces.Create(context.Background(), "")
 	assert.ErrorContains(t, err, "empty name")
-	_, err = c.CreateService(context.Background(), librato.Service{})
+	_, err = c.Services.Create(context.Background(), librato.Service{})
 	assert.ErrorContains(t, err, "empty type")
 }
 
@@ -111,9 +111,9 @@ func TestServiceIDDecodesStringsAndNumbers(t *testing.T) {
 	c := gockClient(t)
 	gock.New("https://metrics-api.librato.com").Get("/v1/services/145").Reply(200).
 		BodyString(`{"id":"145","type":"mail","settings":{"addresses":"ops@example.com"},"title":"Ops"}`)
-	s, err := c.GetService(context.Background(), 145)
+	s, err := c.Services.Get(context.Background(), 145)
 	require.NoError(t, err)
-	assert.Equal(t, librato.ServiceID(145), s.ID)
+	assert.Equal(t, librato.ID(145), s.ID)
 	assert.Equal(t, "ops@example.com", s.Settings["addresses"])
 }
 
@@ -123,31 +123,31 @@ func TestSpacesChartsServicesAgainstFake(t *testing.T) {
 
 	var created []int64
 	for _, name := range []string{"web", "db", "api", "cache", "queue"} {
-		sp, err := c.CreateSpace(ctx, name)
+		sp, err := c.Spaces.Create(ctx, name)
 		require.NoError(t, err)
 		created = append(created, sp.ID)
 	}
-	_, err := c.CreateSpace(ctx, "WEB")
+	_, err := c.Spaces.Create(ctx, "WEB")
 	var apiErr *librato.Error
 	require.True(t, errors.As(err, &apiErr), "duplicate name: %v", err)
 	assert.Equal(t, http.StatusUnprocessableEntity, apiErr.StatusCode)
 
 	var names []string
-	for sp, err := range c.Spaces(ctx, nil) {
+	for sp, err := range c.Spaces.All(ctx, nil) {
 		require.NoError(t, err)
 		names = append(names, sp.Name)
 	}
 	assert.Equal(t, []string{"api", "cache", "db", "queue", "web"}, names, "all pages, sorted by name")
 
 	web := created[0]
-	ch, err := c.CreateChart(ctx, web, cpuChart)
+	ch, err := c.Spaces.CreateChart(ctx, web, cpuChart)
 	require.NoError(t, err)
 	line := librato.Chart{Name: "latency", Streams: []librato.Stream{{Composite: `mean(s("api.latency", "*"))`}}}
-	ch2, err := c.CreateChart(ctx, web, line)
+	ch2, err := c.Spaces.CreateChart(ctx, web, line)
 	require.NoError(t, err)
 	assert.Equal(t, "line", ch2.Type, "the fake, like the API, defaults the type")
 
-	charts, err := c.Charts(ctx, web)
+	charts, err := c.Spaces.ListCharts(ctx, web)
 	require.NoError(t, err)
 	require.Len(t, charts, 2)
 	assert.Equal(t, cpuChart.Thresholds, charts[0].Thresholds)
@@ -155,39 +155,39 @@ func TestSpacesChartsServicesAgainstFake(t *testing.T) {
 
 	ch.Name = "CPU (user)"
 	ch.Thresholds = append(ch.Thresholds, librato.Threshold{Operator: ">", Value: 75, Type: "yellow"})
-	_, err = c.UpdateChart(ctx, web, *ch)
+	_, err = c.Spaces.UpdateChart(ctx, web, *ch)
 	require.NoError(t, err)
-	got, err := c.GetChart(ctx, web, ch.ID)
+	got, err := c.Spaces.GetChart(ctx, web, ch.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "CPU (user)", got.Name)
 	assert.Len(t, got.Thresholds, 2)
 
-	require.NoError(t, c.DeleteChart(ctx, web, ch2.ID))
-	sp, err := c.GetSpace(ctx, web)
+	require.NoError(t, c.Spaces.DeleteChart(ctx, web, ch2.ID))
+	sp, err := c.Spaces.Get(ctx, web)
 	require.NoError(t, err)
 	require.Len(t, sp.Charts, 1)
 	assert.Equal(t, ch.ID, sp.Charts[0].ID)
 
-	require.NoError(t, c.RenameSpace(ctx, web, "frontend"))
-	require.NoError(t, c.DeleteSpace(ctx, created[1]))
-	_, err = c.GetSpace(ctx, created[1])
+	require.NoError(t, c.Spaces.Update(ctx, web, "frontend"))
+	require.NoError(t, c.Spaces.Delete(ctx, created[1]))
+	_, err = c.Spaces.Get(ctx, created[1])
 	assert.ErrorIs(t, err, librato.ErrNotFound)
-	_, err = c.GetChart(ctx, created[2], ch.ID)
+	_, err = c.Spaces.GetChart(ctx, created[2], ch.ID)
 	assert.ErrorIs(t, err, librato.ErrNotFound, "a chart is found only in its own space")
 
-	svc, err := c.CreateService(ctx, librato.Service{Type: "mail", Title: "Ops", Settings: map[string]any{"addresses": "ops@example.com"}})
+	svc, err := c.Services.Create(ctx, librato.Service{Type: "mail", Title: "Ops", Settings: map[string]any{"addresses": "ops@example.com"}})
 	require.NoError(t, err)
 	require.NotZero(t, svc.ID)
 	svc.Title = "Ops team"
-	require.NoError(t, c.UpdateService(ctx, *svc))
+	require.NoError(t, c.Services.Update(ctx, *svc))
 	var titles []string
-	for s, err := range c.Services(ctx, nil) {
+	for s, err := range c.Services.All(ctx, nil) {
 		require.NoError(t, err)
 		titles = append(titles, s.Title)
 	}
 	assert.Equal(t, []string{"Ops team"}, titles)
-	require.NoError(t, c.DeleteService(ctx, svc.ID))
-	_, err = c.GetService(ctx, svc.ID)
+	require.NoError(t, c.Services.Delete(ctx, svc.ID))
+	_, err = c.Services.Get(ctx, svc.ID)
 	assert.ErrorIs(t, err, librato.ErrNotFound)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 )
 
 // Submit sends measurements now: each to the legacy API (POST metrics) or, when it has tags, the
@@ -167,60 +166,4 @@ func (c *Client) sendBatch(ctx context.Context, b *batch) batchResult {
 		res.notes = append(res.notes, o.notes...)
 	}
 	return res
-}
-
-// SubmitError is a Submit that did not deliver everything. The Sent measurements were accepted by
-// the API and must not be sent again; the Rejected ones were refused for good; the Unsent ones were
-// not delivered because a transient failure (Err) stopped the call.
-type SubmitError struct {
-	// Sent counts the measurements accepted.
-	Sent int
-	// Rejected lists the measurements the API refused, with its reasons and their argument indices.
-	Rejected []*RejectedError
-	// Unsent counts the measurements not delivered.
-	Unsent int
-	// UnsentIndices lists the argument indices of the Unsent measurements, ascending. (Legacy
-	// chunks are sent before tagged ones, so these need not be a suffix of the arguments.)
-	UnsentIndices []int
-	// Err is the transient failure that stopped the call (an *Error, a transport or context
-	// error), nil when only rejections happened. With nothing unsent, it is a problem with an
-	// answer that still accepted its chunk (a *BodyError: a 2xx body cut short or too large).
-	Err error
-}
-
-// Error says how much was sent, what was rejected and why, and what was not sent and why:
-// "librato: submit: 4 measurements sent, 1 measurement rejected (m2): <reason>, 3 measurements
-// not sent: <failure>".
-func (e *SubmitError) Error() string {
-	var b strings.Builder
-	b.WriteString("librato: submit: ")
-	b.WriteString(plural(e.Sent, "measurement"))
-	b.WriteString(" sent")
-	for _, r := range e.Rejected {
-		b.WriteString(", ")
-		b.WriteString(r.describe())
-	}
-	if e.Unsent > 0 {
-		b.WriteString(", ")
-		b.WriteString(plural(e.Unsent, "measurement"))
-		b.WriteString(" not sent")
-	}
-	if e.Err != nil {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	return b.String()
-}
-
-// Unwrap returns the rejections and the failure, so errors.Is(err, ErrRateLimited) and
-// errors.As(err, &rejected) work.
-func (e *SubmitError) Unwrap() []error {
-	errs := make([]error, 0, len(e.Rejected)+1)
-	for _, r := range e.Rejected {
-		errs = append(errs, r)
-	}
-	if e.Err != nil {
-		errs = append(errs, e.Err)
-	}
-	return errs
 }

@@ -72,7 +72,10 @@ func BenchmarkAggregatorSeries(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a := c.NewAggregator(librato.AggregatorOptions{MaxSeries: manySeries})
+		a, err := c.NewAggregator(librato.AggregatorOptions{MaxSeries: manySeries})
+		if err != nil {
+			b.Fatal(err)
+		}
 		manySeriesBench(b, func(i, k int) {
 			if err := a.AddTagged(metricName, float64(i&1023), maps[k]); err != nil {
 				b.Fatal(err)

@@ -98,8 +98,14 @@ func BenchmarkGauge3Tags(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a := c.NewAggregator(librato.AggregatorOptions{})
-		q := c.NewQueue(librato.QueueOptions{})
+		a, err := c.NewAggregator(librato.AggregatorOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		q, err := c.NewQueue(librato.QueueOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Cleanup(func() { _ = q.Close(context.Background()) })
 		run(b, func(v float64) {
 			if err := a.AddTagged(metricName, v, tagMap); err != nil {
@@ -121,12 +127,18 @@ func BenchmarkGauge3Tags(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a := c.NewAggregator(librato.AggregatorOptions{})
+		a, err := c.NewAggregator(librato.AggregatorOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		s, err := a.TaggedSeries(metricName, tagMap) // resolved once, outside the hot path
 		if err != nil {
 			b.Fatal(err)
 		}
-		q := c.NewQueue(librato.QueueOptions{})
+		q, err := c.NewQueue(librato.QueueOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Cleanup(func() { _ = q.Close(context.Background()) })
 		run(b, func(v float64) {
 			if err := s.Add(v); err != nil {

@@ -94,7 +94,11 @@ func discardQueue(b *testing.B, opts librato.QueueOptions) *librato.Queue {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return c.NewQueue(opts)
+	q, err := c.NewQueue(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return q
 }
 
 // submit sends what q holds and checks that nothing is left.

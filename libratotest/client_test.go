@@ -44,12 +44,12 @@ func TestClientPingAndSubmit(t *testing.T) {
 	assert.Equal(t, 0.0, lat[0].Min, "value 0 was sent")
 	assert.Equal(t, map[string]string{"host": "h1"}, lat[0].Tags)
 
-	m, err := c.Get(ctx, "temperature", &librato.GetOptions{StartTime: now.Add(-time.Minute), Resolution: 60})
+	m, err := c.Metrics.Get(ctx, "temperature", &librato.GetOptions{StartTime: now.Add(-time.Minute), Resolution: 60})
 	require.NoError(t, err)
 	assert.Equal(t, "gauge", m.Type)
 	assert.NotEmpty(t, m.Measurements["upstairs"])
 
-	require.NoError(t, c.Delete(ctx, "visits"))
+	require.NoError(t, c.Metrics.Delete(ctx, "visits"))
 	_, ok = srv.Metric("visits")
 	assert.False(t, ok)
 }
@@ -73,7 +73,7 @@ func TestClientErrors(t *testing.T) {
 	require.True(t, errors.As(err, &apiErr))
 	srv.SetRateLimit(0, 0)
 
-	_, err = good.Get(ctx, "missing", nil)
+	_, err = good.Metrics.Get(ctx, "missing", nil)
 	require.ErrorIs(t, err, librato.ErrNotFound)
 }
 

@@ -78,7 +78,10 @@ func TestDDSketchBadAccuracy(t *testing.T) {
 func TestAggregatorPercentileGauges(t *testing.T) {
 	c, err := librato.Connect("u@example.com", "token")
 	require.NoError(t, err)
-	a := c.NewAggregator(librato.AggregatorOptions{Percentiles: []float64{50, 95, 99}, NewSketch: percentiles.NewDDSketch})
+	a, err := c.NewAggregator(librato.AggregatorOptions{Percentiles: []float64{50, 95, 99}, NewSketch: percentiles.NewDDSketch})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := 1; i <= 1000; i++ {
 		require.NoError(t, a.AddTagged("latency", float64(i), map[string]string{"host": "h1"}))
 	}
@@ -104,7 +107,10 @@ func BenchmarkAggregatorAddTaggedPercentiles(b *testing.B) {
 		{"p50_p95_p99", librato.AggregatorOptions{Percentiles: []float64{50, 95, 99}, NewSketch: percentiles.NewDDSketch}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			a := c.NewAggregator(tc.opts)
+			a, err := c.NewAggregator(tc.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
 			r := rand.New(rand.NewPCG(1, 2))
 			vs := make([]float64, 1024)
 			for i := range vs {

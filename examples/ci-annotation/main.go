@@ -95,7 +95,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, command [
 			Source:      firstNonEmpty(getenv("RUNNER_NAME"), "laptop"),
 			Links:       []librato.Link{{Rel: "build", Href: "https://ci.example.com/builds/" + build, Label: "CI build"}},
 		}
-		err := c.Annotate(ctx, stream, a, s.work)
+		err := c.Annotations.Record(ctx, stream, a, s.work)
 		var exitErr *exec.ExitError
 		switch {
 		case err == nil:
@@ -113,7 +113,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, command [
 	}
 
 	// Read the stream back, as a dashboard would show it.
-	got, err := c.AnnotationStream(ctx, stream, &librato.AnnotationQuery{StartTime: time.Now().Add(-time.Hour)})
+	got, err := c.Annotations.GetStream(ctx, stream, &librato.AnnotationQuery{StartTime: time.Now().Add(-time.Hour)})
 	if err != nil {
 		return code, fmt.Errorf("reading the stream back: %w", err)
 	}

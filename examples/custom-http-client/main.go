@@ -105,7 +105,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 		return err
 	}
 	fmt.Fprintln(w, "read back:")
-	m, err := c.Get(ctx, "example.custom_client.runs", nil)
+	m, err := c.Metrics.Get(ctx, "example.custom_client.runs", nil)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 
 	// 2. List: every metric whose name contains "quickstart", all pages.
 	fmt.Fprintln(w, "\nMetrics:")
-	for m, err := range c.Metrics(ctx, &librato.ListOptions{Name: "quickstart"}) {
+	for m, err := range c.Metrics.All(ctx, &librato.ListOptions{Name: "quickstart"}) {
 		if err != nil {
 			return fmt.Errorf("listing metrics: %w", err)
 		}
@@ -96,7 +96,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 	fmt.Fprintln(w, "\nReadings of the last 10 minutes:")
 	since := now.Add(-10 * time.Minute)
 	for _, name := range []string{"quickstart.temperature", "quickstart.jobs.done"} {
-		m, err := c.Get(ctx, name, &librato.GetOptions{StartTime: since, Resolution: 60})
+		m, err := c.Metrics.Get(ctx, name, &librato.GetOptions{StartTime: since, Resolution: 60})
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", name, err)
 		}
@@ -105,7 +105,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 		}
 	}
 	if taggedOK {
-		series, err := c.CollectSeries(ctx, "quickstart.latency", &librato.MeasurementsOptions{StartTime: since, Resolution: 60})
+		series, err := c.Measurements.Get(ctx, "quickstart.latency", &librato.MeasurementsOptions{StartTime: since, Resolution: 60})
 		if err != nil {
 			return fmt.Errorf("reading quickstart.latency: %w", err)
 		}
@@ -115,7 +115,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 	}
 
 	// 4. Errors are values you can inspect: a metric that does not exist is ErrNotFound.
-	if _, err := c.Get(ctx, "quickstart.no-such-metric", nil); errors.Is(err, librato.ErrNotFound) {
+	if _, err := c.Metrics.Get(ctx, "quickstart.no-such-metric", nil); errors.Is(err, librato.ErrNotFound) {
 		fmt.Fprintln(w, "\nReading a metric that does not exist gives librato.ErrNotFound, as expected.")
 	} else {
 		return fmt.Errorf("expected ErrNotFound, got %v", err)

@@ -69,11 +69,14 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, cfg confi
 
 	// The queue sends in the background every cfg.flush. Close flushes what is left: always
 	// defer it, with a deadline so that a dead API cannot hold up the shutdown.
-	q := c.NewQueue(librato.QueueOptions{
+	q, err := c.NewQueue(librato.QueueOptions{
 		FlushInterval: cfg.flush,
 		Tags:          map[string]string{"service": "example"},
 		OnError:       func(err error) { fmt.Fprintf(w, "metrics: send failed, will retry: %v\n", err) },
 	})
+	if err != nil {
+		return err
+	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -88,7 +91,10 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string, cfg confi
 	}()
 
 	// One summary per route and status per flush: count, sum, min, max, last.
-	agg := c.NewAggregator(librato.AggregatorOptions{})
+	agg, err := c.NewAggregator(librato.AggregatorOptions{})
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello")

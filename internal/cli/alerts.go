@@ -89,14 +89,14 @@ func (c *alertsCmd) run(ctx context.Context, env *Env) error {
 	}
 	switch c.action {
 	case "clear":
-		if err := cl.ClearAlert(ctx, c.id); err != nil {
+		if err := cl.Alerts.Clear(ctx, c.id); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintf(env.Stdout, "alert %d cleared\n", c.id)
 		return err
 	case "status":
 		if c.id != 0 {
-			st, err := cl.AlertStatus(ctx, c.id)
+			st, err := cl.Alerts.Status(ctx, c.id)
 			if err != nil {
 				return err
 			}
@@ -109,7 +109,7 @@ func (c *alertsCmd) run(ctx context.Context, env *Env) error {
 }
 
 func (c *alertsCmd) summary(ctx context.Context, env *Env, cl *librato.Client) error {
-	sum, err := cl.AlertsStatus(ctx)
+	sum, err := cl.Alerts.Firing(ctx)
 	if err != nil {
 		return err
 	}
@@ -143,7 +143,7 @@ type alertRow struct {
 }
 
 func (c *alertsCmd) list(ctx context.Context, env *Env, cl *librato.Client) error {
-	sum, err := cl.AlertsStatus(ctx)
+	sum, err := cl.Alerts.Firing(ctx)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (c *alertsCmd) list(ctx context.Context, env *Env, cl *librato.Client) erro
 		firing[f.ID] = true
 	}
 	rows := []alertRow{}
-	for al, err := range cl.Alerts(ctx, &librato.AlertListOptions{ListOptions: librato.ListOptions{Name: c.name}}) {
+	for al, err := range cl.Alerts.All(ctx, &librato.AlertListOptions{ListOptions: librato.ListOptions{Name: c.name}}) {
 		if err != nil {
 			return err
 		}

@@ -106,7 +106,7 @@ func (c *annotateCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	if len(c.command) == 0 {
-		ev, err := cl.PostAnnotation(ctx, c.stream, a)
+		ev, err := cl.Annotations.Create(ctx, c.stream, a)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (c *annotateCmd) run(ctx context.Context, env *Env) error {
 
 	var failure *commandFailure
 	began := time.Now()
-	err = cl.Annotate(ctx, c.stream, a, func(ctx context.Context) error {
+	err = cl.Annotations.Record(ctx, c.stream, a, func(ctx context.Context) error {
 		failure = c.runCommand(ctx, env)
 		if failure == nil {
 			return nil // a nil *commandFailure must not become a non-nil error

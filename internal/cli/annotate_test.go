@@ -17,7 +17,7 @@ func events(t *testing.T, srv *libratotest.Server, stream string) []librato.Anno
 	t.Helper()
 	cl, err := srv.Client()
 	require.NoError(t, err)
-	s, err := cl.AnnotationStream(context.Background(), stream, &librato.AnnotationQuery{StartTime: fixedNow.AddDate(0, 0, -30)})
+	s, err := cl.Annotations.GetStream(context.Background(), stream, &librato.AnnotationQuery{StartTime: fixedNow.AddDate(0, 0, -30)})
 	require.NoError(t, err)
 	var out []librato.Annotation
 	for _, evs := range s.Events {

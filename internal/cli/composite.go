@@ -75,7 +75,7 @@ func (c *compositeCmd) run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	res, err := cl.GetComposite(ctx, c.expr, &librato.CompositeOptions{
+	res, err := cl.Measurements.Query(ctx, c.expr, &librato.CompositeOptions{
 		StartTime: from, EndTime: to, Resolution: c.resolution, Tagged: c.tagged || hasTags(c.expr),
 	})
 	if err != nil {
@@ -110,7 +110,7 @@ func evalComposite(ctx context.Context, cl *librato.Client, text string, from, t
 	if err != nil {
 		expr = librato.Raw(text) // the API is the judge of what it stored
 	}
-	res, err := cl.GetComposite(ctx, expr, &librato.CompositeOptions{
+	res, err := cl.Measurements.Query(ctx, expr, &librato.CompositeOptions{
 		StartTime: from, EndTime: to, Resolution: resolution, Tagged: tagged || hasTags(expr),
 	})
 	if err != nil {

@@ -42,7 +42,7 @@ func TestGetPersistedComposite(t *testing.T) {
 	require.NoError(t, err)
 	expr, err := librato.ParseComposite(`sum(s("cpu.load", "*"))`)
 	require.NoError(t, err)
-	require.NoError(t, cl.CreateComposite(context.Background(), "cpu.total", expr, librato.MetricUpdate{}))
+	require.NoError(t, cl.Metrics.CreateComposite(context.Background(), "cpu.total", expr, librato.MetricUpdate{}))
 	r := runCLI(t, srv, "", "get", "cpu.total", "--start", "-1h", "--output", "csv")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "2026-01-15T11:50:00Z,1768477800,10\n")

@@ -66,7 +66,7 @@ func (c *deleteCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	if c.pattern == "" {
-		if err := cl.Delete(ctx, c.names...); err != nil {
+		if err := cl.Metrics.Delete(ctx, c.names...); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintf(env.Stdout, "deleted %s: %s\n", plural(len(c.names), "metric"), strings.Join(c.names, ", "))
@@ -76,7 +76,7 @@ func (c *deleteCmd) run(ctx context.Context, env *Env) error {
 	// Show what the pattern matches now, so the question is an informed one.
 	re := globRegexp(c.pattern)
 	var matched []string
-	for m, err := range cl.Metrics(ctx, nil) {
+	for m, err := range cl.Metrics.All(ctx, nil) {
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func (c *deleteCmd) run(ctx context.Context, env *Env) error {
 			return &exitError{code: ExitError, msg: "not confirmed: nothing deleted"}
 		}
 	}
-	if err := cl.DeletePattern(ctx, c.pattern); err != nil {
+	if err := cl.Metrics.DeletePattern(ctx, c.pattern); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(env.Stdout, "deleted %s matching %q\n", plural(len(matched), "metric"), c.pattern)

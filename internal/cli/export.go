@@ -108,7 +108,7 @@ func (c *exportCmd) run(ctx context.Context, env *Env) error {
 		c.tagged = true
 	}
 	var names []string
-	for m, err := range cl.Metrics(ctx, &librato.ListOptions{Name: c.name}) {
+	for m, err := range cl.Metrics.All(ctx, &librato.ListOptions{Name: c.name}) {
 		if err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func (c *exportCmd) readLegacy(ctx context.Context, env *Env, cl *librato.Client
 func (c *exportCmd) readTagged(ctx context.Context, env *Env, cl *librato.Client, name string, from, to time.Time) ([]series, error) {
 	var out []series
 	index := map[string]int{}
-	for s, err := range cl.AllSeries(ctx, name, &librato.MeasurementsOptions{StartTime: from, EndTime: to, Resolution: c.resolution}) {
+	for s, err := range cl.Measurements.All(ctx, name, &librato.MeasurementsOptions{StartTime: from, EndTime: to, Resolution: c.resolution}) {
 		if err != nil {
 			return nil, err
 		}

@@ -122,7 +122,7 @@ func (c *getCmd) run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	meta, err := cl.Get(ctx, c.name, nil)
+	meta, err := cl.Metrics.Get(ctx, c.name, nil)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func writeRead(w io.Writer, format string, result any, what string, start, end t
 func readLegacy(ctx context.Context, cl *librato.Client, name string, opts *librato.GetOptions, each func() error) ([]series, error) {
 	var out []series
 	index := map[string]int{}
-	for p, err := range cl.Points(ctx, name, opts) {
+	for p, err := range cl.Metrics.Points(ctx, name, opts) {
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +199,7 @@ func readLegacy(ctx context.Context, cl *librato.Client, name string, opts *libr
 
 // readTagged reads every tagged series of a metric in the range, all pages joined per tag set.
 func readTagged(ctx context.Context, cl *librato.Client, name string, opts *librato.MeasurementsOptions) ([]series, error) {
-	ts, err := cl.CollectSeries(ctx, name, opts)
+	ts, err := cl.Measurements.Get(ctx, name, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -49,7 +49,7 @@ func (c *listCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	var ms []librato.Metric
-	for m, err := range cl.Metrics(ctx, &librato.ListOptions{Name: c.name}) {
+	for m, err := range cl.Metrics.All(ctx, &librato.ListOptions{Name: c.name}) {
 		if err != nil {
 			return err
 		}

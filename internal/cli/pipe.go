@@ -93,7 +93,7 @@ func (c *pipeCmd) run(ctx context.Context, env *Env) error {
 		defer mu.Unlock()
 		fmt.Fprintf(env.Stderr, format, args...)
 	}
-	q := cl.NewQueue(librato.QueueOptions{
+	q, err := cl.NewQueue(librato.QueueOptions{
 		AutoSubmitCount: c.batch,
 		FlushInterval:   c.interval,
 		Tags:            c.tags,
@@ -107,6 +107,9 @@ func (c *pipeCmd) run(ctx context.Context, env *Env) error {
 			report("pipe: %s not sent: %v\n", plural(len(dropped), "measurement"), reason)
 		},
 	})
+	if err != nil {
+		return err
+	}
 
 	lines := make(chan lineOrErr)
 	stopRead := make(chan struct{})
