@@ -499,8 +499,12 @@ func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
 // SubmitError is a Submit that did not deliver everything. The Sent measurements were accepted by
 // the API and must not be sent again; the Rejected ones were refused for good; the Unsent ones were
-// not delivered because a transient failure (Err) stopped the call.
+// not delivered because a transient failure (Err) stopped the call, or because some were Invalid:
+// then nothing was sent.
 type SubmitError struct {
+	// Invalid lists the measurements that failed validation, in argument order. When it is not
+	// empty nothing was sent (Unsent is every measurement).
+	Invalid []*InvalidMeasurementError
 	// Sent counts the measurements accepted.
 	Sent int
 	// Rejected lists the measurements the API refused, with its reasons and their argument indices.
@@ -522,6 +526,20 @@ type SubmitError struct {
 func (e *SubmitError) Error() string {
 	var b strings.Builder
 	b.WriteString("librato: submit: ")
+	if len(e.Invalid) > 0 {
+		fmt.Fprintf(&b, "%d of %s invalid, nothing sent: ", len(e.Invalid), plural(e.Unsent, "measurement"))
+		for i, me := range e.Invalid {
+			if i == maxListed {
+				fmt.Fprintf(&b, "; and %d more", len(e.Invalid)-maxListed)
+				break
+			}
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(me.describe())
+		}
+		return b.String()
+	}
 	b.WriteString(plural(e.Sent, "measurement"))
 	b.WriteString(" sent")
 	for _, r := range e.Rejected {
@@ -543,7 +561,10 @@ func (e *SubmitError) Error() string {
 // Unwrap returns the rejections and the failure, so errors.Is(err, ErrRateLimited) and
 // errors.As(err, &rejected) work.
 func (e *SubmitError) Unwrap() []error {
-	errs := make([]error, 0, len(e.Rejected)+1)
+	errs := make([]error, 0, len(e.Invalid)+len(e.Rejected)+1)
+	for _, me := range e.Invalid {
+		errs = append(errs, me)
+	}
 	for _, r := range e.Rejected {
 		errs = append(errs, r)
 	}
@@ -580,41 +601,6 @@ func (e *InvalidMeasurementError) describe() string {
 // Unwrap returns the underlying validation error.
 func (e *InvalidMeasurementError) Unwrap() error { return e.Err }
 
-// InvalidMeasurementsError lists every invalid measurement of one call; when it is returned,
-// nothing was sent. errors.Is(err, ErrInvalid) holds, and errors.As finds the first
-// *InvalidMeasurementError.
-type InvalidMeasurementsError struct {
-	// Errors has one entry per invalid measurement, in argument order.
-	Errors []*InvalidMeasurementError
-	// Total is the number of measurements in the call.
-	Total int
-}
-
-// Error names each invalid measurement (the first ten) with its index, name and reason.
-func (e *InvalidMeasurementsError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "librato: %d of %d measurements invalid, nothing sent: ", len(e.Errors), e.Total)
-	for i, me := range e.Errors {
-		if i == maxListed {
-			fmt.Fprintf(&b, "; and %d more", len(e.Errors)-maxListed)
-			break
-		}
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(me.describe())
-	}
-	return b.String()
-}
-
-// Unwrap returns the per-measurement errors.
-func (e *InvalidMeasurementsError) Unwrap() []error {
-	errs := make([]error, len(e.Errors))
-	for i, me := range e.Errors {
-		errs[i] = me
-	}
-	return errs
-}
 
 // ErrSpoolFull is the reason OnDrop gets for measurements dropped because the spool reached
 // SpoolMaxBytes (the oldest chunks go first).

@@ -11,8 +11,8 @@ import (
 // chunks of at most the client's chunk size (WithChunkSize, default 300), legacy chunks first.
 //
 // Everything is validated before any I/O: if a measurement is invalid, nothing is sent and the
-// error is an *InvalidMeasurementsError naming each bad measurement (errors.Is(err, ErrInvalid)
-// holds). Measurements without a time get one time for the whole call. Submit with no
+// error is a *SubmitError whose Invalid field names each bad measurement (errors.Is(err,
+// ErrInvalid) holds, errors.As finds each *InvalidMeasurementError). Measurements without a time get one time for the whole call. Submit with no
 // measurements does nothing. Submit has read everything it needs of ms when it returns, and keeps
 // nothing of it.
 //
@@ -27,7 +27,11 @@ func (c *Client) Submit(ctx context.Context, ms ...Measurement) error {
 	}
 	b, bad := c.encodeBatch(ms, sortedTags(c.tags, nil), false)
 	if bad != nil {
-		return &InvalidMeasurementsError{Errors: bad, Total: len(ms)}
+		all := make([]int, len(ms))
+		for i := range all {
+			all[i] = i
+		}
+		return &SubmitError{Invalid: bad, Unsent: len(ms), UnsentIndices: all}
 	}
 	res := c.sendBatch(ctx, b)
 	if res.sent == len(ms) && len(res.notes) == 0 {

@@ -302,9 +302,11 @@ func TestSubmitValidation(t *testing.T) {
 			assert.Contains(t, err.Error(), "measurement 1 ")
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Contains(t, err.Error(), "nothing sent")
-			var many *InvalidMeasurementsError
+			var many *SubmitError
 			require.ErrorAs(t, err, &many)
-			assert.Equal(t, 3, many.Total)
+			assert.Equal(t, 3, many.Unsent)
+			assert.Equal(t, []int{0, 1, 2}, many.UnsentIndices)
+			assert.Zero(t, many.Sent)
 			var one *InvalidMeasurementError
 			require.ErrorAs(t, err, &one)
 			assert.Equal(t, 1, one.Index)
@@ -321,13 +323,13 @@ func TestSubmitValidationListsEveryBadMeasurement(t *testing.T) {
 		ms[i].Value = math.NaN()
 	}
 	err := c.Submit(context.Background(), ms...)
-	var many *InvalidMeasurementsError
+	var many *SubmitError
 	require.ErrorAs(t, err, &many)
-	require.Len(t, many.Errors, 12)
-	assert.Equal(t, 19, many.Errors[11].Index)
-	assert.Equal(t, "m19", many.Errors[11].Name)
+	require.Len(t, many.Invalid, 12)
+	assert.Equal(t, 19, many.Invalid[11].Index)
+	assert.Equal(t, "m19", many.Invalid[11].Name)
 	msg := err.Error()
-	assert.True(t, strings.HasPrefix(msg, "librato: 12 of 20 measurements invalid, nothing sent: measurement 3 \"m3\": value \"NaN\""), msg)
+	assert.True(t, strings.HasPrefix(msg, "librato: submit: 12 of 20 measurements invalid, nothing sent: measurement 3 \"m3\": value \"NaN\""), msg)
 	assert.Contains(t, msg, "; and 2 more")
 	assertAllMatched(t)
 }

@@ -393,5 +393,5 @@ func checkNumber(field string, v float64) error {
 
 func formatNumber(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// maxListed bounds how many measurements the message of an InvalidMeasurementsError spells out.
+// maxListed bounds how many measurements the message of a SubmitError spells out.
 const maxListed = 10
