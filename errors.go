@@ -601,7 +601,6 @@ func (e *InvalidMeasurementError) describe() string {
 // Unwrap returns the underlying validation error.
 func (e *InvalidMeasurementError) Unwrap() error { return e.Err }
 
-
 // ErrSpoolFull is the reason OnDrop gets for measurements dropped because the spool reached
 // SpoolMaxBytes (the oldest chunks go first).
 var ErrSpoolFull = errors.New("librato: spool full: oldest chunks dropped")
