@@ -174,7 +174,7 @@ func (e *Error) Is(target error) bool {
 }
 
 // rateLimited reports whether a 403 is the API-limit kind: the body says so
-// (reference section 9 shape 8: "You have hit the API limit for ...") or a
+// (shape 8 in testdata/README.md: "You have hit the API limit for ...") or a
 // rate-limit header shows an exhausted window.
 func (e *Error) rateLimited() bool {
 	if e.RateLimit.Std.exhausted() || e.RateLimit.Agg.exhausted() {

@@ -1,7 +1,7 @@
 package librato
 
 // Decoding of non-2xx bodies into python-librato style messages
-// (reference section 9 and TV20).
+// (testdata/README.md: error body shapes, TV20).
 
 import (
 	"bytes"
@@ -44,7 +44,7 @@ func plainMessage(body []byte) string {
 }
 
 // isPlainText reports a text/* content type other than JSON, whose body is the
-// message as is (reference section 9 shape 10).
+// message as is (shape 10 in testdata/README.md).
 func isPlainText(ct string) bool {
 	ct = strings.ToLower(ct)
 	return strings.HasPrefix(ct, "text/") && !strings.Contains(ct, "json")

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits the API enforces on names and tags (reference section 3).
+// Limits the API enforces on names and tags (testdata/README.md, "Limits").
 const (
 	// MaxMetricNameLength is the longest metric name, in bytes.
 	MaxMetricNameLength = 255

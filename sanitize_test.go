@@ -12,7 +12,7 @@ import (
 )
 
 // pythonSanitize is python-librato's sanitize_metric_name transcribed with
-// regexp (reference section 3): the oracle the byte loop must agree with.
+// regexp (testdata/README.md, "Limits"): the oracle the byte loop must agree with.
 var pythonDisallowed = regexp.MustCompile(`(([^A-Za-z0-9.:\-_]|[\[\]]|\s)+)`)
 
 func pythonSanitize(name string) string {
@@ -23,7 +23,7 @@ func pythonSanitize(name string) string {
 	return s
 }
 
-// The API's rules as regular expressions (reference section 3), \A..\z anchored.
+// The API's rules as regular expressions (testdata/README.md, "Limits"), \A..\z anchored.
 // Go's \w is ASCII [0-9A-Za-z_], as the brief and the Ruby server define it.
 var (
 	metricNameRE = regexp.MustCompile(`\A[-.:_A-Za-z0-9]{1,255}\z`)

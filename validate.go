@@ -14,7 +14,7 @@ import (
 // Bounds on what a measurement may carry, beyond the name and tag rules of sanitize.go.
 const (
 	// maxAbsValue: the API rejects a whole request when a number has a base-10 exponent above 126
-	// (reference section 3), so one such value would poison a batch. Refuse it up front.
+	// (testdata/README.md, "Limits"), so one such value would poison a batch. Refuse it up front.
 	maxAbsValue = 1e127
 	// maxFuture is how far ahead of the client's clock a measurement time may be. The server's own
 	// window is undocumented; ten minutes tolerates clock skew but catches milliseconds-as-seconds.
