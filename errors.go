@@ -209,6 +209,11 @@ func newError(method string, u *url.URL, resp *http.Response) *Error {
 		e.Body, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	}
 	e.Message, e.Params = errorBodyMessage(e.StatusCode, resp.Header.Get("Content-Type"), e.Body)
+	if e.StatusCode == http.StatusNotFound && !isAPIErrorBody(e.Body) {
+		// The API answers a missing resource with its JSON error body; anything else (a web
+		// server's page, an empty body) usually means the base URL does not point at the API.
+		e.Message += " (not an error body of the API: is the base URL right? The API's ends in /v1/)"
+	}
 	e.RateLimit = parseRateLimit(resp.Header)
 	e.RetryAfter, _ = parseRetryAfter(resp.Header.Get("Retry-After"), responseTime(resp.Header))
 	return e

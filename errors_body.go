@@ -28,6 +28,17 @@ func errorBodyMessage(status int, contentType string, body []byte) (string, map[
 	return statusText(status), nil
 }
 
+// isAPIErrorBody reports whether body is a JSON object with an "errors" member, the envelope of
+// every error the API documents (testdata/README.md, error body shapes).
+func isAPIErrorBody(body []byte) bool {
+	var v map[string]json.RawMessage
+	if json.Unmarshal(body, &v) != nil {
+		return false
+	}
+	_, ok := v["errors"]
+	return ok
+}
+
 // parseErrorBody returns the readable message of an error body of unknown
 // type: the python-librato message of a JSON payload, else the body itself
 // with surrounding space trimmed. It returns "" only for a blank body.

@@ -179,10 +179,29 @@ func TestNewErrorEmptyBodyUsesStatusText(t *testing.T) {
 			if want == "" {
 				want = fmt.Sprintf("HTTP status %d", status)
 			}
+			if status == 404 {
+				want += wrongBaseHint
+			}
 			assert.Equal(t, want, e.Message)
 			assert.Nil(t, e.Params)
 			assert.Equal(t, fmt.Sprintf("librato: GET https://metrics-api.librato.com/v1/metrics/cpu: [%d] %s", status, want), e.Error())
 		}
+	}
+}
+
+// wrongBaseHint is what a 404 without the API's error body adds to the message.
+const wrongBaseHint = " (not an error body of the API: is the base URL right? The API's ends in /v1/)"
+
+func TestNotFoundOutsideTheAPISaysTheBaseURLMayBeWrong(t *testing.T) {
+	u := mustURL(t, "http://127.0.0.1:8080/metrics/cpu")
+	for _, tc := range []struct{ ct, body, msg string }{
+		{"text/plain; charset=utf-8", "404 page not found\n", "404 page not found" + wrongBaseHint},
+		{"text/html", "<html><body>Not Found</body></html>", "<html><body>Not Found</body></html>" + wrongBaseHint},
+		{"application/json", `{"errors":{"request":["Not found"]}}`, "request: Not found"},
+	} {
+		e := newError(http.MethodGet, u, testResponse(404, tc.ct, []byte(tc.body)))
+		assert.Equal(t, tc.msg, e.Message, tc.body)
+		assert.ErrorIs(t, e, ErrNotFound, "still a 404")
 	}
 }
 

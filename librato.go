@@ -139,7 +139,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-// WithBaseURL sets the API base URL, for example a libratotest server's URL plus "/v1/".
+// WithBaseURL sets the API base URL, for example a libratotest server's URL plus "/v1/". A URL with
+// no path, such as "http://127.0.0.1:8080", means the API root on that host: "/v1/" is added. Any
+// other path is kept as given (a proxy may serve the API below a prefix).
 // Credentials in the URL are refused: pass them to Connect, where they are kept out of errors and logs.
 func WithBaseURL(raw string) Option {
 	return func(c *config) error {
@@ -160,6 +162,9 @@ func WithBaseURL(raw string) Option {
 		}
 		if u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("librato: base URL %s must not have a query or fragment", urlShape(u))
+		}
+		if u.Path == "" || u.Path == "/" {
+			u.Path, u.RawPath = "/v1/", ""
 		}
 		s := u.String()
 		if !strings.HasSuffix(s, "/") {

@@ -581,3 +581,16 @@ func redactedFor(in string) string {
 	}
 	return redacted
 }
+
+func TestBaseURLWithoutPathIsTheAPIRoot(t *testing.T) {
+	for raw, want := range map[string]string{
+		"http://127.0.0.1:8080":         "http://127.0.0.1:8080/v1/",
+		"http://127.0.0.1:8080/":        "http://127.0.0.1:8080/v1/",
+		"http://127.0.0.1:8080/v1":      "http://127.0.0.1:8080/v1/",
+		"https://proxy.example/librato": "https://proxy.example/librato/",
+	} {
+		c, err := Connect("u@example.com", "token", WithBaseURL(raw))
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, c.baseURL, raw)
+	}
+}
