@@ -24,10 +24,13 @@
 //	defer q.Close(ctx)
 //	q.Add(librato.Measurement{Name: "api.latency", Value: 12.5, Tags: map[string]string{"host": "web1"}})
 //
-// # Reading
+// # Reading and managing
 //
-// Get, GetMeasurements, List and GetComposite read data back; Metrics and the other iterators walk
-// every page of a list, past the API's 100-item pages.
+// Everything else is grouped by area of the API, one service per area, each a field of the client:
+// c.Metrics, c.Measurements (tagged reads and composite queries), c.Alerts, c.Annotations,
+// c.Spaces (with their charts), c.Services and c.Jobs. The services share their verbs: Get reads
+// one item, List one page (a *Page with the cursor of the next), All iterates over every page, past
+// the API's 100-item pages, and Create, Update and Delete change things. IDs are of type ID.
 //
 // # Errors
 //
