@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/composite"
 	"github.com/go-librato/librato/libratotest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,47 +63,47 @@ func pts(t *testing.T, s librato.CompositeSeries) map[int]float64 {
 
 func TestCompositeAgainstFakeLegacy(t *testing.T) {
 	_, c := compositeFixture(t)
-	web1, web2 := librato.S("a", librato.Source("web1")), librato.S("a", librato.Source("web2"))
-	all := librato.S("a", librato.Source("web*"))
+	web1, web2 := composite.Series("a", composite.Source("web1")), composite.Series("a", composite.Source("web2"))
+	all := composite.Series("a", composite.Source("web*"))
 	type series struct {
 		source string
 		points map[int]float64
 	}
 	tests := []struct {
 		name string
-		expr librato.Expr
+		expr composite.Expr
 		want []series
 	}{
 		{"series", all, []series{{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}, {"web2", map[int]float64{0: 10, 1: 20, 2: 30, 3: 40}}}},
-		{"sum", librato.Sum(all), []series{{"all", map[int]float64{0: 11, 1: 22, 2: 34, 3: 48}}}},
-		{"sum of a set", librato.Sum(web1, web2), []series{{"all", map[int]float64{0: 11, 1: 22, 2: 34, 3: 48}}}},
-		{"mean", librato.Mean(all), []series{{"all", map[int]float64{0: 5.5, 1: 11, 2: 17, 3: 24}}}},
-		{"min", librato.Min(all), []series{{"all", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
-		{"max", librato.Max(all), []series{{"all", map[int]float64{0: 10, 1: 20, 2: 30, 3: 40}}}},
-		{"multiply", librato.Multiply(all), []series{{"all", map[int]float64{0: 10, 1: 40, 2: 120, 3: 320}}}},
-		{"divide", librato.Divide(web2, web1), []series{{"web2", map[int]float64{0: 10, 1: 10, 2: 7.5, 3: 5}}}},
-		{"divide a set of two series", librato.Func("divide", all), []series{{"web1", map[int]float64{0: 0.1, 1: 0.1, 2: 4.0 / 30, 3: 0.2}}}},
-		{"divide needs exactly two series", librato.Divide(all, web1), nil},
-		{"derive", librato.Derive(web1, false), []series{{"web1", map[int]float64{1: 1, 2: 2, 3: 4}}}},
-		{"rate", librato.Rate(web2), []series{{"web2", map[int]float64{1: 10.0 / 60, 2: 10.0 / 60, 3: 10.0 / 60}}}},
-		{"integrate", librato.Integrate(web1), []series{{"web1", map[int]float64{0: 1, 1: 3, 2: 7, 3: 15}}}},
-		{"scale 1/2", librato.ScaleFraction(web1, 1, 2), []series{{"web1", map[int]float64{0: 0.5, 1: 1, 2: 2, 3: 4}}}},
-		{"scale 3", librato.Scale(web1, 3), []series{{"web1", map[int]float64{0: 3, 1: 6, 2: 12, 3: 24}}}},
-		{"abs", librato.Abs(librato.S("b", librato.Source("*"))), []series{{"web1", map[int]float64{0: 3, 1: 5}}}},
-		{"moving_average 2", librato.MovingAverage(web1, 2), []series{{"web1", map[int]float64{0: 1, 1: 1.5, 2: 3, 3: 6}}}},
-		{"window max 3", librato.Window(web1, 3, "max"), []series{{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
-		{"window sum 3", librato.Window(web2, 3, "sum"), []series{{"web2", map[int]float64{0: 10, 1: 30, 2: 60, 3: 90}}}},
-		{"window median 3", librato.Window(web1, 3, "median"), []series{{"web1", map[int]float64{0: 1, 1: 1.5, 2: 2, 3: 4}}}},
-		{"zero_fill", librato.ZeroFill(librato.S("gap", librato.Source("*"))), []series{{"web1", map[int]float64{0: 7, 1: 0, 2: 9, 3: 0, 4: 0}}}},
-		{"fill last", librato.FillLast(librato.S("gap", librato.Source("*"))), []series{{"web1", map[int]float64{0: 7, 1: 7, 2: 9, 3: 9, 4: 9}}}},
-		{"top 1", librato.Top(all, 1, "max"), []series{{"web2", map[int]float64{0: 10, 1: 20, 2: 30, 3: 40}}}},
-		{"bottom 1", librato.Bottom(all, 1, "sum"), []series{{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
-		{"timeshift 1m", librato.Timeshift("1m", web1), []series{{"web1", map[int]float64{1: 1, 2: 2, 3: 4, 4: 8}}}},
-		{"timeshift 0,2m", librato.Timeshift("0,2m", web1), []series{
+		{"sum", composite.Sum(all), []series{{"all", map[int]float64{0: 11, 1: 22, 2: 34, 3: 48}}}},
+		{"sum of a set", composite.Sum(web1, web2), []series{{"all", map[int]float64{0: 11, 1: 22, 2: 34, 3: 48}}}},
+		{"mean", composite.Mean(all), []series{{"all", map[int]float64{0: 5.5, 1: 11, 2: 17, 3: 24}}}},
+		{"min", composite.Min(all), []series{{"all", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
+		{"max", composite.Max(all), []series{{"all", map[int]float64{0: 10, 1: 20, 2: 30, 3: 40}}}},
+		{"multiply", composite.Multiply(all), []series{{"all", map[int]float64{0: 10, 1: 40, 2: 120, 3: 320}}}},
+		{"divide", composite.Divide(web2, web1), []series{{"web2", map[int]float64{0: 10, 1: 10, 2: 7.5, 3: 5}}}},
+		{"divide a set of two series", composite.Func("divide", all), []series{{"web1", map[int]float64{0: 0.1, 1: 0.1, 2: 4.0 / 30, 3: 0.2}}}},
+		{"divide needs exactly two series", composite.Divide(all, web1), nil},
+		{"derive", composite.Derive(web1, false), []series{{"web1", map[int]float64{1: 1, 2: 2, 3: 4}}}},
+		{"rate", composite.Rate(web2), []series{{"web2", map[int]float64{1: 10.0 / 60, 2: 10.0 / 60, 3: 10.0 / 60}}}},
+		{"integrate", composite.Integrate(web1), []series{{"web1", map[int]float64{0: 1, 1: 3, 2: 7, 3: 15}}}},
+		{"scale 1/2", composite.ScaleFraction(web1, 1, 2), []series{{"web1", map[int]float64{0: 0.5, 1: 1, 2: 2, 3: 4}}}},
+		{"scale 3", composite.Scale(web1, 3), []series{{"web1", map[int]float64{0: 3, 1: 6, 2: 12, 3: 24}}}},
+		{"abs", composite.Abs(composite.Series("b", composite.Source("*"))), []series{{"web1", map[int]float64{0: 3, 1: 5}}}},
+		{"moving_average 2", composite.MovingAverage(web1, 2), []series{{"web1", map[int]float64{0: 1, 1: 1.5, 2: 3, 3: 6}}}},
+		{"window max 3", composite.Window(web1, 3, "max"), []series{{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
+		{"window sum 3", composite.Window(web2, 3, "sum"), []series{{"web2", map[int]float64{0: 10, 1: 30, 2: 60, 3: 90}}}},
+		{"window median 3", composite.Window(web1, 3, "median"), []series{{"web1", map[int]float64{0: 1, 1: 1.5, 2: 2, 3: 4}}}},
+		{"zero_fill", composite.ZeroFill(composite.Series("gap", composite.Source("*"))), []series{{"web1", map[int]float64{0: 7, 1: 0, 2: 9, 3: 0, 4: 0}}}},
+		{"fill last", composite.FillLast(composite.Series("gap", composite.Source("*"))), []series{{"web1", map[int]float64{0: 7, 1: 7, 2: 9, 3: 9, 4: 9}}}},
+		{"top 1", composite.Top(all, 1, "max"), []series{{"web2", map[int]float64{0: 10, 1: 20, 2: 30, 3: 40}}}},
+		{"bottom 1", composite.Bottom(all, 1, "sum"), []series{{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
+		{"timeshift 1m", composite.Timeshift("1m", web1), []series{{"web1", map[int]float64{1: 1, 2: 2, 3: 4, 4: 8}}}},
+		{"timeshift 0,2m", composite.Timeshift("0,2m", web1), []series{
 			{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}, {"web1", map[int]float64{2: 1, 3: 2, 4: 4}}}},
-		{"timeshift forward", librato.Timeshift("+1m", web1), []series{{"web1", map[int]float64{0: 2, 1: 4, 2: 8}}}},
-		{"nested", librato.Sum(librato.Derive(all, false)), []series{{"all", map[int]float64{1: 11, 2: 12, 3: 14}}}},
-		{"series function", librato.S("a", librato.Source("web1"), librato.SeriesOptions{Function: "count"}),
+		{"timeshift forward", composite.Timeshift("+1m", web1), []series{{"web1", map[int]float64{0: 2, 1: 4, 2: 8}}}},
+		{"nested", composite.Sum(composite.Derive(all, false)), []series{{"all", map[int]float64{1: 11, 2: 12, 3: 14}}}},
+		{"series function", composite.Series("a", composite.Source("web1"), composite.SeriesOptions{Function: "count"}),
 			[]series{{"web1", map[int]float64{0: 1, 1: 1, 2: 1, 3: 1}}}},
 	}
 	for _, tt := range tests {
@@ -128,7 +129,7 @@ func TestCompositeAgainstFakeLegacy(t *testing.T) {
 
 func TestCompositeAgainstFakeSeriesMetadata(t *testing.T) {
 	_, c := compositeFixture(t)
-	res, err := c.Measurements.Query(context.Background(), librato.Raw(`s("a","web1")`), &librato.CompositeOptions{
+	res, err := c.Measurements.Query(context.Background(), composite.Raw(`s("a","web1")`), &librato.CompositeOptions{
 		StartTime: at(0), Resolution: 60})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 1)
@@ -141,7 +142,7 @@ func TestCompositeAgainstFakeSeriesMetadata(t *testing.T) {
 
 func TestCompositeAgainstFakeTagged(t *testing.T) {
 	_, c := compositeFixture(t)
-	res, err := c.Measurements.Query(context.Background(), librato.Sum(librato.S("cpu", librato.Tags{"host": "h*"})),
+	res, err := c.Measurements.Query(context.Background(), composite.Sum(composite.Series("cpu", composite.Tags{"host": "h*"})),
 		&librato.CompositeOptions{StartTime: at(0), Resolution: 60, Tagged: true})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 1)
@@ -150,7 +151,7 @@ func TestCompositeAgainstFakeTagged(t *testing.T) {
 	assert.Empty(t, s.Tags, "h1 and h2 share no tag value")
 	assert.Equal(t, map[int]float64{0: 11, 1: 22, 2: 33}, pts(t, s))
 
-	res, err = c.Measurements.Query(context.Background(), librato.Top(librato.S("cpu", librato.Tags{}), 2, "mean"),
+	res, err = c.Measurements.Query(context.Background(), composite.Top(composite.Series("cpu", composite.Tags{}), 2, "mean"),
 		&librato.CompositeOptions{StartTime: at(0), Resolution: 60, Tagged: true})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 2)
@@ -161,7 +162,7 @@ func TestCompositeAgainstFakeTagged(t *testing.T) {
 	srv, _ := compositeFixture(t)
 	tc, err := srv.Client(librato.WithTags(map[string]string{"env": "test"}))
 	require.NoError(t, err)
-	res, err = tc.Measurements.Query(context.Background(), librato.S("cpu", librato.Tags{"host": "h1"}),
+	res, err = tc.Measurements.Query(context.Background(), composite.Series("cpu", composite.Tags{"host": "h1"}),
 		&librato.CompositeOptions{StartTime: at(0), Resolution: 60})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 1)
@@ -171,10 +172,10 @@ func TestCompositeAgainstFakeTagged(t *testing.T) {
 
 func TestCompositeAgainstFakeErrors(t *testing.T) {
 	_, c := compositeFixture(t)
-	for name, expr := range map[string]librato.Expr{
-		"unsupported function": librato.GroupBy("host", librato.S("cpu", librato.Tags{})),
-		"unknown function":     librato.Func("nosuch", librato.S("a", librato.Source("*"))),
-		"syntax error":         librato.Raw(`sum(s("a", "*")`),
+	for name, expr := range map[string]composite.Expr{
+		"unsupported function": composite.GroupBy("host", composite.Series("cpu", composite.Tags{})),
+		"unknown function":     composite.Func("nosuch", composite.Series("a", composite.Source("*"))),
+		"syntax error":         composite.Raw(`sum(s("a", "*")`),
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := c.Measurements.Query(context.Background(), expr, &librato.CompositeOptions{StartTime: at(0), Resolution: 60})
@@ -190,7 +191,7 @@ func TestCompositeAgainstFakeErrors(t *testing.T) {
 
 func TestCreateCompositeAgainstFake(t *testing.T) {
 	srv, c := compositeFixture(t)
-	expr := librato.Sum(librato.S("a", librato.Source("*")))
+	expr := composite.Sum(composite.Series("a", composite.Source("*")))
 	require.NoError(t, c.Metrics.CreateComposite(context.Background(), "a.total", expr,
 		librato.MetricUpdate{Description: "sum of a", Period: time.Minute}))
 	m, ok := srv.Metric("a.total")
@@ -201,7 +202,7 @@ func TestCreateCompositeAgainstFake(t *testing.T) {
 
 	got, err := c.Metrics.Get(context.Background(), "a.total", nil)
 	require.NoError(t, err)
-	back, err := librato.ParseComposite(got.Composite)
+	back, err := composite.Parse(got.Composite)
 	require.NoError(t, err)
 	assert.Equal(t, expr.String(), back.String())
 }

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/go-librato/librato/composite"
 )
 
 // CompositeOptions select the time range of a composite query. StartTime (or
@@ -108,9 +110,9 @@ func (o *CompositeOptions) values(now time.Time) (url.Values, error) {
 // Query runs an ad hoc composite query: GET /v1/metrics?compose=...
 // on legacy accounts, GET /v1/measurements?compose=... on tagged ones (see
 // CompositeOptions.Tagged). The expression is validated first; use
-// Raw(text) to send text the builders cannot express, or ParseComposite to
+// Raw(text) to send text the builders cannot express, or composite.Parse to
 // check text before sending it.
-func (svc *MeasurementsService) Query(ctx context.Context, expr Expr, opts *CompositeOptions) (*CompositeResult, error) {
+func (svc *MeasurementsService) Query(ctx context.Context, expr composite.Expr, opts *CompositeOptions) (*CompositeResult, error) {
 	c := svc.client
 	if err := checkComposite(expr); err != nil {
 		return nil, fmt.Errorf("librato: GetComposite: %w", err)
@@ -139,7 +141,7 @@ func (svc *MeasurementsService) Query(ctx context.Context, expr Expr, opts *Comp
 // (PUT /v1/metrics/:name with type "composite"), with the other properties of
 // props. props.Type, if set, must be "composite"; props.Composite must be empty
 // or equal to the expression's text.
-func (svc *MetricsService) CreateComposite(ctx context.Context, name string, expr Expr, props MetricUpdate) error {
+func (svc *MetricsService) CreateComposite(ctx context.Context, name string, expr composite.Expr, props MetricUpdate) error {
 	c := svc.client
 	if err := checkComposite(expr); err != nil {
 		return fmt.Errorf("librato: CreateComposite %s: %w", name, err)
@@ -157,29 +159,18 @@ func (svc *MetricsService) CreateComposite(ctx context.Context, name string, exp
 }
 
 // checkComposite checks an expression given to a query or a create call.
-func checkComposite(expr Expr) error {
-	if expr == nil {
-		return invalidf("no expression")
-	}
-	if err := expr.Validate(); err != nil {
-		return err
-	}
-	if !isSetValued(expr) {
-		return invalidf("a composite must be a function call or a set, got %s", clip(expr.String()))
-	}
-	return nil
-}
+func checkComposite(expr composite.Expr) error { return composite.Validate(expr) }
 
 // usesTags reports whether an expression selects series by tags anywhere.
-func usesTags(e Expr) bool {
+func usesTags(e composite.Expr) bool {
 	switch x := e.(type) {
-	case Tags:
+	case composite.Tags:
 		return true
-	case Call:
+	case composite.Call:
 		return slices.ContainsFunc(x.Args, usesTags)
-	case Set:
+	case composite.Set:
 		return slices.ContainsFunc(x, usesTags)
-	case Opts:
+	case composite.Opts:
 		for _, kv := range x {
 			if usesTags(kv.Value) {
 				return true

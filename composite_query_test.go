@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-librato/librato/composite"
 	"github.com/h2non/gock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,7 +71,7 @@ const testBase = "https://metrics-api.librato.test"
 func TestGetCompositeLegacyTV14(t *testing.T) {
 	const expr = `derive(s("collectd.cpu.*.idle","boatman*45"))`
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
-	res, err := c.Measurements.Query(context.Background(), Raw(expr), &CompositeOptions{
+	res, err := c.Measurements.Query(context.Background(), composite.Raw(expr), &CompositeOptions{
 		StartTime: time.Unix(1432931007, 0), Resolution: 60})
 	require.NoError(t, err)
 
@@ -100,7 +101,7 @@ func TestGetCompositeLegacyTV14(t *testing.T) {
 // TV10: python-librato's get_composite request, with the default resolution.
 func TestGetCompositeTV10Query(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
-	_, err := c.Measurements.Query(context.Background(), Raw(`sum(s("cpu","*"))`), &CompositeOptions{StartTime: time.Unix(1500000000, 0)})
+	_, err := c.Measurements.Query(context.Background(), composite.Raw(`sum(s("cpu","*"))`), &CompositeOptions{StartTime: time.Unix(1500000000, 0)})
 	require.NoError(t, err)
 	want, err := url.ParseQuery("start_time=1500000000&resolution=1&compose=sum%28s%28%22cpu%22%2C%22%2A%22%29%29")
 	require.NoError(t, err)
@@ -110,7 +111,7 @@ func TestGetCompositeTV10Query(t *testing.T) {
 func TestGetCompositeBuiltExpression(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
 	end := time.Unix(1432934607, 0)
-	_, err := c.Measurements.Query(context.Background(), Derive(S("collectd.cpu.*.idle", Source("boatman*45")), true),
+	_, err := c.Measurements.Query(context.Background(), composite.Derive(composite.Series("collectd.cpu.*.idle", composite.Source("boatman*45")), true),
 		&CompositeOptions{EndTime: end, Duration: time.Hour, Resolution: 300})
 	require.NoError(t, err)
 	assert.Equal(t, url.Values{
@@ -129,7 +130,7 @@ func TestGetCompositeTaggedArray(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", connect)
-			e, err := ParseComposite(expr)
+			e, err := composite.Parse(expr)
 			require.NoError(t, err)
 			res, err := c.Measurements.Query(context.Background(), e, &CompositeOptions{StartTime: time.Unix(1484678910, 0), Resolution: 60})
 			require.NoError(t, err)
@@ -154,8 +155,8 @@ func TestGetCompositeTaggedArray(t *testing.T) {
 
 func TestGetCompositeTaggedObject(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_object.json", nil)
-	// A Tags selector picks the tagged API without CompositeOptions.Tagged.
-	res, err := c.Measurements.Query(context.Background(), Sum(S("cpu", Tags{"host": "h*"})),
+	// A composite.Tags selector picks the tagged API without CompositeOptions.Tagged.
+	res, err := c.Measurements.Query(context.Background(), composite.Sum(composite.Series("cpu", composite.Tags{"host": "h*"})),
 		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Resolution: 60})
 	require.NoError(t, err)
 	assert.Equal(t, `sum(s("cpu", {"host": "h*"}))`, seen.query.Get("compose"))
@@ -175,17 +176,17 @@ func TestGetCompositeTaggedObject(t *testing.T) {
 
 func TestGetCompositeTaggedOption(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", nil)
-	_, err := c.Measurements.Query(context.Background(), Raw(`s("cpu", {"host": "h1"})`),
+	_, err := c.Measurements.Query(context.Background(), composite.Raw(`s("cpu", {"host": "h1"})`),
 		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Tagged: true})
 	require.NoError(t, err)
 	assert.Equal(t, "/v1/measurements", seen.path)
 }
 
 func TestUsesTags(t *testing.T) {
-	assert.False(t, usesTags(Sum(S("a", Source("*")))))
-	assert.False(t, usesTags(Raw(`s("a", {"host": "x"})`)), "raw text is not inspected")
-	assert.True(t, usesTags(Sum(Set{S("a", Source("*")), Top(S("b", Tags{}), 1, "")})))
-	assert.True(t, usesTags(Func("map", Opts{{"x", S("b", Tags{"h": "1"})}}, S("a", Source("*")))))
+	assert.False(t, usesTags(composite.Sum(composite.Series("a", composite.Source("*")))))
+	assert.False(t, usesTags(composite.Raw(`s("a", {"host": "x"})`)), "raw text is not inspected")
+	assert.True(t, usesTags(composite.Sum(composite.Set{composite.Series("a", composite.Source("*")), composite.Top(composite.Series("b", composite.Tags{}), 1, "")})))
+	assert.True(t, usesTags(composite.Func("map", composite.Opts{{Key: "x", Value: composite.Series("b", composite.Tags{"h": "1"})}}, composite.Series("a", composite.Source("*")))))
 }
 
 func TestGetCompositeAPIError(t *testing.T) {
@@ -194,7 +195,7 @@ func TestGetCompositeAPIError(t *testing.T) {
 		JSON(map[string]any{"errors": map[string]any{"params": map[string]any{"compose": []string{"is invalid"}}}})
 	c, err := Connect("user@example.com", "token", WithBaseURL(testBase+"/v1/"), WithHTTPClient(hc))
 	require.NoError(t, err)
-	_, err = c.Measurements.Query(context.Background(), Func("nosuch", S("a", Source("*"))), &CompositeOptions{StartTime: time.Unix(1, 0)})
+	_, err = c.Measurements.Query(context.Background(), composite.Func("nosuch", composite.Series("a", composite.Source("*"))), &CompositeOptions{StartTime: time.Unix(1, 0)})
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrBadRequest)
 	var apiErr *Error
@@ -206,17 +207,17 @@ func TestGetCompositeRejectsBeforeIO(t *testing.T) {
 	c, err := Connect("user@example.com", "token", WithBaseURL("http://127.0.0.1:1/v1/"))
 	require.NoError(t, err)
 	start := time.Unix(1500000000, 0)
-	a := S("a", Source("*"))
+	a := composite.Series("a", composite.Source("*"))
 	tests := []struct {
 		name string
-		expr Expr
+		expr composite.Expr
 		opts *CompositeOptions
 		want string
 	}{
 		{"nil expr", nil, &CompositeOptions{StartTime: start}, "composite: no expression"},
-		{"invalid expr", Window(a, 65, ""), &CompositeOptions{StartTime: start}, "window: option size"},
-		{"not a series", Str("x"), &CompositeOptions{StartTime: start}, "a composite must be a function call or a set"},
-		{"blank raw", Raw(" "), &CompositeOptions{StartTime: start}, "empty expression"},
+		{"invalid expr", composite.Window(a, 65, ""), &CompositeOptions{StartTime: start}, "window: option size"},
+		{"not a series", composite.Str("x"), &CompositeOptions{StartTime: start}, "a composite must be a function call or a set"},
+		{"blank raw", composite.Raw(" "), &CompositeOptions{StartTime: start}, "empty expression"},
 		{"nil options", a, nil, "StartTime or Duration are required"},
 		{"no start", a, &CompositeOptions{Resolution: 60}, "needs a StartTime or a Duration"},
 		{"both", a, &CompositeOptions{StartTime: start, Duration: time.Hour}, "exclusive"},
@@ -255,7 +256,7 @@ func TestDecodeCompositeShapes(t *testing.T) {
 // TV10: python-librato's create_composite.
 func TestCreateCompositeTV10(t *testing.T) {
 	c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/composite.humidity", 204, "", nil)
-	err := c.Metrics.CreateComposite(context.Background(), "composite.humidity", Sum(S("humidity", Source("*"))),
+	err := c.Metrics.CreateComposite(context.Background(), "composite.humidity", composite.Sum(composite.Series("humidity", composite.Source("*"))),
 		MetricUpdate{Description: "a test composite"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"composite": "sum(s(\"humidity\", \"*\"))", "description": "a test composite", "type": "composite"}`, string(seen.body))
@@ -265,12 +266,12 @@ func TestCreateCompositeTV15(t *testing.T) {
 	const expr = `s("librato.cpu.percent.user", {"environment" : "prod", "service": "api"})`
 	t.Run("raw text verbatim", func(t *testing.T) {
 		c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
-		require.NoError(t, c.Metrics.CreateComposite(context.Background(), "librato.cpu.percent.used", Raw(expr), MetricUpdate{}))
+		require.NoError(t, c.Metrics.CreateComposite(context.Background(), "librato.cpu.percent.used", composite.Raw(expr), MetricUpdate{}))
 		assert.JSONEq(t, `{"type":"composite","composite":"s(\"librato.cpu.percent.user\", {\"environment\" : \"prod\", \"service\": \"api\"})"}`, string(seen.body))
 	})
 	t.Run("parsed, canonical", func(t *testing.T) {
 		c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
-		e, err := ParseComposite(expr)
+		e, err := composite.Parse(expr)
 		require.NoError(t, err)
 		require.NoError(t, c.Metrics.CreateComposite(context.Background(), "librato.cpu.percent.used", e, MetricUpdate{Type: "composite", DisplayName: "CPU used"}))
 		assert.JSONEq(t, `{"type":"composite","display_name":"CPU used","composite":"s(\"librato.cpu.percent.user\", {\"environment\": \"prod\", \"service\": \"api\"})"}`, string(seen.body))
@@ -280,15 +281,15 @@ func TestCreateCompositeTV15(t *testing.T) {
 func TestCreateCompositeRejectsBeforeIO(t *testing.T) {
 	c, err := Connect("user@example.com", "token", WithBaseURL("http://127.0.0.1:1/v1/"))
 	require.NoError(t, err)
-	a := Sum(S("a", Source("*")))
+	a := composite.Sum(composite.Series("a", composite.Source("*")))
 	tests := []struct {
 		name  string
-		expr  Expr
+		expr  composite.Expr
 		props MetricUpdate
 		want  string
 	}{
-		{"invalid expr", Divide(a, nil), MetricUpdate{}, "nil set member"},
-		{"not a series", Num(1), MetricUpdate{}, "a composite must be a function call or a set"},
+		{"invalid expr", composite.Divide(a, nil), MetricUpdate{}, "nil set member"},
+		{"not a series", composite.Num(1), MetricUpdate{}, "a composite must be a function call or a set"},
 		{"other type", a, MetricUpdate{Type: "gauge"}, `Type is "gauge", not composite`},
 		{"other composite", a, MetricUpdate{Composite: `sum(s("b", "*"))`}, "differs from the expression"},
 		{"bad name", a, MetricUpdate{}, "metric name"},

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-librato/librato/internal/invalid"
 )
 
 // maxErrorBody caps how much of a non-2xx response body newError reads (64 KiB).
@@ -471,7 +473,7 @@ func (e *RejectedError) Unwrap() error { return e.Err }
 
 // ErrInvalid is wrapped by every error of the Validate functions, so
 // errors.Is(err, ErrInvalid) tells bad input from API failures.
-var ErrInvalid = errors.New("librato: invalid input")
+var ErrInvalid = invalid.Err
 
 // ValidationError describes one name, source or tag the API would reject.
 type ValidationError struct {

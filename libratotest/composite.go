@@ -29,7 +29,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/composite"
 )
 
 // serveComposite answers an ad hoc composite query. start_time (or
@@ -61,7 +61,7 @@ func (s *Server) serveComposite(w http.ResponseWriter, r *http.Request) {
 		s.writeParamErrors(w, http.StatusBadRequest, bad)
 		return
 	}
-	expr, err := librato.ParseComposite(compose)
+	expr, err := composite.Parse(compose)
 	if err != nil {
 		s.writeParamErrors(w, http.StatusBadRequest, paramErrors{"compose": {err.Error()}})
 		return

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/composite"
 )
 
 // Bounds on the work one composite query may cause, so that a hostile
@@ -60,9 +60,9 @@ type evaluator struct {
 }
 
 // eval returns the set of series e denotes over [start, end].
-func (ev *evaluator) eval(e librato.Expr, start, end int64) ([]cseries, error) {
+func (ev *evaluator) eval(e composite.Expr, start, end int64) ([]cseries, error) {
 	switch x := e.(type) {
-	case librato.Set:
+	case composite.Set:
 		var out []cseries
 		for _, m := range x {
 			s, err := ev.eval(m, start, end)
@@ -72,7 +72,7 @@ func (ev *evaluator) eval(e librato.Expr, start, end int64) ([]cseries, error) {
 			out = append(out, s...)
 		}
 		return out, nil
-	case librato.Call:
+	case composite.Call:
 		return ev.call(x, start, end)
 	}
 	return nil, composeErrorf("%s is not a series expression", e)
@@ -101,7 +101,7 @@ var supportedFuncs = map[string]bool{"sum": true, "mean": true, "min": true, "ma
 
 // call evaluates one function. The parser has already checked the shapes of
 // the arguments of every function handled here.
-func (ev *evaluator) call(c librato.Call, start, end int64) ([]cseries, error) {
+func (ev *evaluator) call(c composite.Call, start, end int64) ([]cseries, error) {
 	if ev.calls++; ev.calls > maxComposeCalls {
 		return nil, composeErrorf("the query evaluates more than %d function calls", maxComposeCalls)
 	}
@@ -184,17 +184,17 @@ func (ev *evaluator) call(c librato.Call, start, end int64) ([]cseries, error) {
 }
 
 // optString returns option key of argument i as text ("" when absent).
-func optString(c librato.Call, i int, key string) string {
+func optString(c composite.Call, i int, key string) string {
 	if i >= len(c.Args) {
 		return ""
 	}
-	o, _ := c.Args[i].(librato.Opts)
+	o, _ := c.Args[i].(composite.Opts)
 	for _, kv := range o {
 		if kv.Key == key {
 			switch v := kv.Value.(type) {
-			case librato.Str:
+			case composite.Str:
 				return string(v)
-			case librato.Num:
+			case composite.Num:
 				return strconv.FormatFloat(float64(v), 'f', -1, 64)
 			}
 		}
@@ -204,8 +204,8 @@ func optString(c librato.Call, i int, key string) string {
 
 // series evaluates s(metric, selector, options): a source pattern selects
 // legacy series, a tag map tagged ones; "%" (dynamic) selects everything.
-func (ev *evaluator) series(c librato.Call, start, end int64) []cseries {
-	metricPat := string(c.Args[0].(librato.Str))
+func (ev *evaluator) series(c composite.Call, start, end int64) []cseries {
+	metricPat := string(c.Args[0].(composite.Str))
 	fn := optString(c, 2, "function")
 	period, _ := strconv.ParseInt(optString(c, 2, "period"), 10, 64)
 	q := cquery{metric: metricPat}
@@ -213,10 +213,10 @@ func (ev *evaluator) series(c librato.Call, start, end int64) []cseries {
 	var tagPats map[string]string
 	tagged := false
 	switch sel := c.Args[1].(type) {
-	case librato.Str:
+	case composite.Str:
 		sourcePat = string(sel)
 		q.source = sourcePat
-	case librato.Tags:
+	case composite.Tags:
 		tagged = true
 		tagPats = map[string]string(sel)
 		q.tags = maps.Clone(tagPats)
@@ -519,8 +519,8 @@ func rank(in []cseries, top bool, count, fn string) []cseries {
 // timeshift evaluates its set once per offset, each over the range shifted
 // back by the offset (forward for a + prefix), and moves the points back
 // into the query's range.
-func (ev *evaluator) timeshift(c librato.Call, start, end int64) ([]cseries, error) {
-	spec := strings.ReplaceAll(string(c.Args[0].(librato.Str)), " ", "")
+func (ev *evaluator) timeshift(c composite.Call, start, end int64) ([]cseries, error) {
+	spec := strings.ReplaceAll(string(c.Args[0].(composite.Str)), " ", "")
 	unit := int64(1)
 	if n := len(spec); n > 0 {
 		if u, ok := map[byte]int64{'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}[spec[n-1]]; ok {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/composite"
 )
 
 func init() {
@@ -32,7 +33,7 @@ type compositeCmd struct {
 	tagged bool
 	output *choiceFlag
 
-	expr librato.Expr
+	expr composite.Expr
 }
 
 func (c *compositeCmd) flags(fs *flag.FlagSet) {
@@ -49,7 +50,7 @@ func (c *compositeCmd) args(args []string) error {
 	if err := c.rangeFlags.check(); err != nil {
 		return err
 	}
-	expr, err := librato.ParseComposite(args[0])
+	expr, err := composite.Parse(args[0])
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
@@ -106,9 +107,9 @@ func compositeSeries(res *librato.CompositeResult) []series {
 
 // evalComposite evaluates a persisted composite's expression (as the API stores it) over a range.
 func evalComposite(ctx context.Context, cl *librato.Client, text string, from, to time.Time, resolution int, tagged bool) ([]series, error) {
-	expr, err := librato.ParseComposite(text)
+	expr, err := composite.Parse(text)
 	if err != nil {
-		expr = librato.Raw(text) // the API is the judge of what it stored
+		expr = composite.Raw(text) // the API is the judge of what it stored
 	}
 	res, err := cl.Measurements.Query(ctx, expr, &librato.CompositeOptions{
 		StartTime: from, EndTime: to, Resolution: resolution, Tagged: tagged || hasTags(expr),
@@ -120,23 +121,23 @@ func evalComposite(ctx context.Context, cl *librato.Client, text string, from, t
 }
 
 // hasTags reports whether an expression selects series by tags anywhere.
-func hasTags(e librato.Expr) bool {
+func hasTags(e composite.Expr) bool {
 	switch v := e.(type) {
-	case librato.Tags:
+	case composite.Tags:
 		return true
-	case librato.Call:
+	case composite.Call:
 		for _, a := range v.Args {
 			if hasTags(a) {
 				return true
 			}
 		}
-	case librato.Set:
+	case composite.Set:
 		for _, a := range v {
 			if hasTags(a) {
 				return true
 			}
 		}
-	case librato.Opts:
+	case composite.Opts:
 		for _, o := range v {
 			if hasTags(o.Value) {
 				return true

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/composite"
 )
 
 func TestCompositeGolden(t *testing.T) {
@@ -40,7 +41,7 @@ func TestGetPersistedComposite(t *testing.T) {
 	seed(t, srv)
 	cl, err := srv.Client()
 	require.NoError(t, err)
-	expr, err := librato.ParseComposite(`sum(s("cpu.load", "*"))`)
+	expr, err := composite.Parse(`sum(s("cpu.load", "*"))`)
 	require.NoError(t, err)
 	require.NoError(t, cl.Metrics.CreateComposite(context.Background(), "cpu.total", expr, librato.MetricUpdate{}))
 	r := runCLI(t, srv, "", "get", "cpu.total", "--start", "-1h", "--output", "csv")

@@ -1,4 +1,4 @@
-package librato
+package composite
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // stack; real expressions nest a handful of levels.
 const maxCompositeDepth = 200
 
-// ParseComposite parses an expression of the composite metric language:
+// Parse parses an expression of the composite metric language:
 // function calls name(args...) (no space before the parenthesis), sets
 // [a, b], double- or single-quoted strings with JavaScript backslash escapes,
 // numbers, and option maps {key: "value"} with bare or quoted keys. The whole
@@ -24,10 +24,10 @@ const maxCompositeDepth = 200
 // The result's String is the canonical form, and parsing it again gives an
 // equal expression.
 //
-// Errors are *CompositeError values (matching ErrInvalid) that locate the
+// Errors are *Error values (matching ErrInvalid) that locate the
 // offending token by line and character column, e.g.
 // "composite: 1:17: expected ')' after arguments of sum, found identifier s".
-func ParseComposite(s string) (Expr, error) {
+func Parse(s string) (Expr, error) {
 	if !utf8.ValidString(s) {
 		i := 0
 		for i < len(s) {
@@ -38,7 +38,7 @@ func ParseComposite(s string) (Expr, error) {
 			i += n
 		}
 		line, col := position(s, i)
-		return nil, &CompositeError{Line: line, Column: col, Msg: "invalid UTF-8"}
+		return nil, &Error{Line: line, Column: col, Msg: "invalid UTF-8"}
 	}
 	p := &parser{src: s}
 	p.next()
@@ -99,7 +99,7 @@ type parser struct {
 	tok token // current token
 	// space is whether whitespace came between the previous token and tok.
 	space bool
-	err   *CompositeError // scanning error, reported when the token is used
+	err   *Error // scanning error, reported when the token is used
 }
 
 // position converts a byte offset into a 1-based line and character column.
@@ -115,9 +115,9 @@ func position(src string, off int) (line, col int) {
 	return line, utf8.RuneCountInString(src[start:min(off, len(src))]) + 1
 }
 
-func (p *parser) errorf(off int, format string, args ...any) *CompositeError {
+func (p *parser) errorf(off int, format string, args ...any) *Error {
 	line, col := position(p.src, off)
-	return &CompositeError{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
+	return &Error{Line: line, Column: col, Msg: fmt.Sprintf(format, args...)}
 }
 
 // next scans the following token into p.tok.
@@ -326,7 +326,7 @@ func (p *parser) isPunct(c string) bool { return p.tok.kind == tokPunct && p.tok
 
 // unexpected reports the current token where something else was expected,
 // or the scanning error that made it illegal.
-func (p *parser) unexpected(format string, args ...any) *CompositeError {
+func (p *parser) unexpected(format string, args ...any) *Error {
 	if p.tok.kind == tokIllegal && p.err != nil {
 		return p.err
 	}

@@ -1,4 +1,4 @@
-package librato
+package composite
 
 import (
 	"fmt"
@@ -6,19 +6,21 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/go-librato/librato/internal/invalid"
 )
 
-// CompositeError is a syntax or validation error in a composite expression.
+// Error is a syntax or validation error in a composite expression.
 // Line and Column (1-based, in characters) locate the offending token of a
 // parsed expression; they are 0 for errors found in a built expression.
-type CompositeError struct {
+type Error struct {
 	Line, Column int
 	Msg          string
 }
 
 // Error returns "composite: line:column: message", or "composite: message"
 // when there is no position.
-func (e *CompositeError) Error() string {
+func (e *Error) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("composite: %d:%d: %s", e.Line, e.Column, e.Msg)
 	}
@@ -27,10 +29,25 @@ func (e *CompositeError) Error() string {
 
 // Unwrap returns ErrInvalid, so errors.Is(err, ErrInvalid) holds for every
 // composite syntax or validation error.
-func (e *CompositeError) Unwrap() error { return ErrInvalid }
+func (e *Error) Unwrap() error { return invalid.Err }
 
-func invalidf(format string, args ...any) *CompositeError {
-	return &CompositeError{Msg: fmt.Sprintf(format, args...)}
+// Validate checks that e is a whole composite query, as a query or a composite metric takes it:
+// valid (e.Validate) and set-valued (a function call or a set, not a bare string or number).
+func Validate(e Expr) error {
+	if e == nil {
+		return invalidf("no expression")
+	}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	if !isSetValued(e) {
+		return invalidf("a composite must be a function call or a set, got %s", clip(e.String()))
+	}
+	return nil
+}
+
+func invalidf(format string, args ...any) *Error {
+	return &Error{Msg: fmt.Sprintf(format, args...)}
 }
 
 // Validate checks every call in the expression; see Expr.
@@ -170,7 +187,7 @@ var funcChecks = map[string]func(c Call) *argError{
 
 // checkCall checks a call's name and, for known functions, its arguments.
 // The returned index says which argument is at fault (-1: the call).
-func checkCall(c Call) (int, *CompositeError) {
+func checkCall(c Call) (int, *Error) {
 	if !isIdent(c.Name) {
 		return -1, invalidf("invalid function name %q", c.Name)
 	}

@@ -1,4 +1,4 @@
-package librato_test
+package composite_test
 
 import (
 	"context"
@@ -7,28 +7,29 @@ import (
 	"time"
 
 	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/composite"
 	"github.com/go-librato/librato/libratotest"
 )
 
-func ExampleS() {
-	temps := librato.S("temperature", librato.Source("*"), librato.SeriesOptions{Function: "mean", Period: time.Hour})
-	fmt.Println(librato.MovingAverage(librato.Mean(temps), 5))
-	fmt.Println(librato.Derive(librato.S("disk.ops", librato.Tags{"host": "db*", "az": "a"}), true))
-	fmt.Println(librato.Timeshift("0,1w", librato.Divide(librato.S("errors", librato.Source("*")), librato.S("requests", librato.Source("*")))))
+func ExampleSeries() {
+	temps := composite.Series("temperature", composite.Source("*"), composite.SeriesOptions{Function: "mean", Period: time.Hour})
+	fmt.Println(composite.MovingAverage(composite.Mean(temps), 5))
+	fmt.Println(composite.Derive(composite.Series("disk.ops", composite.Tags{"host": "db*", "az": "a"}), true))
+	fmt.Println(composite.Timeshift("0,1w", composite.Divide(composite.Series("errors", composite.Source("*")), composite.Series("requests", composite.Source("*")))))
 	// Output:
 	// moving_average(mean(s("temperature", "*", {function: "mean", period: "3600"})), {size: "5"})
 	// derive(s("disk.ops", {"az": "a", "host": "db*"}), {detect_reset: "true"})
 	// timeshift("0,1w", divide([s("errors", "*"), s("requests", "*")]))
 }
 
-func ExampleParseComposite() {
-	e, err := librato.ParseComposite(`sum( s('cpu',"web*",{function:"max"}) )`)
+func ExampleParse() {
+	e, err := composite.Parse(`sum( s('cpu',"web*",{function:"max"}) )`)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(e) // the canonical form
 
-	_, err = librato.ParseComposite(`window(s("cpu", "*"), {size: "100"})`)
+	_, err = composite.Parse(`window(s("cpu", "*"), {size: "100"})`)
 	fmt.Println(err)
 	// Output:
 	// sum(s("cpu", "web*", {function: "max"}))
@@ -54,7 +55,7 @@ func ExampleMeasurementsService_Query() {
 		}
 	}
 
-	total := librato.Sum(librato.S("jobs", librato.Source("worker*")))
+	total := composite.Sum(composite.Series("jobs", composite.Source("worker*")))
 	res, err := c.Measurements.Query(ctx, total, &librato.CompositeOptions{StartTime: t0, Resolution: 60})
 	if err != nil {
 		log.Fatal(err)

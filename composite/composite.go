@@ -1,4 +1,15 @@
-package librato
+// Package composite is the composite metric language of the Librato API: an expression type,
+// builders for its functions, a parser and its error. The librato package's
+// Measurements.Query and Metrics.CreateComposite take an Expr:
+//
+//	errRate := composite.Divide(
+//		composite.Sum(composite.Series("requests.errors", composite.Source("*"))),
+//		composite.Sum(composite.Series("requests.total", composite.Source("*"))))
+//	res, err := c.Measurements.Query(ctx, errRate, &librato.CompositeOptions{Duration: time.Hour})
+//
+// The language is documented in the Librato knowledge base ("Composite Metrics Language
+// Specification") and in the API docs (librato/api-docs, source/includes/_metrics.md).
+package composite
 
 import (
 	"math"
@@ -9,9 +20,9 @@ import (
 	"unicode/utf8"
 )
 
-// Expr is an expression of the composite metric language (reference section 5),
-// as built by S, Sum, Window and the other builders, or returned by
-// ParseComposite. String returns exactly the text the API expects; Validate
+// Expr is an expression of the composite metric language (see the package doc),
+// as built by Series, Sum, Window and the other builders, or returned by
+// Parse. String returns exactly the text the API expects; Validate
 // checks the expression against what the API is known to accept, without I/O.
 //
 // The concrete node types are Call, Set, Str, Num, Opts, Tags and Raw. The
@@ -25,7 +36,7 @@ type Expr interface {
 
 // Call is a function application such as sum(...) or moving_average(...).
 // Unknown function names are kept as calls, so an expression the package does
-// not understand still round-trips through ParseComposite and String.
+// not understand still round-trips through Parse and String.
 type Call struct {
 	Name string
 	Args []Expr
@@ -58,7 +69,7 @@ type Opts []Opt
 type Tags map[string]string
 
 // Raw is composite text sent verbatim, for what the builders cannot express.
-// ParseComposite never returns it, and Validate only checks that it is not
+// Parse never returns it, and Validate only checks that it is not
 // blank: the API is the judge of its content.
 type Raw string
 
@@ -87,15 +98,10 @@ type SeriesOptions struct {
 	Period time.Duration
 }
 
-// S builds s(metric, selector[, options]), the series generator. Several
-// SeriesOptions are merged, later non-zero fields winning.
-func S(metric string, sel Selector, opts ...SeriesOptions) Call {
-	return series("s", metric, sel, opts)
-}
-
-// Series is S written as series(...): the same function under its long name.
+// Series builds s(metric, selector[, options]), the series generator (the API also spells it
+// series(...); Parse reads both). Several SeriesOptions are merged, later non-zero fields winning.
 func Series(metric string, sel Selector, opts ...SeriesOptions) Call {
-	return series("series", metric, sel, opts)
+	return series("s", metric, sel, opts)
 }
 
 func series(name, metric string, sel Selector, opts []SeriesOptions) Call {

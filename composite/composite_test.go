@@ -1,4 +1,4 @@
-package librato
+package composite
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-librato/librato/internal/invalid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -73,23 +74,23 @@ func equalExpr(a, b Expr) bool {
 }
 
 func TestBuilderString(t *testing.T) {
-	a, b := S("a", Source("*")), S("b", Source("*"))
+	a, b := Series("a", Source("*")), Series("b", Source("*"))
 	tests := []struct {
 		name string
 		expr Expr
 		want string
 	}{
-		{"series legacy", S("cpu", Source("web*")), `s("cpu", "web*")`},
-		{"series dynamic", S("cpu", DynamicSource), `s("cpu", "%")`},
-		{"series tags sorted", S("cpu", Tags{"region": "us-*", "host": "prod*"}), `s("cpu", {"host": "prod*", "region": "us-*"})`},
-		{"series empty tags", S("foo.bar.baz", Tags{}), `s("foo.bar.baz", {})`},
-		{"series nil tags", S("foo.bar.baz", Tags(nil)), `s("foo.bar.baz", {})`},
-		{"series options", Mean(S("temperature", Source("*"), SeriesOptions{Function: "mean", Period: time.Hour})),
+		{"series legacy", Series("cpu", Source("web*")), `s("cpu", "web*")`},
+		{"series dynamic", Series("cpu", DynamicSource), `s("cpu", "%")`},
+		{"series tags sorted", Series("cpu", Tags{"region": "us-*", "host": "prod*"}), `s("cpu", {"host": "prod*", "region": "us-*"})`},
+		{"series empty tags", Series("foo.bar.baz", Tags{}), `s("foo.bar.baz", {})`},
+		{"series nil tags", Series("foo.bar.baz", Tags(nil)), `s("foo.bar.baz", {})`},
+		{"series options", Mean(Series("temperature", Source("*"), SeriesOptions{Function: "mean", Period: time.Hour})),
 			`mean(s("temperature", "*", {function: "mean", period: "3600"}))`},
-		{"series options merged", S("a", Source("*"), SeriesOptions{Function: "sum"}, SeriesOptions{Period: time.Minute}, SeriesOptions{Function: "max"}),
+		{"series options merged", Series("a", Source("*"), SeriesOptions{Function: "sum"}, SeriesOptions{Period: time.Minute}, SeriesOptions{Function: "max"}),
 			`s("a", "*", {function: "max", period: "60"})`},
-		{"long name", Series("foo", Source("*")), `series("foo", "*")`},
-		{"sum", Sum(S("humidity", Source("*"))), `sum(s("humidity", "*"))`},
+		{"series", Series("foo", Source("*")), `s("foo", "*")`},
+		{"sum", Sum(Series("humidity", Source("*"))), `sum(s("humidity", "*"))`},
 		{"sum of two", Sum(a, b), `sum([s("a", "*"), s("b", "*")])`},
 		{"sum of set", Sum(Set{a, b}), `sum([s("a", "*"), s("b", "*")])`},
 		{"min", Min(a), `min(s("a", "*"))`},
@@ -100,27 +101,27 @@ func TestBuilderString(t *testing.T) {
 		{"integrate", Integrate(a), `integrate(s("a", "*"))`},
 		{"zero_fill", ZeroFill(a), `zero_fill(s("a", "*"))`},
 		{"derive", Derive(a, false), `derive(s("a", "*"))`},
-		{"derive reset", Derive(S("librato.disk.disk_ops.read", Tags{"host": "ip-192-168-15-18.ec2.internal"}), true),
+		{"derive reset", Derive(Series("librato.disk.disk_ops.read", Tags{"host": "ip-192-168-15-18.ec2.internal"}), true),
 			`derive(s("librato.disk.disk_ops.read", {"host": "ip-192-168-15-18.ec2.internal"}), {detect_reset: "true"})`},
 		{"divide", Divide(a, b), `divide([s("a", "*"), s("b", "*")])`},
 		{"scale", Scale(a, 0.5), `scale(s("a", "*"), {factor: "0.5"})`},
 		{"scale big", Scale(a, 1e22), `scale(s("a", "*"), {factor: "1e+22"})`},
 		{"scale fraction", ScaleFraction(a, 1, 1024), `scale(s("a", "*"), {factor: "1/1024"})`},
-		{"window", Window(Max(S("api.auth.time.p99", Source("*"))), 10, ""), `window(max(s("api.auth.time.p99", "*")), {size: "10"})`},
+		{"window", Window(Max(Series("api.auth.time.p99", Source("*"))), 10, ""), `window(max(s("api.auth.time.p99", "*")), {size: "10"})`},
 		{"window function", Window(a, 5, "median"), `window(s("a", "*"), {size: "5", function: "median"})`},
-		{"moving_average", MovingAverage(Mean(Series("foo", Source("*"))), 5), `moving_average(mean(series("foo", "*")), {size: "5"})`},
+		{"moving_average", MovingAverage(Mean(Series("foo", Source("*"))), 5), `moving_average(mean(s("foo", "*")), {size: "5"})`},
 		{"fill", Fill(a, 0), `fill(s("a", "*"), {value: "0"})`},
 		{"fill last", FillLast(a), `fill(s("a", "*"), {value: "last"})`},
-		{"timeshift", Timeshift("0,1,2,3w", Window(Max(S("api.auth.time.p99", Source("*"))), 10, "")),
+		{"timeshift", Timeshift("0,1,2,3w", Window(Max(Series("api.auth.time.p99", Source("*"))), 10, "")),
 			`timeshift("0,1,2,3w", window(max(s("api.auth.time.p99", "*")), {size: "10"}))`},
 		{"top", Top(a, 3, "max"), `top(s("a", "*"), {count: "3", function: "max"})`},
 		{"bottom", Bottom(a, 2, ""), `bottom(s("a", "*"), {count: "2"})`},
-		{"group_by", GroupBy("host,region", S("cpu", Tags{})), `group_by("host,region", s("cpu", {}))`},
+		{"group_by", GroupBy("host,region", Series("cpu", Tags{})), `group_by("host,region", s("cpu", {}))`},
 		{"set", Set{a, b}, `[s("a", "*"), s("b", "*")]`},
 		{"func", Func("last_fill", a), `last_fill(s("a", "*"))`},
 		{"raw", Raw(`sum(s("x","*"))`), `sum(s("x","*"))`},
-		{"escapes", S("q\"b\\s", Source("t\tn\nc\x01\x7f")), `s("q\"b\\s", "t\tn\nc\u0001\u007f")`},
-		{"unicode", S("é", Tags{"ключ": "😀"}), `s("é", {"ключ": "😀"})`},
+		{"escapes", Series("q\"b\\s", Source("t\tn\nc\x01\x7f")), `s("q\"b\\s", "t\tn\nc\u0001\u007f")`},
+		{"unicode", Series("é", Tags{"ключ": "😀"}), `s("é", {"ключ": "😀"})`},
 		{"options keys", Func("foo", Opts{{"a", Num(1)}, {"b c", Str("x")}, {"9", Num(-0.25)}}), `foo({a: 1, "b c": "x", "9": -0.25})`},
 		{"numbers", Func("foo", Num(1e21), Num(1e-7), Num(123456789), Num(0.000001)), `foo(1e+21, 1e-7, 123456789, 0.000001)`},
 	}
@@ -131,7 +132,7 @@ func TestBuilderString(t *testing.T) {
 			if _, raw := tt.expr.(Raw); raw {
 				return
 			}
-			back, err := ParseComposite(tt.expr.String())
+			back, err := Parse(tt.expr.String())
 			require.NoError(t, err)
 			assert.True(t, equalExpr(tt.expr, back), "round trip: %#v != %#v", tt.expr, back)
 			assert.Equal(t, tt.want, back.String())
@@ -140,17 +141,17 @@ func TestBuilderString(t *testing.T) {
 }
 
 func TestBuilderValidate(t *testing.T) {
-	a := S("a", Source("*"))
+	a := Series("a", Source("*"))
 	tests := []struct {
 		name string
 		expr Expr
 		want string
 	}{
-		{"no selector", S("cpu", nil), "s: needs at least 2 argument(s), got 1"},
-		{"empty metric", S("", Source("*")), "s: the metric name must be a non-empty string"},
-		{"bad series function", S("a", Source("*"), SeriesOptions{Function: "median"}), `option function must be one of min, max, mean, sum, count, got "median"`},
-		{"fractional period", S("a", Source("*"), SeriesOptions{Period: 1500 * time.Millisecond}), `option period must be a whole number from 1 to 2147483647, got "1.5"`},
-		{"negative period", S("a", Source("*"), SeriesOptions{Period: -time.Minute}), `got "-60"`},
+		{"no selector", Series("cpu", nil), "s: needs at least 2 argument(s), got 1"},
+		{"empty metric", Series("", Source("*")), "s: the metric name must be a non-empty string"},
+		{"bad series function", Series("a", Source("*"), SeriesOptions{Function: "median"}), `option function must be one of min, max, mean, sum, count, got "median"`},
+		{"fractional period", Series("a", Source("*"), SeriesOptions{Period: 1500 * time.Millisecond}), `option period must be a whole number from 1 to 2147483647, got "1.5"`},
+		{"negative period", Series("a", Source("*"), SeriesOptions{Period: -time.Minute}), `got "-60"`},
 		{"window too big", Window(a, 65, ""), `window: option size must be a whole number from 1 to 64, got "65"`},
 		{"window zero", Window(a, 0, "mean"), `got "0"`},
 		{"window function", Window(a, 5, "p99"), `window: option function must be one of mean, sum, min, max, median, got "p99"`},
@@ -173,9 +174,9 @@ func TestBuilderValidate(t *testing.T) {
 		{"nil arg", Func("foo", nil), "foo: nil argument"},
 		{"bad func name", Func("no space", a), `invalid function name "no space"`},
 		{"empty func name", Func("", a), `invalid function name ""`},
-		{"invalid utf8", S("a\xff", Source("*")), "is not valid UTF-8"},
-		{"invalid utf8 tag", S("a", Tags{"h": "\xff"}), "invalid UTF-8"},
-		{"empty tag name", S("a", Tags{"": "x"}), "empty name"},
+		{"invalid utf8", Series("a\xff", Source("*")), "is not valid UTF-8"},
+		{"invalid utf8 tag", Series("a", Tags{"h": "\xff"}), "invalid UTF-8"},
+		{"empty tag name", Series("a", Tags{"": "x"}), "empty name"},
 		{"duplicate option", Func("foo", Opts{{"a", Num(1)}, {"a", Num(2)}}), `duplicate option "a"`},
 		{"nil option", Func("foo", Opts{{"a", nil}}), `option "a" has no value`},
 		{"NaN number", Func("foo", Num(math.NaN())), "number NaN is not finite"},
@@ -187,15 +188,15 @@ func TestBuilderValidate(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.True(t, strings.HasPrefix(err.Error(), "composite: "), err.Error())
-			assert.ErrorIs(t, err, ErrInvalid)
-			var ce *CompositeError
+			assert.ErrorIs(t, err, invalid.Err)
+			var ce *Error
 			require.ErrorAs(t, err, &ce)
 			assert.Zero(t, ce.Line, "built expressions have no position")
 		})
 	}
 }
 
-func TestParseCompositeErrorPosition(t *testing.T) {
+func TestParseErrorPosition(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`divide([s("a", "*") s("b", "*")])`, `composite: 1:21: expected ']' after set members, found identifier s`},
 		{`sum(s("a", "*") s("b", "*"))`, `composite: 1:17: expected ')' after arguments of sum, found identifier s`},
@@ -209,21 +210,21 @@ func TestParseCompositeErrorPosition(t *testing.T) {
 		{"", "composite: 1:1: expected an expression, found end of input"},
 	}
 	for _, tt := range tests {
-		_, err := ParseComposite(tt.in)
+		_, err := Parse(tt.in)
 		require.Error(t, err, tt.in)
 		assert.Equal(t, tt.want, err.Error(), tt.in)
 	}
 }
 
-func TestParseCompositeDepth(t *testing.T) {
+func TestParseDepth(t *testing.T) {
 	deep := strings.Repeat("abs(", maxCompositeDepth) + `s("a", "*")` + strings.Repeat(")", maxCompositeDepth)
-	_, err := ParseComposite(deep)
+	_, err := Parse(deep)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "nested more than 200 levels deep")
 
 	// The strings inside s(...) are one level deeper than the call.
 	ok := strings.Repeat("abs(", maxCompositeDepth-2) + `s("a", "*")` + strings.Repeat(")", maxCompositeDepth-2)
-	e, err := ParseComposite(ok)
+	e, err := Parse(ok)
 	require.NoError(t, err)
 	assert.Equal(t, ok, e.String())
 }
@@ -231,7 +232,7 @@ func TestParseCompositeDepth(t *testing.T) {
 // readCases returns the non-blank, non-comment lines of a testdata file.
 func readCases(t testing.TB, name string) []string {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "composite", name))
+	f, err := os.Open(filepath.Join("..", "testdata", "composite", name))
 	require.NoError(t, err)
 	defer f.Close()
 	var lines []string
@@ -245,33 +246,33 @@ func readCases(t testing.TB, name string) []string {
 	return lines
 }
 
-// TestParseCompositeGolden parses good.txt and bad.txt and compares the
+// TestParseGolden parses good.txt and bad.txt and compares the
 // canonical forms and errors with good.golden and bad.golden. Each golden
 // entry is the input line followed by "-> " and the result.
-func TestParseCompositeGolden(t *testing.T) {
+func TestParseGolden(t *testing.T) {
 	for _, set := range []string{"good", "bad"} {
 		t.Run(set, func(t *testing.T) {
 			var out strings.Builder
 			for _, in := range readCases(t, set+".txt") {
-				e, err := ParseComposite(in)
+				e, err := Parse(in)
 				var got string
 				if set == "good" {
 					require.NoError(t, err, in)
 					got = e.String()
 					require.NoError(t, e.Validate(), in)
-					again, err := ParseComposite(got)
+					again, err := Parse(got)
 					require.NoError(t, err, got)
 					assert.True(t, equalExpr(e, again), "re-parse of %s differs", got)
 					assert.Equal(t, got, again.String(), "canonical form is stable")
 				} else {
 					require.Error(t, err, in)
 					assert.Nil(t, e)
-					assert.ErrorIs(t, err, ErrInvalid)
+					assert.ErrorIs(t, err, invalid.Err)
 					got = err.Error()
 				}
 				out.WriteString(in + "\n-> " + got + "\n\n")
 			}
-			path := filepath.Join("testdata", "composite", set+".golden")
+			path := filepath.Join("..", "testdata", "composite", set+".golden")
 			if *updateGolden {
 				require.NoError(t, os.WriteFile(path, []byte(out.String()), 0o644))
 			}
@@ -282,16 +283,16 @@ func TestParseCompositeGolden(t *testing.T) {
 	}
 }
 
-func FuzzParseComposite(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, set := range []string{"good.txt", "bad.txt"} {
 		for _, in := range readCases(f, set) {
 			f.Add(in)
 		}
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		e, err := ParseComposite(in)
+		e, err := Parse(in)
 		if err != nil {
-			var ce *CompositeError
+			var ce *Error
 			if !errors.As(err, &ce) || ce.Line < 1 || ce.Column < 1 {
 				t.Fatalf("error without a position: %v", err)
 			}
@@ -301,7 +302,7 @@ func FuzzParseComposite(f *testing.F) {
 			t.Fatalf("parsed %q but Validate: %v", in, err)
 		}
 		s := e.String()
-		again, err := ParseComposite(s)
+		again, err := Parse(s)
 		if err != nil {
 			t.Fatalf("canonical form %q of %q does not parse: %v", s, in, err)
 		}
@@ -322,14 +323,14 @@ func BenchmarkParseComposite(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchExpr)))
 	for b.Loop() {
-		if _, err := ParseComposite(benchExpr); err != nil {
+		if _, err := Parse(benchExpr); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkExprString(b *testing.B) {
-	e, err := ParseComposite(benchExpr)
+	e, err := Parse(benchExpr)
 	require.NoError(b, err)
 	b.ReportAllocs()
 	for b.Loop() {
