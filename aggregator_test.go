@@ -30,7 +30,7 @@ func TestAggregatorTV8ThroughQueue(t *testing.T) {
 	q := newQueue(t, c, QueueOptions{})
 	require.NoError(t, q.AddAggregator(a))
 	assert.Empty(t, a.Measurements(), "AddAggregator resets the aggregator")
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	reqs := f.requests()
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "/v1/metrics", reqs[0].Path)

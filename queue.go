@@ -499,11 +499,6 @@ func (q *Queue) Stats() QueueStats {
 	return s
 }
 
-// Submit is Flush.
-func (q *Queue) Submit(ctx context.Context) error {
-	return q.Flush(ctx)
-}
-
 // Flush sends everything queued (with a spool: spools it, then sends what the spool holds) and
 // returns when done. If another flush is running it waits for it first (or for ctx). On failure the
 // unsent chunks stay queued for the next flush, and the error says why; rejected measurements come

@@ -87,7 +87,7 @@ func BenchmarkQueueSubmit300(b *testing.B) {
 			}
 		}
 		b.StartTimer()
-		if err := q.Submit(ctx); err != nil {
+		if err := q.Flush(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -28,7 +28,7 @@ func TestQueuePartialFailureKeepsOnlyUnsentChunks(t *testing.T) {
 	for i := 0; i < 6; i++ {
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: float64(i)}))
 	}
-	err := q.Submit(context.Background())
+	err := q.Flush(context.Background())
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrServer)
 	assert.Len(t, f.requests(), 2, "stops at the failed chunk")
@@ -42,7 +42,7 @@ func TestQueuePartialFailureKeepsOnlyUnsentChunks(t *testing.T) {
 
 	// New measurements queue behind the kept ones.
 	require.NoError(t, q.Add(Measurement{Name: "m", Value: 6}))
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	var values []any
 	var times []any
 	for i, r := range f.requests() {
@@ -86,7 +86,7 @@ func TestQueue400SplitIsolatesBadMeasurement(t *testing.T) {
 		}
 		require.NoError(t, q.Add(Measurement{Name: name, Value: float64(i)}))
 	}
-	err := q.Submit(context.Background())
+	err := q.Flush(context.Background())
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrBadRequest)
 	var rej *RejectedError
@@ -125,7 +125,7 @@ func TestQueue400SplitBudgetRejectsSystemicFailure(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1, Tags: map[string]string{"a": "b"}}))
 	}
-	err := q.Submit(context.Background())
+	err := q.Flush(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "not enabled")
 	assert.LessOrEqual(t, len(f.requests()), 1+4*9, "the split is bounded")
@@ -156,11 +156,11 @@ func TestQueueTransientErrorsKeepData(t *testing.T) {
 			}}
 			q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{})
 			require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
-			err := q.Submit(context.Background())
+			err := q.Flush(context.Background())
 			assert.ErrorIs(t, err, tt.is)
 			assert.Equal(t, 1, q.Len())
 			fail.Store(false)
-			require.NoError(t, q.Submit(context.Background()))
+			require.NoError(t, q.Flush(context.Background()))
 			assert.Equal(t, uint64(1), q.Stats().Sent)
 		})
 	}
@@ -192,13 +192,13 @@ func TestQueueRejectedThenTransientReportsTheRightMeasurements(t *testing.T) {
 	for _, name := range []string{"good", "bad", "later", "later"} {
 		require.NoError(t, q.Add(Measurement{Name: name, Value: 1}))
 	}
-	err := q.Submit(context.Background())
+	err := q.Flush(context.Background())
 	assert.ErrorIs(t, err, ErrBadRequest)
 	assert.ErrorIs(t, err, ErrServer)
 	require.Len(t, dropped, 1)
 	assert.Equal(t, "bad", dropped[0].Name, "the rejected one, not one moved over it by the requeue")
 	assert.Equal(t, 2, q.Len())
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	st := q.Stats()
 	assert.Equal(t, uint64(3), st.Sent)
 	assert.Equal(t, uint64(1), st.Rejected)

@@ -84,7 +84,7 @@ func TestQueueIntegrationTooOldMeasurementIsIsolated(t *testing.T) {
 		}
 		require.NoError(t, q.Add(m))
 	}
-	err := q.Submit(context.Background())
+	err := q.Flush(context.Background())
 	require.Error(t, err)
 	assert.ErrorIs(t, err, librato.ErrBadRequest)
 	assert.Contains(t, err.Error(), "too far in the past")
@@ -105,10 +105,10 @@ func TestQueueIntegrationFailNextKeepsData(t *testing.T) {
 		require.NoError(t, q.Add(librato.Measurement{Name: "it.fail", Value: 1, Tags: map[string]string{"a": "b"}}))
 	}
 	srv.FailNext(1, 503, `{"errors":{"system":["try again"]}}`)
-	err := q.Submit(context.Background())
+	err := q.Flush(context.Background())
 	assert.ErrorIs(t, err, librato.ErrServer)
 	assert.Equal(t, 30, q.Len())
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	assert.Equal(t, int64(30), countOf(srv, "it.fail"))
 	require.NoError(t, q.Close(context.Background()))
 }

@@ -34,7 +34,7 @@ func TestQueueTV7Tagged(t *testing.T) {
 	require.NoError(t, q.Add(Measurement{Name: "temperature", Value: 22.1, Tags: map[string]string{"location": "downstairs"},
 		Time: time.Unix(1500000000, 0)}))
 	assert.Equal(t, 3, q.Len())
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 
 	reqs := f.requests()
 	require.Len(t, reqs, 1)
@@ -86,7 +86,7 @@ func TestQueueChunking(t *testing.T) {
 			for i := 0; i < tt.adds; i++ {
 				require.NoError(t, q.Add(Measurement{Name: "m", Value: float64(i)}))
 			}
-			require.NoError(t, q.Submit(context.Background()))
+			require.NoError(t, q.Flush(context.Background()))
 			var got []int
 			next := 0.0
 			for _, r := range f.requests() {
@@ -110,7 +110,7 @@ func TestQueueChunkSizeFromClient(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 	}
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	assert.Len(t, f.requests(), 3)
 }
 
@@ -201,7 +201,7 @@ func TestQueueConcurrentAddsExactCount(t *testing.T) {
 					return
 				}
 				if i%1000 == 0 {
-					_ = q.Submit(context.Background()) // concurrent manual flushes too
+					_ = q.Flush(context.Background()) // concurrent manual flushes too
 				}
 			}
 		}()
@@ -247,7 +247,7 @@ func TestQueueSanitizesNames(t *testing.T) {
 	f := &fakeAPI{}
 	q := newQueue(t, newFakeClient(t, f, fakeNow, WithSanitizer(SanitizeMetricName)), QueueOptions{})
 	require.NoError(t, q.Add(Measurement{Name: "  bat$$m#an", Value: 1}))
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	assert.Equal(t, "-bat-m-an", decodeBody(t, f.requests()[0].Body).Gauges[0]["name"])
 }
 
@@ -269,7 +269,7 @@ func TestQueueMaxPendingDropsNewest(t *testing.T) {
 	assert.Equal(t, []float64{5, 6}, []float64{dropped[0].Value, dropped[1].Value})
 	assert.ErrorIs(t, reason, ErrQueueFull)
 	assert.Equal(t, uint64(2), q.Stats().Dropped)
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	require.NoError(t, q.Add(Measurement{Name: "m", Value: 7}), "room again after a flush")
 }
 
@@ -349,7 +349,7 @@ func TestQueueCloseTwiceAndAddAfterClose(t *testing.T) {
 	require.NoError(t, a.Add("x", 1))
 	assert.ErrorIs(t, q.AddAggregator(a), ErrClosed)
 	assert.Len(t, a.Measurements(), 1, "a refused aggregator keeps its values")
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	assert.Len(t, f.requests(), 1)
 }
 
@@ -379,11 +379,11 @@ func TestQueueSubmitWaitsForRunningFlushOrCtx(t *testing.T) {
 		f := &fakeAPI{handle: func(fakeRequest) (int, string) { <-release; return 200, "" }}
 		q := newQueue(t, newFakeClient(t, f, fakeNow), QueueOptions{})
 		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
-		go func() { _ = q.Submit(context.Background()) }()
+		go func() { _ = q.Flush(context.Background()) }()
 		synctest.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		assert.ErrorIs(t, q.Submit(ctx), context.DeadlineExceeded)
+		assert.ErrorIs(t, q.Flush(ctx), context.DeadlineExceeded)
 		close(release)
 		synctest.Wait()
 		assert.Len(t, f.requests(), 1, "the same data is never sent twice")
@@ -421,7 +421,7 @@ func TestQueueSpoolDirIsWired(t *testing.T) {
 	q := newQueue(t, c, QueueOptions{SpoolDir: dir})
 	require.NoError(t, q.Add(Measurement{Name: "m", Value: 1}))
 	require.NoError(t, q.Add(Measurement{Name: "m", Value: 2}))
-	assert.ErrorIs(t, q.Submit(context.Background()), ErrServer)
+	assert.ErrorIs(t, q.Flush(context.Background()), ErrServer)
 	err := q.Close(context.Background())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "kept in the spool")
@@ -434,7 +434,7 @@ func TestQueueSpoolDirIsWired(t *testing.T) {
 	assert.ErrorContains(t, err, "in use")
 
 	down.Store(false)
-	require.NoError(t, q2.Submit(context.Background()), "the next Queue on the directory sends what was left")
+	require.NoError(t, q2.Flush(context.Background()), "the next Queue on the directory sends what was left")
 	assert.Equal(t, uint64(2), q2.Stats().Sent)
 	require.NoError(t, q2.Close(context.Background()))
 }

@@ -26,7 +26,7 @@ func TestFaultKillWithSpool(t *testing.T) {
 		require.NoError(t, err)
 		q := newQueue(t, c, librato.QueueOptions{ChunkSize: 100, SpoolDir: dir})
 		addN(t, q, n, time.Now())
-		err = q.Submit(context.Background()) // hangs on the third POST until killed
+		err = q.Flush(context.Background()) // hangs on the third POST until killed
 		fmt.Println("submit returned; the parent should have killed us:", err)
 		os.Exit(3)
 	}
@@ -56,7 +56,7 @@ func TestFaultKillWithSpool(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("is in use by pid %d", os.Getpid()))
 
-	require.NoError(t, q.Submit(context.Background()))
+	require.NoError(t, q.Flush(context.Background()))
 	require.NoError(t, q.Close(context.Background()))
 	o := account(t, e, l, n)
 	assert.Equal(t, outcome{added: n, accepted: n, duplicates: 100}, o)

@@ -288,7 +288,7 @@ func submitUntilDone(t *testing.T, q *librato.Queue, d time.Duration) (failures 
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		err := q.Submit(context.Background())
+		err := q.Flush(context.Background())
 		if err == nil && q.Stats().Queued == 0 {
 			return failures
 		}
@@ -360,7 +360,7 @@ func TestFaultMatrix(t *testing.T) {
 			}
 			if tt.inject != nil {
 				tt.inject(e)
-				require.Error(t, q.Submit(context.Background()), "the fault must hit the first flush")
+				require.Error(t, q.Flush(context.Background()), "the fault must hit the first flush")
 				if tt.recover != nil {
 					tt.recover(e)
 				}
@@ -549,7 +549,7 @@ func TestBadInputs(t *testing.T) {
 			assert.ErrorIs(t, err, librato.ErrInvalid)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Zero(t, q.Stats().Queued)
-			require.NoError(t, q.Submit(context.Background()))
+			require.NoError(t, q.Flush(context.Background()))
 
 			err = noPanic(t, "Submit", func() error { return c.Submit(context.Background(), tt.m) })
 			require.Error(t, err, "Submit")

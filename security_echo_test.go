@@ -95,7 +95,7 @@ func TestEchoedCredentialsNeverLeak(t *testing.T) {
 			if err := q.Add(m); err != nil {
 				return nil, err
 			}
-			err := q.Submit(ctx)
+			err := q.Flush(ctx)
 			st := q.Stats()
 			cctx, cancel := context.WithCancel(ctx)
 			cancel()

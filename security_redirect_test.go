@@ -132,7 +132,7 @@ func TestRedirectsKeepTheCredentialsAtHome(t *testing.T) {
 		require.NoError(t, err)
 		q := newQueue(t, c, librato.QueueOptions{})
 		require.NoError(t, q.Add(m))
-		err = q.Submit(ctx)
+		err = q.Flush(ctx)
 		require.ErrorIs(t, err, librato.ErrRedirect)
 		assert.Zero(t, q.Stats().Sent)
 		assert.Empty(t, other.seen())

@@ -276,7 +276,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		})
 		require.NoError(t, q.Add(m))
 		srv.FailNext(5, http.StatusInternalServerError, "boom")
-		err := q.Submit(ctx)
+		err := q.Flush(ctx)
 		srv.FailNext(0, 0, "")
 		require.Error(t, err)
 		lc.check(t, "queue submit", err, q, q.Stats().LastError, q.Stats())

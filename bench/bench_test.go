@@ -115,7 +115,7 @@ func BenchmarkGauge3Tags(b *testing.B) {
 			if err := q.AddAggregator(a); err != nil {
 				b.Fatal(err)
 			}
-			if err := q.Submit(context.Background()); err != nil {
+			if err := q.Flush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -148,7 +148,7 @@ func BenchmarkGauge3Tags(b *testing.B) {
 			if err := q.AddAggregator(a); err != nil {
 				b.Fatal(err)
 			}
-			if err := q.Submit(context.Background()); err != nil {
+			if err := q.Flush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		})

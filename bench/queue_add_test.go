@@ -103,7 +103,7 @@ func discardQueue(b *testing.B, opts librato.QueueOptions) *librato.Queue {
 
 // submit sends what q holds and checks that nothing is left.
 func submit(b *testing.B, q *librato.Queue) {
-	if err := q.Submit(context.Background()); err != nil {
+	if err := q.Flush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	if n := q.Len(); n != 0 {
