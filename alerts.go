@@ -137,21 +137,21 @@ func (svc *AlertsService) All(ctx context.Context, opts *AlertListOptions) iter.
 }
 
 // List returns one page of alerts matching opts.
-func (svc *AlertsService) List(ctx context.Context, opts *AlertListOptions) ([]*Alert, PageInfo, error) {
+func (svc *AlertsService) List(ctx context.Context, opts *AlertListOptions) (*Page[Alert], error) {
 	c := svc.client
 	lo, extra, err := opts.split()
 	if err != nil {
-		return nil, PageInfo{}, err
+		return nil, err
 	}
-	ws, page, err := listPage[alertResponse](ctx, c, "alerts", "alerts", lo, extra)
+	ws, err := listPage[alertResponse](ctx, c, "alerts", "alerts", lo, extra)
 	if err != nil {
-		return nil, PageInfo{}, err
+		return nil, err
 	}
-	out := make([]*Alert, len(ws))
-	for i := range ws {
-		out[i] = &Alert{AlertData: ws[i].data(), client: c}
+	out := &Page[Alert]{Items: make([]Alert, len(ws.Items)), Found: ws.Found, Next: ws.Next}
+	for i := range ws.Items {
+		out.Items[i] = Alert{AlertData: ws.Items[i].data(), client: c}
 	}
-	return out, page, nil
+	return out, nil
 }
 
 // Get fetches the alert with the given ID. Change it and call Save to update it.

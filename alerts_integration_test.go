@@ -49,10 +49,25 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	assert.Equal(t, 3, countRequests(srv, "GET", "/v1/alerts"))
 	assert.Equal(t, librato.ListOptions{Name: "int.alert"}, opts.ListOptions, "options are not modified")
 
-	page, info, err := c.Alerts.List(ctx, &librato.AlertListOptions{ListOptions: librato.ListOptions{Offset: 4}})
-	require.NoError(t, err)
-	assert.Len(t, page, 2)
-	assert.Equal(t, librato.PageInfo{Found: 6, Length: 2, Offset: 4, Total: 6}, info)
+	// Page by page through the cursor: the fake serves two alerts a page here.
+	var cursors []string
+	seen := 0
+	lo := librato.AlertListOptions{}
+	for {
+		page, err := c.Alerts.List(ctx, &lo)
+		require.NoError(t, err)
+		assert.Equal(t, 6, page.Found)
+		seen += len(page.Items)
+		if page.Next == "" {
+			break
+		}
+		cursors = append(cursors, page.Next)
+		lo.Cursor = page.Next
+	}
+	assert.Equal(t, 6, seen)
+	assert.Equal(t, []string{"2", "4"}, cursors)
+	_, err = c.Alerts.List(ctx, &librato.AlertListOptions{ListOptions: librato.ListOptions{Cursor: "x"}})
+	assert.ErrorContains(t, err, "not a cursor")
 
 	// Updated without losing conditions: fetch, change, add one, save.
 	al, err := c.Alerts.GetByName(ctx, "int.alert.1")

@@ -314,15 +314,16 @@ func (g *annotationEventsByGroup) UnmarshalJSON(b []byte) error {
 
 // AllStreams iterates over every annotation stream (name filter and paging in opts; streams
 // order by name). It stops at the first error, which it yields. opts is not modified.
-func (svc *AnnotationsService) AllStreams(ctx context.Context, opts *ListOptions) iter.Seq2[AnnotationStream, error] {
+func (svc *AnnotationsService) AllStreams(ctx context.Context, opts *ListOptions) iter.Seq2[*AnnotationStream, error] {
 	c := svc.client
-	return func(yield func(AnnotationStream, error) bool) {
+	return func(yield func(*AnnotationStream, error) bool) {
 		for w, err := range listAll[annotationStreamWire](ctx, c, "annotations", "annotations", opts, nil) {
 			if err != nil {
-				yield(AnnotationStream{}, err)
+				yield(nil, err)
 				return
 			}
-			if !yield(w.stream(), nil) {
+			st := w.stream()
+			if !yield(&st, nil) {
 				return
 			}
 		}
@@ -330,17 +331,16 @@ func (svc *AnnotationsService) AllStreams(ctx context.Context, opts *ListOptions
 }
 
 // ListStreams returns one page of annotation streams.
-func (svc *AnnotationsService) ListStreams(ctx context.Context, opts *ListOptions) ([]AnnotationStream, PageInfo, error) {
-	c := svc.client
-	ws, page, err := listPage[annotationStreamWire](ctx, c, "annotations", "annotations", opts, nil)
+func (svc *AnnotationsService) ListStreams(ctx context.Context, opts *ListOptions) (*Page[AnnotationStream], error) {
+	ws, err := listPage[annotationStreamWire](ctx, svc.client, "annotations", "annotations", opts, nil)
 	if err != nil {
-		return nil, PageInfo{}, err
+		return nil, err
 	}
-	out := make([]AnnotationStream, len(ws))
-	for i := range ws {
-		out[i] = ws[i].stream()
+	out := &Page[AnnotationStream]{Items: make([]AnnotationStream, len(ws.Items)), Found: ws.Found, Next: ws.Next}
+	for i := range ws.Items {
+		out.Items[i] = ws.Items[i].stream()
 	}
-	return out, page, nil
+	return out, nil
 }
 
 // GetStream fetches a stream and, when opts sets StartTime or Count, its events grouped by

@@ -42,10 +42,11 @@ func TestPostAnnotationMatchesPythonTV10(t *testing.T) {
 func TestAnnotationStreamsTV16(t *testing.T) {
 	c := awClient(t)
 	awExpect(t, "GET", "annotations", url.Values{"name": {"deploys"}}, 200, "annotations/tv16_streams.json")
-	streams, page, err := c.Annotations.ListStreams(t.Context(), &ListOptions{Name: "deploys"})
+	page, err := c.Annotations.ListStreams(t.Context(), &ListOptions{Name: "deploys"})
 	require.NoError(t, err)
-	assert.Equal(t, PageInfo{Found: 2, Length: 2, Total: 2}, page)
-	assert.Equal(t, []AnnotationStream{{Name: "api-deploys", DisplayName: "Deploys to API"}, {Name: "app-deploys", DisplayName: "Deploys to UX app"}}, streams)
+	assert.Equal(t, 2, page.Found)
+	assert.Empty(t, page.Next)
+	assert.Equal(t, []AnnotationStream{{Name: "api-deploys", DisplayName: "Deploys to API"}, {Name: "app-deploys", DisplayName: "Deploys to UX app"}}, page.Items)
 
 	awExpect(t, "GET", "annotations", nil, 200, "annotations/tv16_streams.json")
 	var names []string

@@ -220,27 +220,16 @@ func (svc *MetricsService) Points(ctx context.Context, name string, opts *GetOpt
 	}
 }
 
-// MetricsPage is one page of the metric list.
-type MetricsPage struct {
-	Metrics []Metric
-	Page    PageInfo
-}
-
 // List returns one page of metric metadata (GET /v1/metrics), filtered by opts.Name (a
-// case-insensitive substring) and ordered by name. Metrics iterates over every page.
-func (svc *MetricsService) List(ctx context.Context, opts *ListOptions) (*MetricsPage, error) {
-	c := svc.client
-	ms, page, err := listPage[Metric](ctx, c, "metrics", "metrics", opts, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &MetricsPage{Metrics: ms, Page: page}, nil
+// case-insensitive substring) and ordered by name. All iterates over every page.
+func (svc *MetricsService) List(ctx context.Context, opts *ListOptions) (*Page[Metric], error) {
+	return listPage[Metric](ctx, svc.client, "metrics", "metrics", opts, nil)
 }
 
 // All iterates over the metadata of every metric opts selects, page after page, starting at
-// opts.Offset with pages of opts.Length (default 100). It stops after the first error and never
+// opts.Cursor with pages of opts.Length (default 100). It stops after the first error and never
 // modifies opts.
-func (svc *MetricsService) All(ctx context.Context, opts *ListOptions) iter.Seq2[Metric, error] {
+func (svc *MetricsService) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Metric, error] {
 	c := svc.client
 	return listAll[Metric](ctx, c, "metrics", "metrics", opts, nil)
 }

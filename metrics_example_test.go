@@ -120,7 +120,7 @@ func ExampleMetricsService_Delete() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, m := range page.Metrics {
+	for _, m := range page.Items {
 		fmt.Println(m.Name)
 	}
 	// Output:

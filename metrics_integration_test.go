@@ -27,8 +27,9 @@ func TestMetricsPagingAgainstFake(t *testing.T) {
 
 	page, err := c.Metrics.List(ctx, nil)
 	require.NoError(t, err)
-	assert.Len(t, page.Metrics, 100)
-	assert.Equal(t, 250, page.Page.Found)
+	assert.Len(t, page.Items, 100)
+	assert.Equal(t, 250, page.Found)
+	assert.Equal(t, "100", page.Next)
 
 	opts := &librato.ListOptions{}
 	var names []string
@@ -44,7 +45,7 @@ func TestMetricsPagingAgainstFake(t *testing.T) {
 	assert.Equal(t, &librato.ListOptions{}, opts)
 
 	n := 0
-	for _, err := range c.Metrics.All(ctx, &librato.ListOptions{Name: "m1", Offset: 5, Length: 7}) {
+	for _, err := range c.Metrics.All(ctx, &librato.ListOptions{Name: "m1", Cursor: "5", Length: 7}) {
 		require.NoError(t, err)
 		n++
 	}
@@ -205,5 +206,5 @@ func TestUpdateDeleteAgainstFake(t *testing.T) {
 	require.NoError(t, c.Metrics.Delete(ctx, "never.existed"), "deleting a missing metric succeeds")
 	page, err := c.Metrics.List(ctx, nil)
 	require.NoError(t, err)
-	assert.Empty(t, page.Metrics)
+	assert.Empty(t, page.Items)
 }

@@ -21,9 +21,10 @@ func TestListTV11(t *testing.T) {
 	page, err := w.c.Metrics.List(mtCtx, &ListOptions{Name: "request"})
 	require.NoError(t, err)
 	assert.Equal(t, "name=request", w.only().Query)
-	assert.Equal(t, PageInfo{Found: 1, Length: 1, Offset: 0, Total: 2}, page.Page)
-	require.Len(t, page.Metrics, 1)
-	m := page.Metrics[0]
+	assert.Equal(t, 1, page.Found)
+	assert.Empty(t, page.Next)
+	require.Len(t, page.Items, 1)
+	m := page.Items[0]
 	assert.Equal(t, "app_requests", m.Name)
 	assert.Equal(t, "app_requests", m.DisplayName)
 	assert.Equal(t, "HTTP requests serviced by the app per-minute", m.Description)

@@ -18,18 +18,30 @@ const MaxPageLength = 100
 // The zero value asks for the first page of everything.
 type ListOptions struct {
 	Name    string // case-insensitive substring filter
-	Offset  int    // index of the first item
+	Cursor  string // where the page starts: a Page's Next ("" for the first page)
 	Length  int    // page size, at most 100 (0: the API default, 100)
 	OrderBy string // field to order by; each endpoint has its own (metrics: name)
 	Sort    string // "asc" (default) or "desc"
 }
 
-// PageInfo is the "query" block of a list answer.
-type PageInfo struct {
+// pageInfo is the "query" block of a list answer.
+type pageInfo struct {
 	Found  int `json:"found"`  // items matching the filter
 	Length int `json:"length"` // items in this page
 	Offset int `json:"offset"` // index of the first item in this page
 	Total  int `json:"total"`  // items in the account, filter or not
+}
+
+// offset is the index the cursor names (the decimal offset these lists page by).
+func (o *ListOptions) offset() (int, error) {
+	if o == nil || o.Cursor == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(o.Cursor)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("librato: ListOptions.Cursor %q is not a cursor of this list (a Page's Next)", o.Cursor)
+	}
+	return n, nil
 }
 
 func (o *ListOptions) values() (url.Values, error) {
@@ -37,8 +49,9 @@ func (o *ListOptions) values() (url.Values, error) {
 	if o == nil {
 		return q, nil
 	}
-	if o.Offset < 0 {
-		return nil, fmt.Errorf("librato: ListOptions.Offset %d is negative", o.Offset)
+	off, err := o.offset()
+	if err != nil {
+		return nil, err
 	}
 	if o.Length < 0 || o.Length > MaxPageLength {
 		return nil, fmt.Errorf("librato: ListOptions.Length %d is outside 0..%d", o.Length, MaxPageLength)
@@ -49,8 +62,8 @@ func (o *ListOptions) values() (url.Values, error) {
 	if o.Name != "" {
 		q.Set("name", o.Name)
 	}
-	if o.Offset > 0 {
-		q.Set("offset", strconv.Itoa(o.Offset))
+	if off > 0 {
+		q.Set("offset", strconv.Itoa(off))
 	}
 	if o.Length > 0 {
 		q.Set("length", strconv.Itoa(o.Length))
@@ -65,57 +78,60 @@ func (o *ListOptions) values() (url.Values, error) {
 }
 
 // listPage fetches one page of a paginated list whose items sit under key.
-func listPage[T any](ctx context.Context, c *Client, path, key string, opts *ListOptions, extra url.Values) ([]T, PageInfo, error) {
+func listPage[T any](ctx context.Context, c *Client, path, key string, opts *ListOptions, extra url.Values) (*Page[T], error) {
 	q, err := opts.values()
 	if err != nil {
-		return nil, PageInfo{}, err
+		return nil, err
 	}
 	for k, v := range extra {
 		q[k] = v
 	}
 	var raw map[string]json.RawMessage
 	if _, err := c.do(ctx, http.MethodGet, path, q, nil, &raw); err != nil {
-		return nil, PageInfo{}, err
+		return nil, err
 	}
-	var page PageInfo
+	var info pageInfo
 	if b, ok := raw["query"]; ok {
-		if err := json.Unmarshal(b, &page); err != nil {
-			return nil, PageInfo{}, fmt.Errorf("librato: decoding %s page info: %w", path, err)
+		if err := json.Unmarshal(b, &info); err != nil {
+			return nil, fmt.Errorf("librato: decoding %s page info: %w", path, err)
 		}
 	}
-	var items []T
+	p := &Page[T]{Found: info.Found}
 	if b, ok := raw[key]; ok {
-		if err := json.Unmarshal(b, &items); err != nil {
-			return nil, PageInfo{}, fmt.Errorf("librato: decoding %s %s: %w", path, key, err)
+		if err := json.Unmarshal(b, &p.Items); err != nil {
+			return nil, fmt.Errorf("librato: decoding %s %s: %w", path, key, err)
 		}
 	}
-	return items, page, nil
+	off, _ := opts.offset() // checked by values
+	if next := off + len(p.Items); len(p.Items) > 0 && next < info.Found {
+		p.Next = strconv.Itoa(next)
+	}
+	return p, nil
 }
 
 // listAll iterates over every item of a paginated list, page after page, until query.found items were
 // seen (python-librato stops at 100; this does not). It works on a copy of opts.
-func listAll[T any](ctx context.Context, c *Client, path, key string, opts *ListOptions, extra url.Values) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
+func listAll[T any](ctx context.Context, c *Client, path, key string, opts *ListOptions, extra url.Values) iter.Seq2[*T, error] {
+	return func(yield func(*T, error) bool) {
 		var o ListOptions
 		if opts != nil {
 			o = *opts
 		}
 		for {
-			items, page, err := listPage[T](ctx, c, path, key, &o, extra)
+			p, err := listPage[T](ctx, c, path, key, &o, extra)
 			if err != nil {
-				var zero T
-				yield(zero, err)
+				yield(nil, err)
 				return
 			}
-			for _, it := range items {
-				if !yield(it, nil) {
+			for i := range p.Items {
+				if !yield(&p.Items[i], nil) {
 					return
 				}
 			}
-			o.Offset += len(items)
-			if len(items) == 0 || o.Offset >= page.Found {
+			if p.Next == "" {
 				return
 			}
+			o.Cursor = p.Next
 		}
 	}
 }

@@ -39,13 +39,13 @@ func (s *Service) validate() error {
 }
 
 // List returns one page of services (orderby: title or updated_at).
-func (svc *ServicesService) List(ctx context.Context, opts *ListOptions) ([]Service, PageInfo, error) {
+func (svc *ServicesService) List(ctx context.Context, opts *ListOptions) (*Page[Service], error) {
 	c := svc.client
 	return listPage[Service](ctx, c, "services", "services", opts, nil)
 }
 
 // All iterates over every service, page after page.
-func (svc *ServicesService) All(ctx context.Context, opts *ListOptions) iter.Seq2[Service, error] {
+func (svc *ServicesService) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Service, error] {
 	c := svc.client
 	return listAll[Service](ctx, c, "services", "services", opts, nil)
 }

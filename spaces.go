@@ -123,13 +123,13 @@ func spacePath(id int64, rest ...string) string {
 }
 
 // List returns one page of spaces (orderby: name).
-func (svc *SpacesService) List(ctx context.Context, opts *ListOptions) ([]Space, PageInfo, error) {
+func (svc *SpacesService) List(ctx context.Context, opts *ListOptions) (*Page[Space], error) {
 	c := svc.client
 	return listPage[Space](ctx, c, "spaces", "spaces", opts, nil)
 }
 
 // All iterates over every space, page after page.
-func (svc *SpacesService) All(ctx context.Context, opts *ListOptions) iter.Seq2[Space, error] {
+func (svc *SpacesService) All(ctx context.Context, opts *ListOptions) iter.Seq2[*Space, error] {
 	c := svc.client
 	return listAll[Space](ctx, c, "spaces", "spaces", opts, nil)
 }

@@ -70,10 +70,11 @@ func TestSpacesWire(t *testing.T) {
 
 	gock.New("https://metrics-api.librato.com").Get("/v1/spaces").MatchParam("name", "ops").
 		Reply(200).BodyString(fixture(t, "spaces/list_spaces.json"))
-	list, page, err := c.Spaces.List(ctx, &librato.ListOptions{Name: "ops"})
+	page, err := c.Spaces.List(ctx, &librato.ListOptions{Name: "ops"})
 	require.NoError(t, err)
-	assert.Equal(t, []librato.Space{{ID: 4, Name: "staging_ops"}}, list)
-	assert.Equal(t, librato.PageInfo{Found: 1, Length: 1, Total: 15}, page)
+	assert.Equal(t, []librato.Space{{ID: 4, Name: "staging_ops"}}, page.Items)
+	assert.Equal(t, 1, page.Found)
+	assert.Empty(t, page.Next)
 
 	gock.New("https://metrics-api.librato.com").Delete("/v1/spaces/129/charts/3").Reply(204)
 	require.NoError(t, c.Spaces.DeleteChart(ctx, 129, 3))

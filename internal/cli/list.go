@@ -53,7 +53,7 @@ func (c *listCmd) run(ctx context.Context, env *Env) error {
 		if err != nil {
 			return err
 		}
-		ms = append(ms, m)
+		ms = append(ms, *m)
 	}
 	return writeRows(env.Stdout, c.output.value, ms, metricRows)
 }
