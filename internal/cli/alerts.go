@@ -11,12 +11,12 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "alerts",
-		summary: "list alerts, show their status, clear one",
-		usage:   "alerts list [--name SUBSTR] [--output human|json|csv] | alerts status [ID] | alerts clear ID",
-		help: `Works with the account's (v2) alerts:
+// alertsCommand is the alerts command (listed in the command table in cli.go).
+var alertsCommand = &commandInfo{
+	name:    "alerts",
+	summary: "list alerts, show their status, clear one",
+	usage:   "alerts list [--name SUBSTR] [--output human|json|csv] | alerts status [ID] | alerts clear ID",
+	help: `Works with the account's (v2) alerts:
   list     every alert with its conditions and whether it is firing (all pages)
   status   the firing and recently cleared alerts, or one alert's state with an ID
   clear    resolves a firing alert
@@ -27,8 +27,7 @@ Examples:
   librato alerts status
   librato alerts status 123
   librato alerts clear 123`,
-		new: func() command { return &alertsCmd{output: outputFlag()} },
-	})
+	new: func() command { return &alertsCmd{output: outputFlag()} },
 }
 
 type alertsCmd struct {

@@ -15,12 +15,12 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "annotate",
-		summary: "post an annotation, or wrap a command (a build, a deploy) in one",
-		usage:   "annotate STREAM --title T [--description D] [--source S] [--link rel=href ...] [--start T] [--end T] [-- COMMAND ARGS...]",
-		help: `Posts an event to an annotation stream (created on first use).
+// annotateCommand is the annotate command (listed in the command table in cli.go).
+var annotateCommand = &commandInfo{
+	name:    "annotate",
+	summary: "post an annotation, or wrap a command (a build, a deploy) in one",
+	usage:   "annotate STREAM --title T [--description D] [--source S] [--link rel=href ...] [--start T] [--end T] [-- COMMAND ARGS...]",
+	help: `Posts an event to an annotation stream (created on first use).
 
 With "-- COMMAND ARGS..." it runs the command, with this command's standard input and
 output, and records it as an event from its start to its end; if the command fails,
@@ -33,8 +33,7 @@ Examples:
   librato annotate deploys --title "v1.2.3" --link github=https://github.com/o/r/releases/v1.2.3
   librato annotate incidents --title "db failover" --start "10:05" --end now --source db1
   librato annotate ci --title "build $BUILD_ID" --source "$RUNNER" -- make test`,
-		new: func() command { return &annotateCmd{} },
-	})
+	new: func() command { return &annotateCmd{} },
 }
 
 type annotateCmd struct {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -82,15 +81,31 @@ type commandInfo struct {
 	new     func() command
 }
 
-// commands is the command table, filled by each command's file in an init function so that a
-// command whose library support is missing is simply absent.
-var commands = map[string]*commandInfo{}
+// commandTable is every command, in the order `librato help` lists them: sending first, then
+// reading, then the account's other parts, then the sandbox. Each command's flags, help and run
+// function live in the file of its name.
+var commandTable = []*commandInfo{
+	submitCommand,
+	pipeCommand,
+	getCommand,
+	listCommand,
+	exportCommand,
+	compositeCommand,
+	deleteCommand,
+	annotateCommand,
+	alertsCommand,
+	serveCommand,
+	versionCommand,
+}
 
-func register(ci *commandInfo) {
-	if _, dup := commands[ci.name]; dup {
-		panic("cli: command registered twice: " + ci.name)
+// lookup returns the command named name, or nil.
+func lookup(name string) *commandInfo {
+	for _, ci := range commandTable {
+		if ci.name == name {
+			return ci
+		}
 	}
-	commands[ci.name] = ci
+	return nil
 }
 
 // usageError is a bad command line: exit code 2.
@@ -154,7 +169,7 @@ func run(ctx context.Context, env *Env, args []string) int {
 	switch name {
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
-			if ci, ok := commands[args[1]]; ok {
+			if ci := lookup(args[1]); ci != nil {
 				printCommandHelp(env.Stdout, ci)
 				return ExitOK
 			}
@@ -164,7 +179,8 @@ func run(ctx context.Context, env *Env, args []string) int {
 		printUsage(env.Stdout)
 		return ExitOK
 	}
-	ci, ok := commands[name]
+	ci := lookup(name)
+	ok := ci != nil
 	if !ok {
 		fmt.Fprintf(env.Stderr, "librato: unknown command %q\nRun 'librato help' for the list of commands.\n", name)
 		return ExitUsage
@@ -272,13 +288,8 @@ Usage:
 
 Commands:
 `)
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	for _, ci := range commandTable {
+		fmt.Fprintf(w, "  %-10s %s\n", ci.name, ci.summary)
 	}
 	fmt.Fprint(w, `
 Credentials come from --user/--token or LIBRATO_USER and LIBRATO_TOKEN (--appoptics: --token or

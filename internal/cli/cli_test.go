@@ -143,8 +143,9 @@ func TestMainUsage(t *testing.T) {
 
 // TestEveryCommandHasHelp checks that --help works on every command, exits 0 and shows examples.
 func TestEveryCommandHasHelp(t *testing.T) {
-	require.NotEmpty(t, commands)
-	for name := range commands {
+	require.NotEmpty(t, commandTable)
+	for _, ci := range commandTable {
+		name := ci.name
 		t.Run(name, func(t *testing.T) {
 			r := runCLI(t, nil, "", name, "--help")
 			assert.Equal(t, ExitOK, r.code)
@@ -154,6 +155,28 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			assert.Contains(t, r.stdout[i:], "librato "+name, "help has no example")
 			assert.Empty(t, r.stderr)
 		})
+	}
+}
+
+// TestCommandTable checks that the table names each command once and that help lists them in
+// the table's order.
+func TestCommandTable(t *testing.T) {
+	seen := map[string]bool{}
+	for _, ci := range commandTable {
+		require.NotNil(t, ci.new, ci.name)
+		assert.False(t, seen[ci.name], "%s is in the table twice", ci.name)
+		seen[ci.name] = true
+		assert.Same(t, ci, lookup(ci.name))
+	}
+	assert.Nil(t, lookup("nosuch"))
+	r := runCLI(t, nil, "", "help")
+	assert.Equal(t, ExitOK, r.code)
+	last := -1
+	for _, ci := range commandTable {
+		i := strings.Index(r.stdout, "\n  "+ci.name+" ")
+		require.Positive(t, i, "help does not list %s", ci.name)
+		assert.Greater(t, i, last, "%s is listed out of the table's order", ci.name)
+		last = i
 	}
 }
 

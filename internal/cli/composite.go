@@ -9,12 +9,12 @@ import (
 	"github.com/go-librato/librato/composite"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "composite",
-		summary: "evaluate a composite metric expression",
-		usage:   "composite EXPR [--start T] [--end T] [--resolution N] [--tagged] [--output human|json|csv]",
-		help: `Evaluates a composite expression over a time range (default: the last 24 hours) and
+// compositeCommand is the composite command (listed in the command table in cli.go).
+var compositeCommand = &commandInfo{
+	name:    "composite",
+	summary: "evaluate a composite metric expression",
+	usage:   "composite EXPR [--start T] [--end T] [--resolution N] [--tagged] [--output human|json|csv]",
+	help: `Evaluates a composite expression over a time range (default: the last 24 hours) and
 prints each resulting series like 'librato get'. The expression is checked before it
 is sent; a syntax error shows where it is. Expressions with a tag selector ({...})
 go to the tagged API, others to the legacy one unless --tagged is given.
@@ -23,8 +23,7 @@ Examples:
   librato composite 'sum(s("cpu.load", "*"))'
   librato composite 'mean(s("api.latency", {"region": "eu"}))' --start -6h --resolution 300
   librato composite 'divide([s("errors", "*"), s("requests", "*")])' --output csv`,
-		new: func() command { return &compositeCmd{output: outputFlag()} },
-	})
+	new: func() command { return &compositeCmd{output: outputFlag()} },
 }
 
 type compositeCmd struct {

@@ -11,12 +11,12 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "delete",
-		summary: "delete metrics by name or pattern",
-		usage:   "delete NAME... | delete --pattern GLOB [--yes]",
-		help: `Deletes metrics and all their measurements. With --pattern, "*" matches any run of
+// deleteCommand is the delete command (listed in the command table in cli.go).
+var deleteCommand = &commandInfo{
+	name:    "delete",
+	summary: "delete metrics by name or pattern",
+	usage:   "delete NAME... | delete --pattern GLOB [--yes]",
+	help: `Deletes metrics and all their measurements. With --pattern, "*" matches any run of
 characters; the matching metrics are listed and you are asked to confirm (reading
 the answer from standard input) unless --yes is given.
 
@@ -24,8 +24,7 @@ Examples:
   librato delete app.requests app.errors
   librato delete --pattern 'test.*'
   librato delete --pattern 'tmp.*' --yes`,
-		new: func() command { return &deleteCmd{} },
-	})
+	new: func() command { return &deleteCmd{} },
 }
 
 type deleteCmd struct {

@@ -12,12 +12,12 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "export",
-		summary: "download metrics to files, resumably",
-		usage:   "export [--name SUBSTR] [--start T] [--end T] [--resolution N] [--format json|csv] [-D DIR]",
-		help: `Downloads the measurements of every metric (or those whose name contains --name)
+// exportCommand is the export command (listed in the command table in cli.go).
+var exportCommand = &commandInfo{
+	name:    "export",
+	summary: "download metrics to files, resumably",
+	usage:   "export [--name SUBSTR] [--start T] [--end T] [--resolution N] [--format json|csv] [-D DIR]",
+	help: `Downloads the measurements of every metric (or those whose name contains --name)
 into DIR: one file per metric and source (legacy) or tag set (tagged), named
 METRIC.csv, METRIC@SOURCE.csv or METRIC@k=v,k=v.csv (characters unsafe in file
 names are %-escaped). It reads page after page and, when the API's rate-limit
@@ -32,8 +32,7 @@ Examples:
   librato export -D backup
   librato export --name api. --start -7d --resolution 3600 --format json -D api-week
   librato export -D backup            # after an interruption: picks up where it stopped`,
-		new: func() command { return &exportCmd{format: newChoice("csv", "csv", "json")} },
-	})
+	new: func() command { return &exportCmd{format: newChoice("csv", "csv", "json")} },
 }
 
 type exportCmd struct {

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"flag"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/go-librato/librato"
 )
 
 // tagsFlag collects repeated --tag k=v flags.
@@ -66,4 +71,115 @@ func (c *choiceFlag) Set(v string) error {
 	}
 	c.value = v
 	return nil
+}
+
+// connFlags are the connection flags every API command takes.
+type connFlags struct {
+	user      string
+	token     string
+	url       string
+	appOptics bool
+	verbose   bool
+	timeout   time.Duration
+
+	// isAppOptics is set by connect: whether the client talks to AppOptics.
+	isAppOptics bool
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.user, "user", "", "account `email` (default $LIBRATO_USER)")
+	fs.StringVar(&c.token, "token", "", "API `token` (default $LIBRATO_TOKEN, or $APPOPTICS_TOKEN with --appoptics); never printed")
+	fs.StringVar(&c.url, "url", "", "API base `URL` (default $LIBRATO_URL, else the public API); a bare host URL gets /v1/")
+	fs.BoolVar(&c.appOptics, "appoptics", false, "talk to the AppOptics API: token-only auth, tagged measurements only")
+	fs.BoolVar(&c.verbose, "verbose", false, "log every request to stderr (credentials are never logged)")
+	fs.DurationVar(&c.timeout, "timeout", librato.DefaultTimeout, "timeout of one HTTP attempt")
+}
+
+// connect builds a client from the flags and the environment. Missing credentials are a usage
+// error (exit 2): nothing was tried yet.
+func (c *connFlags) connect(env *Env, opts ...librato.Option) (*librato.Client, error) {
+	user := firstNonEmpty(c.user, env.getenv("LIBRATO_USER"))
+	base := firstNonEmpty(c.url, env.getenv("LIBRATO_URL"))
+	appOptics := c.appOptics
+	token := c.token
+	if token == "" {
+		if appOptics {
+			token = firstNonEmpty(env.getenv("APPOPTICS_TOKEN"), env.getenv("LIBRATO_TOKEN"))
+		} else {
+			token = env.getenv("LIBRATO_TOKEN")
+			if token == "" && user == "" && env.getenv("APPOPTICS_TOKEN") != "" {
+				token, appOptics = env.getenv("APPOPTICS_TOKEN"), true
+			}
+		}
+	}
+	if token == "" {
+		return nil, usageErrorf("no API token: pass --token or set LIBRATO_TOKEN (APPOPTICS_TOKEN for AppOptics)")
+	}
+	if !appOptics && user == "" {
+		return nil, usageErrorf("no user: pass --user or set LIBRATO_USER (the account email)")
+	}
+	opts = append([]librato.Option{librato.WithTimeout(c.timeout), librato.WithUserAgent("librato-cli/" + librato.Version)}, opts...)
+	if base != "" {
+		u, err := normalizeBaseURL(base)
+		if err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		opts = append(opts, librato.WithBaseURL(u))
+	}
+	if c.verbose {
+		logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts = append(opts, librato.WithLogger(logger))
+	}
+	var (
+		cl  *librato.Client
+		err error
+	)
+	if appOptics {
+		cl, err = librato.ConnectAppOptics(token, opts...)
+	} else {
+		cl, err = librato.Connect(user, token, opts...)
+	}
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	c.isAppOptics = appOptics
+	return cl, nil
+}
+
+// rangeFlags are the --start, --end and --resolution of the commands that read series
+// (get, composite, export).
+type rangeFlags struct {
+	start, end timeFlag
+	resolution int
+}
+
+func (f *rangeFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.start, "start", "start `time` (default 24 hours ago)")
+	fs.Var(&f.end, "end", "end `time` (default now)")
+	fs.IntVar(&f.resolution, "resolution", 60, "point spacing in `seconds`")
+}
+
+// check validates --resolution; the times are resolved at run time, against the clock.
+func (f *rangeFlags) check() error {
+	if f.resolution < 1 || f.resolution > librato.MaxResolution {
+		return usageErrorf("--resolution %d is outside 1..%d", f.resolution, librato.MaxResolution)
+	}
+	return nil
+}
+
+// timeRange resolves --start and --end; the default range is the last 24 hours.
+func (f *rangeFlags) timeRange(env *Env) (time.Time, time.Time, error) {
+	now := env.now()
+	from, err := f.start.resolve("start", now, now.Add(-24*time.Hour))
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	to, err := f.end.resolve("end", now, now)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if !to.After(from) {
+		return time.Time{}, time.Time{}, usageErrorf("--end %s is not after --start %s", to.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+	}
+	return from, to, nil
 }

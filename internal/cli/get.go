@@ -11,12 +11,12 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "get",
-		summary: "read a metric's measurements, with a terminal chart",
-		usage:   "get NAME [--start T] [--end T] [--resolution N] [--source S] [--tag k=v ...] [--output human|json|csv]",
-		help: `Reads a metric's measurements over a time range (default: the last 24 hours) and prints
+// getCommand is the get command (listed in the command table in cli.go).
+var getCommand = &commandInfo{
+	name:    "get",
+	summary: "read a metric's measurements, with a terminal chart",
+	usage:   "get NAME [--start T] [--end T] [--resolution N] [--source S] [--tag k=v ...] [--output human|json|csv]",
+	help: `Reads a metric's measurements over a time range (default: the last 24 hours) and prints
 each series as a sparkline with its min, max, mean and last value, then the points.
 With --tag (or --tagged, or on AppOptics) it reads tagged series; otherwise legacy
 source series, falling back to tagged series when the metric has no legacy data.
@@ -27,8 +27,7 @@ Examples:
   librato get app.requests
   librato get disk.free --source web1 --start yesterday --resolution 300
   librato get api.latency --tag region=eu --start -6h --output csv`,
-		new: func() command { return &getCmd{output: outputFlag()} },
-	})
+	new: func() command { return &getCmd{output: outputFlag()} },
 }
 
 type getCmd struct {
@@ -63,44 +62,6 @@ func (c *getCmd) args(args []string) error {
 	}
 	c.name = args[0]
 	return nil
-}
-
-// rangeFlags are the --start, --end and --resolution of the commands that read series
-// (get, composite, export).
-type rangeFlags struct {
-	start, end timeFlag
-	resolution int
-}
-
-func (f *rangeFlags) register(fs *flag.FlagSet) {
-	fs.Var(&f.start, "start", "start `time` (default 24 hours ago)")
-	fs.Var(&f.end, "end", "end `time` (default now)")
-	fs.IntVar(&f.resolution, "resolution", 60, "point spacing in `seconds`")
-}
-
-// check validates --resolution; the times are resolved at run time, against the clock.
-func (f *rangeFlags) check() error {
-	if f.resolution < 1 || f.resolution > librato.MaxResolution {
-		return usageErrorf("--resolution %d is outside 1..%d", f.resolution, librato.MaxResolution)
-	}
-	return nil
-}
-
-// timeRange resolves --start and --end; the default range is the last 24 hours.
-func (f *rangeFlags) timeRange(env *Env) (time.Time, time.Time, error) {
-	now := env.now()
-	from, err := f.start.resolve("start", now, now.Add(-24*time.Hour))
-	if err != nil {
-		return time.Time{}, time.Time{}, err
-	}
-	to, err := f.end.resolve("end", now, now)
-	if err != nil {
-		return time.Time{}, time.Time{}, err
-	}
-	if !to.After(from) {
-		return time.Time{}, time.Time{}, usageErrorf("--end %s is not after --start %s", to.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
-	}
-	return from, to, nil
 }
 
 // getResult is the JSON output of get.

@@ -9,19 +9,18 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "list",
-		summary: "list metrics (every page)",
-		usage:   "list [--name SUBSTR] [--output human|json|csv]",
-		help: `Lists the account's metrics, following every page of the API's list.
+// listCommand is the list command (listed in the command table in cli.go).
+var listCommand = &commandInfo{
+	name:    "list",
+	summary: "list metrics (every page)",
+	usage:   "list [--name SUBSTR] [--output human|json|csv]",
+	help: `Lists the account's metrics, following every page of the API's list.
 
 Examples:
   librato list
   librato list --name cpu
   librato list --output json`,
-		new: func() command { return &listCmd{output: outputFlag()} },
-	})
+	new: func() command { return &listCmd{output: outputFlag()} },
 }
 
 type listCmd struct {

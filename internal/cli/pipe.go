@@ -18,12 +18,12 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "pipe",
-		summary: "send measurements read from standard input",
-		usage:   "pipe [--format lines|json] [--source S] [--tag k=v ...]",
-		help: `Reads measurements from standard input, one per line, and sends them in batches
+// pipeCommand is the pipe command (listed in the command table in cli.go).
+var pipeCommand = &commandInfo{
+	name:    "pipe",
+	summary: "send measurements read from standard input",
+	usage:   "pipe [--format lines|json] [--source S] [--tag k=v ...]",
+	help: `Reads measurements from standard input, one per line, and sends them in batches
 through a queue: when --batch are waiting, every --interval, and at the end of the
 input or on SIGINT/SIGTERM. A malformed line is reported with its line number and
 skipped; the rest still goes through. Exits 1 if any line was rejected or any
@@ -40,8 +40,7 @@ Examples:
   echo "app.requests 42" | librato pipe
   printf 'cpu 0.5 host=a\ncpu 0.7 host=b\n' | librato pipe --tag env=prod
   my-exporter --json | librato pipe --format json`,
-		new: func() command { return &pipeCmd{format: newChoice("lines", "lines", "json")} },
-	})
+	new: func() command { return &pipeCmd{format: newChoice("lines", "lines", "json")} },
 }
 
 type pipeCmd struct {

@@ -14,12 +14,12 @@ import (
 	"github.com/go-librato/librato/libratotest"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "serve",
-		summary: "run a local Librato-compatible fake API for development",
-		usage:   "serve [--addr 127.0.0.1:8080] [--user U --token T] [--data FILE] [--max-series N] [fault flags]",
-		help: `Runs the libratotest fake of the Librato API as a local sandbox: point any client (this
+// serveCommand is the serve command (listed in the command table in cli.go).
+var serveCommand = &commandInfo{
+	name:    "serve",
+	summary: "run a local Librato-compatible fake API for development",
+	usage:   "serve [--addr 127.0.0.1:8080] [--user U --token T] [--data FILE] [--max-series N] [fault flags]",
+	help: `Runs the libratotest fake of the Librato API as a local sandbox: point any client (this
 command, the Go library, python-librato, curl) at it. It logs one line per request to
 stderr and stops cleanly on SIGINT or SIGTERM.
 
@@ -49,8 +49,7 @@ Examples:
   LIBRATO_URL=http://127.0.0.1:8080 LIBRATO_USER=test@example.com \
     LIBRATO_TOKEN=libratotest-token librato list
 ` + serveFaultsExamples,
-		new: func() command { return &serveCmd{} },
-	})
+	new: func() command { return &serveCmd{} },
 }
 
 type serveCmd struct {

@@ -11,12 +11,12 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "submit",
-		summary: "send one measurement",
-		usage:   "submit NAME VALUE [--counter] [--source S] [--tag k=v ...] [--time T]",
-		help: `Sends one measurement. With --tag (or on AppOptics) it goes to the tagged API,
+// submitCommand is the submit command (listed in the command table in cli.go).
+var submitCommand = &commandInfo{
+	name:    "submit",
+	summary: "send one measurement",
+	usage:   "submit NAME VALUE [--counter] [--source S] [--tag k=v ...] [--time T]",
+	help: `Sends one measurement. With --tag (or on AppOptics) it goes to the tagged API,
 otherwise to the legacy source-based API, as a gauge unless --counter is given.
 
 Examples:
@@ -24,8 +24,7 @@ Examples:
   librato submit disk.free 12.5 --source web1
   librato submit api.latency 87 --tag region=eu --tag host=web1 --time "5 minutes ago"
   librato submit jobs.done 1200 --counter`,
-		new: func() command { return &submitCmd{} },
-	})
+	new: func() command { return &submitCmd{} },
 }
 
 type submitCmd struct {

@@ -10,17 +10,16 @@ import (
 	"github.com/go-librato/librato"
 )
 
-func init() {
-	register(&commandInfo{
-		name:    "version",
-		summary: "print the version of the command and library",
-		usage:   "version",
-		help: `Prints the library version, the Go version and the platform.
+// versionCommand is the version command (listed in the command table in cli.go).
+var versionCommand = &commandInfo{
+	name:    "version",
+	summary: "print the version of the command and library",
+	usage:   "version",
+	help: `Prints the library version, the Go version and the platform.
 
 Example:
   librato version`,
-		new: func() command { return &versionCmd{} },
-	})
+	new: func() command { return &versionCmd{} },
 }
 
 type versionCmd struct{}
