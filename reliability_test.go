@@ -61,7 +61,7 @@ type faultEnv struct {
 
 func newFaultEnv(t *testing.T, opts ...libratotest.Option) *faultEnv {
 	t.Helper()
-	e := &faultEnv{t: t, fake: libratotest.NewHandler(opts...), accepted: map[int]int{}, hung: make(chan struct{})}
+	e := &faultEnv{t: t, fake: libratotest.NewUnstartedServer(opts...), accepted: map[int]int{}, hung: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	e.addr = ln.Addr().String()

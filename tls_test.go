@@ -96,7 +96,7 @@ func mtlsServer(t *testing.T, serverCA, clientCA *testCA) *httptest.Server {
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
 	pool.AddCert(clientCA.cert)
-	ts := httptest.NewUnstartedServer(libratotest.NewHandler())
+	ts := httptest.NewUnstartedServer(libratotest.NewUnstartedServer())
 	ts.TLS = &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,

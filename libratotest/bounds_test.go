@@ -84,7 +84,7 @@ func post(t *testing.T, url string, size int64, auth func(*http.Request)) int {
 // the limit is refused at once, and the bodies held at once across concurrent requests stay
 // within MaxBodyBytesInFlight.
 func TestBodiesAreBounded(t *testing.T) {
-	srv := libratotest.NewHandler(libratotest.WithRequestLog(0))
+	srv := libratotest.NewUnstartedServer(libratotest.WithRequestLog(0))
 	meter := &bodyMeter{h: srv}
 	ts := httptest.NewServer(meter)
 	defer ts.Close()

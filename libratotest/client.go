@@ -1,22 +1,66 @@
 package libratotest
 
 import (
-	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 
 	"github.com/go-librato/librato"
 )
 
+// inProcessURL is the base URL of a client that reaches an unstarted server in
+// process. The .invalid domain cannot resolve, so nothing leaves the process.
+const inProcessURL = "http://libratotest.invalid"
+
 // Client returns a client connected to the server with its credentials
-// (librato.Connect, or librato.ConnectAppOptics in AppOptics mode) and base
-// URL srv.URL + "/v1/". opts come after the base URL, so they may override
-// it. For a NewHandler server, set URL first.
+// (librato.Connect, or librato.ConnectAppOptics in AppOptics mode). A started
+// server is reached at URL + "/v1/"; an unstarted one in process, through
+// Transport, with no socket (what testing/synctest needs). opts come after the
+// server's own options, so they may override them.
 func (s *Server) Client(opts ...librato.Option) (*librato.Client, error) {
-	if s.URL == "" {
-		return nil, errors.New("libratotest: server has no URL; use NewServer or set URL to the listener's base URL")
+	var all []librato.Option
+	if s.URL != "" {
+		all = append(all, librato.WithBaseURL(s.URL+"/v1/"))
+	} else {
+		all = append(all, librato.WithBaseURL(inProcessURL+"/v1/"),
+			librato.WithHTTPClient(&http.Client{Transport: s.Transport()}))
 	}
-	all := append([]librato.Option{librato.WithBaseURL(s.URL + "/v1/")}, opts...)
+	all = append(all, opts...)
 	if s.appOptics {
 		return librato.ConnectAppOptics(s.token, all...)
 	}
 	return librato.Connect(s.user, s.token, all...)
+}
+
+// Transport returns an http.RoundTripper that serves every request with this
+// server's handler, in process: no listener, no socket. The request's host is
+// not looked at.
+func (s *Server) Transport() http.RoundTripper { return handlerTransport{s} }
+
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		defer r.Body.Close()
+	}
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	req := r.Clone(r.Context())
+	req.RequestURI = r.URL.RequestURI()
+	req.RemoteAddr = "127.0.0.1:1"
+	if req.Body == nil {
+		req.Body = http.NoBody
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	resp := rec.Result()
+	resp.Request = r
+	if resp.Body == nil {
+		resp.Body = io.NopCloser(http.NoBody)
+	}
+	return resp, nil
 }

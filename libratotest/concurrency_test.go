@@ -81,7 +81,7 @@ func TestConcurrentUse(t *testing.T) {
 // BenchmarkPostTagged measures the fake's handling of a 300-measurement
 // tagged POST (decode, validate, store), without the network.
 func BenchmarkPostTagged(b *testing.B) {
-	srv := libratotest.NewHandler(libratotest.WithRequestLog(0))
+	srv := libratotest.NewUnstartedServer(libratotest.WithRequestLog(0))
 	var ms []string
 	ts := time.Now().Unix()
 	for i := range 300 {

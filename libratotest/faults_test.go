@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-librato/librato"
 	"github.com/go-librato/librato/libratotest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -146,17 +147,37 @@ func TestRequestLogLimit(t *testing.T) {
 	assert.Equal(t, "1", reqs[1].Query.Get("x"))
 }
 
-func TestNewHandler(t *testing.T) {
-	h := libratotest.NewHandler()
+func TestNewUnstartedServer(t *testing.T) {
+	h := libratotest.NewUnstartedServer()
 	assert.Empty(t, h.URL)
-	_, err := h.Client()
-	assert.Error(t, err, "no URL yet")
+	// Unstarted, a client reaches it in process: no socket.
+	c, err := h.Client()
+	require.NoError(t, err)
+	require.NoError(t, c.Submit(t.Context(), librato.Measurement{Name: "in.process", Value: 7, Source: "s"}))
+	require.Len(t, h.Measurements("in.process"), 1)
+	_, err = c.Metrics.Get(t.Context(), "no.such", nil)
+	assert.ErrorIs(t, err, librato.ErrNotFound, "answers come back as from the wire")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	assert.ErrorIs(t, c.Submit(ctx, librato.Measurement{Name: "in.process", Value: 8}), context.Canceled)
+
 	h.URL = newHTTPTest(t, h) // stands in for the caller's own listener
 	resp, _ := call(t, h, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Len(t, h.Measurements("login-delay"), 1)
 	h.Close() // a no-op without a listener, safe twice
 	h.Close()
+}
+
+func TestStartListensOnLoopback(t *testing.T) {
+	srv := libratotest.NewUnstartedServer()
+	srv.Start()
+	defer srv.Close()
+	assert.True(t, strings.HasPrefix(srv.URL, "http://127.0.0.1:"), srv.URL)
+	c, err := srv.Client()
+	require.NoError(t, err)
+	require.NoError(t, c.Ping(t.Context()))
+	assert.Panics(t, srv.Start, "a second Start")
 }
 
 func TestAddFaultOneShotMatchesMethodAndPath(t *testing.T) {

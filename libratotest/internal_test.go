@@ -67,7 +67,7 @@ func TestFlexNumbers(t *testing.T) {
 // and Reset.
 func TestAreaState(t *testing.T) {
 	newSrv := func(store *[]string) *Server {
-		s := NewHandler()
+		s := NewUnstartedServer()
 		s.addState("things",
 			func() (json.RawMessage, error) { return json.Marshal(*store) },
 			func(b json.RawMessage) error { return json.Unmarshal(b, store) },

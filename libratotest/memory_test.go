@@ -51,7 +51,7 @@ func TestMemoryPerSeries(t *testing.T) {
 	}
 	const n = 100_000
 	before := liveHeap()
-	srv := libratotest.NewHandler(libratotest.WithRequestLog(0))
+	srv := libratotest.NewUnstartedServer(libratotest.WithRequestLog(0))
 	storeSeries(t, srv, n)
 	after := liveHeap()
 	perSeries := float64(after-before) / n
@@ -64,7 +64,7 @@ func TestMemoryPerSeries(t *testing.T) {
 // BenchmarkReadOneSeriesOfMany reads one tagged series by tag out of 100,000: the cost of
 // matching every series' tags.
 func BenchmarkReadOneSeriesOfMany(b *testing.B) {
-	srv := libratotest.NewHandler(libratotest.WithRequestLog(0))
+	srv := libratotest.NewUnstartedServer(libratotest.WithRequestLog(0))
 	storeSeries(b, srv, 100_000)
 	user, token := srv.Credentials()
 	b.ResetTimer()

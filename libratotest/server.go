@@ -144,8 +144,9 @@ func WithRequestLog(n int) Option {
 // Server is a fake Librato API. It is an http.Handler; NewServer also starts
 // it on a loopback listener. All methods are safe for concurrent use.
 type Server struct {
-	// URL is the base URL of the listener started by NewServer, without the
-	// /v1 path (e.g. "http://127.0.0.1:41234"). It is empty for NewHandler.
+	// URL is the base URL of the listener started by NewServer or Start,
+	// without the /v1 path (e.g. "http://127.0.0.1:41234"). It is empty until
+	// the server is started.
 	URL string
 
 	ts        *httptest.Server
@@ -189,17 +190,17 @@ type Server struct {
 // NewServer starts a fake Librato API on a loopback listener. Close it when
 // done.
 func NewServer(opts ...Option) *Server {
-	s := NewHandler(opts...)
-	s.ts = httptest.NewServer(s)
-	s.URL = s.ts.URL
+	s := NewUnstartedServer(opts...)
+	s.Start()
 	return s
 }
 
-// NewHandler returns a fake Librato API that is not listening anywhere: serve
-// it on your own listener (the CLI's `librato serve` does), e.g.
-// http.ListenAndServe(addr, libratotest.NewHandler()). Its URL is empty and
-// Client needs a URL, so set srv.URL to the listener's base URL first.
-func NewHandler(opts ...Option) *Server {
+// NewUnstartedServer returns a fake Librato API that is not listening anywhere,
+// as httptest.NewUnstartedServer does: call Start to listen on loopback, serve
+// it on a listener of your own (it is an http.Handler; `librato serve` does
+// that), or use it with no socket at all: Client and Transport reach it in
+// process.
+func NewUnstartedServer(opts ...Option) *Server {
 	s := &Server{
 		user:     DefaultUser,
 		token:    DefaultToken,
@@ -224,9 +225,19 @@ func NewHandler(opts ...Option) *Server {
 	return s
 }
 
-// Close shuts down the listener started by NewServer and blocks until every
-// request has finished. It is safe to call more than once and is a no-op for
-// NewHandler servers.
+// Start starts the server on a loopback listener and sets URL. It panics if
+// the server was started already, as httptest's Start does.
+func (s *Server) Start() {
+	if s.ts != nil {
+		panic("libratotest: Server already started")
+	}
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL
+}
+
+// Close shuts down the listener started by NewServer or Start and blocks until
+// every request has finished. It is safe to call more than once and is a no-op
+// for a server that was never started.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		if s.ts != nil {

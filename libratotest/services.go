@@ -22,7 +22,7 @@ type serviceWire struct {
 }
 
 // registerServices adds the services routes. The alerts area is registered
-// first (see NewHandler) and is given the store to look services up in.
+// first (see NewUnstartedServer) and is given the store to look services up in.
 func (a *spacesArea) registerServices(mux *http.ServeMux) {
 	if al := a.s.alerts(); al != nil {
 		al.services = a.st

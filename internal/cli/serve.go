@@ -137,7 +137,7 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 		defer store.close()
 		opts = append(opts, libratotest.WithJournal(store.record))
 	}
-	srv := libratotest.NewHandler(opts...)
+	srv := libratotest.NewUnstartedServer(opts...)
 	srv.URL = "http://" + ln.Addr().String()
 	logger := log.New(env.Stderr, "", 0) // a log.Logger serializes concurrent writes
 	if store != nil {
