@@ -42,6 +42,9 @@ type MeasurementsOptions struct {
 	// SummaryFunction picks which summary of each point the API returns: sum, min, max, count,
 	// mean, derivative, stddev or all ("all" cannot be combined with GroupBy).
 	SummaryFunction string
+	// Cursor reads the page it names: a Page's Next, the API's link to the next page. That link
+	// carries the whole query, so with a Cursor the other fields are not used.
+	Cursor string
 }
 
 var (
@@ -113,23 +116,13 @@ func (o *MeasurementsOptions) values() (url.Values, error) {
 	return q, nil
 }
 
-// TaggedSeries is one series of a tagged read: a tag set (or, with GroupBy, the grouped tags) and
-// its points, oldest first.
+// TaggedSeries is one series of a tagged read: a tag set (or, with GroupBy, the grouped tags),
+// its points, oldest first, and their spacing.
 type TaggedSeries struct {
 	Tags   map[string]string `json:"tags"`
 	Points []Point           `json:"measurements"`
-}
-
-// MeasurementsPage is one page of a tagged read.
-type MeasurementsPage struct {
-	Name       string
-	Resolution int // seconds
-	Series     []TaggedSeries
-	// Attributes are the metric's attributes, when the API includes them.
-	Attributes *MetricAttributes
-	// Next is the address of the next page (the API's links[rel=next].href), "" on the last page.
-	// NextMeasurements fetches it.
-	Next string
+	// Resolution is the spacing of the points in seconds, as the API answered the read.
+	Resolution int `json:"-"`
 }
 
 // measurementsWire is the API's answer to a tagged read.
@@ -137,15 +130,17 @@ type measurementsWire struct {
 	Name       string            `json:"name"`
 	Resolution float64           `json:"resolution"`
 	Series     []TaggedSeries    `json:"series"`
-	Attributes *MetricAttributes `json:"attributes"`
 	Links      []struct {
 		Rel  string `json:"rel"`
 		Href string `json:"href"`
 	} `json:"links"`
 }
 
-func (w *measurementsWire) page() *MeasurementsPage {
-	p := &MeasurementsPage{Name: w.Name, Resolution: int(w.Resolution), Series: w.Series, Attributes: w.Attributes}
+func (w *measurementsWire) page() *Page[TaggedSeries] {
+	p := &Page[TaggedSeries]{Items: w.Series}
+	for i := range p.Items {
+		p.Items[i].Resolution = int(w.Resolution)
+	}
 	for _, l := range w.Links {
 		if l.Rel == "next" && l.Href != "" {
 			p.Next = l.Href
@@ -155,31 +150,25 @@ func (w *measurementsWire) page() *MeasurementsPage {
 	return p
 }
 
-// List reads the first page of a metric's tagged series (GET /v1/measurements/:name).
-// NextMeasurements reads the following pages; AllSeries iterates over all of them.
-func (svc *MeasurementsService) List(ctx context.Context, name string, opts *MeasurementsOptions) (*MeasurementsPage, error) {
+// List reads one page of a metric's tagged series (GET /v1/measurements/:name); Found is not set
+// (the API does not count series). With opts.Cursor set to a Page's Next it reads that page,
+// following the API's link through this client: the link must lie below the client's base URL, so
+// the client's credentials are never sent to another host. All iterates over every page.
+func (svc *MeasurementsService) List(ctx context.Context, name string, opts *MeasurementsOptions) (*Page[TaggedSeries], error) {
 	c := svc.client
-	w, err := getByName[measurementsWire](ctx, c, "GetMeasurements", "measurements", name, opts)
+	if opts != nil && opts.Cursor != "" {
+		path, q, err := c.relativeLink(opts.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		var w measurementsWire
+		if _, err := c.do(ctx, http.MethodGet, path, q, nil, &w); err != nil {
+			return nil, err
+		}
+		return w.page(), nil
+	}
+	w, err := getByName[measurementsWire](ctx, c, "Measurements.List", "measurements", name, opts)
 	if err != nil {
-		return nil, err
-	}
-	return w.page(), nil
-}
-
-// Next reads the page after p, following p.Next through this client; it returns nil, nil
-// when p is the last page. The link must lie below the client's base URL: the client's credentials
-// are never sent to another host.
-func (svc *MeasurementsService) Next(ctx context.Context, p *MeasurementsPage) (*MeasurementsPage, error) {
-	c := svc.client
-	if p == nil || p.Next == "" {
-		return nil, nil
-	}
-	path, q, err := c.relativeLink(p.Next)
-	if err != nil {
-		return nil, err
-	}
-	var w measurementsWire
-	if _, err := c.do(ctx, http.MethodGet, path, q, nil, &w); err != nil {
 		return nil, err
 	}
 	return w.page(), nil
@@ -187,20 +176,23 @@ func (svc *MeasurementsService) Next(ctx context.Context, p *MeasurementsPage) (
 
 // All iterates over the series of a tagged read, page after page, following the API's next
 // links. Depending on how the API splits a read (by series or by time), one tag set can come again on
-// a later page with its later points; CollectSeries joins them. It stops after the first error and
-// never modifies opts.
-func (svc *MeasurementsService) All(ctx context.Context, name string, opts *MeasurementsOptions) iter.Seq2[TaggedSeries, error] {
-	c := svc.client
-	return func(yield func(TaggedSeries, error) bool) {
-		p, err := c.Measurements.List(ctx, name, opts) // later pages come from the links, not from opts
+// a later page with its later points; Get joins them. It stops after the first error and never
+// modifies opts.
+func (svc *MeasurementsService) All(ctx context.Context, name string, opts *MeasurementsOptions) iter.Seq2[*TaggedSeries, error] {
+	return func(yield func(*TaggedSeries, error) bool) {
+		var o MeasurementsOptions
+		if opts != nil {
+			o = *opts
+		}
 		seen := map[string]bool{}
 		for {
+			p, err := svc.List(ctx, name, &o)
 			if err != nil {
-				yield(TaggedSeries{}, err)
+				yield(nil, err)
 				return
 			}
-			for _, s := range p.Series {
-				if !yield(s, nil) {
+			for i := range p.Items {
+				if !yield(&p.Items[i], nil) {
 					return
 				}
 			}
@@ -208,23 +200,22 @@ func (svc *MeasurementsService) All(ctx context.Context, name string, opts *Meas
 				return
 			}
 			if seen[p.Next] {
-				yield(TaggedSeries{}, fmt.Errorf("librato: AllSeries %s: the API repeated a next-page link; stopping", name))
+				yield(nil, fmt.Errorf("librato: Measurements.All %s: the API repeated a next-page link; stopping", name))
 				return
 			}
 			seen[p.Next] = true
-			p, err = c.Measurements.Next(ctx, p)
+			o.Cursor = p.Next
 		}
 	}
 }
 
-// Get reads every page of a tagged read and joins the pieces of each tag set, in the order
-// the tag sets first appear. It holds the whole result in memory; AllSeries streams it.
+// Get reads every page of a tagged read and joins the pieces of each tag set, in the order the tag
+// sets first appear. It holds the whole result in memory; All streams it.
 func (svc *MeasurementsService) Get(ctx context.Context, name string, opts *MeasurementsOptions) ([]TaggedSeries, error) {
-	c := svc.client
 	var out []TaggedSeries
 	index := map[string]int{}
 	var key strings.Builder
-	for s, err := range c.Measurements.All(ctx, name, opts) {
+	for s, err := range svc.All(ctx, name, opts) {
 		if err != nil {
 			return nil, err
 		}
@@ -240,7 +231,7 @@ func (svc *MeasurementsService) Get(ctx context.Context, name string, opts *Meas
 			continue
 		}
 		index[key.String()] = len(out)
-		out = append(out, TaggedSeries{Tags: s.Tags, Points: slices.Clone(s.Points)})
+		out = append(out, TaggedSeries{Tags: s.Tags, Points: slices.Clone(s.Points), Resolution: s.Resolution})
 	}
 	return out, nil
 }

@@ -17,7 +17,7 @@ func TestGetMeasurementsTV10Query(t *testing.T) {
 	p, err := w.c.Measurements.List(mtCtx, "cpu", &MeasurementsOptions{Duration: time.Minute, Tags: map[string]string{"host": "h1"}})
 	require.NoError(t, err)
 	assert.Equal(t, "duration=60&resolution=1&tags%5Bhost%5D=h1", w.only().Query, "python-librato get_tagged, byte for byte")
-	assert.Empty(t, p.Series)
+	assert.Empty(t, p.Items)
 	assert.Empty(t, p.Next)
 }
 
@@ -31,15 +31,13 @@ func TestGetMeasurementsTV13(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, url.Values{"resolution": {"60"}, "duration": {"86400"}, "tags[region]": {"us-*"}, "tags[name]": {"prod"}}, q)
 
-	assert.Equal(t, "AWS.EC2.DiskWriteBytes", p.Name)
-	assert.Equal(t, 60, p.Resolution)
 	assert.Empty(t, p.Next)
 	at := func(s int64, v float64) Point { return Point{Time: time.Unix(s, 0).UTC(), Value: v} }
 	assert.Equal(t, []TaggedSeries{
 		{Tags: map[string]string{"name": "prod", "region": "us-east"},
-			Points: []Point{at(1476218700, 753), at(1476219840, 25), at(1476219900, 758)}},
-		{Tags: map[string]string{"name": "prod", "region": "us-west"}, Points: []Point{at(1476218700, 496)}},
-	}, p.Series)
+			Points: []Point{at(1476218700, 753), at(1476219840, 25), at(1476219900, 758)}, Resolution: 60},
+		{Tags: map[string]string{"name": "prod", "region": "us-west"}, Points: []Point{at(1476218700, 496)}, Resolution: 60},
+	}, p.Items)
 }
 
 func TestMeasurementsQueryEncoding(t *testing.T) {
@@ -126,20 +124,19 @@ func TestAllSeriesFollowsNextLinkTV13(t *testing.T) {
 		"AllSeries must not modify opts")
 }
 
-func TestNextMeasurements(t *testing.T) {
+func TestMeasurementsCursor(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodGet, "/v1/measurements/foo", 200, "measurements_next_tv13.json")
 	w.expect(http.MethodGet, "/v1/measurements/foo", 200, "measurements_last_tv13.json")
 	p, err := w.c.Measurements.List(mtCtx, "foo", &MeasurementsOptions{Duration: time.Hour})
 	require.NoError(t, err)
 	assert.Equal(t, "https://metrics-api.librato.com/v1/measurements/foo?start_time=1234&resolution=3", p.Next)
-	p, err = w.c.Measurements.Next(mtCtx, p)
+	p, err = w.c.Measurements.List(mtCtx, "foo", &MeasurementsOptions{Cursor: p.Next})
 	require.NoError(t, err)
 	require.NotNil(t, p)
-	assert.Empty(t, p.Next)
-	p, err = w.c.Measurements.Next(mtCtx, p)
-	assert.NoError(t, err)
-	assert.Nil(t, p, "no page after the last")
+	assert.Empty(t, p.Next, "the last page")
+	_, err = w.c.Measurements.List(mtCtx, "foo", &MeasurementsOptions{Cursor: "https://evil.example.com/v1/measurements/foo"})
+	assert.ErrorContains(t, err, "not below the client's base URL")
 }
 
 func TestAllSeriesRefusesForeignAndRepeatedLinks(t *testing.T) {

@@ -138,9 +138,12 @@ func TestTaggedReadsAgainstFake(t *testing.T) {
 	opts := &librato.MeasurementsOptions{StartTime: t0, Resolution: 60}
 	first, err := c.Measurements.List(ctx, "cpu", opts)
 	require.NoError(t, err)
-	assert.Len(t, first.Series, 2)
+	require.Len(t, first.Items, 2)
 	assert.NotEmpty(t, first.Next)
-	assert.Equal(t, 60, first.Resolution)
+	assert.Equal(t, 60, first.Items[0].Resolution)
+	second, err := c.Measurements.List(ctx, "cpu", &librato.MeasurementsOptions{Cursor: first.Next})
+	require.NoError(t, err)
+	assert.Len(t, second.Items, 2, "the cursor reads the next page")
 
 	var hosts []string
 	for s, err := range c.Measurements.All(ctx, "cpu", opts) {
@@ -160,14 +163,14 @@ func TestTaggedReadsAgainstFake(t *testing.T) {
 	one, err := c.Measurements.List(ctx, "cpu", &librato.MeasurementsOptions{StartTime: t0, Resolution: 60,
 		Tags: map[string]string{"host": "h3"}})
 	require.NoError(t, err)
-	require.Len(t, one.Series, 1)
-	assert.Equal(t, "h3", one.Series[0].Tags["host"])
+	require.Len(t, one.Items, 1)
+	assert.Equal(t, "h3", one.Items[0].Tags["host"])
 
 	grouped, err := c.Measurements.List(ctx, "cpu", &librato.MeasurementsOptions{StartTime: t0, Resolution: 60,
 		GroupBy: "region", GroupByFunction: "sum"})
 	require.NoError(t, err)
-	require.Len(t, grouped.Series, 1)
-	assert.Equal(t, 5.0, grouped.Series[0].Points[0].Value)
+	require.Len(t, grouped.Items, 1)
+	assert.Equal(t, 5.0, grouped.Items[0].Points[0].Value)
 }
 
 func TestUpdateDeleteAgainstFake(t *testing.T) {

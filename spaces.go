@@ -166,14 +166,15 @@ func (svc *SpacesService) Delete(ctx context.Context, id int64) error {
 	return err
 }
 
-// ListCharts returns every chart of a space (the API answers with one bare array, not pages).
-func (svc *SpacesService) ListCharts(ctx context.Context, spaceID int64) ([]Chart, error) {
+// ListCharts returns the charts of a space (GET /v1/spaces/:id/charts). The API answers with one
+// bare array, so the page holds them all: Found is their number and Next is empty.
+func (svc *SpacesService) ListCharts(ctx context.Context, spaceID int64) (*Page[Chart], error) {
 	c := svc.client
 	var charts []Chart
 	if _, err := c.do(ctx, http.MethodGet, spacePath(spaceID, "charts"), nil, nil, &charts); err != nil {
 		return nil, err
 	}
-	return charts, nil
+	return &Page[Chart]{Items: charts, Found: len(charts)}, nil
 }
 
 // GetChart fetches one chart of a space.

@@ -148,9 +148,12 @@ func TestSpacesChartsServicesAgainstFake(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "line", ch2.Type, "the fake, like the API, defaults the type")
 
-	charts, err := c.Spaces.ListCharts(ctx, web)
+	page, err := c.Spaces.ListCharts(ctx, web)
 	require.NoError(t, err)
+	charts := page.Items
 	require.Len(t, charts, 2)
+	assert.Equal(t, 2, page.Found)
+	assert.Empty(t, page.Next)
 	assert.Equal(t, cpuChart.Thresholds, charts[0].Thresholds)
 	assert.Equal(t, cpuChart.Streams, charts[0].Streams)
 
