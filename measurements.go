@@ -127,9 +127,9 @@ type TaggedSeries struct {
 
 // measurementsWire is the API's answer to a tagged read.
 type measurementsWire struct {
-	Name       string            `json:"name"`
-	Resolution float64           `json:"resolution"`
-	Series     []TaggedSeries    `json:"series"`
+	Name       string         `json:"name"`
+	Resolution float64        `json:"resolution"`
+	Series     []TaggedSeries `json:"series"`
 	Links      []struct {
 		Rel  string `json:"rel"`
 		Href string `json:"href"`
