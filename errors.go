@@ -400,7 +400,7 @@ func (e *AnnotateError) Unwrap() error { return e.Err }
 
 // JobError is the error of a job that failed or was canceled.
 type JobError struct {
-	ID      int64
+	ID      ID
 	State   string
 	Message string // the job's errors, readable
 }

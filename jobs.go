@@ -24,7 +24,7 @@ const (
 
 // Job is a long-running server task, named by a 202 answer's Location header.
 type Job struct {
-	ID       int64           `json:"id"`
+	ID       ID              `json:"id"`
 	State    string          `json:"state"`
 	Progress float64         `json:"progress,omitempty"`
 	Output   json.RawMessage `json:"output,omitempty"`
@@ -37,14 +37,14 @@ func (j *Job) Done() bool {
 }
 
 // Get fetches a job's state.
-func (svc *JobsService) Get(ctx context.Context, id int64) (*Job, error) {
+func (svc *JobsService) Get(ctx context.Context, id ID) (*Job, error) {
 	c := svc.client
-	return fetch[Job](ctx, c, http.MethodGet, escapePath("jobs", strconv.FormatInt(id, 10)), nil, nil)
+	return fetch[Job](ctx, c, http.MethodGet, escapePath("jobs", strconv.FormatInt(int64(id), 10)), nil, nil)
 }
 
 // Wait polls a job until it stops or ctx ends. It returns the final job, and a *JobError when the
 // job failed or was canceled. Polls start at 250ms and back off to 5s.
-func (svc *JobsService) Wait(ctx context.Context, id int64) (*Job, error) {
+func (svc *JobsService) Wait(ctx context.Context, id ID) (*Job, error) {
 	c := svc.client
 	wait := 250 * time.Millisecond
 	for {
@@ -84,7 +84,7 @@ func (c *Client) waitAccepted(ctx context.Context, resp *response) error {
 	if err != nil {
 		return fmt.Errorf("librato: unreadable job location %q", loc)
 	}
-	_, err = c.Jobs.Wait(ctx, id)
+	_, err = c.Jobs.Wait(ctx, ID(id))
 	return err
 }
 

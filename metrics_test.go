@@ -340,7 +340,7 @@ func TestDeletePatternFailedJob(t *testing.T) {
 	err := w.c.Metrics.DeletePattern(mtCtx, "foo*")
 	var jobErr *JobError
 	require.ErrorAs(t, err, &jobErr)
-	assert.Equal(t, int64(123456), jobErr.ID)
+	assert.Equal(t, ID(123456), jobErr.ID)
 	assert.Equal(t, JobFailed, jobErr.State)
 	assert.Equal(t, "name: is invalid", jobErr.Message)
 }

@@ -14,7 +14,7 @@ type SpacesService service
 
 // Space is a dashboard: a named set of charts.
 type Space struct {
-	ID   int64  `json:"id,omitempty"`
+	ID   ID     `json:"id,omitempty"`
 	Name string `json:"name"`
 	// Charts lists the space's charts as GetSpace returns them: IDs only. Use Charts to fetch them whole.
 	Charts []Chart `json:"charts,omitempty"`
@@ -29,14 +29,14 @@ const (
 
 // Chart is one chart of a space.
 type Chart struct {
-	ID           int64       `json:"id,omitempty"`
+	ID           ID          `json:"id,omitempty"`
 	Name         string      `json:"name,omitempty"`
 	Type         string      `json:"type,omitempty"` // ChartLine (default), ChartStacked or ChartBigNumber
 	Streams      []Stream    `json:"streams,omitempty"`
 	Min          *float64    `json:"min,omitempty"`
 	Max          *float64    `json:"max,omitempty"`
 	Label        string      `json:"label,omitempty"`
-	RelatedSpace int64       `json:"related_space,omitempty"`
+	RelatedSpace ID          `json:"related_space,omitempty"`
 	Thresholds   []Threshold `json:"thresholds,omitempty"` // big numbers: when to turn red or yellow
 	UseLogYAxis  bool        `json:"use_log_yaxis,omitempty"`
 	UseLastValue bool        `json:"use_last_value,omitempty"`
@@ -118,8 +118,8 @@ func (ch *Chart) Validate() error {
 	return nil
 }
 
-func spacePath(id int64, rest ...string) string {
-	return escapePath(append([]string{"spaces", strconv.FormatInt(id, 10)}, rest...)...)
+func spacePath(id ID, rest ...string) string {
+	return escapePath(append([]string{"spaces", strconv.FormatInt(int64(id), 10)}, rest...)...)
 }
 
 // List returns one page of spaces (orderby: name).
@@ -135,7 +135,7 @@ func (svc *SpacesService) All(ctx context.Context, opts *ListOptions) iter.Seq2[
 }
 
 // Get fetches a space with the IDs of its charts.
-func (svc *SpacesService) Get(ctx context.Context, id int64) (*Space, error) {
+func (svc *SpacesService) Get(ctx context.Context, id ID) (*Space, error) {
 	c := svc.client
 	return fetch[Space](ctx, c, http.MethodGet, spacePath(id), nil, nil)
 }
@@ -150,7 +150,7 @@ func (svc *SpacesService) Create(ctx context.Context, name string) (*Space, erro
 }
 
 // Update changes a space's name.
-func (svc *SpacesService) Update(ctx context.Context, id int64, name string) error {
+func (svc *SpacesService) Update(ctx context.Context, id ID, name string) error {
 	c := svc.client
 	if name == "" {
 		return errors.New("librato: RenameSpace: empty name")
@@ -160,7 +160,7 @@ func (svc *SpacesService) Update(ctx context.Context, id int64, name string) err
 }
 
 // Delete deletes a space and its charts.
-func (svc *SpacesService) Delete(ctx context.Context, id int64) error {
+func (svc *SpacesService) Delete(ctx context.Context, id ID) error {
 	c := svc.client
 	_, err := c.do(ctx, http.MethodDelete, spacePath(id), nil, nil, nil)
 	return err
@@ -168,7 +168,7 @@ func (svc *SpacesService) Delete(ctx context.Context, id int64) error {
 
 // ListCharts returns the charts of a space (GET /v1/spaces/:id/charts). The API answers with one
 // bare array, so the page holds them all: Found is their number and Next is empty.
-func (svc *SpacesService) ListCharts(ctx context.Context, spaceID int64) (*Page[Chart], error) {
+func (svc *SpacesService) ListCharts(ctx context.Context, spaceID ID) (*Page[Chart], error) {
 	c := svc.client
 	var charts []Chart
 	if _, err := c.do(ctx, http.MethodGet, spacePath(spaceID, "charts"), nil, nil, &charts); err != nil {
@@ -178,13 +178,13 @@ func (svc *SpacesService) ListCharts(ctx context.Context, spaceID int64) (*Page[
 }
 
 // GetChart fetches one chart of a space.
-func (svc *SpacesService) GetChart(ctx context.Context, spaceID, chartID int64) (*Chart, error) {
+func (svc *SpacesService) GetChart(ctx context.Context, spaceID, chartID ID) (*Chart, error) {
 	c := svc.client
-	return fetch[Chart](ctx, c, http.MethodGet, spacePath(spaceID, "charts", strconv.FormatInt(chartID, 10)), nil, nil)
+	return fetch[Chart](ctx, c, http.MethodGet, spacePath(spaceID, "charts", strconv.FormatInt(int64(chartID), 10)), nil, nil)
 }
 
 // CreateChart validates ch and adds it to a space; it returns the chart as stored, with its ID.
-func (svc *SpacesService) CreateChart(ctx context.Context, spaceID int64, ch Chart) (*Chart, error) {
+func (svc *SpacesService) CreateChart(ctx context.Context, spaceID ID, ch Chart) (*Chart, error) {
 	c := svc.client
 	if err := ch.Validate(); err != nil {
 		return nil, err
@@ -194,7 +194,7 @@ func (svc *SpacesService) CreateChart(ctx context.Context, spaceID int64, ch Cha
 }
 
 // UpdateChart validates ch and replaces the chart ch.ID of a space with it.
-func (svc *SpacesService) UpdateChart(ctx context.Context, spaceID int64, ch Chart) (*Chart, error) {
+func (svc *SpacesService) UpdateChart(ctx context.Context, spaceID ID, ch Chart) (*Chart, error) {
 	c := svc.client
 	if ch.ID == 0 {
 		return nil, errors.New("librato: UpdateChart: chart has no ID")
@@ -203,15 +203,15 @@ func (svc *SpacesService) UpdateChart(ctx context.Context, spaceID int64, ch Cha
 		return nil, err
 	}
 	out := ch
-	if _, err := c.do(ctx, http.MethodPut, spacePath(spaceID, "charts", strconv.FormatInt(ch.ID, 10)), nil, ch, &out); err != nil {
+	if _, err := c.do(ctx, http.MethodPut, spacePath(spaceID, "charts", strconv.FormatInt(int64(ch.ID), 10)), nil, ch, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
 // DeleteChart removes a chart from a space.
-func (svc *SpacesService) DeleteChart(ctx context.Context, spaceID, chartID int64) error {
+func (svc *SpacesService) DeleteChart(ctx context.Context, spaceID, chartID ID) error {
 	c := svc.client
-	_, err := c.do(ctx, http.MethodDelete, spacePath(spaceID, "charts", strconv.FormatInt(chartID, 10)), nil, nil, nil)
+	_, err := c.do(ctx, http.MethodDelete, spacePath(spaceID, "charts", strconv.FormatInt(int64(chartID), 10)), nil, nil, nil)
 	return err
 }

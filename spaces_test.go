@@ -54,11 +54,11 @@ func TestSpacesWire(t *testing.T) {
 	gock.New("https://metrics-api.librato.com").Get("/v1/spaces/129").Reply(200).BodyString(fixture(t, "spaces/get_space.json"))
 	sp, err = c.Spaces.Get(ctx, 129)
 	require.NoError(t, err)
-	var ids []int64
+	var ids []librato.ID
 	for _, ch := range sp.Charts {
 		ids = append(ids, ch.ID)
 	}
-	assert.Equal(t, []int64{915, 1321, 47842, 922}, ids)
+	assert.Equal(t, []librato.ID{915, 1321, 47842, 922}, ids)
 
 	// TV22: a big-number chart with thresholds, byte for byte the documented body.
 	gock.New("https://metrics-api.librato.com").Post("/v1/spaces/129/charts").MatchType("json").
@@ -66,7 +66,7 @@ func TestSpacesWire(t *testing.T) {
 		Reply(201).JSON(map[string]any{"id": 3, "name": "CPU Usage", "type": "bignumber"})
 	ch, err := c.Spaces.CreateChart(ctx, 129, cpuChart)
 	require.NoError(t, err)
-	assert.Equal(t, int64(3), ch.ID)
+	assert.Equal(t, librato.ID(3), ch.ID)
 
 	gock.New("https://metrics-api.librato.com").Get("/v1/spaces").MatchParam("name", "ops").
 		Reply(200).BodyString(fixture(t, "spaces/list_spaces.json"))
@@ -122,7 +122,7 @@ func TestSpacesChartsServicesAgainstFake(t *testing.T) {
 	_, c := fakeClient(t, []libratotest.Option{libratotest.WithPageSize(2)})
 	ctx := context.Background()
 
-	var created []int64
+	var created []librato.ID
 	for _, name := range []string{"web", "db", "api", "cache", "queue"} {
 		sp, err := c.Spaces.Create(ctx, name)
 		require.NoError(t, err)
