@@ -51,7 +51,7 @@ func (al *Alert) Save(ctx context.Context) error {
 	}
 	body := al.request()
 	if al.ID != 0 {
-		_, err := al.client.do(ctx, http.MethodPut, escapePath("alerts", strconv.Itoa(al.ID)), nil, body, nil)
+		_, err := al.client.do(ctx, http.MethodPut, escapePath("alerts", strconv.FormatInt(int64(al.ID), 10)), nil, body, nil)
 		if err == nil {
 			al.MD = body.MD
 		}
@@ -93,7 +93,7 @@ func (al *Alert) Save(ctx context.Context) error {
 }
 
 // lastPathID reads the numeric ID at the end of a Location header ("/v1/alerts/123"); 0 if none.
-func lastPathID(loc string) int {
+func lastPathID(loc string) ID {
 	if loc == "" {
 		return 0
 	}
@@ -104,12 +104,12 @@ func lastPathID(loc string) int {
 	if err != nil || n < 0 {
 		return 0
 	}
-	return n
+	return ID(n)
 }
 
-func checkAlertID(what string, id int) error {
+func checkAlertID(what string, id ID) error {
 	if id <= 0 {
-		return fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "alert ID", Value: strconv.Itoa(id), Reason: "must be positive"})
+		return fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "alert ID", Value: strconv.FormatInt(int64(id), 10), Reason: "must be positive"})
 	}
 	return nil
 }
@@ -155,13 +155,13 @@ func (svc *AlertsService) List(ctx context.Context, opts *AlertListOptions) (*Pa
 }
 
 // Get fetches the alert with the given ID. Change it and call Save to update it.
-func (svc *AlertsService) Get(ctx context.Context, id int) (*Alert, error) {
+func (svc *AlertsService) Get(ctx context.Context, id ID) (*Alert, error) {
 	c := svc.client
 	if err := checkAlertID("GetAlert", id); err != nil {
 		return nil, err
 	}
 	var w alertResponse
-	if _, err := c.do(ctx, http.MethodGet, escapePath("alerts", strconv.Itoa(id)), nil, nil, &w); err != nil {
+	if _, err := c.do(ctx, http.MethodGet, escapePath("alerts", strconv.FormatInt(int64(id), 10)), nil, nil, &w); err != nil {
 		return nil, err
 	}
 	return &Alert{AlertData: w.data(), client: c}, nil
@@ -186,12 +186,12 @@ func (svc *AlertsService) GetByName(ctx context.Context, name string) (*Alert, e
 }
 
 // Delete deletes the alert with the given ID.
-func (svc *AlertsService) Delete(ctx context.Context, id int) error {
+func (svc *AlertsService) Delete(ctx context.Context, id ID) error {
 	c := svc.client
 	if err := checkAlertID("DeleteAlert", id); err != nil {
 		return err
 	}
-	_, err := c.do(ctx, http.MethodDelete, escapePath("alerts", strconv.Itoa(id)), nil, nil, nil)
+	_, err := c.do(ctx, http.MethodDelete, escapePath("alerts", strconv.FormatInt(int64(id), 10)), nil, nil, nil)
 	return err
 }
 
@@ -205,7 +205,7 @@ const (
 )
 
 // Status reports whether the alert with the given ID is firing.
-func (svc *AlertsService) Status(ctx context.Context, id int) (AlertState, error) {
+func (svc *AlertsService) Status(ctx context.Context, id ID) (AlertState, error) {
 	c := svc.client
 	if err := checkAlertID("AlertStatus", id); err != nil {
 		return "", err
@@ -213,7 +213,7 @@ func (svc *AlertsService) Status(ctx context.Context, id int) (AlertState, error
 	var out struct {
 		Status AlertState `json:"status"`
 	}
-	if _, err := c.do(ctx, http.MethodGet, escapePath("alerts", strconv.Itoa(id), "status"), nil, nil, &out); err != nil {
+	if _, err := c.do(ctx, http.MethodGet, escapePath("alerts", strconv.FormatInt(int64(id), 10), "status"), nil, nil, &out); err != nil {
 		return "", err
 	}
 	return out.Status, nil
@@ -227,13 +227,13 @@ type AlertStatusSummary struct {
 
 // FiringAlert is an alert that fired and is not cleared yet.
 type FiringAlert struct {
-	ID          int
+	ID          ID
 	TriggeredAt time.Time
 }
 
 // ClearedAlert is an alert that stopped firing.
 type ClearedAlert struct {
-	ID        int
+	ID        ID
 	ClearedAt time.Time
 }
 
@@ -242,11 +242,11 @@ func (svc *AlertsService) Firing(ctx context.Context) (*AlertStatusSummary, erro
 	c := svc.client
 	var out struct {
 		Firing []struct {
-			ID          int       `json:"id"`
+			ID          ID        `json:"id"`
 			TriggeredAt jsonEpoch `json:"triggered_at"`
 		} `json:"firing"`
 		Cleared []struct {
-			ID        int       `json:"id"`
+			ID        ID        `json:"id"`
 			ClearedAt jsonEpoch `json:"cleared_at"`
 		} `json:"cleared"`
 	}
@@ -264,17 +264,17 @@ func (svc *AlertsService) Firing(ctx context.Context) (*AlertStatusSummary, erro
 }
 
 // Clear resolves a firing alert, so it can fire again.
-func (svc *AlertsService) Clear(ctx context.Context, id int) error {
+func (svc *AlertsService) Clear(ctx context.Context, id ID) error {
 	c := svc.client
 	if err := checkAlertID("ClearAlert", id); err != nil {
 		return err
 	}
-	_, err := c.do(ctx, http.MethodPost, escapePath("alerts", strconv.Itoa(id), "clear"), nil, nil, nil)
+	_, err := c.do(ctx, http.MethodPost, escapePath("alerts", strconv.FormatInt(int64(id), 10), "clear"), nil, nil, nil)
 	return err
 }
 
 // AttachService makes the alert notify the service with the given ID.
-func (svc *AlertsService) AttachService(ctx context.Context, alertID int, serviceID ID) error {
+func (svc *AlertsService) AttachService(ctx context.Context, alertID ID, serviceID ID) error {
 	c := svc.client
 	if err := checkAlertID("AttachService", alertID); err != nil {
 		return err
@@ -285,12 +285,12 @@ func (svc *AlertsService) AttachService(ctx context.Context, alertID int, servic
 	body := struct {
 		Service ID `json:"service"`
 	}{serviceID}
-	_, err := c.do(ctx, http.MethodPost, escapePath("alerts", strconv.Itoa(alertID), "services"), nil, body, nil)
+	_, err := c.do(ctx, http.MethodPost, escapePath("alerts", strconv.FormatInt(int64(alertID), 10), "services"), nil, body, nil)
 	return err
 }
 
 // DetachService stops the alert notifying the service with the given ID.
-func (svc *AlertsService) DetachService(ctx context.Context, alertID int, serviceID ID) error {
+func (svc *AlertsService) DetachService(ctx context.Context, alertID ID, serviceID ID) error {
 	c := svc.client
 	if err := checkAlertID("DetachService", alertID); err != nil {
 		return err
@@ -298,6 +298,6 @@ func (svc *AlertsService) DetachService(ctx context.Context, alertID int, servic
 	if serviceID <= 0 {
 		return fmt.Errorf("librato: DetachService: %w", &ValidationError{Field: "service ID", Value: strconv.FormatInt(int64(serviceID), 10), Reason: "must be positive"})
 	}
-	_, err := c.do(ctx, http.MethodDelete, escapePath("alerts", strconv.Itoa(alertID), "services", strconv.FormatInt(int64(serviceID), 10)), nil, nil, nil)
+	_, err := c.do(ctx, http.MethodDelete, escapePath("alerts", strconv.FormatInt(int64(alertID), 10), "services", strconv.FormatInt(int64(serviceID), 10)), nil, nil, nil)
 	return err
 }

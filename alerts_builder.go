@@ -38,7 +38,7 @@ var alertSummaryFunctions = []string{"min", "max", "average", "sum", "count", "d
 // same names, so read those two as al.AlertData.Description and al.AlertData.Active.
 type AlertData struct {
 	// ID is assigned by the API when the alert is created; 0 means not created yet.
-	ID int
+	ID ID
 	// Name is unique in the account: 1-255 bytes of A-Z a-z 0-9 . : - _.
 	Name        string
 	Description string
@@ -70,7 +70,7 @@ type AlertData struct {
 // ConditionData is one condition of an alert.
 type ConditionData struct {
 	// ID is assigned by the API; Save sends it back so the condition is kept, not recreated.
-	ID         int
+	ID         ID
 	Type       ConditionType
 	MetricName string
 	// Source is a source pattern (wildcards allowed) for legacy accounts; "" means all sources.
@@ -244,7 +244,7 @@ func (al *Alert) Validate() error {
 		bad("name", al.Name, validationReason(err))
 	}
 	if al.ID < 0 {
-		bad("id", strconv.Itoa(al.ID), "must be positive, or 0 for an alert not created yet")
+		bad("id", strconv.FormatInt(int64(al.ID), 10), "must be positive, or 0 for an alert not created yet")
 	}
 	if al.Version != 0 && al.Version != 1 && al.Version != 2 {
 		bad("version", strconv.Itoa(al.Version), "must be 1 or 2")

@@ -22,7 +22,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	require.NoError(t, err)
 
 	// Saved: five alerts, so that listing them takes 3 pages of 2.
-	var ids []int
+	var ids []librato.ID
 	for i := range 5 {
 		al := c.Alerts.New(fmt.Sprintf("int.alert.%d", i)).Description("alert " + fmt.Sprint(i)).AddService(ops.ID)
 		al.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
@@ -40,7 +40,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 
 	// Listed over 3 pages.
 	opts := &librato.AlertListOptions{ListOptions: librato.ListOptions{Name: "int.alert"}}
-	var listed []int
+	var listed []librato.ID
 	for al, err := range c.Alerts.All(ctx, opts) {
 		require.NoError(t, err)
 		listed = append(listed, al.ID)
@@ -73,7 +73,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	al, err := c.Alerts.GetByName(ctx, "int.alert.1")
 	require.NoError(t, err)
 	require.Equal(t, ids[1], al.ID)
-	oldIDs := []int{al.Conditions[0].ID, al.Conditions[1].ID}
+	oldIDs := []librato.ID{al.Conditions[0].ID, al.Conditions[1].ID}
 	al.Description("changed").RearmAfter(30 * time.Minute)
 	al.AddConditionFor("api.errors").Above(5).Tag("service", "api")
 	require.NoError(t, al.Save(ctx))
@@ -83,7 +83,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	assert.Equal(t, "changed", got.AlertData.Description)
 	assert.Equal(t, 30*time.Minute, got.Rearm)
 	require.Len(t, got.Conditions, 3)
-	assert.Equal(t, oldIDs, []int{got.Conditions[0].ID, got.Conditions[1].ID}, "existing conditions keep their IDs")
+	assert.Equal(t, oldIDs, []librato.ID{got.Conditions[0].ID, got.Conditions[1].ID}, "existing conditions keep their IDs")
 	assert.Equal(t, &librato.ConditionData{ID: oldIDs[0], Type: librato.ConditionAbove, MetricName: "api.latency",
 		Threshold: librato.Float(200), SummaryFunction: "max", Duration: 5 * time.Minute}, got.Conditions[0])
 	assert.Equal(t, &librato.ConditionData{ID: oldIDs[1], Type: librato.ConditionAbsent, MetricName: "heartbeat",
@@ -113,7 +113,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	st, err := c.Alerts.Status(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, librato.AlertOK, st)
-	require.True(t, srv.FireAlert(ids[0]))
+	require.True(t, srv.FireAlert(int(ids[0])))
 	st, err = c.Alerts.Status(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, librato.AlertTriggered, st)

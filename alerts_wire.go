@@ -29,7 +29,7 @@ type alertRequest struct {
 // {name, grouped, values} (python-librato's {} is wrong); duration is omitted when unset and
 // threshold and summary_function for absent conditions.
 type conditionRequest struct {
-	ID              int            `json:"id,omitempty"`
+	ID              ID             `json:"id,omitempty"`
 	Type            ConditionType  `json:"type"`
 	MetricName      string         `json:"metric_name"`
 	Source          string         `json:"source,omitempty"`
@@ -97,7 +97,7 @@ func (al *Alert) request() alertRequest {
 // alertResponse is an alert as GET, POST and list answers carry it. Nullable fields are pointers
 // or tolerant types; services may be objects (documented) or bare IDs.
 type alertResponse struct {
-	ID             int                 `json:"id"`
+	ID             ID                  `json:"id"`
 	Name           string              `json:"name"`
 	Description    *string             `json:"description"`
 	Conditions     []conditionResponse `json:"conditions"`
@@ -113,7 +113,7 @@ type alertResponse struct {
 }
 
 type conditionResponse struct {
-	ID              int               `json:"id"`
+	ID              ID                `json:"id"`
 	Type            ConditionType     `json:"type"`
 	MetricName      string            `json:"metric_name"`
 	Source          *string           `json:"source"`

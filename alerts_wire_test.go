@@ -116,9 +116,9 @@ func TestAlertCreateTV17(t *testing.T) {
 	// TV17's body plus "version":2, which python-librato also sends: the API's default, made explicit.
 	assert.JSONEq(t, awJSONWith(t, "alerts/tv17_create_request.json", map[string]any{"version": 2}), string(seen.body))
 	assert.Equal(t, "application/json", seen.contentType)
-	assert.Equal(t, 1234567, al.ID)
+	assert.Equal(t, ID(1234567), al.ID)
 	require.Len(t, al.Conditions, 1)
-	assert.Equal(t, 19376030, al.Conditions[0].ID, "condition IDs come back so the next PUT keeps them")
+	assert.Equal(t, ID(19376030), al.Conditions[0].ID, "condition IDs come back so the next PUT keeps them")
 	assert.Equal(t, []Service{{ID: 17584, Type: "slack", Title: "librato-services",
 		Settings: map[string]any{"url": "https://hooks.slack.com/services/ABCDEFG/A1B2C3/asdfg1234"}}}, al.Services)
 	assert.Equal(t, time.Unix(1484594787, 0).UTC(), al.CreatedAt)
@@ -132,8 +132,8 @@ func TestAlertCreateTakesIDFromLocationWhenBodyIsEmpty(t *testing.T) {
 	al := c.Alerts.New("a")
 	al.AddConditionFor("cpu").Above(1)
 	require.NoError(t, al.Save(t.Context()))
-	assert.Equal(t, 77, al.ID)
-	assert.Equal(t, 0, al.Conditions[0].ID)
+	assert.Equal(t, ID(77), al.ID)
+	assert.Equal(t, ID(0), al.Conditions[0].ID)
 }
 
 func TestAlertCreateWithoutIDIsAnError(t *testing.T) {
@@ -144,7 +144,7 @@ func TestAlertCreateWithoutIDIsAnError(t *testing.T) {
 	err := al.Save(t.Context())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "carries no ID")
-	assert.Equal(t, 0, al.ID)
+	assert.Equal(t, ID(0), al.ID)
 }
 
 func TestGetAlertTV17AndUpdateSendsEveryCondition(t *testing.T) {
@@ -212,12 +212,12 @@ func TestAlertsIteratesEveryPageAndListsV1OnRequest(t *testing.T) {
 		awExpect(t, "GET", "alerts", p.q, 200, p.body)
 	}
 	opts := &AlertListOptions{Version: 1}
-	var ids []int
+	var ids []ID
 	for al, err := range c.Alerts.All(t.Context(), opts) {
 		require.NoError(t, err)
 		ids = append(ids, al.ID)
 	}
-	assert.Equal(t, []int{1, 2, 3}, ids)
+	assert.Equal(t, []ID{1, 2, 3}, ids)
 	assert.Equal(t, &AlertListOptions{Version: 1}, opts, "options are not modified")
 }
 
@@ -227,7 +227,7 @@ func TestGetAlertByNamePicksTheExactName(t *testing.T) {
 		`{"query":{"found":2,"length":2,"offset":0,"total":9},"alerts":[{"id":1,"name":"my.alert.slow"},{"id":2,"name":"my.alert"}]}`)
 	al, err := c.Alerts.GetByName(t.Context(), "my.alert")
 	require.NoError(t, err)
-	assert.Equal(t, 2, al.ID)
+	assert.Equal(t, ID(2), al.ID)
 
 	awExpect(t, "GET", "alerts", url.Values{"name": {"nope"}, "version": {"2"}}, 200,
 		`{"query":{"found":1,"length":1,"offset":0,"total":9},"alerts":[{"id":1,"name":"nope.not.this"}]}`)
@@ -293,7 +293,7 @@ func TestAlertAPIErrorIsReadable(t *testing.T) {
 	var apiErr *Error
 	require.ErrorAs(t, err, &apiErr)
 	assert.Equal(t, "params: conditions: duration: must be set", apiErr.Message)
-	assert.Equal(t, 0, al.ID)
+	assert.Equal(t, ID(0), al.ID)
 	assert.NotContains(t, err.Error(), "secret-token")
 }
 
@@ -346,7 +346,7 @@ func TestAlertResponseDecodesLooseShapes(t *testing.T) {
 }
 
 func TestLastPathID(t *testing.T) {
-	for in, want := range map[string]int{
+	for in, want := range map[string]ID{
 		"/v1/alerts/123": 123, "https://x/v1/alerts/9": 9, "": 0, "/v1/alerts/": 0, "/v1/alerts/abc": 0, "/v1/alerts/-4": 0,
 	} {
 		assert.Equal(t, want, lastPathID(in), in)

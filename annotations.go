@@ -23,7 +23,7 @@ const UnassignedSource = "unassigned"
 // Annotation is one event of an annotation stream: a deploy, a build, an incident.
 type Annotation struct {
 	// ID is assigned by the API.
-	ID int
+	ID ID
 	// Title is required.
 	Title       string
 	Description string
@@ -74,7 +74,7 @@ type annotationWire struct {
 
 // annotationResponse decodes an event as the API sends it (nulls included).
 type annotationResponse struct {
-	ID          int       `json:"id"`
+	ID          ID        `json:"id"`
 	Title       string    `json:"title"`
 	Description *string   `json:"description"`
 	Source      *string   `json:"source"`
@@ -112,9 +112,9 @@ func checkStream(what, stream string) error {
 	return nil
 }
 
-func checkAnnotationID(what string, id int) error {
+func checkAnnotationID(what string, id ID) error {
 	if id <= 0 {
-		return fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "annotation ID", Value: strconv.Itoa(id), Reason: "must be positive"})
+		return fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "annotation ID", Value: strconv.FormatInt(int64(id), 10), Reason: "must be positive"})
 	}
 	return nil
 }
@@ -187,7 +187,7 @@ func (svc *AnnotationsService) Create(ctx context.Context, stream string, a Anno
 
 // Update changes the title, description, end time and links of an event. Empty fields
 // and the zero end time are left unchanged; StartTime and Source cannot be updated and are ignored.
-func (svc *AnnotationsService) Update(ctx context.Context, stream string, id int, a Annotation) error {
+func (svc *AnnotationsService) Update(ctx context.Context, stream string, id ID, a Annotation) error {
 	c := svc.client
 	const what = "UpdateAnnotation"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id), checkLinks(what, a.Links)); err != nil {
@@ -199,34 +199,34 @@ func (svc *AnnotationsService) Update(ctx context.Context, stream string, id int
 		EndTime:     unixOrNil(a.EndTime),
 		Links:       a.Links,
 	}
-	_, err := c.do(ctx, http.MethodPut, escapePath("annotations", stream, strconv.Itoa(id)), nil, body, nil)
+	_, err := c.do(ctx, http.MethodPut, escapePath("annotations", stream, strconv.FormatInt(int64(id), 10)), nil, body, nil)
 	return err
 }
 
 // AddLink attaches a link to an event.
-func (svc *AnnotationsService) AddLink(ctx context.Context, stream string, id int, l Link) error {
+func (svc *AnnotationsService) AddLink(ctx context.Context, stream string, id ID, l Link) error {
 	c := svc.client
 	const what = "AddAnnotationLink"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id), checkLinks(what, []Link{l})); err != nil {
 		return err
 	}
-	_, err := c.do(ctx, http.MethodPost, escapePath("annotations", stream, strconv.Itoa(id), "links"), nil, l, nil)
+	_, err := c.do(ctx, http.MethodPost, escapePath("annotations", stream, strconv.FormatInt(int64(id), 10), "links"), nil, l, nil)
 	return err
 }
 
 // Delete deletes one event.
-func (svc *AnnotationsService) Delete(ctx context.Context, stream string, id int) error {
+func (svc *AnnotationsService) Delete(ctx context.Context, stream string, id ID) error {
 	c := svc.client
 	const what = "DeleteAnnotation"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id)); err != nil {
 		return err
 	}
-	_, err := c.do(ctx, http.MethodDelete, escapePath("annotations", stream, strconv.Itoa(id)), nil, nil, nil)
+	_, err := c.do(ctx, http.MethodDelete, escapePath("annotations", stream, strconv.FormatInt(int64(id), 10)), nil, nil, nil)
 	return err
 }
 
 // DeleteLink removes the link with the given rel from an event.
-func (svc *AnnotationsService) DeleteLink(ctx context.Context, stream string, id int, rel string) error {
+func (svc *AnnotationsService) DeleteLink(ctx context.Context, stream string, id ID, rel string) error {
 	c := svc.client
 	const what = "DeleteAnnotationLink"
 	err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id))
@@ -236,7 +236,7 @@ func (svc *AnnotationsService) DeleteLink(ctx context.Context, stream string, id
 	if err != nil {
 		return err
 	}
-	_, err = c.do(ctx, http.MethodDelete, escapePath("annotations", stream, strconv.Itoa(id), "links", rel), nil, nil, nil)
+	_, err = c.do(ctx, http.MethodDelete, escapePath("annotations", stream, strconv.FormatInt(int64(id), 10), "links", rel), nil, nil, nil)
 	return err
 }
 
@@ -381,14 +381,14 @@ func (svc *AnnotationsService) GetStream(ctx context.Context, stream string, opt
 }
 
 // Get fetches one event of a stream.
-func (svc *AnnotationsService) Get(ctx context.Context, stream string, id int) (*Annotation, error) {
+func (svc *AnnotationsService) Get(ctx context.Context, stream string, id ID) (*Annotation, error) {
 	c := svc.client
 	const what = "AnnotationEvent"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id)); err != nil {
 		return nil, err
 	}
 	var w annotationResponse
-	if _, err := c.do(ctx, http.MethodGet, escapePath("annotations", stream, strconv.Itoa(id)), nil, nil, &w); err != nil {
+	if _, err := c.do(ctx, http.MethodGet, escapePath("annotations", stream, strconv.FormatInt(int64(id), 10)), nil, nil, &w); err != nil {
 		return nil, err
 	}
 	a := w.annotation()

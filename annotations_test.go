@@ -35,7 +35,7 @@ func TestPostAnnotationMatchesPythonTV10(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"links":[{"href":"http://x","rel":"github"}],"source":"web1","start_time":1500000000,"title":"v1"}`, string(seen.body))
 	// An empty 201 body: the event is what was sent, with the ID of the Location header.
-	assert.Equal(t, 9, ev.ID)
+	assert.Equal(t, ID(9), ev.ID)
 	assert.Equal(t, "web1", ev.Source)
 }
 
@@ -260,7 +260,7 @@ func TestAnnotateUpdateFailureKeepsTheWorkError(t *testing.T) {
 	assert.Contains(t, err.Error(), `librato: Annotate: event "d" (id 3) end time not recorded: librato: PUT`)
 	var annErr *AnnotateError
 	require.ErrorAs(t, err, &annErr)
-	assert.Equal(t, 3, annErr.ID)
+	assert.Equal(t, ID(3), annErr.ID)
 }
 
 func TestAnnotateValidationAndNilWork(t *testing.T) {

@@ -377,7 +377,7 @@ func isCredentialParam(name string) bool {
 //	if errors.As(err, &annErr) { log.Printf("warning: %v", annErr) }
 type AnnotateError struct {
 	Title string // the event's title
-	ID    int    // the event's ID when it was posted, else 0
+	ID    ID     // the event's ID when it was posted, else 0
 	Msg   string // what was not recorded
 	Err   error  // the cause (an *Error, a validation or transport error), possibly nil
 }

@@ -36,7 +36,7 @@ type alertsCmd struct {
 	output *choiceFlag
 
 	action string
-	id     int
+	id     librato.ID
 }
 
 func (c *alertsCmd) flags(fs *flag.FlagSet) {
@@ -76,7 +76,7 @@ func (c *alertsCmd) args(args []string) error {
 		if err != nil || id <= 0 {
 			return usageErrorf("alert ID %q is not a positive number", rest[0])
 		}
-		c.id = id
+		c.id = librato.ID(id)
 	}
 	return nil
 }
@@ -132,13 +132,13 @@ func (c *alertsCmd) summary(ctx context.Context, env *Env, cl *librato.Client) e
 
 // alertRow is an alert as list prints it.
 type alertRow struct {
-	ID          int       `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description"`
-	Active      bool      `json:"active"`
-	Firing      bool      `json:"firing"`
-	Conditions  []string  `json:"conditions"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          librato.ID `json:"id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Active      bool       `json:"active"`
+	Firing      bool       `json:"firing"`
+	Conditions  []string   `json:"conditions"`
+	UpdatedAt   time.Time  `json:"updated_at"`
 }
 
 func (c *alertsCmd) list(ctx context.Context, env *Env, cl *librato.Client) error {
@@ -146,7 +146,7 @@ func (c *alertsCmd) list(ctx context.Context, env *Env, cl *librato.Client) erro
 	if err != nil {
 		return err
 	}
-	firing := map[int]bool{}
+	firing := map[librato.ID]bool{}
 	for _, f := range sum.Firing {
 		firing[f.ID] = true
 	}
@@ -169,7 +169,7 @@ var alertRows = rowsFormat[alertRow]{
 	noun:      "alert",
 	csvHeader: []string{"id", "name", "active", "firing", "conditions", "description"},
 	csvRow: func(r alertRow) []string {
-		return []string{strconv.Itoa(r.ID), r.Name, strconv.FormatBool(r.Active), strconv.FormatBool(r.Firing),
+		return []string{strconv.FormatInt(int64(r.ID), 10), r.Name, strconv.FormatBool(r.Active), strconv.FormatBool(r.Firing),
 			strings.Join(r.Conditions, "; "), r.Description}
 	},
 	header: []string{"ID", "NAME", "STATE", "CONDITIONS"},
@@ -181,7 +181,7 @@ var alertRows = rowsFormat[alertRow]{
 		case !r.Active:
 			state = "inactive"
 		}
-		return []string{strconv.Itoa(r.ID), r.Name, state, strings.Join(r.Conditions, "; ")}
+		return []string{strconv.FormatInt(int64(r.ID), 10), r.Name, state, strings.Join(r.Conditions, "; ")}
 	},
 }
 

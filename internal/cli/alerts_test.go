@@ -9,11 +9,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/go-librato/librato"
 	"github.com/go-librato/librato/libratotest"
 )
 
 // seedAlerts creates two alerts and fires the first.
-func seedAlerts(t *testing.T, srv *libratotest.Server) (int, int) {
+func seedAlerts(t *testing.T, srv *libratotest.Server) (librato.ID, librato.ID) {
 	t.Helper()
 	cl, err := srv.Client()
 	require.NoError(t, err)
@@ -24,14 +25,14 @@ func seedAlerts(t *testing.T, srv *libratotest.Server) (int, int) {
 	hb := cl.Alerts.New("heartbeat.missing")
 	hb.AddConditionFor("heartbeat").Source("web*").StopsReportingFor(10 * time.Minute)
 	require.NoError(t, hb.Save(ctx))
-	require.True(t, srv.FireAlert(hi.ID))
+	require.True(t, srv.FireAlert(int(hi.ID)))
 	return hi.ID, hb.ID
 }
 
 func TestAlerts(t *testing.T) {
 	srv := newFake(t)
 	hi, _ := seedAlerts(t, srv) // a fresh fake numbers them the same way every time
-	id := strconv.Itoa(hi)
+	id := strconv.FormatInt(int64(hi), 10)
 	for _, tt := range []struct {
 		name string
 		args []string
