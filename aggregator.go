@@ -76,9 +76,8 @@ type AggregatorStats struct {
 // Flushing (Submit, Queue.AddAggregator, Reset) keeps the series known so that the next period
 // does not allocate again; a series without values for a whole period is forgotten.
 //
-// NewAggregator does not return an error: a bad option (a Period that is not whole seconds, an
-// invalid Source or Tags, Percentiles without NewSketch or out of range) makes every Add, AddTagged
-// and Submit return it.
+// NewAggregator refuses a bad option (a Period that is not whole seconds, an invalid Source or
+// Tags, Percentiles without NewSketch or out of range) with an error.
 type Aggregator struct {
 	c           *Client
 	source      string

@@ -114,7 +114,7 @@ func (o *CompositeOptions) values(now time.Time) (url.Values, error) {
 // check text before sending it.
 func (svc *MeasurementsService) Query(ctx context.Context, expr composite.Expr, opts *CompositeOptions) (*CompositeResult, error) {
 	c := svc.client
-	if err := checkComposite(expr); err != nil {
+	if err := composite.Validate(expr); err != nil {
 		return nil, fmt.Errorf("librato: GetComposite: %w", err)
 	}
 	q, err := opts.values(c.now())
@@ -143,7 +143,7 @@ func (svc *MeasurementsService) Query(ctx context.Context, expr composite.Expr, 
 // or equal to the expression's text.
 func (svc *MetricsService) CreateComposite(ctx context.Context, name string, expr composite.Expr, props MetricUpdate) error {
 	c := svc.client
-	if err := checkComposite(expr); err != nil {
+	if err := composite.Validate(expr); err != nil {
 		return fmt.Errorf("librato: CreateComposite %s: %w", name, err)
 	}
 	text := expr.String()
@@ -157,9 +157,6 @@ func (svc *MetricsService) CreateComposite(ctx context.Context, name string, exp
 	}
 	return c.Metrics.Update(ctx, name, props)
 }
-
-// checkComposite checks an expression given to a query or a create call.
-func checkComposite(expr composite.Expr) error { return composite.Validate(expr) }
 
 // usesTags reports whether an expression selects series by tags anywhere.
 func usesTags(e composite.Expr) bool {

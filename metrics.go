@@ -151,7 +151,7 @@ func (c *Client) writeName(op, name string) (string, error) {
 }
 
 // Get returns a metric's metadata, and with opts the legacy measurements it selects
-// (GET /v1/metrics/:name). Tagged accounts read measurements with GetMeasurements.
+// (GET /v1/metrics/:name). Tagged accounts read measurements with Measurements.List.
 // A metric that does not exist is an error matching ErrNotFound.
 func (svc *MetricsService) Get(ctx context.Context, name string, opts *GetOptions) (*Metric, error) {
 	c := svc.client
@@ -159,7 +159,7 @@ func (svc *MetricsService) Get(ctx context.Context, name string, opts *GetOption
 }
 
 // getByName is GET <area>/<name> with the query opts encode, decoded into a new T: the read that
-// Get and GetMeasurements share. op names the call in errors.
+// Metrics.Get and Measurements.List share. op names the call in errors.
 func getByName[T any](ctx context.Context, c *Client, op, area, name string, opts interface{ values() (url.Values, error) }) (*T, error) {
 	n, err := c.readName(op, name)
 	if err != nil {

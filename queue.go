@@ -52,7 +52,7 @@ type QueueOptions struct {
 	// doing; flushes send from the spool and acknowledge what the API accepted or rejected. What
 	// could not be sent stays spooled, and a Queue opened later on the same directory (after a
 	// crash too) sends it: delivery is at least once. Add itself still does no I/O. One Queue at
-	// a time may use a directory; opening a busy one makes every Add fail.
+	// a time may use a directory; NewQueue refuses a busy one.
 	SpoolDir string
 	// SpoolMaxBytes bounds the spool (default DefaultSpoolMaxBytes; negative: no bound): beyond it
 	// the oldest chunks are dropped and reported to OnDrop with ErrSpoolFull.
@@ -450,8 +450,7 @@ func (e *measurementError) Unwrap() error { return e.err }
 
 // AddAggregator moves the aggregator's summaries into the queue (see Aggregator.Measurements:
 // legacy series with the floored time and the aggregator's Source, tagged ones with time and
-// tags) and resets the aggregator. Errors are joined: the aggregator's option error, ErrClosed,
-// or ErrQueueFull for summaries beyond MaxPending (those are dropped and reported).
+// tags) and resets the aggregator. Errors are joined: ErrClosed, or ErrQueueFull for summaries beyond MaxPending (those are dropped and reported).
 func (q *Queue) AddAggregator(a *Aggregator) error {
 	q.mu.Lock()
 	closed := q.closed

@@ -1,7 +1,6 @@
 package libratotest
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 
@@ -57,10 +56,7 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err := r.Context().Err(); err != nil {
 		return nil, err
 	}
-	resp := rec.Result()
+	resp := rec.Result() // its Body is never nil
 	resp.Request = r
-	if resp.Body == nil {
-		resp.Body = io.NopCloser(http.NoBody)
-	}
 	return resp, nil
 }
