@@ -2,12 +2,13 @@ package librato
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -15,7 +16,110 @@ import (
 // AlertsService manages alerts (/v1/alerts).
 type AlertsService service
 
-// AlertListOptions selects alerts in Alerts and ListAlerts. A nil or zero value lists every v2 alert.
+// MinAlertDuration and MaxAlertDuration bound a condition's Duration. The API documents 60-3600
+// seconds; this client is stricter and also requires whole minutes, so that a Duration such as
+// 90*time.Second is caught before it is sent.
+const (
+	MinAlertDuration = time.Minute
+	MaxAlertDuration = time.Hour
+)
+
+// ConditionType is what an alert condition watches for.
+type ConditionType string
+
+// The three condition types of the v2 alert API.
+const (
+	ConditionAbove  ConditionType = "above"  // the summarized value is above Threshold
+	ConditionBelow  ConditionType = "below"  // the summarized value is below Threshold
+	ConditionAbsent ConditionType = "absent" // the metric stopped reporting for Duration
+)
+
+// alertSummaryFunctions are the summary functions a condition accepts; absolute_value is for legacy
+// counters only.
+var alertSummaryFunctions = []string{"min", "max", "average", "sum", "count", "derivative", "absolute_value"}
+
+// Alert is an alert: a plain value that AlertsService.Create and Update send and that Get, List
+// and All return. Build its conditions with Above, Below and Absent.
+type Alert struct {
+	// ID is assigned by the API when the alert is created; 0 means not created yet.
+	ID ID
+	// Name is unique in the account: 1-255 bytes of A-Z a-z 0-9 . : - _.
+	Name        string
+	Description string
+	// Conditions must all be met for the alert to fire. Update sends all of them: the API deletes
+	// the conditions a PUT leaves out.
+	Conditions []Condition
+	// Services are the IDs of the notification services told when the alert fires.
+	Services []ID
+	// Attributes holds free-form properties such as "runbook_url" (an absolute URL). A key left
+	// out of an update is removed by the API.
+	Attributes map[string]any
+	// Disabled stops the API evaluating the alert; the zero value is an active alert.
+	Disabled bool
+	// Rearm is how long the alert waits before it can fire again: a multiple of a minute, 0 for the
+	// API default (10 minutes). Sent as rearm_seconds.
+	Rearm time.Duration
+	// Version is the alert API version: 2 (the default when 0) or 1 (deprecated).
+	Version int
+	// MD marks a "multi-dimensional" (tag-based) alert, needed by mixed source-and-tags accounts.
+	// Create and Update set it when a condition uses tags or the client is tagged.
+	MD bool
+	// RearmPerSignal, CreatedAt and UpdatedAt are set by the API and never sent.
+	RearmPerSignal bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Condition is one condition of an alert, a plain value. Above, Below and Absent return one;
+// set the other fields on it as needed.
+type Condition struct {
+	// ID is assigned by the API; Update sends it back so the condition is kept, not recreated.
+	ID         ID
+	Type       ConditionType
+	MetricName string
+	// Source is a source pattern (wildcards allowed) for legacy accounts; "" means all sources.
+	Source string
+	// Tags filter the streams of tag-based accounts.
+	Tags []ConditionTag
+	// Threshold is the value an above or below condition compares with; absent conditions
+	// ignore it.
+	Threshold float64
+	// SummaryFunction summarizes the samples of a stream: min, max, average, sum, count,
+	// derivative, or absolute_value (legacy counters). "" means the API default, average.
+	// It is not sent for absent conditions.
+	SummaryFunction string
+	// Duration is how long the condition must hold: 1 to 60 whole minutes. 0 means a single
+	// sample triggers (above and below only; absent conditions require a duration).
+	Duration time.Duration
+	// DetectReset makes a derivative condition ignore counter resets; nil means the API default
+	// (true).
+	DetectReset *bool
+}
+
+// ConditionTag selects streams of a tag-based account by tag. Values may hold wildcards ("prod-*").
+// Grouped aggregates the matching streams into one before the condition is evaluated.
+type ConditionTag struct {
+	Name    string   `json:"name"`
+	Grouped bool     `json:"grouped"`
+	Values  []string `json:"values"`
+}
+
+// Above returns a condition that fires when metric's summarized value exceeds threshold.
+func Above(metric string, threshold float64) Condition {
+	return Condition{Type: ConditionAbove, MetricName: metric, Threshold: threshold}
+}
+
+// Below returns a condition that fires when metric's summarized value falls under threshold.
+func Below(metric string, threshold float64) Condition {
+	return Condition{Type: ConditionBelow, MetricName: metric, Threshold: threshold}
+}
+
+// Absent returns a condition that fires when metric sent nothing for d (1 to 60 whole minutes).
+func Absent(metric string, d time.Duration) Condition {
+	return Condition{Type: ConditionAbsent, MetricName: metric, Duration: d}
+}
+
+// AlertListOptions selects alerts in List and All. A nil or zero value lists every v2 alert.
 type AlertListOptions struct {
 	// ListOptions holds the name substring filter and paging; alerts order by updated_at only.
 	ListOptions
@@ -39,57 +143,73 @@ func (o *AlertListOptions) split() (*ListOptions, url.Values, error) {
 	return &lo, url.Values{"version": {strconv.Itoa(v)}}, nil
 }
 
-// Save creates the alert (POST alerts) when it has no ID yet, and stores the ID the API assigns;
-// otherwise it replaces the alert (PUT alerts/:id) with every condition, since the API deletes the
-// conditions a PUT leaves out. The alert is validated first; nothing is sent if it is invalid.
-func (al *Alert) Save(ctx context.Context) error {
-	if al.client == nil {
-		return errors.New("librato: Alert.Save: the alert has no client; create it with Client.NewAlert or fetch it with Client.GetAlert")
+// Create validates the alert and creates it (POST alerts). It returns the alert as created: with
+// the ID the API assigned (from the body or the Location header) and the condition IDs and times
+// the answer carries. a is not modified. Nothing is sent if a is invalid or already has an ID.
+func (svc *AlertsService) Create(ctx context.Context, a Alert) (*Alert, error) {
+	c := svc.client
+	if a.ID != 0 {
+		return nil, fmt.Errorf("librato: alert %q already has ID %d: update it instead", a.Name, a.ID)
 	}
-	if err := al.Validate(); err != nil {
-		return err
+	if err := a.validate(c); err != nil {
+		return nil, err
 	}
-	body := al.request()
-	if al.ID != 0 {
-		_, err := al.client.do(ctx, http.MethodPut, escapePath("alerts", strconv.FormatInt(int64(al.ID), 10)), nil, body, nil)
-		if err == nil {
-			al.MD = body.MD
-		}
-		return err
-	}
+	body := a.request(c)
 	var out alertResponse
-	resp, err := al.client.do(ctx, http.MethodPost, "alerts", nil, body, &out)
+	resp, err := c.do(ctx, http.MethodPost, "alerts", nil, body, &out)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	id := out.ID
 	if id == 0 {
 		id = lastPathID(resp.Header.Get("Location"))
 	}
 	if id == 0 {
-		return fmt.Errorf("librato: alert %q was created but the answer (HTTP %d) carries no ID", al.Name, resp.StatusCode)
+		return nil, fmt.Errorf("librato: alert %q was created but the answer (HTTP %d) carries no ID", a.Name, resp.StatusCode)
 	}
-	al.ID = id
-	al.MD = body.MD
-	al.Version = body.Version
-	// python-librato notes create answers may lack conditions and services: take what is there,
-	// keep the builder's own values otherwise.
+	created := a.clone()
+	created.ID, created.MD, created.Version = id, body.MD, body.Version
+	// Create answers may lack conditions and services (python-librato notes it): take what is
+	// there and keep the sent values otherwise.
 	if out.ID != 0 {
-		got := out.data()
-		al.CreatedAt, al.UpdatedAt, al.RearmPerSignal = got.CreatedAt, got.UpdatedAt, got.RearmPerSignal
-		if al.Rearm == 0 {
-			al.Rearm = got.Rearm
+		got := out.alert()
+		created.CreatedAt, created.UpdatedAt, created.RearmPerSignal = got.CreatedAt, got.UpdatedAt, got.RearmPerSignal
+		if created.Rearm == 0 {
+			created.Rearm = got.Rearm
 		}
-		if len(got.Conditions) == len(al.Conditions) {
+		if len(got.Conditions) == len(created.Conditions) {
 			for i, gc := range got.Conditions {
-				al.Conditions[i].ID = gc.ID
+				created.Conditions[i].ID = gc.ID
 			}
 		}
-		if len(got.Services) == len(al.Services) {
-			al.Services = got.Services
-		}
 	}
-	return nil
+	return &created, nil
+}
+
+// Update validates the alert and replaces the alert with its ID (PUT alerts/:id), sending every
+// condition: the API deletes the conditions a PUT leaves out, and recreates those sent without
+// their ID. Get the alert, change it and pass it here.
+func (svc *AlertsService) Update(ctx context.Context, a Alert) error {
+	c := svc.client
+	if err := checkAlertID("alert update", a.ID); err != nil {
+		return err
+	}
+	if err := a.validate(c); err != nil {
+		return err
+	}
+	_, err := c.do(ctx, http.MethodPut, escapePath("alerts", strconv.FormatInt(int64(a.ID), 10)), nil, a.request(c), nil)
+	return err
+}
+
+// clone copies the alert's slices and maps, so that the copy can change without changing a.
+func (a Alert) clone() Alert {
+	a.Conditions = slices.Clone(a.Conditions)
+	for i := range a.Conditions {
+		a.Conditions[i].Tags = slices.Clone(a.Conditions[i].Tags)
+	}
+	a.Services = slices.Clone(a.Services)
+	a.Attributes = maps.Clone(a.Attributes)
+	return a
 }
 
 // lastPathID reads the numeric ID at the end of a Location header ("/v1/alerts/123"); 0 if none.
@@ -129,7 +249,7 @@ func (svc *AlertsService) All(ctx context.Context, opts *AlertListOptions) iter.
 				yield(nil, err)
 				return
 			}
-			if !yield(&Alert{AlertData: w.data(), client: c}, nil) {
+			if !yield(w.alert(), nil) {
 				return
 			}
 		}
@@ -149,22 +269,22 @@ func (svc *AlertsService) List(ctx context.Context, opts *AlertListOptions) (*Pa
 	}
 	out := &Page[Alert]{Items: make([]Alert, len(ws.Items)), Found: ws.Found, Next: ws.Next}
 	for i := range ws.Items {
-		out.Items[i] = Alert{AlertData: ws.Items[i].data(), client: c}
+		out.Items[i] = *ws.Items[i].alert()
 	}
 	return out, nil
 }
 
-// Get fetches the alert with the given ID. Change it and call Save to update it.
+// Get fetches the alert with the given ID. Change it and pass it to Update to change it.
 func (svc *AlertsService) Get(ctx context.Context, id ID) (*Alert, error) {
 	c := svc.client
-	if err := checkAlertID("GetAlert", id); err != nil {
+	if err := checkAlertID("alert get", id); err != nil {
 		return nil, err
 	}
 	var w alertResponse
 	if _, err := c.do(ctx, http.MethodGet, escapePath("alerts", strconv.FormatInt(int64(id), 10)), nil, nil, &w); err != nil {
 		return nil, err
 	}
-	return &Alert{AlertData: w.data(), client: c}, nil
+	return w.alert(), nil
 }
 
 // GetByName fetches the v2 alert named exactly name. The API filters by substring, so this pages
@@ -172,7 +292,7 @@ func (svc *AlertsService) Get(ctx context.Context, id ID) (*Alert, error) {
 func (svc *AlertsService) GetByName(ctx context.Context, name string) (*Alert, error) {
 	c := svc.client
 	if name == "" {
-		return nil, fmt.Errorf("librato: GetAlertByName: %w", &ValidationError{Field: "alert name", Reason: "must not be empty"})
+		return nil, fmt.Errorf("librato: alert by name: %w", &ValidationError{Field: "alert name", Reason: "must not be empty"})
 	}
 	for al, err := range c.Alerts.All(ctx, &AlertListOptions{ListOptions: ListOptions{Name: name}}) {
 		if err != nil {
@@ -188,17 +308,17 @@ func (svc *AlertsService) GetByName(ctx context.Context, name string) (*Alert, e
 // Delete deletes the alert with the given ID.
 func (svc *AlertsService) Delete(ctx context.Context, id ID) error {
 	c := svc.client
-	if err := checkAlertID("DeleteAlert", id); err != nil {
+	if err := checkAlertID("alert delete", id); err != nil {
 		return err
 	}
 	_, err := c.do(ctx, http.MethodDelete, escapePath("alerts", strconv.FormatInt(int64(id), 10)), nil, nil, nil)
 	return err
 }
 
-// AlertState is the state of one alert as AlertStatus reports it.
+// AlertState is the state of one alert as AlertsService.Status reports it.
 type AlertState string
 
-// States reported by AlertStatus.
+// States reported by AlertsService.Status.
 const (
 	AlertOK        AlertState = "ok"
 	AlertTriggered AlertState = "triggered"
@@ -207,7 +327,7 @@ const (
 // Status reports whether the alert with the given ID is firing.
 func (svc *AlertsService) Status(ctx context.Context, id ID) (AlertState, error) {
 	c := svc.client
-	if err := checkAlertID("AlertStatus", id); err != nil {
+	if err := checkAlertID("alert status", id); err != nil {
 		return "", err
 	}
 	var out struct {
@@ -266,7 +386,7 @@ func (svc *AlertsService) Firing(ctx context.Context) (*AlertStatusSummary, erro
 // Clear resolves a firing alert, so it can fire again.
 func (svc *AlertsService) Clear(ctx context.Context, id ID) error {
 	c := svc.client
-	if err := checkAlertID("ClearAlert", id); err != nil {
+	if err := checkAlertID("alert clear", id); err != nil {
 		return err
 	}
 	_, err := c.do(ctx, http.MethodPost, escapePath("alerts", strconv.FormatInt(int64(id), 10), "clear"), nil, nil, nil)
@@ -276,11 +396,11 @@ func (svc *AlertsService) Clear(ctx context.Context, id ID) error {
 // AttachService makes the alert notify the service with the given ID.
 func (svc *AlertsService) AttachService(ctx context.Context, alertID ID, serviceID ID) error {
 	c := svc.client
-	if err := checkAlertID("AttachService", alertID); err != nil {
+	if err := checkAlertID("attach service", alertID); err != nil {
 		return err
 	}
 	if serviceID <= 0 {
-		return fmt.Errorf("librato: AttachService: %w", &ValidationError{Field: "service ID", Value: strconv.FormatInt(int64(serviceID), 10), Reason: "must be positive"})
+		return fmt.Errorf("librato: attach service: %w", &ValidationError{Field: "service ID", Value: strconv.FormatInt(int64(serviceID), 10), Reason: "must be positive"})
 	}
 	body := struct {
 		Service ID `json:"service"`
@@ -292,11 +412,11 @@ func (svc *AlertsService) AttachService(ctx context.Context, alertID ID, service
 // DetachService stops the alert notifying the service with the given ID.
 func (svc *AlertsService) DetachService(ctx context.Context, alertID ID, serviceID ID) error {
 	c := svc.client
-	if err := checkAlertID("DetachService", alertID); err != nil {
+	if err := checkAlertID("detach service", alertID); err != nil {
 		return err
 	}
 	if serviceID <= 0 {
-		return fmt.Errorf("librato: DetachService: %w", &ValidationError{Field: "service ID", Value: strconv.FormatInt(int64(serviceID), 10), Reason: "must be positive"})
+		return fmt.Errorf("librato: detach service: %w", &ValidationError{Field: "service ID", Value: strconv.FormatInt(int64(serviceID), 10), Reason: "must be positive"})
 	}
 	_, err := c.do(ctx, http.MethodDelete, escapePath("alerts", strconv.FormatInt(int64(alertID), 10), "services", strconv.FormatInt(int64(serviceID), 10)), nil, nil, nil)
 	return err

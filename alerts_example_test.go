@@ -11,7 +11,7 @@ import (
 	"github.com/go-librato/librato/libratotest"
 )
 
-func ExampleAlertsService_New() {
+func ExampleAlertsService_Create() {
 	srv := libratotest.NewServer()
 	defer srv.Close()
 	c, err := srv.Client()
@@ -20,36 +20,41 @@ func ExampleAlertsService_New() {
 	}
 	ctx := context.Background()
 
-	al := c.Alerts.New("api.latency.high").Description("API too slow").RunbookURL("https://wiki.example.com/runbooks/latency")
-	al.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
-	al.AddConditionFor("api.heartbeat").StopsReportingFor(10 * time.Minute)
-	if err := al.Save(ctx); err != nil { // POST: the alert gets its ID
+	latency := librato.Above("api.latency", 200)
+	latency.SummaryFunction, latency.Duration = "max", 5*time.Minute
+	al, err := c.Alerts.Create(ctx, librato.Alert{
+		Name:        "api.latency.high",
+		Description: "API too slow",
+		Attributes:  map[string]any{"runbook_url": "https://wiki.example.com/runbooks/latency"},
+		Conditions:  []librato.Condition{latency, librato.Absent("api.heartbeat", 10*time.Minute)},
+	})
+	if err != nil {
 		log.Fatal(err)
 	}
 
-	// Later: fetch it, change it, save it. Save sends every condition, so none is lost.
+	// Later: fetch it, change it, update it. Update sends every condition, so none is lost.
 	got, err := c.Alerts.GetByName(ctx, "api.latency.high")
 	if err != nil {
 		log.Fatal(err)
 	}
-	got.Active(false)
-	if err := got.Save(ctx); err != nil { // PUT
+	got.Disabled = true
+	if err := c.Alerts.Update(ctx, *got); err != nil {
 		log.Fatal(err)
 	}
 	got, _ = c.Alerts.Get(ctx, al.ID)
-	fmt.Println(got.Name, "active:", got.AlertData.Active, "conditions:", len(got.Conditions))
+	fmt.Println(got.Name, "disabled:", got.Disabled, "conditions:", len(got.Conditions))
 	for _, cd := range got.Conditions {
 		fmt.Println(cd.Type, cd.MetricName, cd.Duration)
 	}
 
 	// Invalid alerts are refused before any request.
-	bad := c.Alerts.New("api.errors")
-	bad.AddConditionFor("api.errors").Above(5).Duration(90 * time.Second)
-	err = bad.Save(ctx)
+	errorsAbove := librato.Above("api.errors", 5)
+	errorsAbove.Duration = 90 * time.Second
+	_, err = c.Alerts.Create(ctx, librato.Alert{Name: "api.errors", Conditions: []librato.Condition{errorsAbove}})
 	fmt.Println(errors.Is(err, librato.ErrInvalid))
 	fmt.Println(err)
 	// Output:
-	// api.latency.high active: false conditions: 2
+	// api.latency.high disabled: true conditions: 2
 	// above api.latency 5m0s
 	// absent api.heartbeat 10m0s
 	// true

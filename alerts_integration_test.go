@@ -24,19 +24,19 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	// Saved: five alerts, so that listing them takes 3 pages of 2.
 	var ids []librato.ID
 	for i := range 5 {
-		al := c.Alerts.New(fmt.Sprintf("int.alert.%d", i)).Description("alert " + fmt.Sprint(i)).AddService(ops.ID)
-		al.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
-		al.AddConditionFor("heartbeat").StopsReportingFor(10 * time.Minute)
-		require.NoError(t, al.Save(ctx))
+		latency := librato.Above("api.latency", 200)
+		latency.SummaryFunction, latency.Duration = "max", 5*time.Minute
+		al, err := c.Alerts.Create(ctx, librato.Alert{Name: fmt.Sprintf("int.alert.%d", i), Description: "alert " + fmt.Sprint(i),
+			Services: []librato.ID{ops.ID}, Conditions: []librato.Condition{latency, librato.Absent("heartbeat", 10*time.Minute)}})
+		require.NoError(t, err)
 		require.NotZero(t, al.ID)
 		require.Len(t, al.Conditions, 2)
 		assert.NotZero(t, al.Conditions[0].ID)
-		assert.Equal(t, *ops, al.Services[0], "services come back as the stored objects")
+		assert.Equal(t, []librato.ID{ops.ID}, al.Services)
 		ids = append(ids, al.ID)
 	}
-	other := c.Alerts.New("unrelated")
-	other.AddConditionFor("cpu").Below(1)
-	require.NoError(t, other.Save(ctx))
+	_, err = c.Alerts.Create(ctx, librato.Alert{Name: "unrelated", Conditions: []librato.Condition{librato.Below("cpu", 1)}})
+	require.NoError(t, err)
 
 	// Listed over 3 pages.
 	opts := &librato.AlertListOptions{ListOptions: librato.ListOptions{Name: "int.alert"}}
@@ -74,28 +74,28 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ids[1], al.ID)
 	oldIDs := []librato.ID{al.Conditions[0].ID, al.Conditions[1].ID}
-	al.Description("changed").RearmAfter(30 * time.Minute)
-	al.AddConditionFor("api.errors").Above(5).Tag("service", "api")
-	require.NoError(t, al.Save(ctx))
+	al.Description, al.Rearm = "changed", 30*time.Minute
+	apiErrors := librato.Above("api.errors", 5)
+	apiErrors.Tags = []librato.ConditionTag{{Name: "service", Values: []string{"api"}}}
+	al.Conditions = append(al.Conditions, apiErrors)
+	require.NoError(t, c.Alerts.Update(ctx, *al))
 
 	got, err := c.Alerts.Get(ctx, al.ID)
 	require.NoError(t, err)
-	assert.Equal(t, "changed", got.AlertData.Description)
+	assert.Equal(t, "changed", got.Description)
 	assert.Equal(t, 30*time.Minute, got.Rearm)
 	require.Len(t, got.Conditions, 3)
 	assert.Equal(t, oldIDs, []librato.ID{got.Conditions[0].ID, got.Conditions[1].ID}, "existing conditions keep their IDs")
-	assert.Equal(t, &librato.ConditionData{ID: oldIDs[0], Type: librato.ConditionAbove, MetricName: "api.latency",
-		Threshold: librato.Float(200), SummaryFunction: "max", Duration: 5 * time.Minute}, got.Conditions[0])
-	assert.Equal(t, &librato.ConditionData{ID: oldIDs[1], Type: librato.ConditionAbsent, MetricName: "heartbeat",
+	assert.Equal(t, librato.Condition{ID: oldIDs[0], Type: librato.ConditionAbove, MetricName: "api.latency",
+		Threshold: 200, SummaryFunction: "max", Duration: 5 * time.Minute}, got.Conditions[0])
+	assert.Equal(t, librato.Condition{ID: oldIDs[1], Type: librato.ConditionAbsent, MetricName: "heartbeat",
 		Duration: 10 * time.Minute}, got.Conditions[1])
 	assert.Equal(t, []librato.ConditionTag{{Name: "service", Values: []string{"api"}}}, got.Conditions[2].Tags)
 	assert.True(t, got.MD)
 
-	// What the builder protects against: a PUT carrying one condition leaves one.
-	replaced := c.Alerts.New("int.alert.2")
-	replaced.ID = ids[2]
-	replaced.AddConditionFor("only.this").Above(1)
-	require.NoError(t, replaced.Save(ctx))
+	// Why Update is given the whole alert: a PUT carrying one condition leaves one.
+	replaced := librato.Alert{ID: ids[2], Name: "int.alert.2", Conditions: []librato.Condition{librato.Above("only.this", 1)}}
+	require.NoError(t, c.Alerts.Update(ctx, replaced))
 	got, err = c.Alerts.Get(ctx, ids[2])
 	require.NoError(t, err)
 	require.Len(t, got.Conditions, 1)
@@ -106,7 +106,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	require.NoError(t, c.Alerts.DetachService(ctx, ids[0], ops.ID))
 	got, err = c.Alerts.Get(ctx, ids[0])
 	require.NoError(t, err)
-	assert.Equal(t, []librato.Service{*pager}, got.Services)
+	assert.Equal(t, []librato.ID{pager.ID}, got.Services)
 	assert.ErrorIs(t, c.Alerts.DetachService(ctx, ids[0], ops.ID), librato.ErrNotFound)
 
 	// Status, fired by the fake's helper, then cleared.
@@ -145,9 +145,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 func TestAlertDuplicateNameAgainstFake(t *testing.T) {
 	_, c := fakeClientAt(t)
 	for i, want := range []error{nil, librato.ErrAlreadyExists} {
-		al := c.Alerts.New("dup")
-		al.AddConditionFor("cpu").Above(float64(i))
-		err := al.Save(t.Context())
+		_, err := c.Alerts.Create(t.Context(), librato.Alert{Name: "dup", Conditions: []librato.Condition{librato.Above("cpu", float64(i))}})
 		if want == nil {
 			require.NoError(t, err)
 		} else {
@@ -158,9 +156,10 @@ func TestAlertDuplicateNameAgainstFake(t *testing.T) {
 
 func TestAlertsOnAppOpticsFake(t *testing.T) {
 	srv, c := fakeClientAt(t, libratotest.WithAppOptics())
-	al := c.Alerts.New("ao.alert")
-	al.AddConditionFor("cpu").Above(90).GroupedTag("env", "prod")
-	require.NoError(t, al.Save(t.Context()))
+	cpu := librato.Above("cpu", 90)
+	cpu.Tags = []librato.ConditionTag{{Name: "env", Grouped: true, Values: []string{"prod"}}}
+	al, err := c.Alerts.Create(t.Context(), librato.Alert{Name: "ao.alert", Conditions: []librato.Condition{cpu}})
+	require.NoError(t, err)
 	got, err := c.Alerts.Get(t.Context(), al.ID)
 	require.NoError(t, err)
 	assert.True(t, got.MD)

@@ -40,29 +40,28 @@ type conditionRequest struct {
 	DetectReset     *bool          `json:"detect_reset,omitempty"`
 }
 
-// request renders the alert as the API takes it. Call Validate first.
-func (al *Alert) request() alertRequest {
-	c := al.client
-	tagged := c != nil && (c.appOptics || len(c.tags) > 0)
+// request renders the alert as the API takes it, for client c. Call validate first.
+func (al *Alert) request(c *Client) alertRequest {
+	tagged := c.appOptics || len(c.tags) > 0
 	r := alertRequest{
 		Name:         al.Name,
-		Description:  al.AlertData.Description,
+		Description:  al.Description,
 		Conditions:   make([]conditionRequest, 0, len(al.Conditions)),
-		Services:     make([]ID, 0, len(al.Services)),
+		Services:     slices.Clone(al.Services),
 		Attributes:   al.Attributes,
-		Active:       al.AlertData.Active,
+		Active:       !al.Disabled,
 		RearmSeconds: int(al.Rearm / time.Second),
 		Version:      al.Version,
 		MD:           al.MD || tagged,
+	}
+	if r.Services == nil {
+		r.Services = []ID{}
 	}
 	if r.Attributes == nil {
 		r.Attributes = map[string]any{}
 	}
 	if r.Version == 0 {
 		r.Version = 2
-	}
-	for _, s := range al.Services {
-		r.Services = append(r.Services, s.ID)
 	}
 	for _, d := range al.Conditions {
 		cr := conditionRequest{
@@ -83,7 +82,8 @@ func (al *Alert) request() alertRequest {
 			cr.Source = "*"
 		}
 		if d.Type != ConditionAbsent {
-			cr.Threshold = d.Threshold
+			th := d.Threshold
+			cr.Threshold = &th
 			cr.SummaryFunction = d.SummaryFunction
 			if cr.SummaryFunction == "" {
 				cr.SummaryFunction = "average"
@@ -124,14 +124,14 @@ type conditionResponse struct {
 	DetectReset     *bool             `json:"detect_reset"`
 }
 
-// data converts the answer into AlertData.
-func (w *alertResponse) data() AlertData {
-	d := AlertData{
+// alert converts the answer into an Alert.
+func (w *alertResponse) alert() *Alert {
+	a := &Alert{
 		ID:             w.ID,
 		Name:           w.Name,
-		Services:       []Service(w.Services),
+		Services:       []ID(w.Services),
 		Attributes:     w.Attributes,
-		Active:         w.Active == nil || *w.Active,
+		Disabled:       w.Active != nil && !*w.Active,
 		Version:        w.Version,
 		MD:             w.MD,
 		RearmPerSignal: w.RearmPerSignal,
@@ -139,19 +139,21 @@ func (w *alertResponse) data() AlertData {
 		UpdatedAt:      w.UpdatedAt.Time,
 	}
 	if w.Description != nil {
-		d.Description = *w.Description
+		a.Description = *w.Description
 	}
 	if w.RearmSeconds != nil {
-		d.Rearm = time.Duration(*w.RearmSeconds) * time.Second
+		a.Rearm = time.Duration(*w.RearmSeconds) * time.Second
 	}
 	for _, wc := range w.Conditions {
-		cd := &ConditionData{
+		cd := Condition{
 			ID:          wc.ID,
 			Type:        wc.Type,
 			MetricName:  wc.MetricName,
 			Tags:        []ConditionTag(wc.Tags),
-			Threshold:   wc.Threshold,
 			DetectReset: wc.DetectReset,
+		}
+		if wc.Threshold != nil {
+			cd.Threshold = *wc.Threshold
 		}
 		if wc.Source != nil && *wc.Source != "*" {
 			cd.Source = *wc.Source // "*" is the all-sources default, the same as none
@@ -162,23 +164,25 @@ func (w *alertResponse) data() AlertData {
 		if wc.Duration != nil {
 			cd.Duration = time.Duration(*wc.Duration) * time.Second
 		}
-		d.Conditions = append(d.Conditions, cd)
+		a.Conditions = append(a.Conditions, cd)
 	}
-	return d
+	return a
 }
 
 // alertServicesWire decodes "services" as an array of service objects (documented for responses)
-// or of bare IDs (what requests carry, and what some create answers echo).
-type alertServicesWire []Service
+// or of bare IDs (what requests carry, and what some create answers echo), keeping the IDs.
+type alertServicesWire []ID
 
 func (s *alertServicesWire) UnmarshalJSON(b []byte) error {
 	var items []json.RawMessage
 	if err := json.Unmarshal(b, &items); err != nil {
 		return fmt.Errorf("services: %w", err)
 	}
-	out := make([]Service, 0, len(items))
+	out := make([]ID, 0, len(items))
 	for _, it := range items {
-		var svc Service
+		var svc struct {
+			ID ID `json:"id"`
+		}
 		var err error
 		if bytes.HasPrefix(bytes.TrimSpace(it), []byte("{")) {
 			err = json.Unmarshal(it, &svc)
@@ -188,7 +192,7 @@ func (s *alertServicesWire) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("services: %w", err)
 		}
-		out = append(out, svc)
+		out = append(out, svc.ID)
 	}
 	*s = out
 	return nil

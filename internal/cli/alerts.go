@@ -155,7 +155,7 @@ func (c *alertsCmd) list(ctx context.Context, env *Env, cl *librato.Client) erro
 		if err != nil {
 			return err
 		}
-		r := alertRow{ID: al.ID, Name: al.Name, Description: al.AlertData.Description, Active: al.AlertData.Active,
+		r := alertRow{ID: al.ID, Name: al.Name, Description: al.Description, Active: !al.Disabled,
 			Firing: firing[al.ID], Conditions: []string{}, UpdatedAt: al.UpdatedAt.UTC()}
 		for _, cd := range al.Conditions {
 			r.Conditions = append(r.Conditions, describeCondition(cd))
@@ -186,7 +186,7 @@ var alertRows = rowsFormat[alertRow]{
 }
 
 // describeCondition renders a condition for people: "api.latency above 200 (max, for 5m)".
-func describeCondition(cd *librato.ConditionData) string {
+func describeCondition(cd librato.Condition) string {
 	var b strings.Builder
 	b.WriteString(cd.MetricName)
 	switch {
@@ -204,9 +204,7 @@ func describeCondition(cd *librato.ConditionData) string {
 		fmt.Fprintf(&b, " for %s", shortDuration(cd.Duration))
 		return b.String()
 	}
-	if cd.Threshold != nil {
-		b.WriteString(" " + strconv.FormatFloat(*cd.Threshold, 'g', -1, 64))
-	}
+	b.WriteString(" " + strconv.FormatFloat(cd.Threshold, 'f', -1, 64))
 	var extra []string
 	if cd.SummaryFunction != "" {
 		extra = append(extra, cd.SummaryFunction)

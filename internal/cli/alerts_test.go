@@ -19,12 +19,15 @@ func seedAlerts(t *testing.T, srv *libratotest.Server) (librato.ID, librato.ID) 
 	cl, err := srv.Client()
 	require.NoError(t, err)
 	ctx := context.Background()
-	hi := cl.Alerts.New("api.latency.high").Description("API is slow")
-	hi.AddConditionFor("api.latency").Above(200).SummaryFunction("max").Duration(5 * time.Minute)
-	require.NoError(t, hi.Save(ctx))
-	hb := cl.Alerts.New("heartbeat.missing")
-	hb.AddConditionFor("heartbeat").Source("web*").StopsReportingFor(10 * time.Minute)
-	require.NoError(t, hb.Save(ctx))
+	latency := librato.Above("api.latency", 200)
+	latency.SummaryFunction, latency.Duration = "max", 5*time.Minute
+	hi, err := cl.Alerts.Create(ctx, librato.Alert{Name: "api.latency.high", Description: "API is slow",
+		Conditions: []librato.Condition{latency}})
+	require.NoError(t, err)
+	heartbeat := librato.Absent("heartbeat", 10*time.Minute)
+	heartbeat.Source = "web*"
+	hb, err := cl.Alerts.Create(ctx, librato.Alert{Name: "heartbeat.missing", Conditions: []librato.Condition{heartbeat}})
+	require.NoError(t, err)
 	require.True(t, srv.FireAlert(int(hi.ID)))
 	return hi.ID, hb.ID
 }
