@@ -140,7 +140,7 @@ func TestAnnotateAgainstFake(t *testing.T) {
 	assert.Equal(t, 2, countRequests(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[1].ID))+countRequests(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[0].ID)))
 
 	// The API down: the work still runs and its error is not lost.
-	srv.FailNext(1, 503, `{"errors":{"system":["maintenance"]}}`)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Body: `{"errors":{"system":["maintenance"]}}`, Count: 1}))
 	ran := false
 	err = c.Annotations.Record(ctx, "ci", librato.Annotation{Title: "build 3"}, func(context.Context) error { ran = true; return boom })
 	assert.True(t, ran)

@@ -28,8 +28,7 @@ func at(minutes int) time.Time { return compT0.Add(time.Duration(minutes) * time
 //	cpu{host=h1}: 1 2 3, cpu{host=h2}: 10 20 30, cpu{host=x9}: 100 100 100 (tagged)
 func compositeFixture(t *testing.T) (*libratotest.Server, *librato.Client) {
 	t.Helper()
-	srv, c := fakeClient(t, nil)
-	srv.SetNow(at(5))
+	srv, c := fakeClient(t, []libratotest.Option{libratotest.WithNow(func() time.Time { return at(5) })})
 	var ms []librato.Measurement
 	add := func(name, source string, tags map[string]string, vals ...float64) {
 		for i, v := range vals {

@@ -269,7 +269,7 @@ func (svc *MetricsService) Delete(ctx context.Context, names ...string) error {
 // characters, e.g. "cpu.*.idle") except the excluded names, with one DELETE /v1/metrics, and waits
 // for the job when the API answers 202. The sanitizer applies to the excluded names, not to the
 // pattern (it would rewrite the "*").
-func (svc *MetricsService) DeletePattern(ctx context.Context, pattern string, exclude ...string) error {
+func (svc *MetricsService) DeletePattern(ctx context.Context, pattern string, exclude []string) error {
 	c := svc.client
 	sel, err := c.patternSelector("DeletePattern", pattern, exclude)
 	if err != nil {

@@ -110,7 +110,7 @@ func ExampleMetricsService_Delete() {
 		}
 	}
 
-	if err := c.Metrics.DeletePattern(ctx, "tmp.*", "tmp.keep"); err != nil { // one request for the lot
+	if err := c.Metrics.DeletePattern(ctx, "tmp.*", []string{"tmp.keep"}); err != nil { // one request for the lot
 		log.Fatal(err)
 	}
 	if err := c.Metrics.Delete(ctx, "prod.a"); err != nil {

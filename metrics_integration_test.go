@@ -203,7 +203,7 @@ func TestUpdateDeleteAgainstFake(t *testing.T) {
 	assert.Equal(t, "composite", comp.Type)
 	assert.Equal(t, `sum(s("humidity", "*"))`, comp.Composite)
 
-	require.NoError(t, c.Metrics.DeletePattern(ctx, "*.time", "c.time"))
+	require.NoError(t, c.Metrics.DeletePattern(ctx, "*.time", []string{"c.time"}))
 	require.NoError(t, c.Metrics.Delete(ctx, "keep"))
 	require.NoError(t, c.Metrics.Delete(ctx, "c.time", "composite.humidity"))
 	require.NoError(t, c.Metrics.Delete(ctx, "never.existed"), "deleting a missing metric succeeds")

@@ -286,13 +286,13 @@ func TestDeleteWire(t *testing.T) {
 	t.Run("pattern with exclusions", func(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodDelete, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.Metrics.DeletePattern(mtCtx, "cpu*.90", "cpu1.90", "cpu2.90"))
+		require.NoError(t, w.c.Metrics.DeletePattern(mtCtx, "cpu*.90", []string{"cpu1.90", "cpu2.90"}))
 		assert.JSONEq(t, `{"names":"cpu*.90","exclude":["cpu1.90","cpu2.90"]}`, string(w.only().Body))
 	})
 	t.Run("pattern alone", func(t *testing.T) {
 		w := newMTWire(t)
 		w.expect(http.MethodDelete, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.Metrics.DeletePattern(mtCtx, "*.time"))
+		require.NoError(t, w.c.Metrics.DeletePattern(mtCtx, "*.time", nil))
 		assert.Equal(t, `{"names":"*.time"}`, string(w.only().Body))
 	})
 	t.Run("sanitized name", func(t *testing.T) {
@@ -315,10 +315,10 @@ func TestDeleteRejectsBeforeIO(t *testing.T) {
 	assert.Contains(t, err.Error(), `name 1: metric name "bad name"`)
 	assert.Contains(t, err.Error(), `name 2: metric name "": must not be empty`)
 	assert.ErrorIs(t, w.c.Metrics.Delete(mtCtx, "cpu*"), ErrInvalid, "Delete takes names, not patterns")
-	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, ""), ErrInvalid)
-	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "cpu?"), ErrInvalid)
-	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, strings.Repeat("a", 256)), ErrInvalid)
-	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "cpu*", "bad/exclude"), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "", nil), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "cpu?", nil), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, strings.Repeat("a", 256), nil), ErrInvalid)
+	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "cpu*", []string{"bad/exclude"}), ErrInvalid)
 	assert.Empty(t, w.sent())
 }
 
@@ -337,7 +337,7 @@ func TestDeletePatternFailedJob(t *testing.T) {
 	w := newMTWire(t)
 	w.expect(http.MethodDelete, "/v1/metrics", 202, "", "Location", "https://metrics-api.librato.com/v1/jobs/123456")
 	w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_failed_tv21.json")
-	err := w.c.Metrics.DeletePattern(mtCtx, "foo*")
+	err := w.c.Metrics.DeletePattern(mtCtx, "foo*", nil)
 	var jobErr *JobError
 	require.ErrorAs(t, err, &jobErr)
 	assert.Equal(t, ID(123456), jobErr.ID)

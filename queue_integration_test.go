@@ -98,13 +98,13 @@ func TestQueueIntegrationTooOldMeasurementIsIsolated(t *testing.T) {
 	require.NoError(t, q.Close(context.Background()))
 }
 
-func TestQueueIntegrationFailNextKeepsData(t *testing.T) {
+func TestQueueIntegrationFailedRequestKeepsData(t *testing.T) {
 	srv, c := queueServer(t)
 	q := newQueue(t, c, librato.QueueOptions{ChunkSize: 10})
 	for i := 0; i < 30; i++ {
 		require.NoError(t, q.Add(librato.Measurement{Name: "it.fail", Value: 1, Tags: map[string]string{"a": "b"}}))
 	}
-	srv.FailNext(1, 503, `{"errors":{"system":["try again"]}}`)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Body: `{"errors":{"system":["try again"]}}`, Count: 1}))
 	err := q.Flush(context.Background())
 	assert.ErrorIs(t, err, librato.ErrServer)
 	assert.Equal(t, 30, q.Len())

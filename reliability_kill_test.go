@@ -66,7 +66,7 @@ func TestReliabilityKill(t *testing.T) {
 
 	t.Run("faulty", func(t *testing.T) {
 		faulty := newFaultEnv(t)
-		faulty.fake.SetLatency(20 * time.Millisecond)
+		require.NoError(t, faulty.fake.AddFault(libratotest.Fault{Latency: 20 * time.Millisecond, Rate: 1}))
 		faulty.fake.SetFault(func(r *http.Request) (int, string, bool) {
 			if r.Method != http.MethodPost {
 				return 0, "", false

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -69,7 +70,7 @@ func TestFaultKillWithSpool(t *testing.T) {
 func TestFaultCloseWithSpoolKeepsData(t *testing.T) {
 	const n = 500
 	e := newFaultEnv(t)
-	e.fake.SetLatency(time.Hour)
+	require.NoError(t, e.fake.AddFault(libratotest.Fault{Latency: time.Hour, Rate: 1}))
 	l := newLedger(n)
 	dir := t.TempDir()
 	q := newQueue(t, e.client(librato.WithTimeout(time.Hour)), librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
@@ -83,7 +84,7 @@ func TestFaultCloseWithSpoolKeepsData(t *testing.T) {
 	assert.Contains(t, err.Error(), "500 measurements kept in the spool")
 	assert.Zero(t, q.Stats().Dropped)
 
-	e.fake.SetLatency(0)
+	e.fake.ClearFaults()
 	q2 := newQueue(t, e.client(), librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
 	require.NoError(t, q2.Close(context.Background()))
 	assert.Equal(t, outcome{added: n, accepted: n}, account(t, e, l, n))
@@ -94,7 +95,7 @@ func TestFaultCloseWithSpoolKeepsData(t *testing.T) {
 func TestSpoolReplaysOnStart(t *testing.T) {
 	const n = 200
 	e := newFaultEnv(t)
-	e.fake.SetLatency(time.Hour)
+	require.NoError(t, e.fake.AddFault(libratotest.Fault{Latency: time.Hour, Rate: 1}))
 	l := newLedger(n)
 	dir := t.TempDir()
 	q := newQueue(t, e.client(librato.WithTimeout(time.Hour)), librato.QueueOptions{ChunkSize: 100, SpoolDir: dir, OnDrop: l.onDrop})
@@ -103,7 +104,7 @@ func TestSpoolReplaysOnStart(t *testing.T) {
 	defer cancel()
 	require.Error(t, q.Close(ctx))
 
-	e.fake.SetLatency(0)
+	e.fake.ClearFaults()
 	q2 := newQueue(t, e.client(), librato.QueueOptions{SpoolDir: dir, FlushInterval: time.Hour, OnDrop: l.onDrop})
 	require.Eventually(t, func() bool { return q2.Stats().Spooled == 0 }, 5*time.Second, 10*time.Millisecond,
 		"the spool was not replayed before the first tick")

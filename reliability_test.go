@@ -180,7 +180,7 @@ func (e *faultEnv) count(body []byte) {
 	}
 }
 
-// statusWriter remembers the status; it passes Hijack on for the fake's DropNext.
+// statusWriter remembers the status; it passes Hijack on for the fake's Drop faults.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -307,7 +307,7 @@ func TestFaultMatrix(t *testing.T) {
 	const n, chunk = 1000, 100
 	rateLimit := func(status int, retryAfter bool) func(e *faultEnv) {
 		return func(e *faultEnv) {
-			e.fake.SetRateLimitPolicy(libratotest.RateLimit{Limit: 2, Per: 150 * time.Millisecond, Status: status, RetryAfter: retryAfter})
+			e.fake.SetRateLimit(libratotest.RateLimit{Limit: 2, Per: 150 * time.Millisecond, Status: status, RetryAfter: retryAfter})
 		}
 	}
 	tests := []struct {
@@ -321,22 +321,26 @@ func TestFaultMatrix(t *testing.T) {
 	}{
 		{name: "5xx burst then recovery", bad: -1,
 			inject: func(e *faultEnv) {
-				e.fake.FailNext(7, http.StatusServiceUnavailable, `{"errors":{"request":["Service Unavailable"]}}`)
+				require.NoError(t, e.fake.AddFault(libratotest.Fault{Status: http.StatusServiceUnavailable, Body: `{"errors":{"request":["Service Unavailable"]}}`, Count: 7}))
 			}},
 		{name: "500 text bodies then recovery", bad: -1,
-			inject: func(e *faultEnv) { e.fake.FailNext(4, http.StatusInternalServerError, "Internal Server Error") }},
+			inject: func(e *faultEnv) {
+				require.NoError(t, e.fake.AddFault(libratotest.Fault{Status: http.StatusInternalServerError, Body: "Internal Server Error", Count: 4}))
+			}},
 		{name: "429 with Retry-After", bad: -1, inject: rateLimit(http.StatusTooManyRequests, true)},
 		{name: "429 without Retry-After", bad: -1, inject: rateLimit(http.StatusTooManyRequests, false)},
 		{name: "403 with the rate-limit body", bad: -1, inject: rateLimit(http.StatusForbidden, false)},
 		{name: "connection reset mid-body", bad: -1,
 			inject: func(e *faultEnv) { e.next(resetMidBody, resetMidBody, resetMidBody, resetMidBody) }},
 		{name: "connection dropped before the answer", bad: -1,
-			inject: func(e *faultEnv) { e.fake.DropNext(4) }},
+			inject: func(e *faultEnv) { require.NoError(t, e.fake.AddFault(libratotest.Fault{Drop: true, Count: 4})) }},
 		{name: "response lost after the server accepted", bad: -1, wantDup: chunk,
 			inject: func(e *faultEnv) { e.next(acceptLoseReply, resetMidBody, resetMidBody) }},
 		{name: "server slower than the timeout", bad: -1, opts: []librato.Option{librato.WithTimeout(200 * time.Millisecond)},
-			inject:  func(e *faultEnv) { e.fake.SetLatency(300 * time.Millisecond) },
-			recover: func(e *faultEnv) { e.fake.SetLatency(0) }},
+			inject: func(e *faultEnv) {
+				require.NoError(t, e.fake.AddFault(libratotest.Fault{Latency: 300 * time.Millisecond, Rate: 1}))
+			},
+			recover: func(e *faultEnv) { e.fake.ClearFaults() }},
 		{name: "server down, then back", bad: -1,
 			inject:  func(e *faultEnv) { e.down() },
 			recover: func(e *faultEnv) { e.up() }},
@@ -396,8 +400,8 @@ func TestFaultMatrix(t *testing.T) {
 func TestFaultCloseServerNeverAnswers(t *testing.T) {
 	const n = 500
 	e := newFaultEnv(t)
-	e.fake.SetLatency(time.Hour) // every request hangs until the client goes away
-	defer e.fake.SetLatency(0)
+	require.NoError(t, e.fake.AddFault(libratotest.Fault{Latency: time.Hour, Rate: 1})) // every request hangs until the client goes away
+	defer e.fake.ClearFaults()
 	l := newLedger(n)
 	c := e.client(librato.WithTimeout(time.Hour)) // only the ctx bounds the wait
 	q := newQueue(t, c, librato.QueueOptions{ChunkSize: 100, OnDrop: l.onDrop})

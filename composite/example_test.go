@@ -37,10 +37,9 @@ func ExampleParse() {
 }
 
 func ExampleMeasurementsService_Query() {
-	srv := libratotest.NewServer()
-	defer srv.Close()
 	t0 := time.Unix(1700000040, 0)
-	srv.SetNow(t0.Add(5 * time.Minute))
+	srv := libratotest.NewServer(libratotest.WithNow(func() time.Time { return t0.Add(5 * time.Minute) }))
+	defer srv.Close()
 	c, err := srv.Client()
 	if err != nil {
 		log.Fatal(err)

@@ -1,6 +1,7 @@
 package libratotest
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 
@@ -38,7 +39,19 @@ func (s *Server) Transport() http.RoundTripper { return handlerTransport{s} }
 
 type handlerTransport struct{ h http.Handler }
 
-func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+// errDropped is what a request dropped by a Drop fault returns through Transport, as a
+// connection closed without an answer would.
+var errDropped = errors.New("libratotest: connection closed without an answer (Drop fault)")
+
+func (t handlerTransport) RoundTrip(r *http.Request) (resp *http.Response, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			resp, err = nil, errDropped
+		}
+	}()
 	if r.Body != nil {
 		defer r.Body.Close()
 	}
@@ -56,7 +69,7 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err := r.Context().Err(); err != nil {
 		return nil, err
 	}
-	resp := rec.Result() // its Body is never nil
+	resp = rec.Result() // its Body is never nil
 	resp.Request = r
 	return resp, nil
 }

@@ -65,13 +65,13 @@ func TestClientErrors(t *testing.T) {
 
 	good, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
 	require.NoError(t, err)
-	srv.SetRateLimit(1, time.Hour)
+	srv.SetRateLimit(libratotest.RateLimit{Limit: 1, Per: time.Hour, RetryAfter: true})
 	require.NoError(t, good.Ping(ctx))
 	err = good.Ping(ctx)
 	require.ErrorIs(t, err, librato.ErrRateLimited)
 	var apiErr *librato.Error
 	require.True(t, errors.As(err, &apiErr))
-	srv.SetRateLimit(0, 0)
+	srv.SetRateLimit(libratotest.RateLimit{})
 
 	_, err = good.Metrics.Get(ctx, "missing", nil)
 	require.ErrorIs(t, err, librato.ErrNotFound)
@@ -96,14 +96,14 @@ func TestClientRetriesDrop(t *testing.T) {
 	srv := newServer(t)
 	c, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond}))
 	require.NoError(t, err)
-	srv.DropNext(1)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Drop: true, Count: 1}))
 	require.NoError(t, c.Submit(ctx, librato.Measurement{Name: "once", Value: 1, Source: "a"}))
 	pts := srv.Measurements("once")
 	require.Len(t, pts, 1)
 	assert.Equal(t, int64(1), pts[0].Count)
 	assert.Len(t, srv.Requests(), 2, "the dropped attempt and the retry")
 
-	srv.FailNext(1, 503, `{"errors":{"system":["maintenance"]}}`)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Body: `{"errors":{"system":["maintenance"]}}`, Count: 1}))
 	require.NoError(t, c.Submit(ctx, librato.Measurement{Name: "once", Value: 1, Source: "b"}))
 	assert.Len(t, srv.Measurements("once"), 2)
 }

@@ -77,10 +77,9 @@ func TestComposeParamErrors(t *testing.T) {
 }
 
 func TestComposeWorkIsBounded(t *testing.T) {
-	srv := NewServer()
-	defer srv.Close()
 	now := time.Unix(1700000000, 0)
-	srv.SetNow(now)
+	srv := NewServer(WithNow(func() time.Time { return now }))
+	defer srv.Close()
 	start := now.Add(-90 * 24 * time.Hour).Unix()
 	// zero_fill at resolution 1 over 90 days would be 7.7 million points.
 	status, body := compose(t, srv, "/v1/metrics", url.Values{
@@ -95,10 +94,9 @@ func TestComposeWorkIsBounded(t *testing.T) {
 }
 
 func TestComposeResponseShapes(t *testing.T) {
-	srv := NewServer()
-	defer srv.Close()
 	now := time.Unix(1700000040, 0)
-	srv.SetNow(now)
+	srv := NewServer(WithNow(func() time.Time { return now }))
+	defer srv.Close()
 	c, err := srv.Client()
 	require.NoError(t, err)
 	require.NoError(t, c.Submit(context.Background(),

@@ -37,7 +37,7 @@ func Example() {
 }
 
 // Fault injection: the next request fails as the API does during maintenance.
-func ExampleServer_FailNext() {
+func ExampleServer_AddFault() {
 	ctx := context.Background()
 	srv := libratotest.NewServer()
 	defer srv.Close()
@@ -45,7 +45,11 @@ func ExampleServer_FailNext() {
 	if err != nil {
 		panic(err)
 	}
-	srv.FailNext(1, 503, `{"errors":{"system":["The API is down for maintenance"]}}`)
+	// The next request is answered 503; an empty Body would be the real API's body for it.
+	if err := srv.AddFault(libratotest.Fault{Status: 503, Count: 1,
+		Body: `{"errors":{"system":["The API is down for maintenance"]}}`}); err != nil {
+		panic(err)
+	}
 	err = c.Ping(ctx)
 	fmt.Println(errors.Is(err, librato.ErrServer))
 	fmt.Println(c.Ping(ctx))

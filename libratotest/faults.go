@@ -34,13 +34,13 @@ type Request struct {
 	Time time.Time
 }
 
-// RateLimit configures the server's rate limiter (see SetRateLimitPolicy).
+// RateLimit configures the server's rate limiter (see SetRateLimit).
 type RateLimit struct {
 	// Limit is the number of requests allowed per window; <= 0 disables
 	// rate limiting.
 	Limit int
-	// Per is the window length, measured on the server's clock (SetNow moves
-	// it); <= 0 means one minute.
+	// Per is the window length, measured on the server's clock (WithNow);
+	// <= 0 means one minute.
 	Per time.Duration
 	// Status is the status of a limited request: 429 (the default) or 403,
 	// which the real API has also used. The body is the real one:
@@ -53,49 +53,13 @@ type RateLimit struct {
 
 // faults holds the injected faults; guarded by Server.cfgMu.
 type faults struct {
-	failN      int
-	failStatus int
-	failBody   string
-	dropN      int
-	latency    time.Duration
-	hook       func(*http.Request) (int, string, bool)
-	rules      []*faultRule
+	hook  func(*http.Request) (int, string, bool)
+	rules []*faultRule
 
 	rate        RateLimit
 	rateStart   time.Time
 	rateUsed    int
 	rateEnabled bool
-}
-
-// FailNext makes the next n requests fail with status and body, before their
-// credentials are checked. A body starting with '{' or '[' is sent as JSON,
-// anything else as text/plain.
-func (s *Server) FailNext(n, status int, body string) {
-	s.cfgMu.Lock()
-	s.faults.failN, s.faults.failStatus, s.faults.failBody = n, status, body
-	s.cfgMu.Unlock()
-}
-
-// DropNext makes the server close the connection of the next n requests
-// without answering, as a network failure or a crashed proxy would. Note that
-// net/http's Transport silently retries a GET (or HEAD) once when a reused
-// keep-alive connection is closed this way, so a dropped GET may look like a
-// success unless the client disables keep-alives; POSTs are never retried by
-// the Transport. Served through an httptest.ResponseRecorder (no Hijacker),
-// the drop panics with http.ErrAbortHandler, as a real server's handler
-// would abort.
-func (s *Server) DropNext(n int) {
-	s.cfgMu.Lock()
-	s.faults.dropN = n
-	s.cfgMu.Unlock()
-}
-
-// SetLatency delays every request by d before it is handled (0 turns it
-// off). The delay ends early when the client goes away.
-func (s *Server) SetLatency(d time.Duration) {
-	s.cfgMu.Lock()
-	s.faults.latency = d
-	s.cfgMu.Unlock()
 }
 
 // SetFault installs a hook called for every request (nil removes it). When
@@ -108,17 +72,11 @@ func (s *Server) SetFault(hook func(r *http.Request) (status int, body string, o
 	s.cfgMu.Unlock()
 }
 
-// SetRateLimit allows limit requests per window of length per, answering 429
-// with Retry-After beyond that. While a limit is set every response carries
-// X-Librato-RateLimit-Std and X-Librato-RateLimit-Agg headers of the form
-// "limit=L,remaining=R,reset=S" (S: seconds until the window resets).
-// limit <= 0 turns rate limiting off.
-func (s *Server) SetRateLimit(limit int, per time.Duration) {
-	s.SetRateLimitPolicy(RateLimit{Limit: limit, Per: per, Status: http.StatusTooManyRequests, RetryAfter: true})
-}
-
-// SetRateLimitPolicy is SetRateLimit with every setting; see RateLimit.
-func (s *Server) SetRateLimitPolicy(p RateLimit) {
+// SetRateLimit installs the rate limiter p describes; a Limit <= 0 turns it
+// off. While a limit is set every response carries X-Librato-RateLimit-Std
+// and X-Librato-RateLimit-Agg headers of the form "limit=L,remaining=R,reset=S"
+// (S: seconds until the window resets), as the real API's do.
+func (s *Server) SetRateLimit(p RateLimit) {
 	if p.Per <= 0 {
 		p.Per = time.Minute
 	}
@@ -174,21 +132,8 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) bool {
 	}
 
 	s.cfgMu.Lock()
-	f := &s.faults
-	latency, hook := f.latency, f.hook
-	drop := f.dropN > 0
-	if drop {
-		f.dropN--
-	}
+	hook := s.faults.hook
 	s.cfgMu.Unlock()
-
-	if !wait(r, latency) {
-		return false
-	}
-	if drop {
-		dropConnection(w)
-		return false
-	}
 
 	limited, retryAfter, rateStatus := s.rateLimit(w, now)
 	if hook != nil {
@@ -196,17 +141,6 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) bool {
 			writeRaw(w, status, body)
 			return false
 		}
-	}
-	s.cfgMu.Lock()
-	fail := f.failN > 0
-	status, fbody := f.failStatus, f.failBody
-	if fail {
-		f.failN--
-	}
-	s.cfgMu.Unlock()
-	if fail {
-		writeRaw(w, status, fbody)
-		return false
 	}
 	if limited {
 		if retryAfter > 0 {
@@ -347,7 +281,12 @@ type Fault struct {
 	// RetryAfter, with Status, adds a Retry-After header of that many
 	// seconds.
 	RetryAfter int
-	// Drop closes the connection without an answer (see DropNext).
+	// Drop closes the connection without an answer, as a network failure or
+	// a crashed proxy would. net/http's Transport silently retries a GET (or
+	// HEAD) once when a reused keep-alive connection is closed this way, so a
+	// dropped GET may look like a success unless the client disables
+	// keep-alives; POSTs are never retried. Through Transport the request
+	// fails with an error, as on a closed connection.
 	Drop bool
 	// Latency delays the request first; alone, the request is then handled
 	// as usual.
@@ -405,8 +344,7 @@ func (f Fault) matches(r *http.Request) bool {
 }
 
 // AddFault adds a fault; faults apply in the order they were added, before
-// FailNext, DropNext, SetLatency, SetFault, the rate limit and the
-// credentials check. A request gets the latency of every fault that hits it
+// SetFault's function, the rate limit and the credentials check. A request gets the latency of every fault that hits it
 // and the answer (or drop) of the first one that has one; a fault that did
 // not get to answer is not used up.
 func (s *Server) AddFault(f Fault) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,9 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestFailNext(t *testing.T) {
+func TestFaultFailsTheNextRequests(t *testing.T) {
 	srv := newServer(t)
-	srv.FailNext(2, 503, `{"errors":{"system":["maintenance"]}}`)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Body: `{"errors":{"system":["maintenance"]}}`, Count: 2}))
 	for range 2 {
 		resp, body := callAs(t, srv, "GET", "/v1/metrics", "", "", nil) // faults come before auth
 		assert.Equal(t, 503, resp.StatusCode)
@@ -25,7 +26,7 @@ func TestFailNext(t *testing.T) {
 	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
 	assert.Equal(t, 200, resp.StatusCode)
 
-	srv.FailNext(1, 500, "oops")
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 500, Body: "oops", Count: 1}))
 	resp, body := call(t, srv, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
 	assert.Equal(t, 500, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("Content-Type"), "text/plain")
@@ -34,10 +35,10 @@ func TestFailNext(t *testing.T) {
 	assert.Len(t, srv.Requests(), 4, "failed requests are recorded too")
 }
 
-func TestDropNext(t *testing.T) {
+func TestFaultDropsConnections(t *testing.T) {
 	srv := newServer(t)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	srv.DropNext(1)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Drop: true, Count: 1}))
 	req, err := http.NewRequest("POST", srv.URL+"/v1/metrics", strings.NewReader(fixture(t, "tv5a.json")))
 	require.NoError(t, err)
 	req.SetBasicAuth(libratotest.DefaultUser, libratotest.DefaultToken)
@@ -68,9 +69,9 @@ func TestSetFaultHook(t *testing.T) {
 	assert.Equal(t, 204, resp.StatusCode)
 }
 
-func TestSetLatency(t *testing.T) {
+func TestFaultLatency(t *testing.T) {
 	srv := newServer(t)
-	srv.SetLatency(300 * time.Millisecond)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Latency: 300 * time.Millisecond, Rate: 1}))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/metrics", nil)
@@ -79,7 +80,7 @@ func TestSetLatency(t *testing.T) {
 	_, err = http.DefaultClient.Do(req)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 
-	srv.SetLatency(100 * time.Millisecond)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Latency: 100 * time.Millisecond, Rate: 1}))
 	start := time.Now()
 	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
 	assert.Equal(t, 200, resp.StatusCode)
@@ -88,11 +89,17 @@ func TestSetLatency(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	now := time.Unix(1500000000, 0)
-	srv := newServer(t, libratotest.WithNow(func() time.Time { return now }))
+	var later atomic.Bool
+	srv := newServer(t, libratotest.WithNow(func() time.Time {
+		if later.Load() {
+			return now.Add(61 * time.Second)
+		}
+		return now
+	}))
 	resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
 	assert.Empty(t, resp.Header.Get("X-Librato-RateLimit-Std"), "no headers without a limit")
 
-	srv.SetRateLimit(2, time.Minute)
+	srv.SetRateLimit(libratotest.RateLimit{Limit: 2, Per: time.Minute, RetryAfter: true})
 	for i, want := range []string{"limit=2,remaining=1,reset=60", "limit=2,remaining=0,reset=60"} {
 		resp, _ := call(t, srv, "GET", "/v1/metrics", "", "")
 		assert.Equal(t, 200, resp.StatusCode, i)
@@ -105,18 +112,18 @@ func TestRateLimit(t *testing.T) {
 	assert.Equal(t, "limit=2,remaining=0,reset=60", resp.Header.Get("X-Librato-RateLimit-Std"))
 	assert.JSONEq(t, `{"request_time":1500000000,"error":"You have hit the API limit for measurements [measure:raw_rate]. Contact: support@librato.com to adjust this limit."}`, body)
 
-	srv.SetNow(now.Add(61 * time.Second)) // next window
+	later.Store(true) // next window
 	resp, _ = call(t, srv, "GET", "/v1/metrics", "", "")
 	assert.Equal(t, 200, resp.StatusCode)
 
-	srv.SetRateLimitPolicy(libratotest.RateLimit{Limit: 1, Per: time.Hour, Status: 403})
+	srv.SetRateLimit(libratotest.RateLimit{Limit: 1, Per: time.Hour, Status: 403})
 	call(t, srv, "GET", "/v1/metrics", "", "")
 	resp, body = call(t, srv, "GET", "/v1/metrics", "", "")
 	assert.Equal(t, 403, resp.StatusCode)
 	assert.Empty(t, resp.Header.Get("Retry-After"))
 	assert.Contains(t, body, `"error":"You have hit the API limit`)
 
-	srv.SetRateLimit(0, 0)
+	srv.SetRateLimit(libratotest.RateLimit{})
 	resp, _ = call(t, srv, "GET", "/v1/metrics", "", "")
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Empty(t, resp.Header.Get("X-Librato-RateLimit-Std"))
@@ -125,7 +132,7 @@ func TestRateLimit(t *testing.T) {
 func TestReset(t *testing.T) {
 	srv := newServer(t)
 	call(t, srv, "POST", "/v1/metrics", jsonType, fixture(t, "tv5a.json"))
-	srv.FailNext(5, 500, "x")
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 500, Body: "x", Count: 5}))
 	srv.Reset()
 	assert.Empty(t, srv.Requests())
 	_, ok := srv.Metric("login-delay")

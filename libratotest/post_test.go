@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -525,10 +526,12 @@ func TestMaxAge(t *testing.T) {
 	srv = newServer(t, libratotest.WithMaxAge(0))
 	resp, _ = call(t, srv, "POST", "/v1/metrics", jsonType, body)
 	assert.Equal(t, 200, resp.StatusCode, "WithMaxAge(0) accepts any time")
-	srv = newServer(t, libratotest.WithMaxAge(time.Minute), libratotest.WithNow(func() time.Time { return time.Unix(1234567890+61, 0) }))
+	var clock atomic.Int64
+	clock.Store(1234567890 + 61)
+	srv = newServer(t, libratotest.WithMaxAge(time.Minute), libratotest.WithNow(func() time.Time { return time.Unix(clock.Load(), 0) }))
 	resp, _ = call(t, srv, "POST", "/v1/metrics", jsonType, body)
 	assert.Equal(t, 400, resp.StatusCode)
-	srv.SetNow(time.Unix(1234567890+59, 0))
+	clock.Store(1234567890 + 59)
 	resp, _ = call(t, srv, "POST", "/v1/metrics", jsonType, body)
 	assert.Equal(t, 200, resp.StatusCode)
 }

@@ -1,18 +1,25 @@
 // Package libratotest is an in-memory fake of the Librato Metrics API v1 (and
 // of its token-only AppOptics variant) for tests and local development, in
-// the spirit of net/http/httptest and pstest.
+// the spirit of net/http/httptest.
 //
 //	srv := libratotest.NewServer()
 //	defer srv.Close()
 //	c, err := srv.Client()
 //
+// NewServer listens on loopback; NewUnstartedServer does not listen at all,
+// and its Client and Transport reach it in process, so a test needs no
+// socket. Start makes an unstarted server listen.
+//
 // It validates requests like the real API (credentials, content types, names,
 // sources, tags, time windows), answers with the real status codes and error
 // bodies, stores what it accepts and serves it back with resolution rollups.
-// Helpers let tests look at what arrived (Requests, Measurements, Metric) and
-// inject faults (FailNext, DropNext, SetFault, SetLatency, SetRateLimit, and AddFault for faults
-// matched by method and path, for a count of requests or a steady share of them).
-// What it simplifies is listed below and in the doc comments of the handlers.
+//
+// Tests look at what arrived with Requests, Measurements and Metric, and make
+// the server misbehave with AddFault (an error status, a dropped connection
+// or latency, for a count of requests or a steady share of them, matched by
+// method and path), SetFault (a function deciding per request) and
+// SetRateLimit. Options fix the clock (WithNow), the credentials, the page
+// size and the limits. Snapshot, Restore and Reset save and reset the state.
 //
 // Simplifications, on purpose:
 //   - One account: one set of credentials, every token has the admin role.
@@ -20,45 +27,15 @@
 //     apart: GET /v1/metrics/:name shows source series, GET
 //     /v1/measurements/:name shows tagged series.
 //   - Measurements older than the maximum age (WithMaxAge, default 2 hours
-//     before Now) are rejected with the real "is too far in the past" error;
-//     future times are accepted.
-//   - Tag names and tag values are lower-cased, as the reference says the
-//     real API does.
+//     before the server's clock) are rejected with the real "is too far in
+//     the past" error; future times are accepted.
+//   - Tag names and tag values are lower-cased, as the real API does.
 //   - Nothing is ever answered with 202 and a job (POST /v1/measurements
 //     answers 202 with an empty body, no job), so GET /v1/jobs/:id is 404.
 //   - Plain HTTP is accepted (the real API insists on HTTPS); gzip request
 //     bodies are accepted in both modes.
-//   - tags_search understands a subset of the query language (see
-//     parseTagFilter in tagread.go): name=pattern terms joined by "and".
-//
-// # Adding endpoints (for the other areas of this package)
-//
-// An area (alerts.go, annotations.go, spaces.go, composite.go, ...) adds its
-// routes in its register function, called once from newServer:
-//
-//	func (s *Server) registerAlerts(mux *http.ServeMux) {
-//		mux.HandleFunc("POST /v1/alerts", s.createAlert)
-//	}
-//
-// By the time a handler runs, ServeHTTP has already recorded the request,
-// applied faults, latency and rate limits, decompressed a gzip body and
-// checked the credentials, so handlers only do their own work. Reuse these
-// unexported helpers instead of writing new ones:
-//   - s.mu guards all stored state; hold it while reading or changing state
-//     and never while sleeping or writing a response body that may block.
-//   - s.now() is the server's clock (SetNow/WithNow); s.nextID() hands out ids.
-//   - s.writeJSON(w, status, v), s.writeEmpty(w, status),
-//     s.writeError(w, status, "request", msgs...) for {"errors":{"request":[...]}},
-//     s.writeParamErrors(w, status, paramErrors{...}) for {"errors":{"params":{...}}},
-//     s.notFound(w).
-//   - s.requireJSON(w, r) (415 "Incorrect Content-Type"), s.decodeJSON(r, v,
-//     strict) with DisallowUnknownFields when strict, s.decodeBody(r, v) which
-//     accepts JSON or form bodies (bracketed keys, see form.go).
-//   - s.listParams(w, r, orderBys...) parses name/offset/length/orderby/sort
-//     and p.page(found, total) gives the slice bounds and the
-//     {"query":{found,length,offset,total}} object (page size: WithPageSize).
-//   - s.addState(name, save, load, reset) makes an area's state part of
-//     Snapshot, Restore and Reset.
+//   - tags_search understands a subset of the query language: name=pattern
+//     terms joined by "and".
 package libratotest
 
 import (
@@ -67,6 +44,20 @@ import (
 	"sync"
 	"time"
 )
+
+// Notes for contributors.
+//
+// An area (alerts.go, annotations.go, spaces.go, services.go, composite.go,
+// ...) adds its routes in its register function, called once from newServer.
+// By the time a handler runs, ServeHTTP has recorded the request, applied
+// faults and rate limits, decompressed a gzip body and checked the
+// credentials, so handlers do their own work only, with these helpers
+// (httputil.go): s.mu guards all stored state (never hold it while sleeping
+// or writing a body that may block); s.now() is the clock; s.nextID() hands
+// out ids; s.writeJSON, s.writeEmpty, s.writeError, s.writeParamErrors and
+// s.notFound answer; s.requireJSON, s.decodeJSON and s.decodeBody (JSON or
+// form bodies with bracketed keys) read; s.listParams and p.page page a list;
+// s.addState makes an area's state part of Snapshot, Restore and Reset.
 
 // DefaultUser and DefaultToken are the credentials a Server accepts unless
 // WithCredentials says otherwise.
@@ -251,13 +242,6 @@ func (s *Server) AppOptics() bool { return s.appOptics }
 
 // Credentials returns the user and token the server accepts.
 func (s *Server) Credentials() (user, token string) { return s.user, s.token }
-
-// SetNow fixes the server's clock at t.
-func (s *Server) SetNow(t time.Time) {
-	s.cfgMu.Lock()
-	s.nowFunc = func() time.Time { return t }
-	s.cfgMu.Unlock()
-}
 
 // now returns the server's current time.
 func (s *Server) now() time.Time {

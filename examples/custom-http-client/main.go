@@ -23,6 +23,7 @@ import (
 
 	"github.com/go-librato/librato"
 	"github.com/go-librato/librato/examples/internal/exampleenv"
+	"github.com/go-librato/librato/libratotest"
 )
 
 func main() {
@@ -88,7 +89,10 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 		fmt.Fprintf(w, "LIBRATO_USER/LIBRATO_TOKEN not set: using an in-process fake API at %s\n", fake.URL)
 		// Make the first request fail, to show the retry in the log.
 		fmt.Fprintln(w, "the fake will answer the first request with 503; watch the client retry")
-		fake.FailNext(1, http.StatusServiceUnavailable, `{"errors":{"system":["temporarily unavailable"]}}`)
+		if err := fake.AddFault(libratotest.Fault{Status: http.StatusServiceUnavailable, Count: 1,
+			Body: `{"errors":{"system":["temporarily unavailable"]}}`}); err != nil {
+			return err
+		}
 	} else {
 		fmt.Fprintf(w, "using the Librato API as %s\n", getenv("LIBRATO_USER"))
 	}

@@ -94,7 +94,7 @@ func TestAnnotateCommandRunsWithoutAPI(t *testing.T) {
 		t.Skip("needs a POSIX shell")
 	}
 	srv := newFake(t)
-	srv.FailNext(5, 400, `{"errors":{"request":["stream is read-only"]}}`)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 400, Body: `{"errors":{"request":["stream is read-only"]}}`, Count: 5}))
 	r := runCLIEnv(t, srv, "", nil, "annotate", "ci", "--title", "t", "--timeout", "1s", "--", "sh", "-c", "echo ran; exit 4")
 	assert.Equal(t, 4, r.code)
 	assert.Equal(t, "ran\n", r.stdout)

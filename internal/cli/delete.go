@@ -102,7 +102,7 @@ func (c *deleteCmd) run(ctx context.Context, env *Env) error {
 			return &exitError{code: ExitError, msg: "not confirmed: nothing deleted"}
 		}
 	}
-	if err := cl.Metrics.DeletePattern(ctx, c.pattern); err != nil {
+	if err := cl.Metrics.DeletePattern(ctx, c.pattern, nil); err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(env.Stdout, "deleted %s matching %q\n", plural(len(matched), "metric"), c.pattern)

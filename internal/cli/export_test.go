@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,16 +165,15 @@ func TestExportInterruptedAndResumed(t *testing.T) {
 // TestExportRateLimit: when the rate-limit headers say the allowance is used up, the export
 // waits for the reset instead of running into 429s.
 func TestExportRateLimit(t *testing.T) {
-	srv := newFake(t)
+	var clock atomic.Int64 // the server's clock, in ns since fixedNow
+	srv := newFake(t, libratotest.WithNow(func() time.Time { return fixedNow.Add(time.Duration(clock.Load())) }))
 	seedMany(t, srv, 4)
-	srv.SetRateLimit(3, time.Minute)
+	srv.SetRateLimit(libratotest.RateLimit{Limit: 3, Per: time.Minute, RetryAfter: true})
 	var slept []time.Duration
-	clock := fixedNow
 	cmd := newExport(t, "-D", t.TempDir(), "--start", "-1h")
 	cmd.sleep = func(ctx context.Context, d time.Duration) error {
 		slept = append(slept, d)
-		clock = clock.Add(d)
-		srv.SetNow(clock) // the window resets on the server's clock
+		clock.Add(int64(d)) // the window resets on the server's clock
 		return nil
 	}
 	env, out, errOut := testEnv(srv, "", nil)
