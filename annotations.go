@@ -403,45 +403,75 @@ const annotateFinishTimeout = 30 * time.Second
 const maxAnnotateErrorText = 1000
 
 // Record wraps work (a build, a deploy) in an annotation event of stream: it posts a (with its
-// start time set to now when zero) before running work, then sets the event's end time when work
+// start time set to now when zero) while work runs, then sets the event's end time when work
 // returns; when work fails, its error text is appended to the description.
 //
-// The work always runs, even when the event cannot be posted: recording a CI step must never stop
-// it. Annotate returns work's error as is, joined (errors.Join) with any annotation error, so
-// errors.Is on the work's errors keeps working and an annotation failure never hides the work's.
-// When work succeeds but the event could not be recorded, the annotation error alone is returned.
-// Annotation errors are *AnnotateError, so errors.As tells them from the work's.
-// The final update runs even if ctx is done by then, bounded by its own 30 s timeout. If work
-// panics, the event keeps no end time.
+// The work starts at once and always runs, whatever the API does: recording a CI step must never
+// delay or stop it. If the first post fails, the whole event (with its end time) is posted once
+// more after work returns (not when it timed out: the API is not answering). Record returns work's error as is, joined (errors.Join) with any
+// annotation error, so errors.Is on the work's errors keeps working and an annotation failure
+// never hides the work's. When work succeeds but the event could not be recorded, the annotation
+// error alone is returned. Annotation errors are *AnnotateError, so errors.As tells them from the
+// work's. The posts after work returns run even if ctx is done by then, each bounded by its own
+// 30 s timeout. If work panics, the event keeps no end time.
 func (svc *AnnotationsService) Record(ctx context.Context, stream string, a Annotation, work func(ctx context.Context) error) error {
 	c := svc.client
 	if work == nil {
-		return errors.New("librato: Annotate: nil work function")
+		return errors.New("librato: annotation record: nil work function")
 	}
 	if a.StartTime.IsZero() {
 		a.StartTime = c.now()
 	}
 	a.EndTime = time.Time{}
-	ev, postErr := c.Annotations.Create(ctx, stream, a)
+	type posted struct {
+		ev  *Annotation
+		err error
+	}
+	// The post does not end with ctx: a cancelled job still gets its event. It is bounded by
+	// annotateFinishTimeout instead.
+	pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), annotateFinishTimeout)
+	defer pcancel()
+	first := make(chan posted, 1)
+	go func() {
+		ev, err := c.Annotations.Create(pctx, stream, a)
+		first <- posted{ev, err}
+	}()
 	workErr := work(ctx)
-	if postErr != nil {
-		return errors.Join(workErr, &AnnotateError{Title: a.Title, Msg: "not recorded", Err: postErr})
-	}
-	if ev.ID == 0 {
-		return errors.Join(workErr, &AnnotateError{Title: a.Title, Msg: "posted but the API returned no ID, so its end time is not recorded"})
-	}
 	end := c.now()
 	if end.Before(a.StartTime) {
 		end = a.StartTime // a clock step back must not make an invalid event
 	}
-	upd := Annotation{EndTime: end}
+	desc := a.Description
 	if workErr != nil {
-		upd.Description = annotateFailureText(a.Description, workErr)
+		desc = annotateFailureText(a.Description, workErr)
 	}
+	p := <-first
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), annotateFinishTimeout)
 	defer cancel()
-	if err := c.Annotations.Update(uctx, stream, ev.ID, upd); err != nil {
-		return errors.Join(workErr, &AnnotateError{Title: a.Title, ID: ev.ID, Msg: "end time not recorded", Err: err})
+	if p.err != nil && errors.Is(p.err, context.DeadlineExceeded) {
+		return errors.Join(workErr, &AnnotateError{Title: a.Title, Msg: "not recorded", Err: p.err})
+	}
+	if p.err != nil {
+		// The event as a whole, in one post: what a passing outage left unrecorded.
+		whole := a
+		whole.EndTime, whole.Description = end, desc
+		if _, err := c.Annotations.Create(uctx, stream, whole); err != nil {
+			if err.Error() != p.err.Error() {
+				err = errors.Join(p.err, err)
+			}
+			return errors.Join(workErr, &AnnotateError{Title: a.Title, Msg: "not recorded", Err: err})
+		}
+		return workErr
+	}
+	if p.ev.ID == 0 {
+		return errors.Join(workErr, &AnnotateError{Title: a.Title, Msg: "posted but the API returned no ID, so its end time is not recorded"})
+	}
+	upd := Annotation{EndTime: end}
+	if workErr != nil {
+		upd.Description = desc
+	}
+	if err := c.Annotations.Update(uctx, stream, p.ev.ID, upd); err != nil {
+		return errors.Join(workErr, &AnnotateError{Title: a.Title, ID: p.ev.ID, Msg: "end time not recorded", Err: err})
 	}
 	return workErr
 }

@@ -140,10 +140,46 @@ func TestAnnotateAgainstFake(t *testing.T) {
 	assert.Equal(t, 2, countRequests(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[1].ID))+countRequests(srv, "PUT", "/v1/annotations/ci/"+fmt.Sprint(evs[0].ID)))
 
 	// The API down: the work still runs and its error is not lost.
-	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Body: `{"errors":{"system":["maintenance"]}}`, Count: 1}))
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Body: `{"errors":{"system":["maintenance"]}}`, Count: 2}))
 	ran := false
 	err = c.Annotations.Record(ctx, "ci", librato.Annotation{Title: "build 3"}, func(context.Context) error { ran = true; return boom })
 	assert.True(t, ran)
 	assert.ErrorIs(t, err, boom)
 	assert.ErrorIs(t, err, librato.ErrServer)
+	assert.ErrorContains(t, err, `annotation "build 3" not recorded`)
+
+	// A passing outage: the first post fails, the whole event is posted after the work.
+	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Count: 1}))
+	err = c.Annotations.Record(ctx, "ci", librato.Annotation{Title: "build 4"}, func(context.Context) error { return nil })
+	require.NoError(t, err)
+	s, err = c.Annotations.GetStream(ctx, "ci", &librato.AnnotationQuery{StartTime: fakeNow.Add(-time.Hour)})
+	require.NoError(t, err)
+	last := s.Events[librato.UnassignedSource][len(s.Events[librato.UnassignedSource])-1]
+	assert.Equal(t, "build 4", last.Title)
+	assert.False(t, last.EndTime.IsZero(), "posted whole, with its end time")
+}
+
+// TestRecordStartsTheWorkAtOnce: against an API that never answers, the work runs at once and
+// Record reports the event as not recorded, with the reason.
+func TestRecordStartsTheWorkAtOnce(t *testing.T) {
+	srv, _ := fakeClientAt(t)
+	const timeout = 2 * time.Second
+	c, err := srv.Client(librato.WithTimeout(timeout), librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Path: "/v1/annotations/*", Latency: time.Hour, Rate: 1}))
+	start := time.Now()
+	var waited time.Duration
+	ran := false
+	err = c.Annotations.Record(t.Context(), "ci", librato.Annotation{Title: "deploy"}, func(context.Context) error {
+		ran, waited = true, time.Since(start)
+		return nil
+	})
+	// Had the work waited for the post, it would have started after the client's timeout.
+	assert.Less(t, waited, timeout, "the work started before the post was given up")
+	assert.True(t, ran)
+	var annErr *librato.AnnotateError
+	require.ErrorAs(t, err, &annErr)
+	assert.Equal(t, "not recorded", annErr.Msg)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, 1, countRequests(srv, "POST", "/v1/annotations/ci"), "a timed-out post is not repeated")
 }

@@ -382,9 +382,9 @@ type AnnotateError struct {
 	Err   error  // the cause (an *Error, a validation or transport error), possibly nil
 }
 
-// Error returns `librato: Annotate: event "<title>" [(id N)] <msg>[: <cause>]`.
+// Error returns `librato: annotation "<title>" [(id N)] <msg>[: <cause>]`.
 func (e *AnnotateError) Error() string {
-	s := fmt.Sprintf("librato: Annotate: event %q", e.Title)
+	s := fmt.Sprintf("librato: annotation %q", e.Title)
 	if e.ID != 0 {
 		s += fmt.Sprintf(" (id %d)", e.ID)
 	}

@@ -26,8 +26,10 @@ With "-- COMMAND ARGS..." it runs the command, with this command's standard inpu
 output, and records it as an event from its start to its end; if the command fails,
 "failed: ..." is added to the description. The exit status is the command's (127 if
 it cannot be started, 128+N if killed by signal N): one line in a CI pipeline. The
-command always runs, even when the annotation cannot be posted (that is reported on
-stderr). SIGINT and SIGTERM are passed on to the command.
+command starts at once and always runs, whatever the API does; an event that could
+not be posted is reported on stderr as "not recorded", with the reason. SIGINT and
+SIGTERM are passed on to the command. Only what follows "--" is a command: any other
+argument after STREAM is an error (quote a --description of several words).
 
 Examples:
   librato annotate deploys --title "v1.2.3" --link github=https://github.com/o/r/releases/v1.2.3
@@ -58,14 +60,25 @@ func (c *annotateCmd) flags(fs *flag.FlagSet) {
 	fs.Var(&c.end, "end", "end `time` (default none)")
 }
 
+func (c *annotateCmd) setCommand(argv []string, dashed bool) error {
+	if dashed && len(argv) == 0 {
+		return usageErrorf(`want a COMMAND after "--"`)
+	}
+	c.command = argv
+	return nil
+}
+
 func (c *annotateCmd) args(args []string) error {
 	if len(args) == 0 {
 		return usageErrorf("want a STREAM name")
 	}
+	if len(args) > 1 {
+		return usageErrorf(`unexpected argument %q after STREAM %q: quote a value of several words, and put a command to wrap after "--"`, args[1], args[0])
+	}
 	if c.title == "" {
 		return usageErrorf("--title is required")
 	}
-	c.stream, c.command = args[0], args[1:]
+	c.stream = args[0]
 	if len(c.command) > 0 && (c.start.isSet() || c.end.isSet()) {
 		return usageErrorf("--start and --end are taken from the COMMAND's run; drop them or the command")
 	}
@@ -114,23 +127,36 @@ func (c *annotateCmd) run(ctx context.Context, env *Env) error {
 	}
 
 	var failure *commandFailure
-	began := time.Now()
+	var took time.Duration
 	err = cl.Annotations.Record(ctx, c.stream, a, func(ctx context.Context) error {
+		began := time.Now()
 		failure = c.runCommand(ctx, env)
+		took = time.Since(began).Round(time.Millisecond) // the command's own run time
 		if failure == nil {
 			return nil // a nil *commandFailure must not become a non-nil error
 		}
 		return failure
 	})
-	took := time.Since(began).Round(time.Millisecond)
-	if annErr := withoutError(err, failure); annErr != nil {
-		fmt.Fprintf(env.Stderr, "librato annotate: warning: the command ran but its annotation was not fully recorded: %v\n", annErr)
-	}
+	outcome := "succeeded"
 	if failure != nil {
-		fmt.Fprintf(env.Stderr, "librato annotate: %s: %v (after %s); recorded in %s\n", c.title, failure, took, c.stream)
+		outcome = failure.Error()
+	}
+	recorded := "recorded in " + c.stream
+	if annErr := withoutError(err, failure); annErr != nil {
+		var ae *librato.AnnotateError
+		switch {
+		case errors.As(annErr, &ae) && ae.Msg == "not recorded" && ae.Err != nil:
+			recorded = fmt.Sprintf("not recorded in %s: %v", c.stream, ae.Err)
+		case errors.As(annErr, &ae):
+			recorded = fmt.Sprintf("recorded in %s, but %s", c.stream, strings.TrimPrefix(annErr.Error(), "librato: "))
+		default:
+			recorded = fmt.Sprintf("not recorded in %s: %v", c.stream, annErr)
+		}
+	}
+	fmt.Fprintf(env.Stderr, "librato annotate: %s: %s (after %s); %s\n", c.title, outcome, took, recorded)
+	if failure != nil {
 		return &exitError{code: failure.code}
 	}
-	fmt.Fprintf(env.Stderr, "librato annotate: %s: succeeded (after %s); recorded in %s\n", c.title, took, c.stream)
 	return nil
 }
 

@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -98,7 +101,39 @@ func TestAnnotateCommandRunsWithoutAPI(t *testing.T) {
 	r := runCLIEnv(t, srv, "", nil, "annotate", "ci", "--title", "t", "--timeout", "1s", "--", "sh", "-c", "echo ran; exit 4")
 	assert.Equal(t, 4, r.code)
 	assert.Equal(t, "ran\n", r.stdout)
-	assert.Contains(t, r.stderr, "warning: the command ran but its annotation was not fully recorded")
+	assert.Equal(t, `librato annotate: t: command "sh" exited with status 4 (after `, r.stderr[:strings.Index(r.stderr, "(after ")+7])
+	assert.True(t, strings.HasSuffix(r.stderr, "; not recorded in ci: librato: POST "+srv.URL+"/v1/annotations/ci: [400] request: stream is read-only\n"), r.stderr)
+}
+
+// TestAnnotateCommandStartsAtOnce: against an API that never answers, the command runs at once,
+// its own run time is reported, the event is "not recorded" and the exit status is the command's.
+func TestAnnotateCommandStartsAtOnce(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("needs a POSIX shell")
+	}
+	srv := newFake(t)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Path: "/v1/annotations/*", Latency: time.Hour, Rate: 1}))
+	start := time.Now()
+	r := runCLIEnv(t, srv, "", nil, "annotate", "ci", "--title", "t", "--timeout", "2s", "--", "sh", "-c", "date +%s%N; exit 3")
+	assert.Equal(t, 3, r.code)
+	ns, err := strconv.ParseInt(strings.TrimSpace(r.stdout), 10, 64)
+	require.NoError(t, err, r.stdout)
+	assert.Less(t, time.Unix(0, ns).Sub(start), 2*time.Second, "the command started before the post timed out")
+	assert.Regexp(t, `^librato annotate: t: command "sh" exited with status 3 \(after [0-9.]+m?s\); not recorded in ci: .*(deadline|Timeout|timeout).*\n$`, r.stderr)
+	assert.NotContains(t, r.stderr, "(after 2", "the duration is the command's, not the API's")
+}
+
+// TestAnnotateStrayArguments: words after STREAM that are not after "--" are a usage error,
+// nothing runs and nothing is recorded.
+func TestAnnotateStrayArguments(t *testing.T) {
+	srv := newFake(t)
+	r := runCLI(t, srv, "", "annotate", "deploys", "--title", "v2", "--description", "some", "words")
+	assert.Equal(t, ExitUsage, r.code)
+	assert.Contains(t, r.stderr, `librato annotate: unexpected argument "words" after STREAM "deploys": quote a value of several words, and put a command to wrap after "--"`)
+	assert.Empty(t, r.stdout)
+	for _, req := range srv.Requests() {
+		assert.NotEqual(t, "POST", req.Method, "nothing recorded: %s %s", req.Method, req.Path)
+	}
 }
 
 func TestAnnotateUsage(t *testing.T) {
@@ -107,6 +142,8 @@ func TestAnnotateUsage(t *testing.T) {
 		{"annotate", "s"},
 		{"annotate", "s", "--title", "x", "--link", "nohref"},
 		{"annotate", "s", "--title", "x", "--start", "-1h", "--", "true"},
+		{"annotate", "s", "--title", "x", "--"},
+		{"annotate", "s", "extra", "--title", "x"},
 	} {
 		r := runCLI(t, nil, "", args...)
 		assert.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)

@@ -189,10 +189,15 @@ func run(ctx context.Context, env *Env, args []string) int {
 	fs := flag.NewFlagSet("librato "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed below, help by printCommandHelp
 	cmd.flags(fs)
-	pos, err := parseArgs(fs, args[1:])
+	pos, rest, dashed, err := splitArgs(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		printCommandHelp(env.Stdout, ci)
 		return ExitOK
+	}
+	if cr, ok := cmd.(commandRunner); ok && err == nil {
+		err = cr.setCommand(rest, dashed)
+	} else {
+		pos = append(pos, rest...)
 	}
 	if err == nil {
 		err = cmd.args(pos)
@@ -216,11 +221,17 @@ func run(ctx context.Context, env *Env, args []string) int {
 // time. "--" ends the flags unless it is a flag's value; what follows it is positional. "-" and
 // negative numbers ("-5", "-0.5") are positional, so `librato submit temp -5` works.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
+	pos, rest, _, err := splitArgs(fs, args)
+	return append(pos, rest...), err
+}
+
+// splitArgs is parseArgs keeping apart what follows "--" (rest; dashed says whether there was
+// one), for the commands that run a command line given there.
+func splitArgs(fs *flag.FlagSet, args []string) (pos, rest []string, dashed bool, err error) {
 	for len(args) > 0 {
 		a := args[0]
 		if a == "--" {
-			return append(pos, args[1:]...), nil
+			return pos, args[1:], true, nil
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" || isNumber(a) {
 			pos = append(pos, a)
@@ -232,11 +243,17 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			n = 2
 		}
 		if err := fs.Parse(args[:n]); err != nil {
-			return nil, err
+			return nil, nil, false, err
 		}
 		args = args[n:]
 	}
-	return pos, nil
+	return pos, nil, false, nil
+}
+
+// commandRunner is a command that runs the command line given after "--" (annotate). For the
+// others, what follows "--" is positional.
+type commandRunner interface {
+	setCommand(argv []string, dashed bool) error
 }
 
 func isNumber(s string) bool {
