@@ -42,7 +42,7 @@ type alertsCmd struct {
 func (c *alertsCmd) flags(fs *flag.FlagSet) {
 	c.conn.register(fs)
 	fs.StringVar(&c.name, "name", "", "list: only alerts whose name contains `SUBSTR`")
-	fs.Var(c.output, "output", "list: output `format`: human, json or csv")
+	registerOutput(fs, c.output, "list: output `format`: human, json or csv")
 }
 
 func (c *alertsCmd) args(args []string) error {

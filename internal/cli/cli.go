@@ -14,18 +14,24 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/go-librato/librato"
 )
 
 // Exit codes of the librato command.
 const (
 	ExitOK    = 0 // success
 	ExitError = 1 // runtime or API error
-	ExitUsage = 2 // bad command line or missing configuration
+	ExitUsage = 2 // bad command line, local validation or missing configuration
+	// ExitInterrupted is the status after SIGINT or SIGTERM stopped a command, as a shell
+	// reports a process killed by SIGINT (128+2).
+	ExitInterrupted = 130
 )
 
 // Env is what a command may touch of the outside world. Tests build one with buffers.
@@ -93,6 +99,7 @@ var commandTable = []*commandInfo{
 	compositeCommand,
 	deleteCommand,
 	annotateCommand,
+	pingCommand,
 	alertsCommand,
 	serveCommand,
 	versionCommand,
@@ -162,11 +169,14 @@ func run(ctx context.Context, env *Env, args []string) int {
 	env.Stderr = newRedactor(env.Stderr, secrets)
 
 	if len(args) == 0 {
-		printUsage(env.Stderr)
-		return ExitUsage
+		printUsage(env.Stdout)
+		return ExitOK
 	}
 	name := args[0]
 	switch name {
+	case "--version", "-version":
+		args = []string{"version"}
+		name = "version"
 	case "help", "-h", "-help", "--help":
 		if len(args) > 1 {
 			if ci := lookup(args[1]); ci != nil {
@@ -182,7 +192,11 @@ func run(ctx context.Context, env *Env, args []string) int {
 	ci := lookup(name)
 	ok := ci != nil
 	if !ok {
-		fmt.Fprintf(env.Stderr, "librato: unknown command %q\nRun 'librato help' for the list of commands.\n", name)
+		fmt.Fprintf(env.Stderr, "librato: unknown command %q\n", name)
+		if s := suggest(name); s != "" {
+			fmt.Fprintf(env.Stderr, "Did you mean %q?\n", s)
+		}
+		fmt.Fprintln(env.Stderr, "Run 'librato help' for the list of commands.")
 		return ExitUsage
 	}
 	cmd := ci.new()
@@ -207,8 +221,16 @@ func run(ctx context.Context, env *Env, args []string) int {
 		return ExitUsage
 	}
 	err = cmd.run(ctx, env)
+	var ee *exitError
+	if err != nil && ctx.Err() != nil && !errors.As(err, &ee) {
+		fmt.Fprintf(env.Stderr, "librato %s: interrupted\n", name)
+		return ExitInterrupted
+	}
 	if err != nil && err.Error() != "" {
 		fmt.Fprintf(env.Stderr, "librato %s: %v\n", name, err)
+		if errors.Is(err, librato.ErrUnauthorized) {
+			fmt.Fprintln(env.Stderr, credentialsHint)
+		}
 		var ue *usageError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(env.Stderr, "Run 'librato %s --help' for usage.\n", name)
@@ -216,6 +238,11 @@ func run(ctx context.Context, env *Env, args []string) int {
 	}
 	return exitCode(err)
 }
+
+// credentialsHint follows a 401: where the credentials came from.
+const credentialsHint = `The API refused the credentials. They come from --user and --token, or from LIBRATO_USER and
+LIBRATO_TOKEN (with --appoptics: --token or APPOPTICS_TOKEN); check them, and --url or LIBRATO_URL
+if this is not the API they belong to.`
 
 // parseArgs parses flags anywhere among the positional arguments, one flag (with its value) at a
 // time. "--" ends the flags unless it is a flag's value; what follows it is positional. "-" and
@@ -313,9 +340,49 @@ Credentials come from --user/--token or LIBRATO_USER and LIBRATO_TOKEN (--appopt
 APPOPTICS_TOKEN); LIBRATO_URL or --url points at another API, e.g. a 'librato serve' sandbox.
 Tokens are never printed.
 
-Exit status: 0 success, 1 runtime or API error, 2 usage error.
+Exit status: 0 success, 1 runtime or API error, 2 usage or validation error, 130 interrupted
+(annotate -- COMMAND exits with the command's status).
 Run 'librato COMMAND --help' for a command's flags and examples.
 `)
+}
+
+// longFlag matches a flag of two or more letters at the start of a line of flag.PrintDefaults.
+var longFlag = regexp.MustCompile(`(?m)^  -(\w\w)`)
+
+// suggest returns the command whose name is closest to name (at most two edits away, or of
+// which name is a prefix), or "".
+func suggest(name string) string {
+	best, bestDist := "", 3
+	for _, ci := range commandTable {
+		if len(name) >= 2 && strings.HasPrefix(ci.name, name) {
+			return ci.name
+		}
+		if d := editDistance(name, ci.name); d < bestDist {
+			best, bestDist = ci.name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func printCommandHelp(w io.Writer, ci *commandInfo) {
@@ -326,9 +393,9 @@ func printCommandHelp(w io.Writer, ci *commandInfo) {
 	fs.SetOutput(&flags)
 	fs.PrintDefaults()
 	if flags.Len() > 0 {
-		// flag prints "-name"; this command documents --name, which works the same.
-		out := strings.ReplaceAll(flags.String(), "\n  -", "\n  --")
-		out = strings.Replace(out, "  -", "  --", 1)
+		// flag prints "-name"; this command documents --name, which works the same. One-letter
+		// flags (-o, -D) stay as they are.
+		out := longFlag.ReplaceAllString(flags.String(), "  --$1")
 		fmt.Fprintf(w, "\nFlags:\n%s", out)
 	}
 }

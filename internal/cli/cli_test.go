@@ -120,7 +120,7 @@ func TestMainUsage(t *testing.T) {
 		args []string
 		code int
 	}{
-		{"no args", nil, ExitUsage},
+		{"no args", nil, ExitOK},
 		{"help", []string{"help"}, ExitOK},
 		{"--help", []string{"--help"}, ExitOK},
 		{"unknown", []string{"frobnicate"}, ExitUsage},
@@ -134,11 +134,49 @@ func TestMainUsage(t *testing.T) {
 			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
 			if tt.code == ExitOK {
 				assert.Contains(t, r.stdout, "Commands:")
+				assert.Empty(t, r.stderr)
 			} else {
 				assert.NotEmpty(t, r.stderr)
 			}
 		})
 	}
+}
+
+func TestMainVersionAndSuggestions(t *testing.T) {
+	r := runCLI(t, nil, "", "--version")
+	assert.Equal(t, ExitOK, r.code)
+	assert.Regexp(t, `^librato \d+\.\d+\.\d+`, r.stdout)
+
+	for typo, want := range map[string]string{"anotate": "annotate", "sumbit": "submit", "exp": "export", "serv": "serve"} {
+		r := runCLI(t, nil, "", typo)
+		assert.Equal(t, ExitUsage, r.code)
+		assert.Equal(t, "librato: unknown command \""+typo+"\"\nDid you mean \""+want+"\"?\nRun 'librato help' for the list of commands.\n", r.stderr)
+	}
+	r = runCLI(t, nil, "", "zzzzzzzz")
+	assert.NotContains(t, r.stderr, "Did you mean")
+}
+
+func TestHelpShowsShortFlagsAsTheyAre(t *testing.T) {
+	r := runCLI(t, nil, "", "get", "--help")
+	assert.Contains(t, r.stdout, "\n  -o ")
+	assert.Contains(t, r.stdout, "\n  --output ")
+	r = runCLI(t, nil, "", "export", "--help")
+	assert.Contains(t, r.stdout, "\n  -D ")
+	assert.NotContains(t, r.stdout, "--D ")
+}
+
+func TestInterruptedExits130(t *testing.T) {
+	srv := newFake(t)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Latency: time.Hour, Rate: 1}))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel) // as SIGINT would, through main's NotifyContext
+	var out, errOut strings.Builder
+	env := &Env{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string {
+		return map[string]string{"LIBRATO_USER": testUser, "LIBRATO_TOKEN": testToken, "LIBRATO_URL": srv.URL}[k]
+	}}
+	code := run(ctx, env, []string{"list"})
+	assert.Equal(t, ExitInterrupted, code, errOut.String())
+	assert.Equal(t, "librato list: interrupted\n", errOut.String())
 }
 
 // TestEveryCommandHasHelp checks that --help works on every command, exits 0 and shows examples.

@@ -39,7 +39,7 @@ func (c *compositeCmd) flags(fs *flag.FlagSet) {
 	c.conn.register(fs)
 	c.rangeFlags.register(fs)
 	fs.BoolVar(&c.tagged, "tagged", false, "use the tagged API even without a tag selector")
-	fs.Var(c.output, "output", "output `format`: human, json or csv")
+	registerOutput(fs, c.output, "output `format`: human, json or csv")
 }
 
 func (c *compositeCmd) args(args []string) error {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +75,12 @@ func (c *choiceFlag) Set(v string) error {
 	return nil
 }
 
+// registerOutput registers the --output flag of a read command, and -o for it.
+func registerOutput(fs *flag.FlagSet, f *choiceFlag, usage string) {
+	fs.Var(f, "output", usage)
+	fs.Var(f, "o", "short for --output")
+}
+
 // connFlags are the connection flags every API command takes.
 type connFlags struct {
 	user      string
@@ -81,9 +89,13 @@ type connFlags struct {
 	appOptics bool
 	verbose   bool
 	timeout   time.Duration
+	// caFile, certFile and keyFile are the TLS files: a CA bundle to trust, a client certificate.
+	caFile, certFile, keyFile string
 
-	// isAppOptics is set by connect: whether the client talks to AppOptics.
+	// isAppOptics and baseURL are set by connect: whether the client talks to AppOptics, and
+	// the API base URL it uses.
 	isAppOptics bool
+	baseURL     string
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
@@ -93,6 +105,9 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.appOptics, "appoptics", false, "talk to the AppOptics API: token-only auth, tagged measurements only")
 	fs.BoolVar(&c.verbose, "verbose", false, "log every request to stderr (credentials are never logged)")
 	fs.DurationVar(&c.timeout, "timeout", librato.DefaultTimeout, "timeout of one HTTP attempt")
+	fs.StringVar(&c.caFile, "ca", "", "PEM `file` of CA certificates to trust (default the system's)")
+	fs.StringVar(&c.certFile, "cert", "", "PEM `file` of a client certificate (with --key)")
+	fs.StringVar(&c.keyFile, "key", "", "PEM `file` of the client certificate's key (with --cert)")
 }
 
 // connect builds a client from the flags and the environment. Missing credentials are a usage
@@ -126,6 +141,12 @@ func (c *connFlags) connect(env *Env, opts ...librato.Option) (*librato.Client, 
 		}
 		opts = append(opts, librato.WithBaseURL(u))
 	}
+	if (c.certFile == "") != (c.keyFile == "") {
+		return nil, usageErrorf("--cert and --key go together")
+	}
+	if c.caFile != "" || c.certFile != "" {
+		opts = append(opts, librato.WithTLS(c.caFile, c.certFile, c.keyFile))
+	}
 	if c.verbose {
 		logger := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		opts = append(opts, librato.WithLogger(logger))
@@ -143,6 +164,16 @@ func (c *connFlags) connect(env *Env, opts ...librato.Option) (*librato.Client, 
 		return nil, usageErrorf("%v", err)
 	}
 	c.isAppOptics = appOptics
+	c.baseURL = librato.DefaultBaseURL
+	if appOptics {
+		c.baseURL = librato.DefaultAppOpticsBaseURL
+	}
+	if base != "" {
+		c.baseURL, _ = normalizeBaseURL(base) // checked above
+		if u, err := url.Parse(c.baseURL); err == nil && (u.Path == "" || u.Path == "/") {
+			c.baseURL = strings.TrimSuffix(c.baseURL, "/") + "/v1/" // what the library does
+		}
+	}
 	return cl, nil
 }
 
@@ -156,7 +187,29 @@ type rangeFlags struct {
 func (f *rangeFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.start, "start", "start `time` (default 24 hours ago)")
 	fs.Var(&f.end, "end", "end `time` (default now)")
-	fs.IntVar(&f.resolution, "resolution", 60, "point spacing in `seconds`")
+	f.resolution = 60
+	fs.Var((*resolutionFlag)(&f.resolution), "resolution", "point `spacing`: seconds (300) or a duration (5m, 1h)")
+}
+
+// resolutionFlag is a resolution in whole seconds, written as seconds or as a duration.
+type resolutionFlag int
+
+func (r *resolutionFlag) String() string { return strconv.Itoa(int(*r)) }
+
+func (r *resolutionFlag) Set(s string) error {
+	if n, err := strconv.Atoi(s); err == nil {
+		*r = resolutionFlag(n)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is neither seconds nor a duration such as 5m", s)
+	}
+	if d%time.Second != 0 {
+		return fmt.Errorf("%q is not a whole number of seconds", s)
+	}
+	*r = resolutionFlag(d / time.Second)
+	return nil
 }
 
 // check validates --resolution; the times are resolved at run time, against the clock.

@@ -47,7 +47,7 @@ func (c *getCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.source, "source", "", "legacy `source` name or pattern (web*)")
 	fs.Var(&c.tags, "tag", "tag filter `k=v` (repeatable, * wildcards); reads tagged series")
 	fs.BoolVar(&c.tagged, "tagged", false, "read tagged series even without --tag")
-	fs.Var(c.output, "output", "output `format`: human, json or csv")
+	registerOutput(fs, c.output, "output `format`: human, json or csv")
 }
 
 func (c *getCmd) args(args []string) error {

@@ -32,7 +32,7 @@ type listCmd struct {
 func (c *listCmd) flags(fs *flag.FlagSet) {
 	c.conn.register(fs)
 	fs.StringVar(&c.name, "name", "", "only metrics whose name contains `SUBSTR` (case-insensitive)")
-	fs.Var(c.output, "output", "output `format`: human, json or csv")
+	registerOutput(fs, c.output, "output `format`: human, json or csv")
 }
 
 func (c *listCmd) args(args []string) error {

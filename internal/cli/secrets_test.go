@@ -31,6 +31,7 @@ func TestTokenNeverPrinted(t *testing.T) {
 		"alerts":    {{"alerts", "list"}, {"alerts", "status"}},
 		"composite": {{"composite", `sum(s("cpu.load", "*"))`, "--start", "-1h"}},
 		"version":   {{"version"}},
+		"ping":      {{"ping"}, {"ping", "--token", "wrong"}},
 	}
 	var missing []string
 	for _, ci := range commandTable {
