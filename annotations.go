@@ -143,8 +143,8 @@ func checkLinks(what string, links []Link) error {
 
 func checkAnnotationTimes(what string, a Annotation) error {
 	if !a.StartTime.IsZero() && !a.EndTime.IsZero() && a.EndTime.Before(a.StartTime) {
-		return fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "end time", Value: a.EndTime.String(),
-			Reason: "is before the start time " + a.StartTime.String()})
+		return fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "end time", Value: a.EndTime.UTC().Format(time.RFC3339Nano),
+			Reason: "is before the start time " + a.StartTime.UTC().Format(time.RFC3339Nano)})
 	}
 	return nil
 }
@@ -153,7 +153,7 @@ func checkAnnotationTimes(what string, a Annotation) error {
 // with its ID. Title is required; zero times are left to the API (start: now, end: none).
 func (svc *AnnotationsService) Create(ctx context.Context, stream string, a Annotation) (*Annotation, error) {
 	c := svc.client
-	const what = "PostAnnotation"
+	const what = "annotation create"
 	if err := checkStream(what, stream); err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (svc *AnnotationsService) Create(ctx context.Context, stream string, a Anno
 // and the zero end time are left unchanged; StartTime and Source cannot be updated and are ignored.
 func (svc *AnnotationsService) Update(ctx context.Context, stream string, id ID, a Annotation) error {
 	c := svc.client
-	const what = "UpdateAnnotation"
+	const what = "annotation update"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id), checkLinks(what, a.Links)); err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (svc *AnnotationsService) Update(ctx context.Context, stream string, id ID,
 // AddLink attaches a link to an event.
 func (svc *AnnotationsService) AddLink(ctx context.Context, stream string, id ID, l Link) error {
 	c := svc.client
-	const what = "AddAnnotationLink"
+	const what = "annotation link add"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id), checkLinks(what, []Link{l})); err != nil {
 		return err
 	}
@@ -217,7 +217,7 @@ func (svc *AnnotationsService) AddLink(ctx context.Context, stream string, id ID
 // Delete deletes one event.
 func (svc *AnnotationsService) Delete(ctx context.Context, stream string, id ID) error {
 	c := svc.client
-	const what = "DeleteAnnotation"
+	const what = "annotation delete"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id)); err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (svc *AnnotationsService) Delete(ctx context.Context, stream string, id ID)
 // DeleteLink removes the link with the given rel from an event.
 func (svc *AnnotationsService) DeleteLink(ctx context.Context, stream string, id ID, rel string) error {
 	c := svc.client
-	const what = "DeleteAnnotationLink"
+	const what = "annotation link delete"
 	err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id))
 	if rel == "" {
 		err = errors.Join(err, fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "link rel", Reason: "is required"}))
@@ -243,7 +243,7 @@ func (svc *AnnotationsService) DeleteLink(ctx context.Context, stream string, id
 // DeleteStream deletes a stream and all its events.
 func (svc *AnnotationsService) DeleteStream(ctx context.Context, stream string) error {
 	c := svc.client
-	if err := checkStream("DeleteAnnotationStream", stream); err != nil {
+	if err := checkStream("annotation stream delete", stream); err != nil {
 		return err
 	}
 	_, err := c.do(ctx, http.MethodDelete, escapePath("annotations", stream), nil, nil, nil)
@@ -253,7 +253,7 @@ func (svc *AnnotationsService) DeleteStream(ctx context.Context, stream string) 
 // UpdateStream sets a stream's display name.
 func (svc *AnnotationsService) UpdateStream(ctx context.Context, stream, displayName string) error {
 	c := svc.client
-	if err := checkStream("UpdateAnnotationStream", stream); err != nil {
+	if err := checkStream("annotation stream update", stream); err != nil {
 		return err
 	}
 	body := struct {
@@ -347,7 +347,7 @@ func (svc *AnnotationsService) ListStreams(ctx context.Context, opts *ListOption
 // source. A nil opts fetches the stream's properties only.
 func (svc *AnnotationsService) GetStream(ctx context.Context, stream string, opts *AnnotationQuery) (*AnnotationStream, error) {
 	c := svc.client
-	const what = "AnnotationStream"
+	const what = "annotation stream"
 	if err := checkStream(what, stream); err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func (svc *AnnotationsService) GetStream(ctx context.Context, stream string, opt
 			return nil, fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "count", Value: strconv.Itoa(opts.Count), Reason: "is negative"})
 		}
 		if !opts.StartTime.IsZero() && !opts.EndTime.IsZero() && opts.EndTime.Before(opts.StartTime) {
-			return nil, fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "end time", Value: opts.EndTime.String(), Reason: "is before the start time"})
+			return nil, fmt.Errorf("librato: %s: %w", what, &ValidationError{Field: "end time", Value: opts.EndTime.UTC().Format(time.RFC3339Nano), Reason: "is before the start time"})
 		}
 		if !opts.StartTime.IsZero() {
 			q.Set("start_time", strconv.FormatInt(opts.StartTime.Unix(), 10))
@@ -383,7 +383,7 @@ func (svc *AnnotationsService) GetStream(ctx context.Context, stream string, opt
 // Get fetches one event of a stream.
 func (svc *AnnotationsService) Get(ctx context.Context, stream string, id ID) (*Annotation, error) {
 	c := svc.client
-	const what = "AnnotationEvent"
+	const what = "annotation get"
 	if err := errors.Join(checkStream(what, stream), checkAnnotationID(what, id)); err != nil {
 		return nil, err
 	}

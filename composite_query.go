@@ -115,11 +115,11 @@ func (o *CompositeOptions) values(now time.Time) (url.Values, error) {
 func (svc *MeasurementsService) Query(ctx context.Context, expr composite.Expr, opts *CompositeOptions) (*CompositeResult, error) {
 	c := svc.client
 	if err := composite.Validate(expr); err != nil {
-		return nil, fmt.Errorf("librato: GetComposite: %w", err)
+		return nil, fmt.Errorf("librato: composite query: %w", err)
 	}
 	q, err := opts.values(c.now())
 	if err != nil {
-		return nil, fmt.Errorf("librato: GetComposite: %w", err)
+		return nil, fmt.Errorf("librato: composite query: %w", err)
 	}
 	q.Set("compose", expr.String())
 	path := "metrics"
@@ -128,11 +128,19 @@ func (svc *MeasurementsService) Query(ctx context.Context, expr composite.Expr, 
 	}
 	var raw json.RawMessage
 	if _, err := c.do(ctx, http.MethodGet, path, q, nil, &raw); err != nil {
-		return nil, err
+		// The expression, as written, says more than its URL encoding in the error's URL.
+		var apiErr *Error
+		if errors.As(err, &apiErr) {
+			if u, perr := url.Parse(apiErr.URL); perr == nil {
+				u.RawQuery = ""
+				apiErr.URL = u.String()
+			}
+		}
+		return nil, fmt.Errorf("librato: composite %s: %w", expr, err)
 	}
 	res, err := decodeComposite(raw)
 	if err != nil {
-		return nil, fmt.Errorf("librato: GetComposite: %w", err)
+		return nil, fmt.Errorf("librato: composite query: %w", err)
 	}
 	return res, nil
 }
@@ -144,11 +152,11 @@ func (svc *MeasurementsService) Query(ctx context.Context, expr composite.Expr, 
 func (svc *MetricsService) CreateComposite(ctx context.Context, name string, expr composite.Expr, props MetricUpdate) error {
 	c := svc.client
 	if err := composite.Validate(expr); err != nil {
-		return fmt.Errorf("librato: CreateComposite %s: %w", name, err)
+		return fmt.Errorf("librato: composite metric %s: %w", name, err)
 	}
 	text := expr.String()
 	if props.Composite != "" && props.Composite != text {
-		return fmt.Errorf("librato: CreateComposite %s: %w", name,
+		return fmt.Errorf("librato: composite metric %s: %w", name,
 			optionErrorf("MetricUpdate.Composite %q differs from the expression %q", props.Composite, text))
 	}
 	props.Composite = text

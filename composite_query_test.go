@@ -231,7 +231,7 @@ func TestGetCompositeRejectsBeforeIO(t *testing.T) {
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalid)
 			assert.Contains(t, err.Error(), tt.want)
-			assert.Contains(t, err.Error(), "GetComposite")
+			assert.Contains(t, err.Error(), "librato: composite query: ")
 		})
 	}
 }

@@ -134,6 +134,11 @@ func (e *Error) Error() string {
 	if msg == "" {
 		msg = statusText(e.StatusCode)
 	}
+	if isTooOld(e.Params) {
+		// The API does not say how old is too old; ~2 hours is the only figure published
+		// (statsd-librato-backend issue #51: "not longer than 120mins old").
+		msg += pastLimitHint
+	}
 	var b strings.Builder
 	b.WriteString("librato: ")
 	if e.Method != "" || e.URL != "" {
@@ -191,6 +196,19 @@ func mentionsRateLimit(msg string) bool {
 	m := strings.ToLower(msg)
 	for _, p := range [...]string{"api limit", "rate limit", "rate-limit", "rate_limit", "ratelimit", "limit exceeded"} {
 		if strings.Contains(m, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// pastLimitHint follows the API's "is too far in the past".
+const pastLimitHint = " (the API takes measurement times up to about 2 hours old; the exact limit is not published)"
+
+// isTooOld reports whether params hold the API's answer to a measurement time that is too old.
+func isTooOld(params map[string][]string) bool {
+	for _, m := range params["measure_time"] {
+		if strings.Contains(m, "in the past") || strings.Contains(m, "in past") {
 			return true
 		}
 	}

@@ -122,7 +122,11 @@ func TestNewErrorBodies(t *testing.T) {
 			assert.Equal(t, tt.message, e.Message)
 			assert.Equal(t, tt.params, e.Params)
 			assert.Equal(t, body, e.Body)
-			assert.Equal(t, fmt.Sprintf("librato: POST https://metrics-api.librato.com/v1/metrics: [%d] %s", tt.status, tt.message), e.Error())
+			want := fmt.Sprintf("librato: POST https://metrics-api.librato.com/v1/metrics: [%d] %s", tt.status, tt.message)
+			if _, old := tt.params["measure_time"]; old {
+				want += pastLimitHint // Error states the limit; Message is the API's
+			}
+			assert.Equal(t, want, e.Error())
 			assert.False(t, resp.Body.(*trackedBody).closed, "newError must not close the body")
 			for _, s := range allSentinels {
 				want := false

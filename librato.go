@@ -487,6 +487,9 @@ func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, erro
 		if errors.As(err, new(*RedirectError)) {
 			return false, nil // a refused redirect stays refused
 		}
+		if errors.Is(err, http.ErrSchemeMismatch) {
+			return false, nil // https to a plain-http server: asking again cannot help
+		}
 		// The default policy knows which transport errors are permanent (bad scheme, TLS trust, redirects).
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}

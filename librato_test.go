@@ -212,6 +212,28 @@ func TestClientErrorsAreNotRetried(t *testing.T) {
 	}
 }
 
+func TestHTTPSToAPlainServerIsNotRetried(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var log bytes.Buffer
+	c, err := Connect("u@example.com", "a-long-token", WithBaseURL(strings.Replace(srv.URL, "http:", "https:", 1)+"/v1/"),
+		WithRetry(RetryPolicy{MaxAttempts: 4, MinWait: time.Millisecond, MaxWait: time.Millisecond}),
+		WithLogger(slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	require.NoError(t, err)
+	err = c.Ping(t.Context())
+	require.ErrorIs(t, err, http.ErrSchemeMismatch)
+	assert.Equal(t, 1, strings.Count(log.String(), "performing request"), "one attempt:\n%s", log.String())
+}
+
+func TestTooOldSaysTheLimit(t *testing.T) {
+	rec := &recorder{answers: []func(http.ResponseWriter){
+		status(400, `{"errors":{"params":{"measure_time":["is too far in the past"]}},"request_time":1475920599}`),
+	}}
+	c := newTestClient(t, rec, fastRetry(1))
+	_, err := c.do(context.Background(), http.MethodPost, "metrics", nil, []byte(`{}`), nil)
+	assert.ErrorContains(t, err, "[400] params: measure_time: is too far in the past (the API takes measurement times up to about 2 hours old; the exact limit is not published)")
+}
+
 func TestRetryAfterIsHonouredAndClamped(t *testing.T) {
 	rec := &recorder{answers: []func(http.ResponseWriter){
 		status(429, `{"errors":{"request":["rate limited"]}}`, "Retry-After", "1"),

@@ -200,7 +200,7 @@ func (svc *MeasurementsService) All(ctx context.Context, name string, opts *Meas
 				return
 			}
 			if seen[p.Next] {
-				yield(nil, fmt.Errorf("librato: Measurements.All %s: the API repeated a next-page link; stopping", name))
+				yield(nil, fmt.Errorf("librato: measurements of %s: the API repeated a next-page link; stopping", name))
 				return
 			}
 			seen[p.Next] = true

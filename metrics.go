@@ -187,7 +187,7 @@ func (svc *MetricsService) Points(ctx context.Context, name string, opts *GetOpt
 	c := svc.client
 	return func(yield func(SourcePoint, error) bool) {
 		if opts == nil || opts.StartTime.IsZero() {
-			yield(SourcePoint{}, fmt.Errorf("librato: Points %s: %w", name, optionErrorf("GetOptions.StartTime is required")))
+			yield(SourcePoint{}, fmt.Errorf("librato: metric %s points: %w", name, optionErrorf("GetOptions.StartTime is required")))
 			return
 		}
 		o := *opts
@@ -208,7 +208,7 @@ func (svc *MetricsService) Points(ctx context.Context, name string, opts *GetOpt
 				return
 			}
 			if !m.NextTime.After(o.StartTime) {
-				yield(SourcePoint{}, fmt.Errorf("librato: Points %s: next_time %d does not advance past start_time %d",
+				yield(SourcePoint{}, fmt.Errorf("librato: metric %s points: next_time %d does not advance past start_time %d",
 					name, m.NextTime.Unix(), o.StartTime.Unix()))
 				return
 			}
@@ -249,7 +249,7 @@ func (svc *MetricsService) Delete(ctx context.Context, names ...string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	checked, err := c.writeNames("Delete", names)
+	checked, err := c.writeNames("metric delete", names)
 	if err != nil {
 		return err
 	}
@@ -271,7 +271,7 @@ func (svc *MetricsService) Delete(ctx context.Context, names ...string) error {
 // pattern (it would rewrite the "*").
 func (svc *MetricsService) DeletePattern(ctx context.Context, pattern string, exclude []string) error {
 	c := svc.client
-	sel, err := c.patternSelector("DeletePattern", pattern, exclude)
+	sel, err := c.patternSelector("metric delete", pattern, exclude)
 	if err != nil {
 		return err
 	}

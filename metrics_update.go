@@ -85,7 +85,7 @@ func (u *MetricUpdate) body() (map[string]any, error) {
 // update and 201 for a creation; a 202 job is waited for.
 func (svc *MetricsService) Update(ctx context.Context, name string, u MetricUpdate) error {
 	c := svc.client
-	n, err := c.writeName("Update", name)
+	n, err := c.writeName("metric update", name)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (svc *MetricsService) UpdateMany(ctx context.Context, names []string, u Met
 	if len(names) == 0 {
 		return nil
 	}
-	checked, err := c.writeNames("UpdateMany", names)
+	checked, err := c.writeNames("metric update", names)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (svc *MetricsService) UpdateMany(ctx context.Context, names []string, u Met
 // answers 202. As with DeletePattern, the sanitizer applies to the excluded names only.
 func (svc *MetricsService) UpdatePattern(ctx context.Context, pattern string, exclude []string, u MetricUpdate) error {
 	c := svc.client
-	sel, err := c.patternSelector("UpdatePattern", pattern, exclude)
+	sel, err := c.patternSelector("metric update", pattern, exclude)
 	if err != nil {
 		return err
 	}

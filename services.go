@@ -70,7 +70,7 @@ func (svc *ServicesService) Create(ctx context.Context, s Service) (*Service, er
 func (svc *ServicesService) Update(ctx context.Context, s Service) error {
 	c := svc.client
 	if s.ID == 0 {
-		return errors.New("librato: UpdateService: service has no ID")
+		return errors.New("librato: service update: the service has no ID")
 	}
 	if err := s.validate(); err != nil {
 		return err

@@ -144,7 +144,7 @@ func (svc *SpacesService) Get(ctx context.Context, id ID) (*Space, error) {
 func (svc *SpacesService) Create(ctx context.Context, name string) (*Space, error) {
 	c := svc.client
 	if name == "" {
-		return nil, errors.New("librato: CreateSpace: empty name")
+		return nil, errors.New("librato: space create: empty name")
 	}
 	return fetch[Space](ctx, c, http.MethodPost, "spaces", nil, Space{Name: name})
 }
@@ -153,7 +153,7 @@ func (svc *SpacesService) Create(ctx context.Context, name string) (*Space, erro
 func (svc *SpacesService) Update(ctx context.Context, id ID, name string) error {
 	c := svc.client
 	if name == "" {
-		return errors.New("librato: RenameSpace: empty name")
+		return errors.New("librato: space update: empty name")
 	}
 	_, err := c.do(ctx, http.MethodPut, spacePath(id), nil, Space{Name: name}, nil)
 	return err
@@ -197,7 +197,7 @@ func (svc *SpacesService) CreateChart(ctx context.Context, spaceID ID, ch Chart)
 func (svc *SpacesService) UpdateChart(ctx context.Context, spaceID ID, ch Chart) (*Chart, error) {
 	c := svc.client
 	if ch.ID == 0 {
-		return nil, errors.New("librato: UpdateChart: chart has no ID")
+		return nil, errors.New("librato: chart update: the chart has no ID")
 	}
 	if err := ch.Validate(); err != nil {
 		return nil, err

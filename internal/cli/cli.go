@@ -133,7 +133,15 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-// exitCode maps a command's error to the process exit code.
+// message is err's text for the command line. The "librato NAME:" before it says whose error it
+// is, so the library's own "librato: " prefixes, one per wrapping layer, go.
+func message(name string, err error) string {
+	s := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "librato: "), name+": ")
+	return strings.NewReplacer(": librato: ", ": ", "\nlibrato: ", "\n", "(librato: ", "(").Replace(s)
+}
+
+// exitCode maps a command's error to the process exit code: a local validation error (the
+// library refused the input before sending it) is a usage error.
 func exitCode(err error) int {
 	var ue *usageError
 	var ee *exitError
@@ -144,6 +152,8 @@ func exitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, librato.ErrInvalid):
+		return ExitUsage
 	}
 	return ExitError
 }
@@ -217,7 +227,7 @@ func run(ctx context.Context, env *Env, args []string) int {
 		err = cmd.args(pos)
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "librato %s: %v\nUsage: librato %s\nRun 'librato %s --help' for details.\n", name, err, ci.usage, name)
+		fmt.Fprintf(env.Stderr, "librato %s: %s\nUsage: librato %s\nRun 'librato %s --help' for details.\n", name, message(name, err), ci.usage, name)
 		return ExitUsage
 	}
 	err = cmd.run(ctx, env)
@@ -227,7 +237,7 @@ func run(ctx context.Context, env *Env, args []string) int {
 		return ExitInterrupted
 	}
 	if err != nil && err.Error() != "" {
-		fmt.Fprintf(env.Stderr, "librato %s: %v\n", name, err)
+		fmt.Fprintf(env.Stderr, "librato %s: %s\n", name, message(name, err))
 		if errors.Is(err, librato.ErrUnauthorized) {
 			fmt.Fprintln(env.Stderr, credentialsHint)
 		}

@@ -73,7 +73,7 @@ func TestSubmitErrors(t *testing.T) {
 		{[]string{"submit", "x", "1", "--time", "whenever"}, ExitUsage, "cannot read time"},
 		{[]string{"submit", "x", "1", "--tag", "novalue"}, ExitUsage, "not NAME=VALUE"},
 		{[]string{"submit", "x", "1", "--counter", "--tag", "a=b"}, ExitUsage, "--counter cannot"},
-		{[]string{"submit", "bad name!", "1"}, ExitError, "bad name!"},
+		{[]string{"submit", "bad name!", "1"}, ExitUsage, "bad name!"}, // refused before sending: a local validation error
 		{[]string{"submit", "x", "1", "--time", "-3h"}, ExitError, "too far in the past"},
 	}
 	for _, tt := range tests {
@@ -201,4 +201,43 @@ func TestGetFallsBackToTagged(t *testing.T) {
 	r := runCLI(t, srv, "", "get", "api.latency", "--start", "-1h", "--output", "csv")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "api.latency,,region=eu,2026-01-15T11:59:00Z,1768478340,190\n")
+}
+
+// TestMessagesCarryOnePrefix: the command's "librato NAME:" is the only prefix; the library's own
+// "librato: " and the repeated command name go.
+func TestMessagesCarryOnePrefix(t *testing.T) {
+	srv := newFake(t)
+	r := runCLI(t, srv, "", "submit", "x", "1", "--time", "-3h")
+	assert.Equal(t, ExitError, r.code)
+	assert.Equal(t, "librato submit: 0 measurements sent, 1 measurement rejected (x): POST "+srv.URL+
+		"/v1/metrics: [400] params: measure_time: is too far in the past"+
+		" (the API takes measurement times up to about 2 hours old; the exact limit is not published)\n", r.stderr)
+
+	r = runCLI(t, srv, "", "get", "no.such")
+	assert.Equal(t, ExitError, r.code)
+	assert.Equal(t, `librato get: no metric named "no.such" (GET `+srv.URL+"/v1/metrics/no.such: [404] request: Not found)\n", r.stderr)
+}
+
+func TestDeleteSaysWhatDidNotExist(t *testing.T) {
+	srv := newFake(t)
+	seed(t, srv)
+	r := runCLI(t, srv, "", "delete", "cpu.load", "no.such")
+	assert.Equal(t, ExitError, r.code)
+	assert.Equal(t, "deleted 1 metric: cpu.load\n", r.stdout)
+	assert.Equal(t, "librato delete: no metric named \"no.such\": nothing to delete\n", r.stderr)
+	r = runCLI(t, srv, "", "delete", "a.b", "c.d")
+	assert.Equal(t, "librato delete: no metrics named \"a.b\", \"c.d\": nothing to delete\n", r.stderr)
+	assert.Empty(t, r.stdout)
+}
+
+func TestHumanNumbers(t *testing.T) {
+	for v, want := range map[float64]string{
+		1200000: "1200000", 123456789.123: "123456789.123", 0.1 + 0.2: "0.3", -42: "-42", 0: "0",
+		1e21: "1e+21", 1.5e-9: "1.5e-09", 0.000123: "0.000123",
+	} {
+		assert.Equal(t, want, humanNumber(v), "%v", v)
+	}
+	srv := newFake(t)
+	r := runCLI(t, srv, "", "submit", "big", "1200000")
+	assert.Contains(t, r.stdout, "submitted big = 1200000 (gauge)")
 }

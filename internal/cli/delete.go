@@ -3,9 +3,11 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/go-librato/librato"
@@ -65,11 +67,35 @@ func (c *deleteCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	if c.pattern == "" {
-		if err := cl.Metrics.Delete(ctx, c.names...); err != nil {
-			return err
+		// The API deletes a metric that does not exist without a word; say so instead.
+		var present, missing []string
+		for _, name := range c.names {
+			_, err := cl.Metrics.Get(ctx, name, nil)
+			switch {
+			case errors.Is(err, librato.ErrNotFound):
+				missing = append(missing, name)
+			case err != nil:
+				return err
+			default:
+				present = append(present, name)
+			}
 		}
-		_, err := fmt.Fprintf(env.Stdout, "deleted %s: %s\n", plural(len(c.names), "metric"), strings.Join(c.names, ", "))
-		return err
+		if len(present) > 0 {
+			if err := cl.Metrics.Delete(ctx, present...); err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintf(env.Stdout, "deleted %s: %s\n", plural(len(present), "metric"), strings.Join(present, ", ")); err != nil {
+				return err
+			}
+		}
+		if len(missing) > 0 {
+			noun := "metric"
+			if len(missing) > 1 {
+				noun = "metrics"
+			}
+			return fmt.Errorf("no %s named %s: nothing to delete", noun, quoteAll(missing))
+		}
+		return nil
 	}
 
 	// Show what the pattern matches now, so the question is an informed one.
@@ -107,6 +133,15 @@ func (c *deleteCmd) run(ctx context.Context, env *Env) error {
 	}
 	_, err = fmt.Fprintf(env.Stdout, "deleted %s matching %q\n", plural(len(matched), "metric"), c.pattern)
 	return err
+}
+
+// quoteAll quotes each name and joins them with commas.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // confirmed reads one line from stdin and reports whether it says yes.

@@ -84,6 +84,9 @@ func (c *getCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	meta, err := cl.Metrics.Get(ctx, c.name, nil)
+	if errors.Is(err, librato.ErrNotFound) {
+		return fmt.Errorf("no metric named %q (%w)", c.name, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -71,13 +71,23 @@ func formatTags(tags map[string]string, sep string) string {
 	return strings.Join(parts, sep)
 }
 
-// formatValue prints a value compactly: integers without a fraction, others with up to 6
-// significant digits.
+// formatValue prints a value for people (see humanNumber); nil is "-".
 func formatValue(v *float64) string {
 	if v == nil {
 		return "-"
 	}
-	return strconv.FormatFloat(*v, 'g', 6, 64)
+	return humanNumber(*v)
+}
+
+// humanNumber prints a number as people write it: 1200000 and 123456789.123, not 1.2e+06, with
+// at most 12 significant digits (so a mean of 0.1 and 0.2 is 0.3). Only numbers too large or too
+// small for that (1e21 and more, less than 1e-6) keep an exponent.
+func humanNumber(v float64) string {
+	if a := math.Abs(v); v != 0 && (a >= 1e21 || a < 1e-6 || math.IsInf(v, 0) || math.IsNaN(v)) {
+		return strconv.FormatFloat(v, 'g', 12, 64)
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	return strconv.FormatFloat(r, 'f', -1, 64)
 }
 
 var sparkBlocks = []rune("▁▂▃▄▅▆▇█")

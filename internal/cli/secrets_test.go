@@ -107,7 +107,7 @@ func TestAppOptics(t *testing.T) {
 	assert.Contains(t, r.stdout, "ao.latency,,host=a,2026-01-15T12:00:00Z,1768478400,12\n")
 	assert.Len(t, srv.Measurements("ao.latency"), 2)
 	r = runCLIEnv(t, srv, "", env, "submit", "ao.count", "1", "--counter")
-	assert.Equal(t, ExitError, r.code, "AppOptics has no counters")
+	assert.Equal(t, ExitUsage, r.code, "AppOptics has no counters: refused before sending")
 }
 
 // A mistyped --url may carry a token in its userinfo or query: the usage error never quotes it.

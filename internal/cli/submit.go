@@ -85,6 +85,6 @@ func (c *submitCmd) run(ctx context.Context, env *Env) error {
 	case c.source != "":
 		desc += ", source " + c.source
 	}
-	_, err = fmt.Fprintf(env.Stdout, "submitted %s = %s (%s) at %s\n", c.name, strconv.FormatFloat(c.value, 'g', -1, 64), desc, at.UTC().Format(time.RFC3339))
+	_, err = fmt.Fprintf(env.Stdout, "submitted %s = %s (%s) at %s\n", c.name, humanNumber(c.value), desc, at.UTC().Format(time.RFC3339))
 	return err
 }
