@@ -5,8 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/go-librato/librato"
@@ -25,8 +27,12 @@ headers say the allowance is used up, waits until it resets.
 
 It is resumable: each finished metric is recorded in DIR/.librato-export.json, and
 running the same command again skips those without downloading them again, using
-the time range of the first run. --restart starts over. A progress bar is drawn on
-stderr when stderr is a terminal.
+the time range of the first run. Run again into a finished export, it brings it up
+to date: it reads from the end of the last run (less one resolution step, whose
+bucket may have been open) to --end (default now) and merges the new points into
+the files; a series first seen then is read from the first run's start. A cron job
+can run the same command every day. --restart starts over. A progress bar is drawn
+on stderr when stderr is a terminal. Files are written 0644.
 
 Examples:
   librato export -D backup
@@ -84,15 +90,29 @@ func (c *exportCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	want := exportState{Version: 1, Name: c.name, Resolution: c.resolution, Format: c.format.value, Tagged: c.tagged,
-		Start: from.Unix(), End: to.Unix(), Done: map[string][]string{}}
+		Start: from.Unix(), End: to.Unix(), Origin: from.Unix(), Done: map[string][]string{}}
 	st, err := loadExportState(c.dir)
 	switch {
 	case err != nil:
 		return err
 	case st == nil || c.restart:
 		st = &want
+	case !st.sameSettings(&want) && st.Complete:
+		return usageErrorf("%s holds a finished export with other settings (%s); a refresh keeps them: run it with those, "+
+			"export to another -D, or --restart to export again with the new ones", c.dir, st.settings())
 	case !st.sameSettings(&want):
 		return usageErrorf("%s holds an unfinished export with other settings (%s); use --restart, or another -D", c.dir, st.settings())
+	case st.Complete:
+		if !to.After(time.Unix(st.End, 0)) {
+			_, err := fmt.Fprintf(env.Stdout, "export: %s is up to date (to %s)\n", c.dir, formatTime(time.Unix(st.End, 0)))
+			return err
+		}
+		st.Start, st.End = st.End-int64(st.Resolution), to.Unix()
+		st.Done, st.Complete, st.Refresh = map[string][]string{}, false, true
+		if err := st.save(c.dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "export: refreshing %s from %s to %s\n", c.dir, formatTime(time.Unix(st.Start, 0)), formatTime(to))
 	default:
 		fmt.Fprintf(env.Stderr, "export: resuming in %s: %s already done, range %s to %s\n", c.dir,
 			plural(len(st.Done), "metric"), formatTime(time.Unix(st.Start, 0)), formatTime(time.Unix(st.End, 0)))
@@ -131,7 +151,7 @@ func (c *exportCmd) run(ctx context.Context, env *Env) error {
 			continue
 		}
 		bar.update(i, name)
-		written, err := c.exportMetric(ctx, env, cl, name, from, to)
+		written, err := c.exportMetric(ctx, env, cl, name, st)
 		if err != nil {
 			bar.finish()
 			if ctx.Err() != nil {
@@ -152,6 +172,10 @@ func (c *exportCmd) run(ctx context.Context, env *Env) error {
 	}
 	bar.update(len(names), "")
 	bar.finish()
+	st.Complete, st.Refresh = true, false
+	if err := st.save(c.dir); err != nil {
+		return err
+	}
 	_, err = fmt.Fprintf(env.Stdout, "export: %s in %s: %s exported (%s written), %s already done\n",
 		plural(len(names), "metric"), c.dir, plural(exported, "metric"), plural(files, "file"), plural(skipped, "metric"))
 	return err
@@ -160,7 +184,52 @@ func (c *exportCmd) run(ctx context.Context, env *Env) error {
 // exportMetric reads one metric's series and writes one file per series, each first to a
 // temporary name and then renamed, so that a file that exists is complete. It returns the names
 // of the files written.
-func (c *exportCmd) exportMetric(ctx context.Context, env *Env, cl *librato.Client, name string, from, to time.Time) ([]string, error) {
+//
+// In a refresh, the points read are merged into the files there; a series without a file yet
+// makes the whole metric be read again from the first run's start, so that it is complete too.
+func (c *exportCmd) exportMetric(ctx context.Context, env *Env, cl *librato.Client, name string, st *exportState) ([]string, error) {
+	from, to := time.Unix(st.Start, 0), time.Unix(st.End, 0)
+	ss, err := c.readMetric(ctx, env, cl, name, from, to)
+	if err != nil {
+		return nil, err
+	}
+	if st.Refresh && st.Origin < st.Start && slices.ContainsFunc(ss, func(s series) bool {
+		_, err := os.Stat(filepath.Join(c.dir, exportFileName(s, c.format.value)))
+		return err != nil
+	}) {
+		if ss, err = c.readMetric(ctx, env, cl, name, time.Unix(st.Origin, 0), to); err != nil {
+			return nil, err
+		}
+	}
+	written := []string{}
+	for _, s := range ss {
+		file := exportFileName(s, c.format.value)
+		path := filepath.Join(c.dir, file)
+		if st.Refresh {
+			old, err := readExportFile(path, c.format.value)
+			switch {
+			case err == nil:
+				s.Points = mergePoints(old.Points, s.Points)
+			case !errors.Is(err, fs.ErrNotExist):
+				return nil, err
+			}
+		}
+		if err := writeFileAtomic(path, func(f *os.File) error {
+			if c.format.value == "json" {
+				return writeJSON(f, s)
+			}
+			return writeSeriesCSV(f, []series{s}, true)
+		}); err != nil {
+			return nil, err
+		}
+		written = append(written, file)
+	}
+	return written, nil
+}
+
+// readMetric reads one metric's series over [from, to): legacy ones, or tagged ones for a metric
+// without legacy data (or with --tagged).
+func (c *exportCmd) readMetric(ctx context.Context, env *Env, cl *librato.Client, name string, from, to time.Time) ([]series, error) {
 	var ss []series
 	var err error
 	if !c.tagged {
@@ -172,24 +241,8 @@ func (c *exportCmd) exportMetric(ctx context.Context, env *Env, cl *librato.Clie
 	}
 	if len(ss) == 0 {
 		ss, err = c.readTagged(ctx, env, cl, name, from, to)
-		if err != nil {
-			return nil, err
-		}
 	}
-	written := []string{}
-	for _, s := range ss {
-		file := exportFileName(s, c.format.value)
-		if err := writeFileAtomic(filepath.Join(c.dir, file), func(f *os.File) error {
-			if c.format.value == "json" {
-				return writeJSON(f, s)
-			}
-			return writeSeriesCSV(f, []series{s}, true)
-		}); err != nil {
-			return nil, err
-		}
-		written = append(written, file)
-	}
-	return written, nil
+	return ss, err
 }
 
 // readLegacy reads a legacy metric's points, source by source, waiting between pages when the
@@ -275,7 +328,12 @@ func writeFileAtomic(path string, write func(f *os.File) error) error {
 		return err
 	}
 	tmp := f.Name()
-	err = write(f)
+	// CreateTemp makes the file 0600; an export is ordinary data, readable like any file the user
+	// writes (umask still applies to the directory, not to an explicit chmod).
+	err = f.Chmod(0o644)
+	if err == nil {
+		err = write(f)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

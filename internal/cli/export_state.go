@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // exportStateFile records an export's settings and finished metrics in its directory.
@@ -21,12 +25,18 @@ type exportState struct {
 	Resolution int    `json:"resolution"`
 	Format     string `json:"format"`
 	Tagged     bool   `json:"tagged"`
-	// Start and End are the resolved range of the first run (Unix seconds): a resumed export
-	// reads the same range even when it was given as "-24h".
-	Start int64 `json:"start"`
-	End   int64 `json:"end"`
-	// Done maps each finished metric to the files written for it.
+	// Start and End are the resolved range of the current pass (Unix seconds): a resumed export
+	// reads the same range even when it was given as "-24h". Origin is the start of the first
+	// pass: a series first seen by a refresh is read from there.
+	Start  int64 `json:"start"`
+	End    int64 `json:"end"`
+	Origin int64 `json:"origin,omitempty"`
+	// Done maps each metric finished in the current pass to the files written for it.
 	Done map[string][]string `json:"done"`
+	// Complete says the last pass finished every metric: a new run refreshes the export.
+	// Refresh says the current pass is one: it merges new points into the files there.
+	Complete bool `json:"complete,omitempty"`
+	Refresh  bool `json:"refresh,omitempty"`
 }
 
 func loadExportState(dir string) (*exportState, error) {
@@ -43,6 +53,9 @@ func loadExportState(dir string) (*exportState, error) {
 	}
 	if st.Done == nil {
 		st.Done = map[string][]string{}
+	}
+	if st.Origin == 0 {
+		st.Origin = st.Start
 	}
 	return &st, nil
 }
@@ -64,6 +77,71 @@ func (st *exportState) sameSettings(o *exportState) bool {
 
 func (st *exportState) settings() string {
 	return fmt.Sprintf("--name %q --resolution %d --format %s --tagged=%t", st.Name, st.Resolution, st.Format, st.Tagged)
+}
+
+// readExportFile reads a file an export wrote (JSON or CSV, as format says) back into a series.
+func readExportFile(path, format string) (series, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return series{}, err
+	}
+	defer f.Close()
+	var s series
+	if format == "json" {
+		if err := json.NewDecoder(f).Decode(&s); err != nil {
+			return series{}, fmt.Errorf("%s: %w", path, err)
+		}
+		return s, nil
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return series{}, fmt.Errorf("%s: %w", path, err)
+	}
+	for i, row := range rows {
+		if i == 0 || len(row) != len(seriesCSVHeader) {
+			continue // the header
+		}
+		s.Name, s.Source = row[0], row[1]
+		if row[2] != "" {
+			s.Tags = map[string]string{}
+			for _, kv := range strings.Split(row[2], ";") {
+				k, v, _ := strings.Cut(kv, "=")
+				s.Tags[k] = v
+			}
+		}
+		t, err := time.Parse(time.RFC3339, row[3])
+		if err != nil {
+			return series{}, fmt.Errorf("%s: line %d: %w", path, i+1, err)
+		}
+		p := point{Time: t.UTC()}
+		if row[5] != "" {
+			v, err := strconv.ParseFloat(row[5], 64)
+			if err != nil {
+				return series{}, fmt.Errorf("%s: line %d: %w", path, i+1, err)
+			}
+			p.Value = &v
+		}
+		s.Points = append(s.Points, p)
+	}
+	return s, nil
+}
+
+// mergePoints returns old's points and new's, by time; where both have a time, new's wins (the
+// API may have filled a bucket that was still open when old was read).
+func mergePoints(old, new []point) []point {
+	byTime := make(map[int64]point, len(old)+len(new))
+	for _, p := range old {
+		byTime[p.Time.UnixNano()] = p
+	}
+	for _, p := range new {
+		byTime[p.Time.UnixNano()] = p
+	}
+	out := make([]point, 0, len(byTime))
+	for _, p := range byTime {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b point) int { return a.Time.Compare(b.Time) })
+	return out
 }
 
 // exportFileName names a series' file: METRIC, METRIC@SOURCE or METRIC@k=v,k=v, plus the format's

@@ -186,3 +186,85 @@ func TestExportRateLimit(t *testing.T) {
 	assert.Contains(t, errOut.String(), "] 4/4")
 	assert.False(t, slices.ContainsFunc(strings.Split(errOut.String(), "\n"), func(s string) bool { return strings.Contains(s, "429") }))
 }
+
+// TestExportRefresh: run again into a finished export, the export reads what arrived since, merges
+// it into the files (a new series in full), and says when there is nothing new. Files are 0644.
+func TestExportRefresh(t *testing.T) {
+	var clock atomic.Int64 // ns after fixedNow, for the server and the command alike
+	now := func() time.Time { return fixedNow.Add(time.Duration(clock.Load())) }
+	srv := newFake(t, libratotest.WithNow(now))
+	cl, err := srv.Client()
+	require.NoError(t, err)
+	submit := func(ms ...librato.Measurement) { require.NoError(t, cl.Submit(context.Background(), ms...)) }
+	submit(librato.Measurement{Name: "cpu", Source: "web1", Value: 1, Time: fixedNow.Add(-3 * time.Minute)},
+		librato.Measurement{Name: "cpu", Source: "web1", Value: 2, Time: fixedNow.Add(-2 * time.Minute)})
+	dir := t.TempDir()
+	run := func(args ...string) result {
+		env, out, errOut := testEnv(srv, "", nil)
+		env.Now = now
+		code := run(context.Background(), env, append([]string{"export", "-D", dir}, args...))
+		return result{stdout: out.String(), stderr: errOut.String(), code: code}
+	}
+	r := run("--start", "-1h")
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	info, err := os.Stat(filepath.Join(dir, "cpu@web1.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o644), info.Mode().Perm())
+
+	// Nothing new yet: said so, nothing read.
+	r = run()
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, "export: "+dir+" is up to date (to 2026-01-15T12:00:00Z)\n", r.stdout)
+
+	// Ten minutes later: two new points, a new source with older data, a new metric.
+	clock.Store(int64(10 * time.Minute))
+	submit(librato.Measurement{Name: "cpu", Source: "web1", Value: 3, Time: fixedNow.Add(2 * time.Minute)},
+		librato.Measurement{Name: "cpu", Source: "web1", Value: 4, Time: fixedNow.Add(5 * time.Minute)},
+		librato.Measurement{Name: "cpu", Source: "web2", Value: 9, Time: fixedNow.Add(-30 * time.Minute)},
+		librato.Measurement{Name: "cpu", Source: "web2", Value: 8, Time: fixedNow.Add(3 * time.Minute)},
+		librato.Measurement{Name: "disk", Value: 7, Time: fixedNow.Add(4 * time.Minute)})
+	r = run()
+	require.Equal(t, ExitOK, r.code, r.stderr)
+	assert.Equal(t, "export: refreshing "+dir+" from 2026-01-15T11:59:00Z to 2026-01-15T12:10:00Z\n", r.stderr)
+	assert.Equal(t, []string{"cpu@web1.csv", "cpu@web2.csv", "disk.csv"}, dirFiles(t, dir))
+	read := func(f string) string {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		require.NoError(t, err)
+		return string(b)
+	}
+	assert.Equal(t, "name,source,tags,time,unix,value\n"+
+		"cpu,web1,,2026-01-15T11:57:00Z,1768478220,1\ncpu,web1,,2026-01-15T11:58:00Z,1768478280,2\n"+
+		"cpu,web1,,2026-01-15T12:02:00Z,1768478520,3\ncpu,web1,,2026-01-15T12:05:00Z,1768478700,4\n", read("cpu@web1.csv"))
+	assert.Equal(t, "name,source,tags,time,unix,value\n"+
+		"cpu,web2,,2026-01-15T11:30:00Z,1768476600,9\ncpu,web2,,2026-01-15T12:03:00Z,1768478580,8\n", read("cpu@web2.csv"),
+		"a series first seen by the refresh is read from the first run's start")
+	assert.Equal(t, "name,source,tags,time,unix,value\ndisk,,,2026-01-15T12:04:00Z,1768478640,7\n", read("disk.csv"))
+
+	// A refresh keeps the settings: another format is explained, not called unfinished.
+	r = run("--format", "json")
+	assert.Equal(t, ExitUsage, r.code)
+	assert.Contains(t, r.stderr, "holds a finished export with other settings")
+	assert.NotContains(t, r.stderr, "unfinished")
+}
+
+func TestExportFilesReadBack(t *testing.T) {
+	v := 1.5
+	s := series{Name: "api", Tags: map[string]string{"a": "1", "b": "2"}, Points: []point{{Time: fixedNow, Value: &v}, {Time: fixedNow.Add(time.Minute)}}}
+	for _, format := range []string{"csv", "json"} {
+		path := filepath.Join(t.TempDir(), "f."+format)
+		require.NoError(t, writeFileAtomic(path, func(f *os.File) error {
+			if format == "json" {
+				return writeJSON(f, s)
+			}
+			return writeSeriesCSV(f, []series{s}, true)
+		}))
+		got, err := readExportFile(path, format)
+		require.NoError(t, err)
+		assert.Equal(t, s, got, format)
+	}
+	newer := 2.5
+	merged := mergePoints(s.Points, []point{{Time: fixedNow.Add(time.Minute), Value: &newer}, {Time: fixedNow.Add(-time.Minute)}})
+	require.Len(t, merged, 3)
+	assert.Equal(t, fixedNow.Add(-time.Minute), merged[0].Time)
+	assert.Equal(t, &newer, merged[2].Value, "the later read wins")
+}
