@@ -136,7 +136,12 @@ func (e *exitError) Error() string { return e.msg }
 // message is err's text for the command line. The "librato NAME:" before it says whose error it
 // is, so the library's own "librato: " prefixes, one per wrapping layer, go.
 func message(name string, err error) string {
-	s := strings.TrimPrefix(strings.TrimPrefix(err.Error(), "librato: "), name+": ")
+	return strings.TrimPrefix(withoutPrefixes(err.Error()), name+": ")
+}
+
+// withoutPrefixes removes the library's "librato: " prefixes from a message.
+func withoutPrefixes(s string) string {
+	s = strings.TrimPrefix(s, "librato: ")
 	return strings.NewReplacer(": librato: ", ": ", "\nlibrato: ", "\n", "(librato: ", "(").Replace(s)
 }
 

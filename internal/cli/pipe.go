@@ -9,7 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,14 +28,16 @@ var pipeCommand = &commandInfo{
 	help: `Reads measurements from standard input, one per line, and sends them in batches
 through a queue: when --batch are waiting, every --interval, and at the end of the
 input or on SIGINT/SIGTERM. A malformed line is reported with its line number and
-skipped; the rest still goes through. Exits 1 if any line was rejected or any
-measurement could not be sent.
+skipped; the rest still goes through, and so is a measurement the API rejects. When
+the queue is full, reading waits: no line is dropped. Exits 1 if any line was
+rejected or any measurement could not be sent.
 
 Formats:
   lines  NAME VALUE [UNIX_TIME] [k=v ...]     tags make it a tagged measurement
   json   {"name": "cpu", "value": 1.5, "time": 1700000000, "source": "web1",
           "tags": {"host": "a"}, "type": "counter"}  (time: Unix seconds or RFC 3339)
-Blank lines and lines starting with # are skipped. A measurement without a time is
+An unknown JSON field is named in a warning and ignored. Blank lines and lines
+starting with # are skipped. A measurement without a time is
 stamped when its line is read.
 
 Examples:
@@ -87,6 +91,7 @@ func (c *pipeCmd) run(ctx context.Context, env *Env) error {
 	}
 	var mu sync.Mutex // guards the counters below and stderr writes from the queue's goroutine
 	var rejectedLines, lost int
+	index := newLineIndex(2 * librato.DefaultMaxPending)
 	report := func(format string, args ...any) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -97,13 +102,13 @@ func (c *pipeCmd) run(ctx context.Context, env *Env) error {
 		FlushInterval:   c.interval,
 		Tags:            c.tags,
 		OnError: func(err error) {
-			report("pipe: sending failed, will retry: %v\n", err)
+			report("pipe: sending failed, will retry: %s\n", withoutPrefixes(err.Error()))
 		},
 		OnDrop: func(dropped []librato.Measurement, reason error) {
 			mu.Lock()
 			lost += len(dropped)
 			mu.Unlock()
-			report("pipe: %s not sent: %v\n", plural(len(dropped), "measurement"), reason)
+			report("pipe: %s not sent (%s): %s\n", plural(len(dropped), "measurement"), index.lines(dropped), withoutPrefixes(reason.Error()))
 		},
 	})
 	if err != nil {
@@ -143,7 +148,11 @@ read:
 		}
 		var m librato.Measurement
 		if c.format.value == "json" {
-			m, err = parseJSONLine(text, env.now())
+			var unknown []string
+			m, unknown, err = parseJSONLine(text, env.now())
+			if len(unknown) > 0 {
+				report("line %d: warning: unknown %s %s ignored\n", n, pluralWord(len(unknown), "field"), strings.Join(unknown, ", "))
+			}
 		} else {
 			m, err = parseTextLine(text, env.now())
 		}
@@ -153,6 +162,7 @@ read:
 			}
 			// A tool reading its input waits for room instead of dropping: when the queue is
 			// full, the read stops until a flush has made progress.
+			index.add(m, n)
 			err = q.AddWait(ctx, m)
 			if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				report("line %d: not queued: interrupted\n", n)
@@ -272,55 +282,175 @@ func parseValue(s string) (float64, error) {
 	return v, nil
 }
 
-// jsonLine is the json input format.
-type jsonLine struct {
-	Name   *string           `json:"name"`
-	Value  *float64          `json:"value"`
-	Time   json.RawMessage   `json:"time"`
-	Source string            `json:"source"`
-	Tags   map[string]string `json:"tags"`
-	Type   string            `json:"type"`
-}
+// jsonFields are the fields of the json input format.
+var jsonFields = []string{"name", "value", "time", "source", "tags", "type"}
 
-// parseJSONLine reads one JSON object; unknown fields are errors, so a typo is not ignored.
-func parseJSONLine(s string, now time.Time) (librato.Measurement, error) {
-	var j jsonLine
+// parseJSONLine reads one JSON object. Its errors say what is wrong in words ("value must be a
+// number"); unknown fields are returned, quoted, for a warning (a typo is not silently lost).
+func parseJSONLine(s string, now time.Time) (m librato.Measurement, unknown []string, err error) {
+	if !strings.HasPrefix(s, "{") {
+		return m, nil, errors.New("want a JSON object such as {\"name\": \"cpu\", \"value\": 1}")
+	}
+	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(strings.NewReader(s))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
-		return librato.Measurement{}, fmt.Errorf("bad JSON: %v", err)
+	if err := dec.Decode(&fields); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return m, nil, fmt.Errorf("not valid JSON at byte %d: %s", syn.Offset, strings.TrimPrefix(syn.Error(), "json: "))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return m, nil, errors.New("the JSON object ends early: the line is cut short")
+		case errors.As(err, &typ):
+			return m, nil, errors.New("want a JSON object such as {\"name\": \"cpu\", \"value\": 1}")
+		}
+		return m, nil, fmt.Errorf("not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if fields == nil {
+		return m, nil, errors.New("want a JSON object such as {\"name\": \"cpu\", \"value\": 1}")
 	}
 	if dec.More() {
-		return librato.Measurement{}, errors.New("bad JSON: more than one value on the line")
+		return m, nil, errors.New("more than one JSON value on the line")
 	}
-	if j.Name == nil || j.Value == nil {
-		return librato.Measurement{}, errors.New(`"name" and "value" are required`)
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		if !slices.Contains(jsonFields, k) {
+			unknown = append(unknown, strconv.Quote(k))
+		}
 	}
-	m := librato.Measurement{Name: *j.Name, Value: *j.Value, Source: j.Source, Tags: j.Tags, Time: now}
-	switch j.Type {
+	field := func(name string, v any, want string) error {
+		raw, ok := fields[name]
+		if !ok || bytes.Equal(raw, []byte("null")) {
+			return nil
+		}
+		if json.Unmarshal(raw, v) != nil {
+			return fmt.Errorf("%s must be %s, got %s", name, want, raw)
+		}
+		return nil
+	}
+	var name *string
+	var value *float64
+	var typ string
+	m.Time = now
+	for _, err := range []error{
+		field("name", &name, "a string"),
+		field("value", &value, "a number"),
+		field("source", &m.Source, "a string"),
+		field("tags", &m.Tags, `an object of strings such as {"host": "a"}`),
+		field("type", &typ, `"gauge" or "counter"`),
+	} {
+		if err != nil {
+			return m, unknown, err
+		}
+	}
+	if name == nil || value == nil {
+		return m, unknown, errors.New(`"name" and "value" are required`)
+	}
+	m.Name, m.Value = *name, *value
+	switch typ {
 	case "", "gauge":
 	case "counter":
 		m.Type = librato.Counter
 	default:
-		return m, fmt.Errorf("type %q is neither gauge nor counter", j.Type)
+		return m, unknown, fmt.Errorf("type %q is neither gauge nor counter", typ)
 	}
-	if len(j.Time) > 0 && !bytes.Equal(j.Time, []byte("null")) {
+	if raw := fields["time"]; len(raw) > 0 && !bytes.Equal(raw, []byte("null")) {
 		var sec float64
 		var str string
 		switch {
-		case json.Unmarshal(j.Time, &sec) == nil:
+		case json.Unmarshal(raw, &sec) == nil:
 			m.Time = time.Unix(int64(sec), 0)
-		case json.Unmarshal(j.Time, &str) == nil:
+		case json.Unmarshal(raw, &str) == nil:
 			t, err := time.Parse(time.RFC3339, str)
 			if err != nil {
-				return m, fmt.Errorf("time %q is not RFC 3339", str)
+				return m, unknown, fmt.Errorf("time %q is not RFC 3339", str)
 			}
 			m.Time = t
 		default:
-			return m, fmt.Errorf("time %s is neither Unix seconds nor an RFC 3339 string", j.Time)
+			return m, unknown, fmt.Errorf("time must be Unix seconds or an RFC 3339 string, got %s", raw)
 		}
 	}
-	return m, nil
+	return m, unknown, nil
+}
+
+// lineIndex remembers which input lines the queued measurements came from, so that a measurement
+// the API rejects is reported with its line. It is keyed by what a dropped measurement carries
+// back whatever the tags: name, time in seconds and value; lines that share all three are named
+// together. It holds the last max lines: older ones have long been sent.
+type lineIndex struct {
+	mu    sync.Mutex
+	byKey map[lineKey][]int
+	ring  []lineKey
+	next  int
+}
+
+type lineKey struct {
+	name  string
+	sec   int64
+	value uint64
+}
+
+func newLineIndex(max int) *lineIndex {
+	return &lineIndex{byKey: make(map[lineKey][]int), ring: make([]lineKey, 0, max)}
+}
+
+func keyOf(m librato.Measurement) lineKey {
+	return lineKey{name: m.Name, sec: m.Time.Unix(), value: math.Float64bits(m.Value)}
+}
+
+// add records that line n holds m.
+func (x *lineIndex) add(m librato.Measurement, n int) {
+	k := keyOf(m)
+	k.name = strings.Clone(k.name) // not the whole input line
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if len(x.ring) < cap(x.ring) {
+		x.ring = append(x.ring, k)
+	} else {
+		old := x.ring[x.next]
+		if ls := x.byKey[old]; len(ls) <= 1 {
+			delete(x.byKey, old)
+		} else {
+			x.byKey[old] = ls[1:]
+		}
+		x.ring[x.next] = k
+		x.next = (x.next + 1) % len(x.ring)
+	}
+	x.byKey[k] = append(x.byKey[k], n)
+}
+
+// maxLinesListed caps the line numbers one report lists.
+const maxLinesListed = 20
+
+// lines describes the input lines of ms: "line 7", "lines 7, 9 and 12 more".
+func (x *lineIndex) lines(ms []librato.Measurement) string {
+	x.mu.Lock()
+	var ns []int
+	for _, m := range ms {
+		ns = append(ns, x.byKey[keyOf(m)]...)
+	}
+	x.mu.Unlock()
+	slices.Sort(ns)
+	ns = slices.Compact(ns)
+	if len(ns) == 0 {
+		return "input line not known"
+	}
+	var parts []string
+	for i, n := range ns {
+		if i == maxLinesListed {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ns)-maxLinesListed))
+			break
+		}
+		parts = append(parts, strconv.Itoa(n))
+	}
+	return pluralWord(len(ns), "line") + " " + strings.Join(parts, ", ")
+}
+
+// pluralWord is noun, with an s unless n is 1.
+func pluralWord(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
 
 // lineError shortens a Queue.Add error for a line report: the line number already says which

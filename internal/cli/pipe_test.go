@@ -56,6 +56,10 @@ func TestPipeJSON(t *testing.T) {
 {"name":"temp"}
 not json
 {"name":"temp","value":1,"type":"histogram"}
+{"name":"temp","value":"abc"}
+[1, 2]
+{"name":"temp","value":1,
+{"name":"temp","value":22,"unit":"C","host":"a"}
 `
 	r := runCLI(t, srv, input, "pipe", "--format", "json")
 	assert.Equal(t, ExitError, r.code)
@@ -64,8 +68,8 @@ not json
 	require.True(t, ok)
 	assert.Equal(t, "counter", m.Type)
 	temp := srv.Measurements("temp")
-	require.Len(t, temp, 1)
-	assert.Equal(t, map[string]string{"room": "kitchen"}, temp[0].Tags)
+	require.Len(t, temp, 2, "the line with unknown fields is sent, with a warning")
+	assert.ElementsMatch(t, []map[string]string{{"room": "kitchen"}, nil}, []map[string]string{temp[0].Tags, temp[1].Tags})
 }
 
 func TestPipeAllGood(t *testing.T) {
@@ -121,8 +125,7 @@ func TestPipeAPIRejects(t *testing.T) {
 	srv := newFake(t)
 	r := runCLI(t, srv, "fresh 1\nstale 2 1700000000\nfresh 3\n", "pipe")
 	assert.Equal(t, ExitError, r.code)
-	assert.Contains(t, r.stderr, "pipe: 1 measurement not sent: ")
-	assert.Contains(t, r.stderr, "too far in the past")
+	assert.Contains(t, r.stderr, "pipe: 1 measurement not sent (line 2): 1 measurement rejected (stale): POST "+srv.URL+"/v1/metrics: [400] params: measure_time: is too far in the past")
 	assert.Contains(t, r.stderr, "3 lines read, 2 measurements sent, 0 lines rejected, 1 measurement not sent\n")
 	assert.Len(t, srv.Measurements("fresh"), 1)
 	assert.Empty(t, srv.Measurements("stale"))
