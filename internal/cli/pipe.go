@@ -24,7 +24,7 @@ import (
 var pipeCommand = &commandInfo{
 	name:    "pipe",
 	summary: "send measurements read from standard input",
-	usage:   "pipe [--format lines|json] [--source S] [--tag k=v ...]",
+	usage:   "pipe [--format lines|json] [--source S] [--tag k=v ...] [--file F [--follow] [--state S [--from-start]]]",
 	help: `Reads measurements from standard input, one per line, and sends them in batches
 through a queue: when --batch are waiting, every --interval, and at the end of the
 input or on SIGINT/SIGTERM. A malformed line is reported with its line number and
@@ -40,8 +40,17 @@ An unknown JSON field is named in a warning and ignored. Blank lines and lines
 starting with # are skipped. A measurement without a time is
 stamped when its line is read.
 
+With --file F it reads F instead (a log file, say) and sends one batch at a time
+with the API's answer awaited. --follow keeps reading as F grows and follows it
+when it is rotated (renamed and created anew, or truncated). --state S records in
+S, after each batch is delivered, how far F was read: run again, the loader goes on
+from there, also into a file rotated meanwhile, and --from-start ignores S. A crash
+or kill -9 loses nothing: lines read but not recorded are read again; the one batch
+delivered but not yet recorded is sent twice.
+
 Examples:
   echo "app.requests 42" | librato pipe
+  librato pipe --file /var/log/app/metrics.log --follow --state /var/lib/app/pipe.state
   printf 'cpu 0.5 host=a\ncpu 0.7 host=b\n' | librato pipe --tag env=prod
   my-exporter --json | librato pipe --format json`,
 	new: func() command { return &pipeCmd{format: newChoice("lines", "lines", "json")} },
@@ -54,6 +63,14 @@ type pipeCmd struct {
 	tags     tagsFlag
 	batch    int
 	interval time.Duration
+
+	file      string
+	follow    bool
+	state     string
+	fromStart bool
+	// poll is how often a followed file is checked for growth; retryWait how long a batch waits
+	// after a transient failure (tests shorten both).
+	poll, retryWait time.Duration
 }
 
 func (c *pipeCmd) flags(fs *flag.FlagSet) {
@@ -63,6 +80,10 @@ func (c *pipeCmd) flags(fs *flag.FlagSet) {
 	fs.Var(&c.tags, "tag", "tag `k=v` added to every measurement (repeatable; makes them all tagged)")
 	fs.IntVar(&c.batch, "batch", 300, "send as soon as this many measurements are waiting")
 	fs.DurationVar(&c.interval, "interval", 5*time.Second, "send what is waiting at least this often")
+	fs.StringVar(&c.file, "file", "", "read `file` instead of standard input")
+	fs.BoolVar(&c.follow, "follow", false, "with --file: keep reading as the file grows, across rotations")
+	fs.StringVar(&c.state, "state", "", "with --file: record in `path` how far the file was read, and resume from there")
+	fs.BoolVar(&c.fromStart, "from-start", false, "with --state: ignore it and read the file from its start")
 }
 
 func (c *pipeCmd) args(args []string) error {
@@ -75,7 +96,32 @@ func (c *pipeCmd) args(args []string) error {
 	if c.interval <= 0 {
 		return usageErrorf("--interval must be positive")
 	}
+	switch {
+	case c.file == "" && (c.follow || c.state != ""):
+		return usageErrorf("--follow and --state go with --file")
+	case c.fromStart && c.state == "":
+		return usageErrorf("--from-start goes with --state")
+	}
+	if c.poll <= 0 {
+		c.poll = 200 * time.Millisecond
+	}
+	if c.retryWait <= 0 {
+		c.retryWait = time.Second
+	}
 	return nil
+}
+
+// parse reads one input line (not blank, not a comment) into a measurement with the command's
+// --source and --tag applied. Warnings (unknown JSON fields) go to stderr with the line number.
+func (c *pipeCmd) parse(text string, env *Env, line int) (librato.Measurement, error) {
+	if c.format.value != "json" {
+		return parseTextLine(text, env.now())
+	}
+	m, unknown, err := parseJSONLine(text, env.now())
+	if len(unknown) > 0 {
+		fmt.Fprintf(env.Stderr, "line %d: warning: unknown %s %s ignored\n", line, pluralWord(len(unknown), "field"), strings.Join(unknown, ", "))
+	}
+	return m, err
 }
 
 // closeTimeout bounds the final flush, which runs even after SIGINT.
@@ -88,6 +134,9 @@ func (c *pipeCmd) run(ctx context.Context, env *Env) error {
 	cl, err := c.conn.connect(env)
 	if err != nil {
 		return err
+	}
+	if c.file != "" {
+		return c.runFile(ctx, env, cl)
 	}
 	var mu sync.Mutex // guards the counters below and stderr writes from the queue's goroutine
 	var rejectedLines, lost int
@@ -146,16 +195,9 @@ read:
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
-		var m librato.Measurement
-		if c.format.value == "json" {
-			var unknown []string
-			m, unknown, err = parseJSONLine(text, env.now())
-			if len(unknown) > 0 {
-				report("line %d: warning: unknown %s %s ignored\n", n, pluralWord(len(unknown), "field"), strings.Join(unknown, ", "))
-			}
-		} else {
-			m, err = parseTextLine(text, env.now())
-		}
+		mu.Lock() // parse may write a warning to stderr
+		m, err := c.parse(text, env, n)
+		mu.Unlock()
 		if err == nil {
 			if m.Source == "" && len(m.Tags) == 0 {
 				m.Source = c.source
