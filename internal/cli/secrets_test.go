@@ -26,7 +26,7 @@ func TestTokenNeverPrinted(t *testing.T) {
 		"list":      {{"list"}},
 		"delete":    {{"delete", "x"}, {"delete", "--pattern", "jobs.*"}},
 		"pipe":      {{"pipe"}},
-		"export":    {{"export", "-D", dir, "--start", "-1h"}},
+		"export":    {{"export", "-D", dir, "--start", "-1h", "--restart"}},
 		"annotate":  {{"annotate", "s", "--title", "t"}, {"annotate", "s", "--title", "t", "--", "false"}},
 		"alerts":    {{"alerts", "list"}, {"alerts", "status"}},
 		"composite": {{"composite", `sum(s("cpu.load", "*"))`, "--start", "-1h"}},
