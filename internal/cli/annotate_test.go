@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -148,4 +149,41 @@ func TestAnnotateUsage(t *testing.T) {
 		r := runCLI(t, nil, "", args...)
 		assert.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)
 	}
+}
+
+func TestAnnotationsListAndShow(t *testing.T) {
+	srv := newFake(t)
+	for _, args := range [][]string{
+		{"annotate", "deploys", "--title", "v1", "--start", "-3h", "--end", "-170m", "--source", "web1", "--link", "github=https://example.com/v1"},
+		{"annotate", "deploys", "--title", "v2", "--description", "the fix", "--start", "-1h"},
+		{"annotate", "ci", "--title", "build 7", "--start", "-2h"},
+	} {
+		r := runCLI(t, srv, "", args...)
+		require.Equal(t, ExitOK, r.code, r.stderr)
+	}
+	var all strings.Builder
+	for _, args := range [][]string{
+		{"annotations", "list"},
+		{"annotations", "list", "-o", "csv"},
+		{"annotations", "show", "deploys"},
+		{"annotations", "show", "deploys", "-o", "json"},
+		{"annotations", "show", "deploys", "--count", "1", "-o", "csv"},
+		{"annotations", "show", "deploys", "--source", "web*"},
+		{"annotations", "show", "deploys", "--start", "-30m"},
+	} {
+		r := runCLI(t, srv, "", args...)
+		require.Equal(t, ExitOK, r.code, "%v: %s", args, r.stderr)
+		fmt.Fprintf(&all, "$ librato %s\n%s", strings.Join(args, " "), r.stdout)
+	}
+	golden(t, srv, "annotations", all.String())
+
+	for _, args := range [][]string{
+		{"annotations"}, {"annotations", "show"}, {"annotations", "list", "x"}, {"annotations", "list", "--count", "2"},
+		{"annotations", "show", "s", "--count", "1", "--start", "-1h"}, {"annotations", "frob"},
+	} {
+		assert.Equal(t, ExitUsage, runCLI(t, srv, "", args...).code, args)
+	}
+	r := runCLI(t, srv, "", "annotations", "show", "no-such-stream")
+	assert.Equal(t, ExitError, r.code)
+	assert.Contains(t, r.stderr, "[404]")
 }

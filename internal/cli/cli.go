@@ -99,6 +99,7 @@ var commandTable = []*commandInfo{
 	compositeCommand,
 	deleteCommand,
 	annotateCommand,
+	annotationsCommand,
 	pingCommand,
 	alertsCommand,
 	serveCommand,

@@ -21,17 +21,18 @@ func TestTokenNeverPrinted(t *testing.T) {
 	seedAlerts(t, srv)
 	dir := t.TempDir()
 	invocations := map[string][][]string{
-		"submit":    {{"submit", "x", "1"}},
-		"get":       {{"get", "cpu.load", "--start", "-1h"}, {"get", "no.such"}},
-		"list":      {{"list"}},
-		"delete":    {{"delete", "x"}, {"delete", "--pattern", "jobs.*"}},
-		"pipe":      {{"pipe"}},
-		"export":    {{"export", "-D", dir, "--start", "-1h", "--restart"}},
-		"annotate":  {{"annotate", "s", "--title", "t"}, {"annotate", "s", "--title", "t", "--", "false"}},
-		"alerts":    {{"alerts", "list"}, {"alerts", "status"}},
-		"composite": {{"composite", `sum(s("cpu.load", "*"))`, "--start", "-1h"}},
-		"version":   {{"version"}},
-		"ping":      {{"ping"}, {"ping", "--token", "wrong"}},
+		"submit":      {{"submit", "x", "1"}},
+		"get":         {{"get", "cpu.load", "--start", "-1h"}, {"get", "no.such"}},
+		"list":        {{"list"}},
+		"delete":      {{"delete", "x"}, {"delete", "--pattern", "jobs.*"}},
+		"pipe":        {{"pipe"}},
+		"export":      {{"export", "-D", dir, "--start", "-1h", "--restart"}},
+		"annotate":    {{"annotate", "s", "--title", "t"}, {"annotate", "s", "--title", "t", "--", "false"}},
+		"alerts":      {{"alerts", "list"}, {"alerts", "status"}},
+		"composite":   {{"composite", `sum(s("cpu.load", "*"))`, "--start", "-1h"}},
+		"version":     {{"version"}},
+		"ping":        {{"ping"}, {"ping", "--token", "wrong"}},
+		"annotations": {{"annotations", "list"}, {"annotations", "show", "s", "--start", "-1h"}},
 	}
 	var missing []string
 	for _, ci := range commandTable {
