@@ -46,14 +46,14 @@ type Link struct {
 
 // AnnotationStream is a named stream of annotations. Its events come grouped by source
 // (UnassignedSource for events without one), each group ordered by start time; they are
-// only filled by Client.AnnotationStream with a time range or count.
+// only filled by AnnotationsService.GetStream with a time range or count.
 type AnnotationStream struct {
 	Name        string
 	DisplayName string
 	Events      map[string][]Annotation
 }
 
-// AnnotationQuery selects the events Client.AnnotationStream returns. The API returns events only
+// AnnotationQuery selects the events AnnotationsService.GetStream returns. The API returns events only
 // when StartTime or Count is set; with neither, only the stream's properties come back.
 type AnnotationQuery struct {
 	StartTime time.Time // events starting at or after this time

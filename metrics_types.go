@@ -37,7 +37,7 @@ type Metric struct {
 	// Resolution is the resolution of Measurements in seconds, 0 when there are none.
 	Resolution int
 	// NextTime is the API's paging hint (query.next_time): more points exist from this time on.
-	// Re-issue the read with StartTime = NextTime, or use Client.Points. Zero when there are no more.
+	// Re-issue the read with StartTime = NextTime, or use MetricsService.Points. Zero when there are no more.
 	NextTime time.Time
 }
 

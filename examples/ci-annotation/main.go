@@ -2,11 +2,16 @@
 // builds and deploys show up on the charts next to the metrics they affect.
 //
 //	go run ./examples/ci-annotation                  # two simulated steps, the second fails
-//	go run ./examples/ci-annotation -- go vet ./...  # wrap a real command; exits with its status
+//	go run ./examples/ci-annotation -- go vet ./...  # wrap a real command
+//	go build -o ci-annotation ./examples/ci-annotation && ./ci-annotation -- make test
 //
-// Each step runs inside Client.Annotate: an event is posted when the step starts, its end time
-// is recorded when it returns, and a failure is appended to the description. The step always
-// runs, even when the API cannot be reached. The `librato annotate STREAM --title T -- CMD`
+// Built, it exits with the wrapped command's status. Under go run the status is printed
+// ("exit status 3"), but go run itself exits 1 for any failure: build it where a CI step must
+// see the command's own status.
+//
+// Each step runs inside Annotations.Record: it starts at once, an event is posted beside it, its
+// end time is recorded when it returns, and a failure is appended to the description. The step
+// always runs, even when the API cannot be reached. The `librato annotate STREAM --title T -- CMD`
 // command does the same from a shell. Without LIBRATO_USER/LIBRATO_TOKEN it uses an in-process
 // fake API (libratotest).
 package main
@@ -14,6 +19,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -34,9 +40,9 @@ const stream = "ci-example"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	args := os.Args[1:]
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
+	args, code := parseArgs(os.Args[1:], os.Stderr)
+	if code >= 0 {
+		os.Exit(code)
 	}
 	code, err := run(ctx, os.Stdout, os.Getenv, args)
 	if err != nil {
@@ -46,6 +52,35 @@ func main() {
 		}
 	}
 	os.Exit(code)
+}
+
+// usage is the example's help.
+const usage = `usage: ci-annotation [-- COMMAND ARGS...]
+
+Without a command, records two simulated CI steps (the second fails) as annotations of the
+stream "ci-example". With one, runs it as a CI step and exits with its status. Credentials come
+from LIBRATO_USER and LIBRATO_TOKEN; without them an in-process fake API is used. BUILD_ID,
+GIT_COMMIT and RUNNER_NAME, when set, go into the events.
+`
+
+// parseArgs reads the command line: -h prints the help (code 0), anything but a command after
+// "--" is a usage error (code 2); otherwise it returns the command and -1.
+func parseArgs(args []string, stderr io.Writer) ([]string, int) {
+	fs := flag.NewFlagSet("ci-annotation", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, 0
+	case err != nil:
+		return nil, 2
+	}
+	rest := fs.Args()
+	if i := len(args) - len(rest) - 1; len(rest) > 0 && (i < 0 || args[i] != "--") {
+		fmt.Fprintf(stderr, "ci-annotation: unexpected argument %q: put the command to wrap after --\n%s", rest[0], usage)
+		return nil, 2
+	}
+	return rest, -1
 }
 
 // step is one CI step: a title and the work.

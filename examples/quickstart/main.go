@@ -80,7 +80,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 		taggedOK = false
 		fmt.Fprintf(w, "Tagged measurements not accepted by this account: %v\n", err)
 	} else {
-		fmt.Fprintf(w, "Submitted %d tagged measurements.\n", len(tagged))
+		fmt.Fprintf(w, "Submitted %d tagged measurements, tagged region=eu or region=us, and service=api.\n", len(tagged))
 	}
 
 	// 2. List: every metric whose name contains "quickstart", all pages.
@@ -101,7 +101,7 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 			return fmt.Errorf("reading %s: %w", name, err)
 		}
 		for _, src := range slices.Sorted(maps.Keys(m.Measurements)) {
-			fmt.Fprintf(w, "  %-24s %-12s %s\n", name, src, values(m.Measurements[src]))
+			fmt.Fprintf(w, "  %-24s %-22s %s\n", name, src, values(m.Measurements[src]))
 		}
 	}
 	if taggedOK {
@@ -110,9 +110,10 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 			return fmt.Errorf("reading quickstart.latency: %w", err)
 		}
 		for _, s := range series {
-			fmt.Fprintf(w, "  %-24s %-12s %s\n", "quickstart.latency", "region="+s.Tags["region"], values(s.Points))
+			fmt.Fprintf(w, "  %-24s %-22s %s\n", "quickstart.latency", tagList(s.Tags), values(s.Points))
 		}
 	}
+	fmt.Fprintln(w, "\n(unassigned is the source the API gives a measurement sent without one, like the counter.)")
 
 	// 4. Errors are values you can inspect: a metric that does not exist is ErrNotFound.
 	if _, err := c.Metrics.Get(ctx, "quickstart.no-such-metric", nil); errors.Is(err, librato.ErrNotFound) {
@@ -120,7 +121,26 @@ func run(ctx context.Context, w io.Writer, getenv func(string) string) error {
 	} else {
 		return fmt.Errorf("expected ErrNotFound, got %v", err)
 	}
+	fmt.Fprint(w, nextSteps)
 	return nil
+}
+
+// nextSteps ends the tour: the same, by hand, against a sandbox that outlives the program.
+const nextSteps = `
+Next: run the fake API as a local sandbox, and talk to it with the librato command:
+  go run ./cmd/librato serve &     # on 127.0.0.1:8080, user test@example.com, token libratotest-token
+  export LIBRATO_URL=http://127.0.0.1:8080 LIBRATO_USER=test@example.com LIBRATO_TOKEN=libratotest-token
+  go run ./cmd/librato submit app.requests 42
+  go run ./cmd/librato get app.requests --start -10m
+`
+
+// tagList prints tags as "k=v,k=v", sorted by name.
+func tagList(tags map[string]string) string {
+	parts := make([]string, 0, len(tags))
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		parts = append(parts, k+"="+tags[k])
+	}
+	return strings.Join(parts, ",")
 }
 
 // values prints points compactly: "20 21.7 21.8 20.3 18.5".

@@ -20,9 +20,11 @@ func TestQuickstartEmbedded(t *testing.T) {
 	s := out.String()
 	assert.Contains(t, s, "using an in-process fake Librato API")
 	assert.Contains(t, s, "Submitted 11 gauge and counter measurements.")
-	assert.Contains(t, s, "Submitted 4 tagged measurements.")
+	assert.Contains(t, s, "Submitted 4 tagged measurements, tagged region=eu or region=us, and service=api.")
 	assert.Regexp(t, `quickstart.temperature\s+cellar\s+17 17.5 18 18.5 19\n`, s)
-	assert.Regexp(t, `quickstart.latency\s+region=eu\s+80 110\n`, s)
+	assert.Regexp(t, `quickstart.latency\s+region=eu,service=api\s+80 110\n`, s)
+	assert.Contains(t, s, "unassigned is the source the API gives a measurement sent without one")
+	assert.Contains(t, s, "go run ./cmd/librato serve &")
 	assert.Contains(t, s, "ErrNotFound, as expected")
 }
 
