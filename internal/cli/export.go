@@ -117,7 +117,6 @@ func (c *exportCmd) run(ctx context.Context, env *Env) error {
 		fmt.Fprintf(env.Stderr, "export: resuming in %s: %s already done, range %s to %s\n", c.dir,
 			plural(len(st.Done), "metric"), formatTime(time.Unix(st.Start, 0)), formatTime(time.Unix(st.End, 0)))
 	}
-	from, to = time.Unix(st.Start, 0), time.Unix(st.End, 0)
 
 	cl, err := c.conn.connect(env)
 	if err != nil {
