@@ -3,6 +3,9 @@ package libratotest_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +109,26 @@ func TestClientRetriesDrop(t *testing.T) {
 	require.NoError(t, srv.AddFault(libratotest.Fault{Status: 503, Body: `{"errors":{"system":["maintenance"]}}`, Count: 1}))
 	require.NoError(t, c.Submit(ctx, librato.Measurement{Name: "once", Value: 1, Source: "b"}))
 	assert.Len(t, srv.Measurements("once"), 2)
+}
+
+func TestPathsOutsideTheAPIGetAPlainNotFound(t *testing.T) {
+	srv := libratotest.NewServer()
+	defer srv.Close()
+	for path, wantJSON := range map[string]bool{"/v1/no/such/thing": true, "/metrics": false, "/": false} {
+		req, err := http.NewRequest("GET", srv.URL+path, nil)
+		require.NoError(t, err)
+		req.SetBasicAuth(libratotest.DefaultUser, libratotest.DefaultToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, 404, resp.StatusCode, path)
+		assert.Equal(t, wantJSON, strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json"), "%s: %s", path, body)
+	}
+	// A client without /v1/ in its base URL gets it added; with another path, the hint says why.
+	c, err := librato.Connect(libratotest.DefaultUser, libratotest.DefaultToken, librato.WithBaseURL(srv.URL+"/api/"))
+	require.NoError(t, err)
+	_, err = c.Metrics.Get(t.Context(), "cpu", nil)
+	assert.ErrorIs(t, err, librato.ErrNotFound)
+	assert.ErrorContains(t, err, "is the base URL right? The API's ends in /v1/")
 }

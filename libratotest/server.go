@@ -211,7 +211,10 @@ func NewUnstartedServer(opts ...Option) *Server {
 	s.registerAlerts(mux)
 	s.registerAnnotations(mux)
 	s.registerSpaces(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.notFound(w) })
+	// Unknown API paths get the API's JSON 404; paths outside /v1/ are not the API at all and get
+	// a web server's plain one, as the real host answers them (and as a wrong base URL meets).
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) { s.notFound(w) })
+	mux.HandleFunc("/", http.NotFound)
 	s.handler = mux
 	return s
 }
