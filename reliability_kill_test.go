@@ -67,10 +67,7 @@ func TestReliabilityKill(t *testing.T) {
 	t.Run("faulty", func(t *testing.T) {
 		faulty := newFaultEnv(t)
 		require.NoError(t, faulty.fake.AddFault(libratotest.Fault{Latency: 20 * time.Millisecond, Rate: 1}))
-		faulty.fake.SetFault(func(r *http.Request) (int, string, bool) {
-			if r.Method != http.MethodPost {
-				return 0, "", false
-			}
+		require.NoError(t, faulty.fake.AddFault(libratotest.Fault{Method: http.MethodPost, Func: func(context.Context, libratotest.Request) (int, string, bool) {
 			switch x := statusRng.float(); {
 			case x < 0.10:
 				return http.StatusInternalServerError, `{"errors":{"request":["internal error"]}}`, true
@@ -78,7 +75,7 @@ func TestReliabilityKill(t *testing.T) {
 				return http.StatusTooManyRequests, `{"request_time":0,"error":"You have hit the API limit for measurements [measure:raw_rate]."}`, true
 			}
 			return 0, "", false
-		})
+		}}))
 		// Resets (mid-body) and lost answers (the fake stored the request, the client never hears
 		// of it), in a seeded order for the first POSTs.
 		actions := make([]action, 5000)

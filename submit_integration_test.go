@@ -145,12 +145,12 @@ func TestSubmitIntegrationMixedAndChunked(t *testing.T) {
 func TestSubmitIntegrationFailedChunkIsNotResent(t *testing.T) {
 	srv, c := fakeClient(t, nil, librato.WithChunkSize(2))
 	var n atomic.Int32
-	srv.SetFault(func(r *http.Request) (int, string, bool) {
-		if r.Method == http.MethodPost && n.Add(1) == 2 {
+	require.NoError(t, srv.AddFault(libratotest.Fault{Method: http.MethodPost, Func: func(context.Context, libratotest.Request) (int, string, bool) {
+		if n.Add(1) == 2 {
 			return http.StatusServiceUnavailable, `{"errors":{"system":["try later"]}}`, true
 		}
 		return 0, "", false
-	})
+	}}))
 	t1 := time.Now().Add(-time.Minute).Truncate(time.Second)
 	var ms []librato.Measurement
 	for i := range 5 {
@@ -167,7 +167,7 @@ func TestSubmitIntegrationFailedChunkIsNotResent(t *testing.T) {
 	assert.Len(t, paths, 2, "nothing after the failed chunk")
 
 	// Resending exactly the unsent ones completes the data without duplicates.
-	srv.SetFault(nil)
+	srv.ClearFaults()
 	var rest []librato.Measurement
 	for _, i := range se.UnsentIndices {
 		rest = append(rest, ms[i])

@@ -3,6 +3,7 @@ package libratotest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -53,23 +54,12 @@ type RateLimit struct {
 
 // faults holds the injected faults; guarded by Server.cfgMu.
 type faults struct {
-	hook  func(*http.Request) (int, string, bool)
 	rules []*faultRule
 
 	rate        RateLimit
 	rateStart   time.Time
 	rateUsed    int
 	rateEnabled bool
-}
-
-// SetFault installs a hook called for every request (nil removes it). When
-// it returns ok, the request is answered with status and body (JSON if the
-// body starts with '{' or '['); otherwise it is handled as usual. The hook
-// must not keep or read the request body.
-func (s *Server) SetFault(hook func(r *http.Request) (status int, body string, ok bool)) {
-	s.cfgMu.Lock()
-	s.faults.hook = hook
-	s.cfgMu.Unlock()
 }
 
 // SetRateLimit installs the rate limiter p describes; a Limit <= 0 turns it
@@ -126,22 +116,12 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	s.record(r, body, now)
-	if !s.applyFaults(w, r, now) {
+	req := s.record(r, body, now)
+	if !s.applyFaults(w, r, req, now) {
 		return false
 	}
 
-	s.cfgMu.Lock()
-	hook := s.faults.hook
-	s.cfgMu.Unlock()
-
 	limited, retryAfter, rateStatus := s.rateLimit(w, now)
-	if hook != nil {
-		if status, body, ok := hook(r); ok {
-			writeRaw(w, status, body)
-			return false
-		}
-	}
 	if limited {
 		if retryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
@@ -156,8 +136,8 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// record appends r to the request log.
-func (s *Server) record(r *http.Request, body []byte, now time.Time) {
+// record appends r to the request log and returns it as recorded.
+func (s *Server) record(r *http.Request, body []byte, now time.Time) Request {
 	h := r.Header.Clone()
 	h.Del("Authorization")
 	user, _, _ := r.BasicAuth()
@@ -166,13 +146,14 @@ func (s *Server) record(r *http.Request, body []byte, now time.Time) {
 	s.cfgMu.Lock()
 	defer s.cfgMu.Unlock()
 	if s.logLimit <= 0 {
-		return
+		return req
 	}
 	if len(s.requests) >= s.logLimit {
 		n := copy(s.requests, s.requests[len(s.requests)-s.logLimit+1:])
 		s.requests = s.requests[:n]
 	}
 	s.requests = append(s.requests, req)
+	return req
 }
 
 // rateLimit counts the request against the rate limit, sets the rate-limit
@@ -292,6 +273,15 @@ type Fault struct {
 	// as usual.
 	Latency time.Duration
 
+	// Func, when set, decides for each matching request instead: called with
+	// the request's context and the request as recorded (its Body
+	// decompressed), it answers with status (any, 2xx included) and body when
+	// ok is true, or lets the request go on. It may block until ctx ends, as
+	// a server that never answers. Func faults are asked after the others,
+	// in the order they were added; Count and Rate do not apply, and the
+	// answer fields above must be left zero.
+	Func func(ctx context.Context, r Request) (status int, body string, ok bool)
+
 	// Count applies the fault to the next Count matching requests, after
 	// which it is removed. Rate (0 < Rate <= 1) applies it to that share of
 	// matching requests, evenly spaced: 0.25 hits every fourth. Exactly one
@@ -309,6 +299,15 @@ type faultRule struct {
 // Validate reports what is wrong with f, or nil; AddFault refuses a fault
 // that does not validate.
 func (f Fault) Validate() error {
+	if f.Func != nil {
+		switch {
+		case f.Status != 0 || f.Body != "" || f.Drop || f.Latency != 0 || f.RetryAfter != 0 || f.Count != 0 || f.Rate != 0:
+			return errors.New("a fault with a Func sets no status, body, drop, latency, retry-after, count or rate")
+		case f.Path != "" && !strings.HasPrefix(f.Path, "/"):
+			return fmt.Errorf("path %q must start with /", f.Path)
+		}
+		return nil
+	}
 	switch {
 	case f.Status != 0 && (f.Status < 400 || f.Status > 599):
 		return fmt.Errorf("status %d is not an error status (400-599)", f.Status)
@@ -344,9 +343,9 @@ func (f Fault) matches(r *http.Request) bool {
 }
 
 // AddFault adds a fault; faults apply in the order they were added, before
-// SetFault's function, the rate limit and the credentials check. A request gets the latency of every fault that hits it
-// and the answer (or drop) of the first one that has one; a fault that did
-// not get to answer is not used up.
+// the rate limit and the credentials check. A request gets the latency of
+// every fault that hits it and the answer (or drop) of the first one that has
+// one, Func faults last; a fault that did not get to answer is not used up.
 func (s *Server) AddFault(f Fault) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("libratotest: %w", err)
@@ -378,12 +377,20 @@ func (s *Server) ClearFaults() {
 
 // applyFaults applies the faults added with AddFault to r. It reports whether
 // the request may go on; when not, it has been answered or dropped.
-func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, now time.Time) bool {
+func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, req Request, now time.Time) bool {
 	var latency time.Duration
 	var answer *Fault
+	var funcs []func(context.Context, Request) (int, string, bool)
 	s.cfgMu.Lock()
 	rules := s.faults.rules[:0]
 	for _, rule := range s.faults.rules {
+		if rule.Func != nil {
+			if rule.matches(r) {
+				funcs = append(funcs, rule.Func)
+			}
+			rules = append(rules, rule)
+			continue
+		}
 		hits := rule.matches(r)
 		answers := rule.Status != 0 || rule.Drop
 		if hits && answers && answer != nil {
@@ -418,6 +425,16 @@ func (s *Server) applyFaults(w http.ResponseWriter, r *http.Request, now time.Ti
 	}
 	switch {
 	case answer == nil:
+		for _, f := range funcs {
+			status, body, ok := f(r.Context(), req)
+			if r.Context().Err() != nil {
+				return false // the client went away
+			}
+			if ok {
+				writeRaw(w, status, body)
+				return false
+			}
+		}
 		return true
 	case answer.Drop:
 		dropConnection(w)

@@ -51,22 +51,47 @@ func TestFaultDropsConnections(t *testing.T) {
 	assert.Equal(t, 200, resp.StatusCode, "only the next n requests are dropped")
 }
 
-func TestSetFaultHook(t *testing.T) {
+func TestFaultFunc(t *testing.T) {
 	srv := newServer(t)
-	srv.SetFault(func(r *http.Request) (int, string, bool) {
+	var bodies []string
+	require.NoError(t, srv.AddFault(libratotest.Fault{Path: "/v1/metrics*", Func: func(_ context.Context, r libratotest.Request) (int, string, bool) {
+		bodies = append(bodies, string(r.Body))
 		if r.Method == "DELETE" {
 			return 502, "<html>bad gateway</html>", true
 		}
+		if strings.Contains(string(r.Body), "partial") {
+			return 200, `{"errors":{"params":{"name":["bad"]}}}`, true // a 2xx with errors
+		}
 		return 0, "", false
-	})
+	}}))
 	resp, body := call(t, srv, "DELETE", "/v1/metrics/x", "", "")
 	assert.Equal(t, 502, resp.StatusCode)
 	assert.Equal(t, "<html>bad gateway</html>", body)
 	resp, _ = call(t, srv, "GET", "/v1/metrics", "", "")
 	assert.Equal(t, 200, resp.StatusCode)
-	srv.SetFault(nil)
+	resp, body = call(t, srv, "POST", "/v1/metrics", jsonType, `{"gauges":[{"name":"partial","value":1}]}`)
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.Contains(t, body, `"errors"`)
+	assert.Equal(t, []string{"", "", `{"gauges":[{"name":"partial","value":1}]}`}, bodies, "the function sees each body")
+	resp, _ = call(t, srv, "GET", "/v1/alerts", "", "")
+	assert.Equal(t, 200, resp.StatusCode, "outside the path")
+	srv.ClearFaults()
 	resp, _ = call(t, srv, "DELETE", "/v1/metrics/x", "", "")
 	assert.Equal(t, 204, resp.StatusCode)
+
+	// A function may play a server that never answers: it ends with the request.
+	require.NoError(t, srv.AddFault(libratotest.Fault{Func: func(ctx context.Context, _ libratotest.Request) (int, string, bool) {
+		<-ctx.Done()
+		return 0, "", false
+	}}))
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/metrics", nil)
+	require.NoError(t, err)
+	req.SetBasicAuth(libratotest.DefaultUser, libratotest.DefaultToken)
+	_, err = http.DefaultClient.Do(req)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Error(t, srv.AddFault(libratotest.Fault{Status: 500, Func: func(context.Context, libratotest.Request) (int, string, bool) { return 0, "", false }}))
 }
 
 func TestFaultLatency(t *testing.T) {

@@ -16,8 +16,8 @@
 //
 // Tests look at what arrived with Requests, Measurements and Metric, and make
 // the server misbehave with AddFault (an error status, a dropped connection
-// or latency, for a count of requests or a steady share of them, matched by
-// method and path), SetFault (a function deciding per request) and
+// or latency, for a count of requests or a steady share of them, or a
+// function deciding per request; matched by method and path) and
 // SetRateLimit. Options fix the clock (WithNow), the credentials, the page
 // size and the limits. Snapshot, Restore and Reset save and reset the state.
 //

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -192,12 +191,12 @@ func TestDelete(t *testing.T) {
 func TestGetFallsBackToTagged(t *testing.T) {
 	srv := newFake(t)
 	seed(t, srv)
-	srv.SetFault(func(r *http.Request) (int, string, bool) {
-		if r.URL.Path == "/v1/metrics/api.latency" && r.URL.Query().Get("start_time") != "" {
+	require.NoError(t, srv.AddFault(libratotest.Fault{Path: "/v1/metrics/api.latency", Func: func(_ context.Context, r libratotest.Request) (int, string, bool) {
+		if r.Query.Get("start_time") != "" {
 			return 400, `{"errors":{"request":["tagged metric: use /v1/measurements"]}}`, true
 		}
 		return 0, "", false
-	})
+	}}))
 	r := runCLI(t, srv, "", "get", "api.latency", "--start", "-1h", "--output", "csv")
 	require.Equal(t, ExitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "api.latency,,region=eu,2026-01-15T11:59:00Z,1768478340,190\n")
