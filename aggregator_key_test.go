@@ -1,7 +1,9 @@
 package librato
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -168,4 +170,35 @@ func TestAggregatorAddTaggedKeepsMapLiteralsOnStack(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() {
 		_ = a.AddTagged("api.latency", 1, map[string]string{"host": host, "service": "api"})
 	}))
+}
+
+func TestAggregatorKeysAreUnambiguous(t *testing.T) {
+	// Names and tags that concatenate alike must still be different series.
+	a := appendSeriesKey(nil, true, "ab", map[string]string{"c": "d"})
+	b := appendSeriesKey(nil, true, "a", map[string]string{"bc": "d"})
+	c := appendSeriesKey(nil, false, "ab", nil)
+	d := appendSeriesKey(nil, true, "ab", nil)
+	assert.NotEqual(t, string(a), string(b))
+	assert.NotEqual(t, string(c), string(d))
+	many := map[string]string{}
+	for i := 0; i < 12; i++ {
+		many[fmt.Sprintf("k%02d", i)] = "v"
+	}
+	k1 := appendSeriesKey(nil, true, "x", many)
+	k2 := appendSeriesKey(nil, true, "x", maps12(many))
+	assert.Equal(t, string(k1), string(k2), "more tags than the stack array: same key")
+}
+
+func maps12(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	slices.Reverse(keys)
+	for _, k := range keys {
+		out[k] = m[k]
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package librato
+package librato_test
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,37 +21,37 @@ import (
 var tv8Time = time.Unix(1418838418, 0)
 
 func TestAggregatorTV8ThroughQueue(t *testing.T) {
-	f := &fakeAPI{}
+	f := newAPIFake(t)
 	c := newFakeClient(t, f, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{Source: "mysource", Period: time.Minute, MeasureTime: tv8Time})
+	a := newAggregator(t, c, librato.AggregatorOptions{Source: "mysource", Period: time.Minute, MeasureTime: tv8Time})
 	require.NoError(t, a.Add("foo", 42))
 	require.NoError(t, a.Add("foo", 43))
 	require.NoError(t, a.Add("bar", 1))
 	require.NoError(t, a.AddTagged("baz", 5, nil))
 	require.NoError(t, a.AddTagged("baz", 7, nil))
 
-	q := newQueue(t, c, QueueOptions{})
+	q := newQueue(t, c, librato.QueueOptions{})
 	require.NoError(t, q.AddAggregator(a))
 	assert.Empty(t, a.Measurements(), "AddAggregator resets the aggregator")
 	require.NoError(t, q.Flush(context.Background()))
-	reqs := f.requests()
+	reqs := f.Requests()
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "/v1/metrics", reqs[0].Path)
-	assert.JSONEq(t, queueGolden(t, "testdata/aggregator/tv8_metrics.json"), effectiveJSON(t, reqs[0].Body))
+	assert.JSONEq(t, queueGolden(t, "testdata/aggregator/tv8_metrics.json"), librato.EffectiveJSON(t, reqs[0].Body))
 }
 
 func TestAggregatorTV8TaggedSubmit(t *testing.T) {
-	f := &fakeAPI{}
+	f := newAPIFake(t)
 	c := newFakeClient(t, f, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{Tags: map[string]string{"host": "h1"}, Period: 10 * time.Second, MeasureTime: tv8Time})
+	a := newAggregator(t, c, librato.AggregatorOptions{Tags: map[string]string{"host": "h1"}, Period: 10 * time.Second, MeasureTime: tv8Time})
 	require.NoError(t, a.AddTagged("lat", 5, nil))
 	require.NoError(t, a.Submit(context.Background()))
-	reqs := f.requests()
+	reqs := f.Requests()
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "/v1/measurements", reqs[0].Path)
-	assert.JSONEq(t, queueGolden(t, "testdata/aggregator/tv8_tagged_submit.json"), effectiveJSON(t, reqs[0].Body))
+	assert.JSONEq(t, queueGolden(t, "testdata/aggregator/tv8_tagged_submit.json"), librato.EffectiveJSON(t, reqs[0].Body))
 	require.NoError(t, a.Submit(context.Background()))
-	assert.Len(t, f.requests(), 1, "nothing left: no empty POST")
+	assert.Len(t, f.Requests(), 1, "nothing left: no empty POST")
 }
 
 func TestAggregatorMeasureTime(t *testing.T) {
@@ -67,8 +70,8 @@ func TestAggregatorMeasureTime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := newFakeClient(t, &fakeAPI{}, now)
-			a := newAggregator(t, c, AggregatorOptions{Period: tt.period, MeasureTime: tt.mt})
+			c := newFakeClient(t, newAPIFake(t), now)
+			a := newAggregator(t, c, librato.AggregatorOptions{Period: tt.period, MeasureTime: tt.mt})
 			require.NoError(t, a.Add("x", 1))
 			ms := a.Measurements()
 			require.Len(t, ms, 1)
@@ -81,8 +84,8 @@ func TestAggregatorMeasureTime(t *testing.T) {
 }
 
 func TestAggregatorSeriesStats(t *testing.T) {
-	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{Source: "web1", Tags: map[string]string{"env": "prod", "host": "default"}})
+	c := newFakeClient(t, newAPIFake(t), fakeNow)
+	a := newAggregator(t, c, librato.AggregatorOptions{Source: "web1", Tags: map[string]string{"env": "prod", "host": "default"}})
 	for _, v := range []float64{3, -1, 4, 0} {
 		require.NoError(t, a.Add("legacy", v))
 	}
@@ -114,27 +117,27 @@ func TestAggregatorSeriesStats(t *testing.T) {
 	assert.Equal(t, map[string]string{"env": "prod", "host": "h2"}, ms[2].Tags)
 
 	assert.Len(t, a.Measurements(), 3, "Measurements does not reset")
-	assert.Equal(t, AggregatorStats{Series: 3, Values: 7}, a.Stats())
+	assert.Equal(t, librato.AggregatorStats{Series: 3, Values: 7}, a.Stats())
 	a.Reset()
 	assert.Empty(t, a.Measurements())
 }
 
 func TestAggregatorRejectsBadValues(t *testing.T) {
-	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{})
+	c := newFakeClient(t, newAPIFake(t), fakeNow)
+	a := newAggregator(t, c, librato.AggregatorOptions{})
 	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		assert.ErrorIs(t, a.Add("x", v), ErrInvalid)
-		assert.ErrorIs(t, a.AddTagged("x", v, map[string]string{"a": "b"}), ErrInvalid)
+		assert.ErrorIs(t, a.Add("x", v), librato.ErrInvalid)
+		assert.ErrorIs(t, a.AddTagged("x", v, map[string]string{"a": "b"}), librato.ErrInvalid)
 	}
-	assert.ErrorIs(t, a.Add("bad name", 1), ErrInvalid)
-	assert.ErrorIs(t, a.AddTagged("x", 1, map[string]string{"bad tag": "v"}), ErrInvalid)
+	assert.ErrorIs(t, a.Add("bad name", 1), librato.ErrInvalid)
+	assert.ErrorIs(t, a.AddTagged("x", 1, map[string]string{"bad tag": "v"}), librato.ErrInvalid)
 	assert.Empty(t, a.Measurements())
 	assert.Zero(t, a.Stats().Series)
 }
 
 func TestAggregatorOptionErrors(t *testing.T) {
-	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	for _, opts := range []AggregatorOptions{
+	c := newFakeClient(t, newAPIFake(t), fakeNow)
+	for _, opts := range []librato.AggregatorOptions{
 		{Period: 1500 * time.Millisecond},
 		{Period: -time.Second},
 		{Source: "all"},
@@ -146,19 +149,19 @@ func TestAggregatorOptionErrors(t *testing.T) {
 	} {
 		a, err := c.NewAggregator(opts)
 		assert.Nil(t, a)
-		assert.ErrorIs(t, err, ErrInvalid, "%+v", opts)
+		assert.ErrorIs(t, err, librato.ErrInvalid, "%+v", opts)
 	}
 }
 
 func TestAggregatorMaxSeries(t *testing.T) {
-	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{MaxSeries: 2})
+	c := newFakeClient(t, newAPIFake(t), fakeNow)
+	a := newAggregator(t, c, librato.AggregatorOptions{MaxSeries: 2})
 	require.NoError(t, a.Add("a", 1))
 	require.NoError(t, a.AddTagged("b", 1, map[string]string{"k": "v"}))
-	assert.ErrorIs(t, a.Add("c", 1), ErrMaxSeries)
-	assert.ErrorIs(t, a.AddTagged("b", 1, map[string]string{"k": "w"}), ErrMaxSeries)
+	assert.ErrorIs(t, a.Add("c", 1), librato.ErrMaxSeries)
+	assert.ErrorIs(t, a.AddTagged("b", 1, map[string]string{"k": "w"}), librato.ErrMaxSeries)
 	require.NoError(t, a.Add("a", 2), "existing series still take values")
-	assert.Equal(t, AggregatorStats{Series: 2, Values: 3, Overflow: 2}, a.Stats())
+	assert.Equal(t, librato.AggregatorStats{Series: 2, Values: 3, Overflow: 2}, a.Stats())
 
 	// A series idle for a whole period is forgotten, which makes room.
 	a.Reset()
@@ -174,8 +177,8 @@ func TestAggregatorMaxSeries(t *testing.T) {
 }
 
 func TestAggregatorSanitizerAliases(t *testing.T) {
-	c := newFakeClient(t, &fakeAPI{}, fakeNow, WithSanitizer(SanitizeMetricName))
-	a := newAggregator(t, c, AggregatorOptions{})
+	c := newFakeClient(t, newAPIFake(t), fakeNow, librato.WithSanitizer(librato.SanitizeMetricName))
+	a := newAggregator(t, c, librato.AggregatorOptions{})
 	require.NoError(t, a.Add("api latency", 1))
 	require.NoError(t, a.Add("api-latency", 2))
 	require.NoError(t, a.Add("api latency", 3))
@@ -185,53 +188,23 @@ func TestAggregatorSanitizerAliases(t *testing.T) {
 	assert.Equal(t, int64(3), ms[0].Summary.Count)
 }
 
-func TestAggregatorKeysAreUnambiguous(t *testing.T) {
-	// Names and tags that concatenate alike must still be different series.
-	a := appendSeriesKey(nil, true, "ab", map[string]string{"c": "d"})
-	b := appendSeriesKey(nil, true, "a", map[string]string{"bc": "d"})
-	c := appendSeriesKey(nil, false, "ab", nil)
-	d := appendSeriesKey(nil, true, "ab", nil)
-	assert.NotEqual(t, string(a), string(b))
-	assert.NotEqual(t, string(c), string(d))
-	many := map[string]string{}
-	for i := 0; i < 12; i++ {
-		many[fmt.Sprintf("k%02d", i)] = "v"
-	}
-	k1 := appendSeriesKey(nil, true, "x", many)
-	k2 := appendSeriesKey(nil, true, "x", maps12(many))
-	assert.Equal(t, string(k1), string(k2), "more tags than the stack array: same key")
-}
-
-func maps12(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	slices.Reverse(keys)
-	for _, k := range keys {
-		out[k] = m[k]
-	}
-	return out
-}
-
 func TestAggregatorSubmitFailureMergesBack(t *testing.T) {
 	fail := true
 	var mu sync.Mutex
-	f := &fakeAPI{handle: func(fakeRequest) (int, string) {
+	f := newAPIFake(t)
+	onRequest(t, f, func(_ libratotest.Request) (int, string) {
 		mu.Lock()
 		defer mu.Unlock()
 		if fail {
 			return 503, ""
 		}
 		return 200, ""
-	}}
+	})
 	c := newFakeClient(t, f, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{})
+	a := newAggregator(t, c, librato.AggregatorOptions{})
 	require.NoError(t, a.Add("x", 1))
 	require.NoError(t, a.Add("x", 5))
-	assert.ErrorIs(t, a.Submit(context.Background()), ErrServer)
+	assert.ErrorIs(t, a.Submit(context.Background()), librato.ErrServer)
 	require.NoError(t, a.Add("x", 2)) // newer value, after the failed flush
 	ms := a.Measurements()
 	require.Len(t, ms, 1)
@@ -248,31 +221,32 @@ func TestAggregatorSubmitFailureMergesBack(t *testing.T) {
 	mu.Unlock()
 	require.NoError(t, a.Submit(context.Background()))
 	assert.Empty(t, a.Measurements())
-	last := decodeBody(t, f.requests()[1].Body).Gauges[0]
+	last := librato.DecodeBody(t, f.Requests()[1].Body).Gauges[0]
 	assert.Equal(t, 3.0, last["count"])
 }
 
 func TestAggregatorSubmitRejectsBadSeries(t *testing.T) {
-	f := &fakeAPI{handle: func(r fakeRequest) (int, string) {
+	f := newAPIFake(t)
+	onRequest(t, f, func(r libratotest.Request) (int, string) {
 		if strings.Contains(string(r.Body), `"bad"`) {
 			return 400, tooOld
 		}
 		return 200, ""
-	}}
+	})
 	c := newFakeClient(t, f, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{})
+	a := newAggregator(t, c, librato.AggregatorOptions{})
 	require.NoError(t, a.Add("good", 1))
 	require.NoError(t, a.Add("bad", 1))
 	err := a.Submit(context.Background())
-	var rej *RejectedError
+	var rej *librato.RejectedError
 	require.ErrorAs(t, err, &rej)
 	assert.Equal(t, []string{"bad"}, rej.Names)
 	assert.Empty(t, a.Measurements(), "a rejected series is not merged back")
 }
 
 func TestAggregatorConcurrentAdds(t *testing.T) {
-	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{})
+	c := newFakeClient(t, newAPIFake(t), fakeNow)
+	a := newAggregator(t, c, librato.AggregatorOptions{})
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
@@ -296,11 +270,11 @@ func TestAggregatorConcurrentAdds(t *testing.T) {
 // exactSketch keeps every value: a reference for the percentile plumbing.
 type exactSketch struct{ vs []float64 }
 
-func newExactSketch() Sketch { return &exactSketch{} }
+func newExactSketch() librato.Sketch { return &exactSketch{} }
 
-func (s *exactSketch) Add(v float64)      { s.vs = append(s.vs, v) }
-func (s *exactSketch) Reset()             { s.vs = s.vs[:0] }
-func (s *exactSketch) Merge(other Sketch) { s.vs = append(s.vs, other.(*exactSketch).vs...) }
+func (s *exactSketch) Add(v float64)              { s.vs = append(s.vs, v) }
+func (s *exactSketch) Reset()                     { s.vs = s.vs[:0] }
+func (s *exactSketch) Merge(other librato.Sketch) { s.vs = append(s.vs, other.(*exactSketch).vs...) }
 func (s *exactSketch) Quantile(q float64) (float64, bool) {
 	if len(s.vs) == 0 {
 		return 0, false
@@ -311,9 +285,9 @@ func (s *exactSketch) Quantile(q float64) (float64, bool) {
 }
 
 func TestAggregatorPercentiles(t *testing.T) {
-	f := &fakeAPI{}
+	f := newAPIFake(t)
 	c := newFakeClient(t, f, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{Source: "s", Percentiles: []float64{50, 99.9}, NewSketch: newExactSketch})
+	a := newAggregator(t, c, librato.AggregatorOptions{Source: "s", Percentiles: []float64{50, 99.9}, NewSketch: newExactSketch})
 	for i := 0; i <= 100; i++ {
 		require.NoError(t, a.Add("lat", float64(i)))
 	}
@@ -336,16 +310,17 @@ func TestAggregatorPercentiles(t *testing.T) {
 	require.Len(t, ms, 3, "sketches are reset by a flush")
 	assert.Equal(t, 1000.0, ms[1].Value)
 	total := 0
-	for _, r := range f.requests() {
-		total += decodeBody(t, r.Body).count()
+	for _, r := range f.Requests() {
+		total += librato.DecodeBody(t, r.Body).Count()
 	}
 	assert.Equal(t, 6, total)
 }
 
 func TestAggregatorPercentileSketchMergedBackOnFailure(t *testing.T) {
-	f := &fakeAPI{handle: func(fakeRequest) (int, string) { return 502, "" }}
+	f := newAPIFake(t)
+	onRequest(t, f, func(_ libratotest.Request) (int, string) { return 502, "" })
 	c := newFakeClient(t, f, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{Percentiles: []float64{50}, NewSketch: newExactSketch})
+	a := newAggregator(t, c, librato.AggregatorOptions{Percentiles: []float64{50}, NewSketch: newExactSketch})
 	require.NoError(t, a.Add("x", 1))
 	require.NoError(t, a.Add("x", 3))
 	require.Error(t, a.Submit(context.Background()))
@@ -356,8 +331,8 @@ func TestAggregatorPercentileSketchMergedBackOnFailure(t *testing.T) {
 }
 
 func TestAggregatorSeriesHandle(t *testing.T) {
-	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{Source: "s", MaxSeries: 2})
+	c := newFakeClient(t, newAPIFake(t), fakeNow)
+	a := newAggregator(t, c, librato.AggregatorOptions{Source: "s", MaxSeries: 2})
 	tags := map[string]string{"host": "h1"}
 	h, err := a.TaggedSeries("lat", tags)
 	require.NoError(t, err)
@@ -367,7 +342,7 @@ func TestAggregatorSeriesHandle(t *testing.T) {
 	l, err := a.Series("legacy")
 	require.NoError(t, err)
 	require.NoError(t, l.Add(5))
-	assert.ErrorIs(t, h.Add(math.NaN()), ErrInvalid)
+	assert.ErrorIs(t, h.Add(math.NaN()), librato.ErrInvalid)
 
 	ms := a.Measurements()
 	require.Len(t, ms, 2)
@@ -381,7 +356,7 @@ func TestAggregatorSeriesHandle(t *testing.T) {
 	a.Reset() // "lat" idle
 	assert.Equal(t, 1, a.Stats().Series)
 	require.NoError(t, a.Add("other", 1)) // takes the free slot
-	assert.ErrorIs(t, h.Add(2), ErrMaxSeries)
+	assert.ErrorIs(t, h.Add(2), librato.ErrMaxSeries)
 	a.Reset()
 	a.Reset() // everything idle now
 	require.NoError(t, h.Add(2))
@@ -390,12 +365,12 @@ func TestAggregatorSeriesHandle(t *testing.T) {
 	assert.Equal(t, "lat", ms[0].Name)
 
 	_, err = a.TaggedSeries("bad name", nil)
-	assert.ErrorIs(t, err, ErrInvalid)
+	assert.ErrorIs(t, err, librato.ErrInvalid)
 }
 
 func TestAggregatorHotPathsDoNotAllocate(t *testing.T) {
-	c := newFakeClient(t, &fakeAPI{}, fakeNow)
-	a := newAggregator(t, c, AggregatorOptions{})
+	c := newFakeClient(t, newAPIFake(t), fakeNow)
+	a := newAggregator(t, c, librato.AggregatorOptions{})
 	tags := map[string]string{"host": "web-1", "region": "us-east-1", "service": "api"}
 	require.NoError(t, a.AddTagged("api.latency", 1, tags))
 	require.NoError(t, a.Add("api.latency", 1))
@@ -405,24 +380,24 @@ func TestAggregatorHotPathsDoNotAllocate(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = a.Add("api.latency", 2) }))
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = h.Add(2) }))
 
-	q := newQueue(t, c, QueueOptions{MaxPending: -1})
-	m := Measurement{Name: "api.latency", Value: 1, Tags: tags}
+	q := newQueue(t, c, librato.QueueOptions{MaxPending: -1})
+	m := librato.Measurement{Name: "api.latency", Value: 1, Tags: tags}
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = q.Add(m) }))
 }
 
 func TestQueueAddValidatesEveryMeasurement(t *testing.T) {
 	// No map or name is trusted for having passed before: each Add checks what it is given.
-	q := newQueue(t, newFakeClient(t, &fakeAPI{}, fakeNow), QueueOptions{})
+	q := newQueue(t, newFakeClient(t, newAPIFake(t), fakeNow), librato.QueueOptions{})
 	good := map[string]string{"host": "h1"}
 	for i := 0; i < 3; i++ {
-		require.NoError(t, q.Add(Measurement{Name: "m", Value: 1, Tags: good}))
+		require.NoError(t, q.Add(librato.Measurement{Name: "m", Value: 1, Tags: good}))
 	}
 	good["bad tag"] = "x" // the same map, changed
-	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Value: 1, Tags: good}), ErrInvalid)
+	assert.ErrorIs(t, q.Add(librato.Measurement{Name: "m", Value: 1, Tags: good}), librato.ErrInvalid)
 	delete(good, "bad tag")
-	assert.ErrorIs(t, q.Add(Measurement{Name: "bad name", Value: 1, Tags: good}), ErrInvalid)
-	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Value: math.Inf(1), Tags: good}), ErrInvalid)
-	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Source: "s", Tags: good}), ErrInvalid, "tagged-route checks apply")
-	assert.ErrorIs(t, q.Add(Measurement{Name: "m", Type: Counter, Tags: good}), ErrInvalid)
+	assert.ErrorIs(t, q.Add(librato.Measurement{Name: "bad name", Value: 1, Tags: good}), librato.ErrInvalid)
+	assert.ErrorIs(t, q.Add(librato.Measurement{Name: "m", Value: math.Inf(1), Tags: good}), librato.ErrInvalid)
+	assert.ErrorIs(t, q.Add(librato.Measurement{Name: "m", Source: "s", Tags: good}), librato.ErrInvalid, "tagged-route checks apply")
+	assert.ErrorIs(t, q.Add(librato.Measurement{Name: "m", Type: librato.Counter, Tags: good}), librato.ErrInvalid)
 	assert.Equal(t, 3, q.Len())
 }

@@ -3,7 +3,6 @@ package librato
 import (
 	"context"
 	"errors"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -146,8 +145,7 @@ func TestAnnotationMissingStreamIsNotFound(t *testing.T) {
 }
 
 func TestAnnotationValidation(t *testing.T) {
-	c, err := Connect("u@example.com", "t", WithHTTPClient(&http.Client{Transport: alertNoIO{t}}))
-	require.NoError(t, err)
+	c := awClient(t) // no request armed: any I/O fails with gock's error, not a validation error
 	ctx := t.Context()
 	post := func(stream string, a Annotation) error { _, err := c.Annotations.Create(ctx, stream, a); return err }
 	t0 := time.Unix(1500000000, 0)
@@ -262,10 +260,9 @@ func TestAnnotateUpdateFailureKeepsTheWorkError(t *testing.T) {
 }
 
 func TestAnnotateValidationAndNilWork(t *testing.T) {
-	c, err := Connect("u@example.com", "t", WithHTTPClient(&http.Client{Transport: alertNoIO{t}}))
-	require.NoError(t, err)
+	c := awClient(t) // no request armed: any I/O fails with gock's error, not a validation error
 	ran := false
-	err = c.Annotations.Record(t.Context(), "bad stream", Annotation{Title: "x"}, func(context.Context) error { ran = true; return nil })
+	err := c.Annotations.Record(t.Context(), "bad stream", Annotation{Title: "x"}, func(context.Context) error { ran = true; return nil })
 	assert.True(t, ran)
 	assert.ErrorIs(t, err, ErrInvalid)
 	assert.Error(t, c.Annotations.Record(t.Context(), "s", Annotation{Title: "x"}, nil))

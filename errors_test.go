@@ -429,3 +429,11 @@ func FuzzParseErrorBody(f *testing.F) {
 		}
 	})
 }
+
+func TestRejectedErrorMessage(t *testing.T) {
+	names := []string{"a", "b", "a"}
+	e := newRejectedError(names, errors.New("nope"))
+	assert.Equal(t, "librato: 3 measurements rejected (a, b): nope", e.Error())
+	one := newRejectedError(names[:1], errors.New("nope"))
+	assert.Equal(t, "librato: 1 measurement rejected (a): nope", one.Error())
+}

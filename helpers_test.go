@@ -1,6 +1,8 @@
 package librato_test
 
 import (
+	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -59,4 +61,42 @@ func newAggregator(tb testing.TB, c *librato.Client, opts librato.AggregatorOpti
 		tb.Fatal(err)
 	}
 	return a
+}
+
+// newAPIFake returns a libratotest server without a socket (its client reaches it in process, so
+// it works inside a testing/synctest bubble too) that takes measurements of any age, closed when
+// the test ends.
+func newAPIFake(t testing.TB) *libratotest.Server {
+	t.Helper()
+	srv := libratotest.NewUnstartedServer(libratotest.WithMaxAge(0))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// newFakeClient returns a client of srv that does not retry and stamps measurements with now.
+func newFakeClient(t testing.TB, srv *libratotest.Server, now time.Time, opts ...librato.Option) *librato.Client {
+	t.Helper()
+	c, err := srv.Client(append([]librato.Option{librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1})}, opts...)...)
+	require.NoError(t, err)
+	librato.SetClock(c, func() time.Time { return now })
+	return c
+}
+
+// onRequest makes srv answer each request as answer says; 200 with an empty body lets the request
+// through to the fake, which stores it and answers as the API does.
+func onRequest(t testing.TB, srv *libratotest.Server, answer func(r libratotest.Request) (status int, body string)) {
+	t.Helper()
+	require.NoError(t, srv.AddFault(libratotest.Fault{Func: func(_ context.Context, r libratotest.Request) (int, string, bool) {
+		status, body := answer(r)
+		return status, body, status != http.StatusOK || body != ""
+	}}))
+}
+
+// hangRequests makes srv a server that accepts requests and never answers them.
+func hangRequests(t testing.TB, srv *libratotest.Server) {
+	t.Helper()
+	require.NoError(t, srv.AddFault(libratotest.Fault{Func: func(ctx context.Context, _ libratotest.Request) (int, string, bool) {
+		<-ctx.Done()
+		return 0, "", false
+	}}))
 }

@@ -80,7 +80,7 @@ func mockPosts(t *testing.T, host string, posts []wirePost) {
 				}
 				r.Body = io.NopCloser(bytes.NewReader(got))
 				var a, b any
-				if json.Unmarshal(want, &a) != nil || json.Unmarshal([]byte(effectiveJSON(t, got)), &b) != nil {
+				if json.Unmarshal(want, &a) != nil || json.Unmarshal([]byte(EffectiveJSON(t, got)), &b) != nil {
 					return false, nil
 				}
 				return reflect.DeepEqual(a, b), nil
@@ -350,7 +350,7 @@ func TestSubmitStampsZeroTimesOncePerCall(t *testing.T) {
 					MeasureTime float64 `json:"measure_time"`
 				}
 			}
-			if err := json.Unmarshal([]byte(effectiveJSON(t, body)), &p); err != nil {
+			if err := json.Unmarshal([]byte(EffectiveJSON(t, body)), &p); err != nil {
 				return false, err
 			}
 			for _, g := range p.Gauges {
