@@ -113,7 +113,7 @@ func TestAlertLifecycleAgainstFake(t *testing.T) {
 	st, err := c.Alerts.Status(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, librato.AlertOK, st)
-	require.True(t, srv.FireAlert(int(ids[0])))
+	require.True(t, srv.FireAlert(ids[0]))
 	st, err = c.Alerts.Status(ctx, ids[0])
 	require.NoError(t, err)
 	assert.Equal(t, librato.AlertTriggered, st)

@@ -24,6 +24,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/go-librato/librato"
 )
 
 // alertStore is the alerts' state, guarded by Server.mu.
@@ -189,7 +191,7 @@ func (s *Server) registerAlerts(mux *http.ServeMux) {
 // FireAlert marks the alert with the given id as firing since now, as if its
 // conditions had been met (the fake never evaluates them). It reports whether
 // the alert exists.
-func (s *Server) FireAlert(id int) bool {
+func (s *Server) FireAlert(id librato.ID) bool {
 	st := s.alerts()
 	if st == nil {
 		return false

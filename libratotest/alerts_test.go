@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-librato/librato"
 	"github.com/go-librato/librato/libratotest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -148,8 +149,8 @@ func TestAlertStatusAndServicesTV19(t *testing.T) {
 
 	_, body = call(t, srv, "GET", "/v1/alerts/"+id+"/status", "", "")
 	assert.JSONEq(t, `{"alert":{"id":`+id+`},"status":"ok"}`, body)
-	require.True(t, srv.FireAlert(idn))
-	assert.False(t, srv.FireAlert(idn+1000))
+	require.True(t, srv.FireAlert(librato.ID(idn)))
+	assert.False(t, srv.FireAlert(librato.ID(idn+1000)))
 	_, body = call(t, srv, "GET", "/v1/alerts/"+id+"/status", "", "")
 	assert.JSONEq(t, `{"alert":{"id":`+id+`},"status":"triggered"}`, body)
 	_, body = call(t, srv, "GET", "/v1/alerts/status", "", "")

@@ -28,7 +28,7 @@ func seedAlerts(t *testing.T, srv *libratotest.Server) (librato.ID, librato.ID) 
 	heartbeat.Source = "web*"
 	hb, err := cl.Alerts.Create(ctx, librato.Alert{Name: "heartbeat.missing", Conditions: []librato.Condition{heartbeat}})
 	require.NoError(t, err)
-	require.True(t, srv.FireAlert(int(hi.ID)))
+	require.True(t, srv.FireAlert(hi.ID))
 	return hi.ID, hb.ID
 }
 
