@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// tv18Alert is reference TV18's scenario as a plain value.
+// tv18Alert is TV18's scenario (testdata/README.md) as a plain value.
 func tv18Alert() Alert {
 	mem := Below("mem", 10)
 	mem.Source, mem.SummaryFunction, mem.Duration = "web*", "max", 300*time.Second

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// alertRequest is the body of POST /alerts and PUT /alerts/:id (reference TV17). Every field but
+// alertRequest is the body of POST /alerts and PUT /alerts/:id (TV17, testdata/README.md). Every field but
 // rearm_seconds is always sent: a PUT replaces the alert, so a missing field would be reset.
 type alertRequest struct {
 	Name         string             `json:"name"`

@@ -212,8 +212,9 @@ type compositeQueryW struct {
 	Tags   map[string]string `json:"tags"`
 }
 
-// decodeComposite decodes the legacy object, the tagged object or the tagged
-// bare array of reference section 4 into one result.
+// decodeComposite decodes the legacy object (TV14), the tagged object or the
+// tagged bare array (DOCS _measurements.md; see testdata/README.md) into one
+// result.
 func decodeComposite(raw json.RawMessage) (*CompositeResult, error) {
 	raw = bytes.TrimSpace(raw)
 	var w compositeWire

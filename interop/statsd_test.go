@@ -21,7 +21,7 @@ import (
 // flush (flushInterval) posts one {"time","tags","measurements"} body to
 // /v1/measurements: "tags" are the configured tags plus host; every
 // measurement carries its own "tags", {} unless the stat name has
-// "#k=v,k2=v2" (which then replace the global ones, reference 2b). Counters
+// "#k=v,k2=v2" (which then replace the global ones: the Tagged submit rule of testdata/README.md). Counters
 // are sent as gauges of the flush's total (countersAsGauges, default true),
 // a sample rate @r counting each increment 1/r times; gauges as their value;
 // sets as their number of distinct members; timers as

@@ -10,8 +10,9 @@ package libratotest
 //     Tests make an alert fire with Server.FireAlert.
 //   - An alert's services must exist (POST /v1/services); they are answered
 //     as the stored service objects, and deleting a service detaches it from
-//     every alert (reference 8). The error for a service that does not exist
-//     is the fake's own: the reference has no body for it.
+//     every alert (DOCS _alerts.md and _services.md, see testdata/README.md).
+//     The error for a service that does not exist is the fake's own: the docs
+//     show no body for it.
 //   - A duplicate alert name is answered 422 with a params error on "name".
 //   - A PUT replaces the fields it carries; "conditions" is always replaced,
 //     so conditions a PUT leaves out are deleted, as on the real API.

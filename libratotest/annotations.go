@@ -12,7 +12,8 @@ package libratotest
 //     Librato mode (the live API, as the Ruby gem's live tests read it) and
 //     as an array holding that map, "events":[{source:[...]}], in AppOptics
 //     mode (as appoptics-api-go reads it, and as the docs show);
-//     ServeAnnotationEventsAsMap chooses one for both modes (reference 6).
+//     ServeAnnotationEventsAsMap chooses one for both modes (TV16,
+//     testdata/README.md).
 
 import (
 	"bytes"

@@ -114,7 +114,7 @@ func periodOf(cs cseries) any {
 	return nil
 }
 
-// legacyComposite is the legacy response of reference TV14. Callers hold s.mu.
+// legacyComposite is the legacy response of TV14 (testdata/README.md). Callers hold s.mu.
 func legacyComposite(set []cseries, compose string, res int64) map[string]any {
 	ms := make([]map[string]any, 0, len(set))
 	for _, cs := range set {

@@ -183,8 +183,8 @@ func (s *Server) rateLimit(w http.ResponseWriter, now time.Time) (limited bool, 
 	return true, retryAfter, f.rate.Status
 }
 
-// rateLimitBody is the real API's answer to a rate-limited request
-// (reference 9, body 8).
+// rateLimitBody is the real API's answer to a rate-limited request (error
+// body shape 8 of testdata/README.md).
 func rateLimitBody(now time.Time) map[string]any {
 	return map[string]any{
 		"request_time": now.Unix(),

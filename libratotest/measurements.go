@@ -54,7 +54,7 @@ type taggedItem struct {
 // any is stored, so one bad measurement refuses the whole post; success is
 // 202 with an empty body.
 //
-// Decided where the reference is silent (section 2b): a measurement with no
+// Decided where the docs are silent (the Tagged submit rule of testdata/README.md): a measurement with no
 // tags at all is accepted, as a series without tags (python-librato's
 // Aggregator posts one, TV8; no error body for it is known), and a time of 0
 // is "now" (appoptics-api-go writes "time":0 when none was set).
@@ -117,7 +117,7 @@ func (s *Server) taggedItem(m taggedMeasurement, p taggedPayload, now int64, bad
 	}
 	tags := p.Tags
 	if len(m.Tags) > 0 {
-		tags = m.Tags // replace, never merge; an empty map is none (reference 2b)
+		tags = m.Tags // replace, never merge; an empty map is none (the Tagged submit rule of testdata/README.md)
 	}
 	n := len(bad["tags"])
 	it.tags = normalizeTags(tags, bad)
@@ -146,7 +146,7 @@ func (s *Server) taggedItem(m taggedMeasurement, p taggedPayload, now int64, bad
 	stddev := m.Stddev
 	if m.StddevM2 != nil {
 		// statsd-librato-backend sends its timers' standard deviation in
-		// stddev_m2 (reference 2b): read it as one.
+		// stddev_m2 (TV3, testdata/README.md): read it as one.
 		stddev = m.StddevM2
 	}
 	switch {

@@ -102,7 +102,7 @@ func (st *state) typeConflict(name, typ string) string {
 	if m == nil || m.Type == typ {
 		return ""
 	}
-	// The real API's wording (reference 9, body 12), which statsd-librato-backend
+	// The real API's wording, which statsd-librato-backend (lib/librato.js)
 	// matches to stop sending the metric; the name is the one submitted.
 	return "'" + name + "' is a " + m.Type + ", but was submitted as different type"
 }

@@ -343,7 +343,7 @@ func TestTypeConflict(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode)
 	resp, body := call(t, srv, "POST", "/v1/metrics", jsonType, `{"gauges":[{"name":"HITS","value":1},{"name":"other","value":2}]}`)
 	assert.Equal(t, 400, resp.StatusCode)
-	// The real API's body (reference 9, body 12), with the name as submitted.
+	// The real API's body, as statsd-librato-backend (lib/librato.js) matches it, with the name as submitted.
 	assert.Equal(t, `{"errors":{"params":{"type":["'HITS' is a counter, but was submitted as different type"]}},"request_time":1500000000}`, body)
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type")[:len("application/json")])
 	assert.Empty(t, srv.Measurements("other"), "one bad measurement refuses the whole request")
@@ -356,7 +356,7 @@ func TestTypeConflict(t *testing.T) {
 }
 
 // TestTaggedEmptyTagsTakeTopLevel: "tags":{} on a measurement is no tags, so
-// the top-level tags apply (reference 2b), as statsd-librato-backend relies on.
+// the top-level tags apply (the Tagged submit rule of testdata/README.md), as statsd-librato-backend relies on.
 func TestTaggedEmptyTagsTakeTopLevel(t *testing.T) {
 	srv := newServer(t)
 	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType,
@@ -371,7 +371,7 @@ func TestTaggedEmptyTagsTakeTopLevel(t *testing.T) {
 }
 
 // TestTaggedStddevM2 covers the timer body of statsd-librato-backend: stddev_m2
-// is accepted and read as the standard deviation (reference 2b).
+// is accepted and read as the standard deviation (TV3, testdata/README.md).
 func TestTaggedStddevM2(t *testing.T) {
 	srv := newServer(t, libratotest.WithNow(func() time.Time { return time.Unix(1500000000, 0) }))
 	resp, body := call(t, srv, "POST", "/v1/measurements", jsonType,

@@ -4,7 +4,7 @@ package libratotest
 // live in the spaces area's store (and its snapshot state); alerts reach them
 // through alertStore.services to answer with the stored service objects, and
 // deleting a service detaches it from every alert, as on the real API
-// (reference 8).
+// (DOCS _alerts.md and _services.md, see testdata/README.md).
 
 import (
 	"net/http"

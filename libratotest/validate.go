@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Limits and patterns of reference section 3.
+// Limits and patterns of the API (the Limits rule of testdata/README.md).
 var (
 	metricNameRe = regexp.MustCompile(`^[-.:_A-Za-z0-9]{1,255}$`)
 	sourceRe     = regexp.MustCompile(`^[-.:_A-Za-z0-9]{1,255}$`)
