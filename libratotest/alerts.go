@@ -37,7 +37,7 @@ type alertStore struct {
 
 	// services is the services area's store (services.go), kept across
 	// Restore and Reset; nil only if that area is not registered.
-	services *spaceStore
+	services *serviceStore
 }
 
 type clearedAlert struct {
@@ -111,6 +111,13 @@ type conditionIn struct {
 
 var alertSummaryFunctions = []string{"min", "max", "average", "sum", "count", "derivative", "absolute_value"}
 
+// alertsArea serves the alert endpoints over its store; the store is guarded by Server.mu, like
+// every area's.
+type alertsArea struct {
+	*Server
+	st *alertStore
+}
+
 // alerts is the server's alert store, for the exported helpers (FireAlert).
 func (s *Server) alerts() *alertStore { return s.alertArea }
 
@@ -141,51 +148,62 @@ func (s *Server) registerAlerts(mux *http.ServeMux) {
 			*st = *n
 		})
 
-	mux.HandleFunc("POST /v1/alerts", func(w http.ResponseWriter, r *http.Request) { s.createAlert(w, r, st) })
-	mux.HandleFunc("GET /v1/alerts", func(w http.ResponseWriter, r *http.Request) { s.listAlerts(w, r, st) })
-	mux.HandleFunc("GET /v1/alerts/status", func(w http.ResponseWriter, r *http.Request) { s.alertsStatus(w, st) })
-	mux.HandleFunc("GET /v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
-		s.withAlert(w, r, st, func(a *fakeAlert) { s.writeJSON(w, http.StatusOK, s.renderAlert(st, a)) })
+	a := &alertsArea{Server: s, st: st}
+	mux.HandleFunc("POST /v1/alerts", a.createAlert)
+	mux.HandleFunc("GET /v1/alerts", a.listAlerts)
+	mux.HandleFunc("GET /v1/alerts/status", a.alertsStatus)
+	mux.HandleFunc("GET /v1/alerts/{id}", a.getAlert)
+	mux.HandleFunc("PUT /v1/alerts/{id}", a.updateAlert)
+	mux.HandleFunc("DELETE /v1/alerts/{id}", a.deleteAlert)
+	mux.HandleFunc("GET /v1/alerts/{id}/status", a.alertStatus)
+	mux.HandleFunc("POST /v1/alerts/{id}/clear", a.clearAlert)
+	mux.HandleFunc("POST /v1/alerts/{id}/services", a.attachAlertService)
+	mux.HandleFunc("DELETE /v1/alerts/{id}/services/{sid}", a.detachAlertService)
+}
+
+func (s *alertsArea) getAlert(w http.ResponseWriter, r *http.Request) {
+	s.withAlert(w, r, func(a *fakeAlert) { s.writeJSON(w, http.StatusOK, s.renderAlert(a)) })
+}
+
+func (s *alertsArea) deleteAlert(w http.ResponseWriter, r *http.Request) {
+	s.withAlert(w, r, func(a *fakeAlert) {
+		delete(s.st.Alerts, a.ID)
+		delete(s.st.Firing, a.ID)
+		s.writeEmpty(w, http.StatusNoContent)
 	})
-	mux.HandleFunc("PUT /v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) { s.updateAlert(w, r, st) })
-	mux.HandleFunc("DELETE /v1/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
-		s.withAlert(w, r, st, func(a *fakeAlert) {
-			delete(st.Alerts, a.ID)
-			delete(st.Firing, a.ID)
-			s.writeEmpty(w, http.StatusNoContent)
-		})
+}
+
+func (s *alertsArea) alertStatus(w http.ResponseWriter, r *http.Request) {
+	s.withAlert(w, r, func(a *fakeAlert) {
+		status := "ok"
+		if _, ok := s.st.Firing[a.ID]; ok {
+			status = "triggered"
+		}
+		s.writeJSON(w, http.StatusOK, map[string]any{"alert": map[string]int64{"id": a.ID}, "status": status})
 	})
-	mux.HandleFunc("GET /v1/alerts/{id}/status", func(w http.ResponseWriter, r *http.Request) {
-		s.withAlert(w, r, st, func(a *fakeAlert) {
-			status := "ok"
-			if _, ok := st.Firing[a.ID]; ok {
-				status = "triggered"
-			}
-			s.writeJSON(w, http.StatusOK, map[string]any{"alert": map[string]int64{"id": a.ID}, "status": status})
-		})
+}
+
+func (s *alertsArea) clearAlert(w http.ResponseWriter, r *http.Request) {
+	s.withAlert(w, r, func(a *fakeAlert) {
+		if _, ok := s.st.Firing[a.ID]; ok {
+			delete(s.st.Firing, a.ID)
+			s.st.Cleared = append(s.st.Cleared, clearedAlert{ID: a.ID, ClearedAt: s.now().Unix()})
+		}
+		s.writeEmpty(w, http.StatusNoContent)
 	})
-	mux.HandleFunc("POST /v1/alerts/{id}/clear", func(w http.ResponseWriter, r *http.Request) {
-		s.withAlert(w, r, st, func(a *fakeAlert) {
-			if _, ok := st.Firing[a.ID]; ok {
-				delete(st.Firing, a.ID)
-				st.Cleared = append(st.Cleared, clearedAlert{ID: a.ID, ClearedAt: s.now().Unix()})
-			}
-			s.writeEmpty(w, http.StatusNoContent)
-		})
-	})
-	mux.HandleFunc("POST /v1/alerts/{id}/services", func(w http.ResponseWriter, r *http.Request) { s.attachAlertService(w, r, st) })
-	mux.HandleFunc("DELETE /v1/alerts/{id}/services/{sid}", func(w http.ResponseWriter, r *http.Request) {
-		sid, err := strconv.ParseInt(r.PathValue("sid"), 10, 64)
-		s.withAlert(w, r, st, func(a *fakeAlert) {
-			i := slices.Index(a.Services, sid)
-			if err != nil || i < 0 {
-				s.notFound(w)
-				return
-			}
-			a.Services = slices.Delete(a.Services, i, i+1)
-			a.UpdatedAt = s.now().Unix()
-			s.writeEmpty(w, http.StatusNoContent)
-		})
+}
+
+func (s *alertsArea) detachAlertService(w http.ResponseWriter, r *http.Request) {
+	sid, err := strconv.ParseInt(r.PathValue("sid"), 10, 64)
+	s.withAlert(w, r, func(a *fakeAlert) {
+		i := slices.Index(a.Services, sid)
+		if err != nil || i < 0 {
+			s.notFound(w)
+			return
+		}
+		a.Services = slices.Delete(a.Services, i, i+1)
+		a.UpdatedAt = s.now().Unix()
+		s.writeEmpty(w, http.StatusNoContent)
 	})
 }
 
@@ -210,7 +228,8 @@ func (s *Server) FireAlert(id librato.ID) bool {
 
 // withAlert runs f with s.mu held and the alert of the {id} path value, or
 // answers 404.
-func (s *Server) withAlert(w http.ResponseWriter, r *http.Request, st *alertStore, f func(a *fakeAlert)) {
+func (s *alertsArea) withAlert(w http.ResponseWriter, r *http.Request, f func(a *fakeAlert)) {
+	st := s.st
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,7 +263,8 @@ func (st *alertStore) detachService(id, now int64) {
 
 // renderAlert is an alert as the API answers it: services as the stored
 // service objects (TV17). Callers hold s.mu.
-func (s *Server) renderAlert(st *alertStore, a *fakeAlert) map[string]any {
+func (s *alertsArea) renderAlert(a *fakeAlert) map[string]any {
+	st := s.st
 	svcs := make([]map[string]any, 0, len(a.Services))
 	for _, id := range a.Services {
 		if sv, ok := st.service(id); ok {
@@ -266,7 +286,8 @@ func (s *Server) renderAlert(st *alertStore, a *fakeAlert) map[string]any {
 	}
 }
 
-func (s *Server) createAlert(w http.ResponseWriter, r *http.Request, st *alertStore) {
+func (s *alertsArea) createAlert(w http.ResponseWriter, r *http.Request) {
+	st := s.st
 	if !s.requireJSON(w, r) {
 		return
 	}
@@ -286,7 +307,7 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request, st *alertSt
 		s.writeJSON(w, http.StatusBadRequest, alertParamErrors("conditions", "must have at least one condition"))
 		return
 	}
-	if !s.applyAlert(w, st, a, &in) {
+	if !s.applyAlert(w, a, &in) {
 		return
 	}
 	now := s.now().Unix()
@@ -294,10 +315,10 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request, st *alertSt
 	a.CreatedAt, a.UpdatedAt = now, now
 	st.Alerts[a.ID] = a
 	w.Header().Set("Location", fmt.Sprintf("/v1/alerts/%d", a.ID))
-	s.writeJSON(w, http.StatusCreated, s.renderAlert(st, a))
+	s.writeJSON(w, http.StatusCreated, s.renderAlert(a))
 }
 
-func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, st *alertStore) {
+func (s *alertsArea) updateAlert(w http.ResponseWriter, r *http.Request) {
 	if !s.requireJSON(w, r) {
 		return
 	}
@@ -306,10 +327,10 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request, st *alertSt
 		s.writeDecodeError(w, err)
 		return
 	}
-	s.withAlert(w, r, st, func(a *fakeAlert) {
+	s.withAlert(w, r, func(a *fakeAlert) {
 		b := *a // validate on a copy: a failed PUT changes nothing
 		b.Conditions = slices.Clone(a.Conditions)
-		if !s.applyAlert(w, st, &b, &in) {
+		if !s.applyAlert(w, &b, &in) {
 			return
 		}
 		b.UpdatedAt = s.now().Unix()
@@ -326,7 +347,8 @@ func alertParamErrors(name, msg string) map[string]any {
 // applyAlert validates in and copies it into a. Conditions are always
 // replaced (absent: none). On a problem it writes the 400 or 422 and returns
 // false. Callers hold s.mu.
-func (s *Server) applyAlert(w http.ResponseWriter, st *alertStore, a *fakeAlert, in *alertIn) bool {
+func (s *alertsArea) applyAlert(w http.ResponseWriter, a *fakeAlert, in *alertIn) bool {
+	st := s.st
 	params := map[string]any{}
 	bad := func(k, msg string) {
 		l, _ := params[k].([]string)
@@ -467,7 +489,8 @@ func (s *Server) condition(ci conditionIn, old []fakeCondition) (fakeCondition, 
 	return c, nil
 }
 
-func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, st *alertStore) {
+func (s *alertsArea) listAlerts(w http.ResponseWriter, r *http.Request) {
+	st := s.st
 	p, ok := s.listParams(w, r, "updated_at")
 	if !ok {
 		return
@@ -498,12 +521,13 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, st *alertSto
 	lo, hi, q := p.page(len(found), len(st.Alerts))
 	items := make([]map[string]any, 0, hi-lo)
 	for _, a := range found[lo:hi] {
-		items = append(items, s.renderAlert(st, a))
+		items = append(items, s.renderAlert(a))
 	}
 	s.writeJSON(w, http.StatusOK, map[string]any{"query": q, "alerts": items})
 }
 
-func (s *Server) alertsStatus(w http.ResponseWriter, st *alertStore) {
+func (s *alertsArea) alertsStatus(w http.ResponseWriter, _ *http.Request) {
+	st := s.st
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	firing := make([]map[string]int64, 0, len(st.Firing))
@@ -518,7 +542,8 @@ func (s *Server) alertsStatus(w http.ResponseWriter, st *alertStore) {
 	s.writeJSON(w, http.StatusOK, map[string]any{"cleared": cleared, "firing": firing})
 }
 
-func (s *Server) attachAlertService(w http.ResponseWriter, r *http.Request, st *alertStore) {
+func (s *alertsArea) attachAlertService(w http.ResponseWriter, r *http.Request) {
+	st := s.st
 	var in struct {
 		Service flexInt `json:"service"`
 	}
@@ -526,7 +551,7 @@ func (s *Server) attachAlertService(w http.ResponseWriter, r *http.Request, st *
 		s.writeDecodeError(w, err)
 		return
 	}
-	s.withAlert(w, r, st, func(a *fakeAlert) {
+	s.withAlert(w, r, func(a *fakeAlert) {
 		if in.Service <= 0 {
 			s.writeJSON(w, http.StatusBadRequest, alertParamErrors("service", "is not present"))
 			return

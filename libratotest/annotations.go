@@ -104,59 +104,78 @@ func (s *Server) registerAnnotations(mux *http.ServeMux) {
 		},
 		func() { st.Streams = map[string]*fakeStream{} })
 
-	mux.HandleFunc("GET /v1/annotations", func(w http.ResponseWriter, r *http.Request) { s.listStreams(w, r, st) })
-	mux.HandleFunc("POST /v1/annotations/{name}", func(w http.ResponseWriter, r *http.Request) { s.postEvent(w, r, st) })
-	mux.HandleFunc("GET /v1/annotations/{name}", func(w http.ResponseWriter, r *http.Request) { s.getStream(w, r, st) })
-	mux.HandleFunc("PUT /v1/annotations/{name}", func(w http.ResponseWriter, r *http.Request) {
-		var in struct {
-			DisplayName *string `json:"display_name"`
-		}
-		if err := s.decodeBody(r, &in); err != nil {
-			s.writeDecodeError(w, err)
+	a := &annotationsArea{Server: s, st: st}
+	mux.HandleFunc("GET /v1/annotations", a.listStreams)
+	mux.HandleFunc("POST /v1/annotations/{name}", a.postEvent)
+	mux.HandleFunc("GET /v1/annotations/{name}", a.getStream)
+	mux.HandleFunc("PUT /v1/annotations/{name}", a.updateStream)
+	mux.HandleFunc("DELETE /v1/annotations/{name}", a.deleteStream)
+	mux.HandleFunc("GET /v1/annotations/{name}/{id}", a.getEvent)
+	mux.HandleFunc("PUT /v1/annotations/{name}/{id}", a.updateEvent)
+	mux.HandleFunc("DELETE /v1/annotations/{name}/{id}", a.deleteEvent)
+	mux.HandleFunc("POST /v1/annotations/{name}/{id}/links", a.addLink)
+	mux.HandleFunc("DELETE /v1/annotations/{name}/{id}/links/{rel}", a.deleteLink)
+}
+
+// annotationsArea serves the annotation endpoints over its store; the store is guarded by
+// Server.mu, like every area's.
+type annotationsArea struct {
+	*Server
+	st *annotationStore
+}
+
+func (s *annotationsArea) updateStream(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		DisplayName *string `json:"display_name"`
+	}
+	if err := s.decodeBody(r, &in); err != nil {
+		s.writeDecodeError(w, err)
+		return
+	}
+	s.withStream(w, r, func(fs *fakeStream) {
+		if in.DisplayName == nil || *in.DisplayName == "" {
+			s.writeParamErrors(w, http.StatusBadRequest, paramErrors{"display_name": {"is not present"}})
 			return
 		}
-		s.withStream(w, r, st, func(fs *fakeStream) {
-			if in.DisplayName == nil || *in.DisplayName == "" {
-				s.writeParamErrors(w, http.StatusBadRequest, paramErrors{"display_name": {"is not present"}})
-				return
-			}
-			fs.DisplayName = *in.DisplayName
-			s.writeEmpty(w, http.StatusNoContent)
-		})
+		fs.DisplayName = *in.DisplayName
+		s.writeEmpty(w, http.StatusNoContent)
 	})
-	mux.HandleFunc("DELETE /v1/annotations/{name}", func(w http.ResponseWriter, r *http.Request) {
-		s.withStream(w, r, st, func(fs *fakeStream) {
-			delete(st.Streams, lower(fs.Name))
-			s.writeEmpty(w, http.StatusNoContent)
-		})
+}
+
+func (s *annotationsArea) deleteStream(w http.ResponseWriter, r *http.Request) {
+	s.withStream(w, r, func(fs *fakeStream) {
+		delete(s.st.Streams, lower(fs.Name))
+		s.writeEmpty(w, http.StatusNoContent)
 	})
-	mux.HandleFunc("GET /v1/annotations/{name}/{id}", func(w http.ResponseWriter, r *http.Request) {
-		s.withEvent(w, r, st, func(_ *fakeStream, ev *fakeEvent) { s.writeJSON(w, http.StatusOK, renderEvent(ev)) })
+}
+
+func (s *annotationsArea) getEvent(w http.ResponseWriter, r *http.Request) {
+	s.withEvent(w, r, func(_ *fakeStream, ev *fakeEvent) { s.writeJSON(w, http.StatusOK, renderEvent(ev)) })
+}
+
+func (s *annotationsArea) deleteEvent(w http.ResponseWriter, r *http.Request) {
+	s.withEvent(w, r, func(fs *fakeStream, ev *fakeEvent) {
+		fs.Events = slices.DeleteFunc(fs.Events, func(e *fakeEvent) bool { return e == ev })
+		s.writeEmpty(w, http.StatusNoContent)
 	})
-	mux.HandleFunc("PUT /v1/annotations/{name}/{id}", func(w http.ResponseWriter, r *http.Request) { s.updateEvent(w, r, st) })
-	mux.HandleFunc("DELETE /v1/annotations/{name}/{id}", func(w http.ResponseWriter, r *http.Request) {
-		s.withEvent(w, r, st, func(fs *fakeStream, ev *fakeEvent) {
-			fs.Events = slices.DeleteFunc(fs.Events, func(e *fakeEvent) bool { return e == ev })
-			s.writeEmpty(w, http.StatusNoContent)
-		})
-	})
-	mux.HandleFunc("POST /v1/annotations/{name}/{id}/links", func(w http.ResponseWriter, r *http.Request) { s.addLink(w, r, st) })
-	mux.HandleFunc("DELETE /v1/annotations/{name}/{id}/links/{rel}", func(w http.ResponseWriter, r *http.Request) {
-		s.withEvent(w, r, st, func(_ *fakeStream, ev *fakeEvent) {
-			i := slices.IndexFunc(ev.Links, func(l fakeLink) bool { return l.Rel == r.PathValue("rel") })
-			if i < 0 {
-				s.notFound(w)
-				return
-			}
-			ev.Links = slices.Delete(ev.Links, i, i+1)
-			s.writeEmpty(w, http.StatusNoContent)
-		})
+}
+
+func (s *annotationsArea) deleteLink(w http.ResponseWriter, r *http.Request) {
+	s.withEvent(w, r, func(_ *fakeStream, ev *fakeEvent) {
+		i := slices.IndexFunc(ev.Links, func(l fakeLink) bool { return l.Rel == r.PathValue("rel") })
+		if i < 0 {
+			s.notFound(w)
+			return
+		}
+		ev.Links = slices.Delete(ev.Links, i, i+1)
+		s.writeEmpty(w, http.StatusNoContent)
 	})
 }
 
 // withStream runs f with s.mu held and the stream of the {name} path value,
 // or answers 404.
-func (s *Server) withStream(w http.ResponseWriter, r *http.Request, st *annotationStore, f func(fs *fakeStream)) {
+func (s *annotationsArea) withStream(w http.ResponseWriter, r *http.Request, f func(fs *fakeStream)) {
+	st := s.st
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fs := st.Streams[lower(r.PathValue("name"))]
@@ -168,9 +187,9 @@ func (s *Server) withStream(w http.ResponseWriter, r *http.Request, st *annotati
 }
 
 // withEvent is withStream for the event of the {id} path value.
-func (s *Server) withEvent(w http.ResponseWriter, r *http.Request, st *annotationStore, f func(fs *fakeStream, ev *fakeEvent)) {
+func (s *annotationsArea) withEvent(w http.ResponseWriter, r *http.Request, f func(fs *fakeStream, ev *fakeEvent)) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	s.withStream(w, r, st, func(fs *fakeStream) {
+	s.withStream(w, r, func(fs *fakeStream) {
 		i := slices.IndexFunc(fs.Events, func(e *fakeEvent) bool { return e.ID == id })
 		if err != nil || i < 0 {
 			s.notFound(w)
@@ -235,7 +254,8 @@ func checkLink(l fakeLink, bad paramErrors) {
 	}
 }
 
-func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, st *annotationStore) {
+func (s *annotationsArea) postEvent(w http.ResponseWriter, r *http.Request) {
+	st := s.st
 	var in eventIn
 	if err := s.decodeBody(r, &in); err != nil {
 		s.writeDecodeError(w, err)
@@ -287,13 +307,13 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request, st *annotatio
 	s.writeJSON(w, http.StatusCreated, renderEvent(ev))
 }
 
-func (s *Server) updateEvent(w http.ResponseWriter, r *http.Request, st *annotationStore) {
+func (s *annotationsArea) updateEvent(w http.ResponseWriter, r *http.Request) {
 	var in eventIn
 	if err := s.decodeBody(r, &in); err != nil {
 		s.writeDecodeError(w, err)
 		return
 	}
-	s.withEvent(w, r, st, func(_ *fakeStream, ev *fakeEvent) {
+	s.withEvent(w, r, func(_ *fakeStream, ev *fakeEvent) {
 		bad := paramErrors{}
 		links := decodeLinks(in.Links, bad)
 		if in.Title != nil && *in.Title == "" {
@@ -323,13 +343,13 @@ func (s *Server) updateEvent(w http.ResponseWriter, r *http.Request, st *annotat
 	})
 }
 
-func (s *Server) addLink(w http.ResponseWriter, r *http.Request, st *annotationStore) {
+func (s *annotationsArea) addLink(w http.ResponseWriter, r *http.Request) {
 	var l fakeLink
 	if err := s.decodeBody(r, &l); err != nil {
 		s.writeDecodeError(w, err)
 		return
 	}
-	s.withEvent(w, r, st, func(fs *fakeStream, ev *fakeEvent) {
+	s.withEvent(w, r, func(fs *fakeStream, ev *fakeEvent) {
 		bad := paramErrors{}
 		checkLink(l, bad)
 		if slices.ContainsFunc(ev.Links, func(o fakeLink) bool { return o.Rel == l.Rel }) {
@@ -345,7 +365,8 @@ func (s *Server) addLink(w http.ResponseWriter, r *http.Request, st *annotationS
 	})
 }
 
-func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, st *annotationStore) {
+func (s *annotationsArea) listStreams(w http.ResponseWriter, r *http.Request) {
+	st := s.st
 	p, ok := s.listParams(w, r, "name")
 	if !ok {
 		return
@@ -369,7 +390,8 @@ func (s *Server) listStreams(w http.ResponseWriter, r *http.Request, st *annotat
 
 // getStream answers the stream's properties, and its events grouped by source
 // when start_time or count is given.
-func (s *Server) getStream(w http.ResponseWriter, r *http.Request, st *annotationStore) {
+func (s *annotationsArea) getStream(w http.ResponseWriter, r *http.Request) {
+	st := s.st
 	q := r.URL.Query()
 	bad := paramErrors{}
 	start, hasStart := queryInt(q, "start_time", bad)
@@ -383,7 +405,7 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request, st *annotatio
 		return
 	}
 	sources := slices.Concat(q["sources[]"], q["sources"])
-	s.withStream(w, r, st, func(fs *fakeStream) {
+	s.withStream(w, r, func(fs *fakeStream) {
 		out := map[string]any{"name": fs.Name, "display_name": fs.DisplayName}
 		if !hasStart && !hasCount {
 			s.writeJSON(w, http.StatusOK, out)

@@ -390,3 +390,34 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (release func
 	}
 	return func() { s.bodies.release(n) }, true
 }
+
+// answer is what a handler's locked part decided to write: a status and a
+// body (nil: none; paramErrors: a params error). Status 404 writes the
+// standard not-found body.
+type answer struct {
+	status int
+	body   any
+}
+
+var answerNotFound = answer{status: http.StatusNotFound}
+
+// locked runs f with s.mu held and writes its answer after releasing the
+// lock, so that no response is written under it. f copies what it returns
+// out of the store.
+func (s *Server) locked(w http.ResponseWriter, f func() answer) {
+	s.mu.Lock()
+	ans := f()
+	s.mu.Unlock()
+	switch body := ans.body.(type) {
+	case nil:
+		if ans.status == http.StatusNotFound {
+			s.notFound(w)
+			return
+		}
+		s.writeEmpty(w, ans.status)
+	case paramErrors:
+		s.writeParamErrors(w, ans.status, body)
+	default:
+		s.writeJSON(w, ans.status, body)
+	}
+}

@@ -168,6 +168,7 @@ type Server struct {
 	// each is set once by its register function.
 	alertArea      *alertStore
 	annotationArea *annotationStore
+	serviceArea    *serviceStore
 
 	// cfgMu guards the clock, the request log and the fault settings; it is
 	// never held while handling a request.
@@ -210,6 +211,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 	s.registerMeasurements(mux)
 	s.registerAlerts(mux)
 	s.registerAnnotations(mux)
+	s.registerServices(mux)
 	s.registerSpaces(mux)
 	// Unknown API paths get the API's JSON 404; paths outside /v1/ are not the API at all and get
 	// a web server's plain one, as the real host answers them (and as a wrong base URL meets).

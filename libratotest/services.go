@@ -1,12 +1,13 @@
 package libratotest
 
-// This file holds the fake's services endpoints (/v1/services...). Services
-// live in the spaces area's store (and its snapshot state); alerts reach them
-// through alertStore.services to answer with the stored service objects, and
-// deleting a service detaches it from every alert, as on the real API
-// (DOCS _alerts.md and _services.md, see testdata/README.md).
+// This file holds the fake's services endpoints (/v1/services...) and their
+// store. Alerts reach the store through alertStore.services to answer with
+// the stored service objects, and deleting a service detaches it from every
+// alert, as on the real API (DOCS _alerts.md and _services.md, see
+// testdata/README.md).
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
@@ -21,12 +22,45 @@ type serviceWire struct {
 	UpdatedAt int64          `json:"updated_at"`
 }
 
-// registerServices adds the services routes. The alerts area is registered
-// first (see NewUnstartedServer) and is given the store to look services up in.
-func (a *spacesArea) registerServices(mux *http.ServeMux) {
-	if al := a.s.alerts(); al != nil {
-		al.services = a.st
+// serviceStore is the services' state, guarded by Server.mu.
+type serviceStore struct {
+	Services map[int64]*serviceWire `json:"services"`
+}
+
+func newServiceStore() *serviceStore { return &serviceStore{Services: map[int64]*serviceWire{}} }
+
+// servicesArea serves the services endpoints over its store; the store is
+// guarded by Server.mu, like every area's.
+type servicesArea struct {
+	*Server
+	st *serviceStore
+}
+
+// registerServices adds the services routes to mux. It is called once by
+// newServer, after registerAlerts (whose store is given this one to look
+// services up in) and before registerSpaces (which hands over the services of
+// snapshots written when they were part of its state).
+func (s *Server) registerServices(mux *http.ServeMux) {
+	st := newServiceStore()
+	s.serviceArea = st
+	if al := s.alerts(); al != nil {
+		al.services = st
 	}
+	s.addState("services",
+		func() (json.RawMessage, error) { return json.Marshal(st) },
+		func(raw json.RawMessage) error {
+			n := newServiceStore()
+			if err := json.Unmarshal(raw, n); err != nil {
+				return err
+			}
+			if n.Services == nil {
+				n.Services = map[int64]*serviceWire{}
+			}
+			*st = *n
+			return nil
+		},
+		func() { *st = *newServiceStore() })
+	a := &servicesArea{Server: s, st: st}
 	mux.HandleFunc("GET /v1/services", a.listServices)
 	mux.HandleFunc("POST /v1/services", a.createService)
 	mux.HandleFunc("GET /v1/services/{id}", a.getService)
@@ -34,15 +68,14 @@ func (a *spacesArea) registerServices(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /v1/services/{id}", a.deleteService)
 }
 
-func (a *spacesArea) listServices(w http.ResponseWriter, r *http.Request) {
-	s := a.s
+func (s *servicesArea) listServices(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.listParams(w, r, "title", "updated_at")
 	if !ok {
 		return
 	}
 	s.mu.Lock()
-	found := make([]serviceWire, 0, len(a.st.Services))
-	for _, sv := range a.st.Services {
+	found := make([]serviceWire, 0, len(s.st.Services))
+	for _, sv := range s.st.Services {
 		found = append(found, *sv)
 	}
 	s.mu.Unlock()
@@ -62,8 +95,7 @@ func (a *spacesArea) listServices(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, map[string]any{"query": q, "services": found[lo:hi]})
 }
 
-func (a *spacesArea) serviceBody(w http.ResponseWriter, r *http.Request) (*serviceWire, bool) {
-	s := a.s
+func (s *servicesArea) serviceBody(w http.ResponseWriter, r *http.Request) (*serviceWire, bool) {
 	var in serviceWire
 	if err := s.decodeBody(r, &in); err != nil {
 		s.writeDecodeError(w, err)
@@ -86,22 +118,22 @@ func (a *spacesArea) serviceBody(w http.ResponseWriter, r *http.Request) (*servi
 	return &in, true
 }
 
-func (a *spacesArea) createService(w http.ResponseWriter, r *http.Request) {
-	sv, ok := a.serviceBody(w, r)
+func (s *servicesArea) createService(w http.ResponseWriter, r *http.Request) {
+	sv, ok := s.serviceBody(w, r)
 	if !ok {
 		return
 	}
-	a.locked(w, func() answer {
-		sv.ID, sv.UpdatedAt = a.s.nextID(), a.s.now().Unix()
-		a.st.Services[sv.ID] = sv
+	s.locked(w, func() answer {
+		sv.ID, sv.UpdatedAt = s.nextID(), s.now().Unix()
+		s.st.Services[sv.ID] = sv
 		w.Header().Set("Location", "/v1/services/"+strconv.FormatInt(sv.ID, 10))
 		return answer{http.StatusCreated, *sv}
 	})
 }
 
-func (a *spacesArea) getService(w http.ResponseWriter, r *http.Request) {
-	a.locked(w, func() answer {
-		sv, ok := byPathID(a.st.Services, r, "id")
+func (s *servicesArea) getService(w http.ResponseWriter, r *http.Request) {
+	s.locked(w, func() answer {
+		sv, ok := byPathID(s.st.Services, r, "id")
 		if !ok {
 			return answerNotFound
 		}
@@ -109,31 +141,31 @@ func (a *spacesArea) getService(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *spacesArea) updateService(w http.ResponseWriter, r *http.Request) {
-	in, ok := a.serviceBody(w, r)
+func (s *servicesArea) updateService(w http.ResponseWriter, r *http.Request) {
+	in, ok := s.serviceBody(w, r)
 	if !ok {
 		return
 	}
-	a.locked(w, func() answer {
-		sv, ok := byPathID(a.st.Services, r, "id")
+	s.locked(w, func() answer {
+		sv, ok := byPathID(s.st.Services, r, "id")
 		if !ok {
 			return answerNotFound
 		}
-		in.ID, in.UpdatedAt = sv.ID, a.s.now().Unix()
+		in.ID, in.UpdatedAt = sv.ID, s.now().Unix()
 		*sv = *in
 		return answer{status: http.StatusNoContent}
 	})
 }
 
-func (a *spacesArea) deleteService(w http.ResponseWriter, r *http.Request) {
-	a.locked(w, func() answer {
-		sv, ok := byPathID(a.st.Services, r, "id")
+func (s *servicesArea) deleteService(w http.ResponseWriter, r *http.Request) {
+	s.locked(w, func() answer {
+		sv, ok := byPathID(s.st.Services, r, "id")
 		if !ok {
 			return answerNotFound
 		}
-		delete(a.st.Services, sv.ID)
-		if al := a.s.alerts(); al != nil {
-			al.detachService(sv.ID, a.s.now().Unix())
+		delete(s.st.Services, sv.ID)
+		if al := s.alerts(); al != nil {
+			al.detachService(sv.ID, s.now().Unix())
 		}
 		return answer{status: http.StatusNoContent}
 	})

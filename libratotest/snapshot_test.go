@@ -64,3 +64,23 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	assert.Equal(t, int64(2), dst.Measurements("my.metric")[0].Count, "a failed restore keeps the state")
 }
+
+// TestRestoreTakesServicesFromTheSpacesState: snapshots written when services were part of the
+// spaces' state still restore them.
+func TestRestoreTakesServicesFromTheSpacesState(t *testing.T) {
+	srv := newServer(t)
+	old := `{"version":1,"time":1,"last_id":7,"areas":{"spaces":{"spaces":{},"charts":{},
+	  "services":{"7":{"id":7,"type":"mail","title":"ops","settings":{"addresses":"ops@example.com"},"updated_at":1}}}}}`
+	require.NoError(t, srv.Restore([]byte(old)))
+	resp, body := call(t, srv, "GET", "/v1/services/7", "", "")
+	require.Equal(t, 200, resp.StatusCode, body)
+	assert.JSONEq(t, `{"id":7,"type":"mail","title":"ops","settings":{"addresses":"ops@example.com"},"updated_at":1}`, body)
+	// Written again, they are in their own state, and come back from it.
+	snap, err := srv.Snapshot()
+	require.NoError(t, err)
+	assert.Contains(t, string(snap), `"services":{"services":{"7":`)
+	dst := newServer(t)
+	require.NoError(t, dst.Restore(snap))
+	resp, _ = call(t, dst, "GET", "/v1/services/7", "", "")
+	assert.Equal(t, 200, resp.StatusCode)
+}

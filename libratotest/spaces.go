@@ -1,7 +1,6 @@
 package libratotest
 
-// This file holds the fake's spaces and charts endpoints (/v1/spaces...);
-// services.go holds the services, which share this area's store.
+// This file holds the fake's spaces and charts endpoints (/v1/spaces...).
 //
 // Simplifications, on purpose:
 //   - Charts are stored as the fields listed in chartWire; anything else in a
@@ -17,11 +16,10 @@ import (
 	"strings"
 )
 
-// spaceStore is the spaces' and services' state, guarded by Server.mu.
+// spaceStore is the spaces' and charts' state, guarded by Server.mu.
 type spaceStore struct {
-	Spaces   map[int64]*spaceWire   `json:"spaces"`
-	Charts   map[int64]*chartWire   `json:"charts"`
-	Services map[int64]*serviceWire `json:"services"`
+	Spaces map[int64]*spaceWire `json:"spaces"`
+	Charts map[int64]*chartWire `json:"charts"`
 }
 
 type spaceWire struct {
@@ -58,34 +56,34 @@ type storedChart struct {
 }
 
 func newSpaceStore() *spaceStore {
-	return &spaceStore{Spaces: map[int64]*spaceWire{}, Charts: map[int64]*chartWire{}, Services: map[int64]*serviceWire{}}
+	return &spaceStore{Spaces: map[int64]*spaceWire{}, Charts: map[int64]*chartWire{}}
 }
 
-// spacesArea serves the spaces, charts and services endpoints over its own
-// store; the store is guarded by Server.mu like every other area's.
+// spacesArea serves the spaces and charts endpoints over its store; the store
+// is guarded by Server.mu, like every area's.
 type spacesArea struct {
-	s  *Server
+	*Server
 	st *spaceStore
 }
 
-// registerSpaces adds the spaces, charts and services routes to mux. It is
-// called once by newServer.
+// registerSpaces adds the spaces and charts routes to mux. It is called once
+// by newServer, after registerServices.
 func (s *Server) registerSpaces(mux *http.ServeMux) {
-	a := &spacesArea{s: s, st: newSpaceStore()}
+	a := &spacesArea{Server: s, st: newSpaceStore()}
 	s.addState("spaces", func() (json.RawMessage, error) {
 		charts := map[int64]storedChart{}
 		for id, c := range a.st.Charts {
 			charts[id] = storedChart{*c, c.SpaceID}
 		}
 		return json.Marshal(struct {
-			Spaces   map[int64]*spaceWire   `json:"spaces"`
-			Charts   map[int64]storedChart  `json:"charts"`
-			Services map[int64]*serviceWire `json:"services"`
-		}{a.st.Spaces, charts, a.st.Services})
+			Spaces map[int64]*spaceWire  `json:"spaces"`
+			Charts map[int64]storedChart `json:"charts"`
+		}{a.st.Spaces, charts})
 	}, func(raw json.RawMessage) error {
 		var in struct {
-			Spaces   map[int64]*spaceWire   `json:"spaces"`
-			Charts   map[int64]storedChart  `json:"charts"`
+			Spaces map[int64]*spaceWire  `json:"spaces"`
+			Charts map[int64]storedChart `json:"charts"`
+			// Services were part of this state before they had their own: taken over.
 			Services map[int64]*serviceWire `json:"services"`
 		}
 		if err := json.Unmarshal(raw, &in); err != nil {
@@ -101,7 +99,7 @@ func (s *Server) registerSpaces(mux *http.ServeMux) {
 			n.Charts[id] = &cw
 		}
 		for id, sv := range in.Services {
-			n.Services[id] = sv
+			s.serviceArea.Services[id] = sv
 		}
 		*a.st = *n
 		return nil
@@ -117,7 +115,6 @@ func (s *Server) registerSpaces(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/spaces/{id}/charts/{chart}", a.getChart)
 	mux.HandleFunc("PUT /v1/spaces/{id}/charts/{chart}", a.updateChart)
 	mux.HandleFunc("DELETE /v1/spaces/{id}/charts/{chart}", a.deleteChart)
-	a.registerServices(mux)
 }
 
 func pathID(r *http.Request, name string) (int64, bool) {
@@ -134,66 +131,33 @@ func byPathID[T any](m map[int64]*T, r *http.Request, name string) (*T, bool) {
 
 // chartOf returns the space and the chart named in the path; a chart of
 // another space is not found. Call with s.mu held.
-func (a *spacesArea) chartOf(r *http.Request) (*spaceWire, *chartWire, bool) {
-	sp, ok := byPathID(a.st.Spaces, r, "id")
+func (s *spacesArea) chartOf(r *http.Request) (*spaceWire, *chartWire, bool) {
+	sp, ok := byPathID(s.st.Spaces, r, "id")
 	if !ok {
 		return nil, nil, false
 	}
-	c, ok := byPathID(a.st.Charts, r, "chart")
+	c, ok := byPathID(s.st.Charts, r, "chart")
 	if !ok || c.SpaceID != sp.ID {
 		return nil, nil, false
 	}
 	return sp, c, true
 }
 
-// answer is what a handler's locked part decided to write: a status and a
-// body (nil: none; paramErrors: a params error). Status 404 writes the
-// standard not-found body.
-type answer struct {
-	status int
-	body   any
-}
-
-var answerNotFound = answer{status: http.StatusNotFound}
-
-// locked runs f with s.mu held and writes its answer after releasing the
-// lock, so that no response is written under it. f copies what it returns
-// out of the store.
-func (a *spacesArea) locked(w http.ResponseWriter, f func() answer) {
-	s := a.s
-	s.mu.Lock()
-	ans := f()
-	s.mu.Unlock()
-	switch body := ans.body.(type) {
-	case nil:
-		if ans.status == http.StatusNotFound {
-			s.notFound(w)
-			return
-		}
-		s.writeEmpty(w, ans.status)
-	case paramErrors:
-		s.writeParamErrors(w, ans.status, body)
-	default:
-		s.writeJSON(w, ans.status, body)
-	}
-}
-
 var answerNameTaken = answer{http.StatusUnprocessableEntity, paramErrors{"name": {"has already been taken"}}}
 
-func (a *spacesArea) listSpaces(w http.ResponseWriter, r *http.Request) {
-	s := a.s
+func (s *spacesArea) listSpaces(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.listParams(w, r, "name")
 	if !ok {
 		return
 	}
 	s.mu.Lock()
 	var found []spaceWire
-	for _, sp := range a.st.Spaces {
+	for _, sp := range s.st.Spaces {
 		if p.Name == "" || strings.Contains(strings.ToLower(sp.Name), strings.ToLower(p.Name)) {
 			found = append(found, spaceWire{ID: sp.ID, Name: sp.Name})
 		}
 	}
-	total := len(a.st.Spaces)
+	total := len(s.st.Spaces)
 	s.mu.Unlock()
 	sort.Slice(found, func(i, j int) bool { return found[i].Name < found[j].Name })
 	if p.Desc {
@@ -211,8 +175,7 @@ func (a *spacesArea) listSpaces(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, map[string]any{"query": q, "spaces": items})
 }
 
-func (a *spacesArea) spaceBody(w http.ResponseWriter, r *http.Request) (string, bool) {
-	s := a.s
+func (s *spacesArea) spaceBody(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var in struct {
 		Name string `json:"name"`
 	}
@@ -228,8 +191,8 @@ func (a *spacesArea) spaceBody(w http.ResponseWriter, r *http.Request) (string, 
 }
 
 // nameTaken reports whether another space has name. Call with s.mu held.
-func (a *spacesArea) nameTaken(name string, except int64) bool {
-	for _, sp := range a.st.Spaces {
+func (s *spacesArea) nameTaken(name string, except int64) bool {
+	for _, sp := range s.st.Spaces {
 		if sp.ID != except && strings.EqualFold(sp.Name, name) {
 			return true
 		}
@@ -237,25 +200,25 @@ func (a *spacesArea) nameTaken(name string, except int64) bool {
 	return false
 }
 
-func (a *spacesArea) createSpace(w http.ResponseWriter, r *http.Request) {
-	name, ok := a.spaceBody(w, r)
+func (s *spacesArea) createSpace(w http.ResponseWriter, r *http.Request) {
+	name, ok := s.spaceBody(w, r)
 	if !ok {
 		return
 	}
-	a.locked(w, func() answer {
-		if a.nameTaken(name, 0) {
+	s.locked(w, func() answer {
+		if s.nameTaken(name, 0) {
 			return answerNameTaken
 		}
-		sp := &spaceWire{ID: a.s.nextID(), Name: name}
-		a.st.Spaces[sp.ID] = sp
+		sp := &spaceWire{ID: s.nextID(), Name: name}
+		s.st.Spaces[sp.ID] = sp
 		w.Header().Set("Location", "/v1/spaces/"+strconv.FormatInt(sp.ID, 10))
 		return answer{http.StatusCreated, map[string]any{"id": sp.ID, "name": sp.Name}}
 	})
 }
 
-func (a *spacesArea) getSpace(w http.ResponseWriter, r *http.Request) {
-	a.locked(w, func() answer {
-		sp, ok := byPathID(a.st.Spaces, r, "id")
+func (s *spacesArea) getSpace(w http.ResponseWriter, r *http.Request) {
+	s.locked(w, func() answer {
+		sp, ok := byPathID(s.st.Spaces, r, "id")
 		if !ok {
 			return answerNotFound
 		}
@@ -267,17 +230,17 @@ func (a *spacesArea) getSpace(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *spacesArea) updateSpace(w http.ResponseWriter, r *http.Request) {
-	name, ok := a.spaceBody(w, r)
+func (s *spacesArea) updateSpace(w http.ResponseWriter, r *http.Request) {
+	name, ok := s.spaceBody(w, r)
 	if !ok {
 		return
 	}
-	a.locked(w, func() answer {
-		sp, ok := byPathID(a.st.Spaces, r, "id")
+	s.locked(w, func() answer {
+		sp, ok := byPathID(s.st.Spaces, r, "id")
 		if !ok {
 			return answerNotFound
 		}
-		if a.nameTaken(name, sp.ID) {
+		if s.nameTaken(name, sp.ID) {
 			return answerNameTaken
 		}
 		sp.Name = name
@@ -285,29 +248,29 @@ func (a *spacesArea) updateSpace(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *spacesArea) deleteSpace(w http.ResponseWriter, r *http.Request) {
-	a.locked(w, func() answer {
-		sp, ok := byPathID(a.st.Spaces, r, "id")
+func (s *spacesArea) deleteSpace(w http.ResponseWriter, r *http.Request) {
+	s.locked(w, func() answer {
+		sp, ok := byPathID(s.st.Spaces, r, "id")
 		if !ok {
 			return answerNotFound
 		}
 		for _, id := range sp.ChartIDs {
-			delete(a.st.Charts, id)
+			delete(s.st.Charts, id)
 		}
-		delete(a.st.Spaces, sp.ID)
+		delete(s.st.Spaces, sp.ID)
 		return answer{status: http.StatusNoContent}
 	})
 }
 
-func (a *spacesArea) listCharts(w http.ResponseWriter, r *http.Request) {
-	a.locked(w, func() answer {
-		sp, ok := byPathID(a.st.Spaces, r, "id")
+func (s *spacesArea) listCharts(w http.ResponseWriter, r *http.Request) {
+	s.locked(w, func() answer {
+		sp, ok := byPathID(s.st.Spaces, r, "id")
 		if !ok {
 			return answerNotFound
 		}
 		charts := make([]chartWire, 0, len(sp.ChartIDs))
 		for _, id := range sp.ChartIDs {
-			charts = append(charts, *a.st.Charts[id])
+			charts = append(charts, *s.st.Charts[id])
 		}
 		return answer{http.StatusOK, charts} // a bare array, as the real API answers
 	})
@@ -315,8 +278,7 @@ func (a *spacesArea) listCharts(w http.ResponseWriter, r *http.Request) {
 
 // chartBody decodes and validates a chart like the real API: a known type,
 // at least one stream, thresholds for big numbers.
-func (a *spacesArea) chartBody(w http.ResponseWriter, r *http.Request) (*chartWire, bool) {
-	s := a.s
+func (s *spacesArea) chartBody(w http.ResponseWriter, r *http.Request) (*chartWire, bool) {
 	if !s.requireJSON(w, r) {
 		return nil, false
 	}
@@ -358,27 +320,27 @@ func (a *spacesArea) chartBody(w http.ResponseWriter, r *http.Request) (*chartWi
 	return &c, true
 }
 
-func (a *spacesArea) createChart(w http.ResponseWriter, r *http.Request) {
-	c, ok := a.chartBody(w, r)
+func (s *spacesArea) createChart(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.chartBody(w, r)
 	if !ok {
 		return
 	}
-	a.locked(w, func() answer {
-		sp, ok := byPathID(a.st.Spaces, r, "id")
+	s.locked(w, func() answer {
+		sp, ok := byPathID(s.st.Spaces, r, "id")
 		if !ok {
 			return answerNotFound
 		}
-		c.ID, c.SpaceID = a.s.nextID(), sp.ID
-		a.st.Charts[c.ID] = c
+		c.ID, c.SpaceID = s.nextID(), sp.ID
+		s.st.Charts[c.ID] = c
 		sp.ChartIDs = append(sp.ChartIDs, c.ID)
 		w.Header().Set("Location", "/v1/spaces/"+strconv.FormatInt(sp.ID, 10)+"/charts/"+strconv.FormatInt(c.ID, 10))
 		return answer{http.StatusCreated, *c}
 	})
 }
 
-func (a *spacesArea) getChart(w http.ResponseWriter, r *http.Request) {
-	a.locked(w, func() answer {
-		_, c, ok := a.chartOf(r)
+func (s *spacesArea) getChart(w http.ResponseWriter, r *http.Request) {
+	s.locked(w, func() answer {
+		_, c, ok := s.chartOf(r)
 		if !ok {
 			return answerNotFound
 		}
@@ -386,13 +348,13 @@ func (a *spacesArea) getChart(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *spacesArea) updateChart(w http.ResponseWriter, r *http.Request) {
-	in, ok := a.chartBody(w, r)
+func (s *spacesArea) updateChart(w http.ResponseWriter, r *http.Request) {
+	in, ok := s.chartBody(w, r)
 	if !ok {
 		return
 	}
-	a.locked(w, func() answer {
-		_, c, ok := a.chartOf(r)
+	s.locked(w, func() answer {
+		_, c, ok := s.chartOf(r)
 		if !ok {
 			return answerNotFound
 		}
@@ -402,13 +364,13 @@ func (a *spacesArea) updateChart(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (a *spacesArea) deleteChart(w http.ResponseWriter, r *http.Request) {
-	a.locked(w, func() answer {
-		sp, c, ok := a.chartOf(r)
+func (s *spacesArea) deleteChart(w http.ResponseWriter, r *http.Request) {
+	s.locked(w, func() answer {
+		sp, c, ok := s.chartOf(r)
 		if !ok {
 			return answerNotFound
 		}
-		delete(a.st.Charts, c.ID)
+		delete(s.st.Charts, c.ID)
 		sp.ChartIDs = slices.DeleteFunc(sp.ChartIDs, func(id int64) bool { return id == c.ID })
 		return answer{status: http.StatusNoContent}
 	})
