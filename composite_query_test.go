@@ -1,309 +1,207 @@
-package librato
+package librato_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math"
-	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/go-librato/librato"
 	"github.com/go-librato/librato/composite"
-	"github.com/h2non/gock"
+	"github.com/go-librato/librato/libratotest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// captured is what the fake transport saw of the one expected request.
-type captured struct {
-	method, path string
-	query        url.Values
-	rawQuery     string
-	body         []byte
-}
+// t0 is a minute boundary; every point below is on one.
+var compT0 = time.Unix(1699999980, 0).UTC()
 
-// compositeGock returns a client whose requests go through gock, and arms one
-// expected request answered with status and the fixture body (if any).
-func compositeGock(t *testing.T, method, base, path string, status int, fixture string, connect func(opts ...Option) (*Client, error)) (*Client, *captured) {
+func at(minutes int) time.Time { return compT0.Add(time.Duration(minutes) * time.Minute) }
+
+// compositeFixture starts a fake holding known data:
+//
+//	a/web1:  1  2  4  8     (minutes 0..3)
+//	a/web2: 10 20 30 40
+//	b/web1: -3  5           (minutes 0, 1)
+//	gap/web1: 7  .  9  .    (minutes 0 and 2)
+//	cpu{host=h1}: 1 2 3, cpu{host=h2}: 10 20 30, cpu{host=x9}: 100 100 100 (tagged)
+func compositeFixture(t *testing.T) (*libratotest.Server, *librato.Client) {
 	t.Helper()
-	hc := gockHTTPClient(t)
-	t.Cleanup(func() { assert.True(t, gock.IsDone(), "the expected request was not sent") })
-	seen := &captured{}
-	m := gock.New(base).Path(path).AddMatcher(func(r *http.Request, _ *gock.Request) (bool, error) {
-		if r.Method != method {
-			return false, nil
-		}
-		seen.method, seen.path, seen.query, seen.rawQuery = r.Method, r.URL.Path, r.URL.Query(), r.URL.RawQuery
-		if r.Body != nil {
-			b, err := io.ReadAll(r.Body)
-			if err != nil {
-				return false, err
+	srv, c := fakeClient(t, []libratotest.Option{libratotest.WithNow(func() time.Time { return at(5) })})
+	var ms []librato.Measurement
+	add := func(name, source string, tags map[string]string, vals ...float64) {
+		for i, v := range vals {
+			if !math.IsNaN(v) {
+				ms = append(ms, librato.Measurement{Name: name, Source: source, Tags: tags, Value: v, Time: at(i)})
 			}
-			seen.body = b
-			r.Body = io.NopCloser(bytes.NewReader(b))
-		}
-		return true, nil
-	})
-	m.Method = method
-	resp := m.Reply(status)
-	if fixture != "" {
-		b, err := os.ReadFile(filepath.Join("testdata", "composite", fixture))
-		require.NoError(t, err)
-		resp.SetHeader("Content-Type", "application/json").BodyString(string(b))
-	}
-	if connect == nil {
-		connect = func(opts ...Option) (*Client, error) {
-			return Connect("user@example.com", "token", opts...)
 		}
 	}
-	c, err := connect(WithBaseURL(base+"/v1/"), WithHTTPClient(hc))
-	require.NoError(t, err)
-	return c, seen
+	add("a", "web1", nil, 1, 2, 4, 8)
+	add("a", "web2", nil, 10, 20, 30, 40)
+	add("b", "web1", nil, -3, 5)
+	add("gap", "web1", nil, 7, math.NaN(), 9)
+	add("cpu", "", map[string]string{"host": "h1"}, 1, 2, 3)
+	add("cpu", "", map[string]string{"host": "h2"}, 10, 20, 30)
+	add("cpu", "", map[string]string{"host": "x9"}, 100, 100, 100)
+	require.NoError(t, c.Submit(context.Background(), ms...))
+	return srv, c
 }
 
-const testBase = "https://metrics-api.librato.test"
-
-func TestGetCompositeLegacyTV14(t *testing.T) {
-	const expr = `derive(s("collectd.cpu.*.idle","boatman*45"))`
-	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
-	res, err := c.Measurements.Query(context.Background(), composite.Raw(expr), &CompositeOptions{
-		StartTime: time.Unix(1432931007, 0), Resolution: 60})
-	require.NoError(t, err)
-
-	assert.Equal(t, "/v1/metrics", seen.path)
-	assert.Equal(t, url.Values{"compose": {expr}, "start_time": {"1432931007"}, "resolution": {"60"}}, seen.query)
-	assert.Equal(t, "compose=derive%28s%28%22collectd.cpu.%2A.idle%22%2C%22boatman%2A45%22%29%29&resolution=60&start_time=1432931007", seen.rawQuery)
-
-	assert.Equal(t, `derive(s("collectd.cpu.*.idle","boatman*19"))`, res.Compose)
-	assert.Equal(t, 60, res.Resolution)
-	require.Len(t, res.Series, 1)
-	s := res.Series[0]
-	assert.Equal(t, "collectd.cpu.0.cpu.idle", s.Name)
-	assert.Equal(t, "boatman-stg_19", s.Source)
-	assert.Nil(t, s.Tags)
-	assert.Equal(t, time.Minute, s.Period)
-	assert.Equal(t, CompositeQuery{Metric: "collectd.cpu.*.idle", Source: "boatman*19"}, s.Query)
-	require.NotNil(t, s.Metric)
-	assert.Equal(t, "counter", s.Metric.Type)
-	assert.Equal(t, "Units", s.Metric.Attributes.DisplayUnitsLong)
-	require.Len(t, s.Points, 2)
-	assert.Equal(t, time.Unix(1395802200, 0).UTC(), s.Points[0].Time)
-	assert.Equal(t, 5831.0, s.Points[0].Value)
-	assert.Equal(t, time.Unix(1395802620, 0).UTC(), s.Points[1].Time)
-	assert.Equal(t, 5748.0, s.Points[1].Value)
-}
-
-// TV10: python-librato's get_composite request, with the default resolution.
-func TestGetCompositeTV10Query(t *testing.T) {
-	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
-	_, err := c.Measurements.Query(context.Background(), composite.Raw(`sum(s("cpu","*"))`), &CompositeOptions{StartTime: time.Unix(1500000000, 0)})
-	require.NoError(t, err)
-	want, err := url.ParseQuery("start_time=1500000000&resolution=1&compose=sum%28s%28%22cpu%22%2C%22%2A%22%29%29")
-	require.NoError(t, err)
-	assert.Equal(t, want, seen.query)
-}
-
-func TestGetCompositeBuiltExpression(t *testing.T) {
-	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/metrics", 200, "tv14_legacy.json", nil)
-	end := time.Unix(1432934607, 0)
-	_, err := c.Measurements.Query(context.Background(), composite.Derive(composite.Series("collectd.cpu.*.idle", composite.Source("boatman*45")), true),
-		&CompositeOptions{EndTime: end, Duration: time.Hour, Resolution: 300})
-	require.NoError(t, err)
-	assert.Equal(t, url.Values{
-		"compose":    {`derive(s("collectd.cpu.*.idle", "boatman*45"), {detect_reset: "true"})`},
-		"start_time": {"1432931007"}, "end_time": {"1432934607"}, "resolution": {"300"},
-	}, seen.query)
-}
-
-func TestGetCompositeTaggedArray(t *testing.T) {
-	const expr = `derive(s("librato.disk.disk_ops.read", {"host": "ip-192-168-15-18.ec2.internal"}), {detect_reset: "true"})`
-	for name, connect := range map[string]func(opts ...Option) (*Client, error){
-		"default tags": func(opts ...Option) (*Client, error) {
-			return Connect("user@example.com", "token", append(opts, WithTags(map[string]string{"env": "prod"}))...)
-		},
-		"appoptics": func(opts ...Option) (*Client, error) { return ConnectAppOptics("token", opts...) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", connect)
-			e, err := composite.Parse(expr)
-			require.NoError(t, err)
-			res, err := c.Measurements.Query(context.Background(), e, &CompositeOptions{StartTime: time.Unix(1484678910, 0), Resolution: 60})
-			require.NoError(t, err)
-			assert.Equal(t, url.Values{"compose": {expr}, "start_time": {"1484678910"}, "resolution": {"60"}}, seen.query)
-
-			assert.Empty(t, res.Compose)
-			assert.Zero(t, res.Resolution)
-			require.Len(t, res.Series, 1)
-			s := res.Series[0]
-			assert.Equal(t, "librato.disk.disk_ops.read", s.Name)
-			assert.Equal(t, map[string]string{"disk": "disk0", "host": "ip-192-168-15-18.ec2.internal"}, s.Tags)
-			assert.Empty(t, s.Source)
-			assert.Equal(t, time.Minute, s.Period)
-			require.NotNil(t, s.Metric)
-			assert.Equal(t, "ops", s.Metric.Attributes.DisplayUnitsShort)
-			require.Len(t, s.Points, 3)
-			assert.Equal(t, []float64{430, 738, 111}, []float64{s.Points[0].Value, s.Points[1].Value, s.Points[2].Value})
-			assert.Equal(t, time.Unix(1484687160, 0).UTC(), s.Points[2].Time)
-		})
+// pts renders a series as minute -> value, for compact expectations.
+func pts(t *testing.T, s librato.CompositeSeries) map[int]float64 {
+	t.Helper()
+	out := map[int]float64{}
+	for _, p := range s.Points {
+		d := p.Time.Sub(compT0)
+		require.Zero(t, d%time.Minute, "point off the minute grid: %v", p.Time)
+		out[int(d/time.Minute)] = p.Value
 	}
+	return out
 }
 
-func TestGetCompositeTaggedObject(t *testing.T) {
-	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_object.json", nil)
-	// A composite.Tags selector picks the tagged API without CompositeOptions.Tagged.
-	res, err := c.Measurements.Query(context.Background(), composite.Sum(composite.Series("cpu", composite.Tags{"host": "h*"})),
-		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Resolution: 60})
-	require.NoError(t, err)
-	assert.Equal(t, `sum(s("cpu", {"host": "h*"}))`, seen.query.Get("compose"))
-	assert.Equal(t, `sum(s("cpu", {"host": "h*"}))`, res.Compose)
-	assert.Equal(t, 60, res.Resolution)
-	require.Len(t, res.Series, 1)
-	s := res.Series[0]
-	assert.Equal(t, "cpu", s.Name)
-	assert.Equal(t, map[string]string{"host": "h1"}, s.Tags)
-	assert.Equal(t, CompositeQuery{Metric: "cpu", Tags: map[string]string{"host": "h*"}}, s.Query)
-	assert.Zero(t, s.Period)
-	require.Len(t, s.Points, 3)
-	assert.Equal(t, 1.5, s.Points[0].Value)
-	assert.True(t, math.IsNaN(s.Points[1].Value), "null is no data, not zero")
-	assert.Equal(t, 0.0, s.Points[2].Value)
-}
-
-func TestGetCompositeTaggedOption(t *testing.T) {
-	c, seen := compositeGock(t, http.MethodGet, testBase, "/v1/measurements", 200, "tagged_array.json", nil)
-	_, err := c.Measurements.Query(context.Background(), composite.Raw(`s("cpu", {"host": "h1"})`),
-		&CompositeOptions{StartTime: time.Unix(1500000000, 0), Tagged: true})
-	require.NoError(t, err)
-	assert.Equal(t, "/v1/measurements", seen.path)
-}
-
-func TestUsesTags(t *testing.T) {
-	assert.False(t, usesTags(composite.Sum(composite.Series("a", composite.Source("*")))))
-	assert.False(t, usesTags(composite.Raw(`s("a", {"host": "x"})`)), "raw text is not inspected")
-	assert.True(t, usesTags(composite.Sum(composite.Set{composite.Series("a", composite.Source("*")), composite.Top(composite.Series("b", composite.Tags{}), 1, "")})))
-	assert.True(t, usesTags(composite.Func("map", composite.Opts{{Key: "x", Value: composite.Series("b", composite.Tags{"h": "1"})}}, composite.Series("a", composite.Source("*")))))
-}
-
-func TestGetCompositeAPIError(t *testing.T) {
-	hc := gockHTTPClient(t)
-	gock.New(testBase).Get("/v1/metrics").Reply(400).
-		JSON(map[string]any{"errors": map[string]any{"params": map[string]any{"compose": []string{"is invalid"}}}})
-	c, err := Connect("user@example.com", "token", WithBaseURL(testBase+"/v1/"), WithHTTPClient(hc))
-	require.NoError(t, err)
-	_, err = c.Measurements.Query(context.Background(), composite.Func("nosuch", composite.Series("a", composite.Source("*"))), &CompositeOptions{StartTime: time.Unix(1, 0)})
-	require.Error(t, err)
-	assert.ErrorIs(t, err, ErrBadRequest)
-	var apiErr *Error
-	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, []string{"is invalid"}, apiErr.Params["compose"])
-}
-
-func TestGetCompositeRejectsBeforeIO(t *testing.T) {
-	c, err := Connect("user@example.com", "token", WithBaseURL("http://127.0.0.1:1/v1/"))
-	require.NoError(t, err)
-	start := time.Unix(1500000000, 0)
-	a := composite.Series("a", composite.Source("*"))
+func TestCompositeAgainstFakeLegacy(t *testing.T) {
+	_, c := compositeFixture(t)
+	web1, web2 := composite.Series("a", composite.Source("web1")), composite.Series("a", composite.Source("web2"))
+	all := composite.Series("a", composite.Source("web*"))
+	type series struct {
+		source string
+		points map[int]float64
+	}
 	tests := []struct {
 		name string
 		expr composite.Expr
-		opts *CompositeOptions
-		want string
+		want []series
 	}{
-		{"nil expr", nil, &CompositeOptions{StartTime: start}, "composite: no expression"},
-		{"invalid expr", composite.Window(a, 65, ""), &CompositeOptions{StartTime: start}, "window: option size"},
-		{"not a series", composite.Str("x"), &CompositeOptions{StartTime: start}, "a composite must be a function call or a set"},
-		{"blank raw", composite.Raw(" "), &CompositeOptions{StartTime: start}, "empty expression"},
-		{"nil options", a, nil, "StartTime or Duration are required"},
-		{"no start", a, &CompositeOptions{Resolution: 60}, "needs a StartTime or a Duration"},
-		{"both", a, &CompositeOptions{StartTime: start, Duration: time.Hour}, "exclusive"},
-		{"negative resolution", a, &CompositeOptions{StartTime: start, Resolution: -1}, "Resolution -1 is negative"},
-		{"negative duration", a, &CompositeOptions{Duration: -time.Hour}, "is negative"},
-		{"end before start", a, &CompositeOptions{StartTime: start, EndTime: start.Add(-time.Second)}, "is before the start"},
+		{"series", all, []series{{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}, {"web2", map[int]float64{0: 10, 1: 20, 2: 30, 3: 40}}}},
+		{"sum", composite.Sum(all), []series{{"all", map[int]float64{0: 11, 1: 22, 2: 34, 3: 48}}}},
+		{"sum of a set", composite.Sum(web1, web2), []series{{"all", map[int]float64{0: 11, 1: 22, 2: 34, 3: 48}}}},
+		{"mean", composite.Mean(all), []series{{"all", map[int]float64{0: 5.5, 1: 11, 2: 17, 3: 24}}}},
+		{"min", composite.Min(all), []series{{"all", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
+		{"max", composite.Max(all), []series{{"all", map[int]float64{0: 10, 1: 20, 2: 30, 3: 40}}}},
+		{"multiply", composite.Multiply(all), []series{{"all", map[int]float64{0: 10, 1: 40, 2: 120, 3: 320}}}},
+		{"divide", composite.Divide(web2, web1), []series{{"web2", map[int]float64{0: 10, 1: 10, 2: 7.5, 3: 5}}}},
+		{"divide a set of two series", composite.Func("divide", all), []series{{"web1", map[int]float64{0: 0.1, 1: 0.1, 2: 4.0 / 30, 3: 0.2}}}},
+		{"divide needs exactly two series", composite.Divide(all, web1), nil},
+		{"derive", composite.Derive(web1, false), []series{{"web1", map[int]float64{1: 1, 2: 2, 3: 4}}}},
+		{"rate", composite.Rate(web2), []series{{"web2", map[int]float64{1: 10.0 / 60, 2: 10.0 / 60, 3: 10.0 / 60}}}},
+		{"integrate", composite.Integrate(web1), []series{{"web1", map[int]float64{0: 1, 1: 3, 2: 7, 3: 15}}}},
+		{"scale 1/2", composite.ScaleFraction(web1, 1, 2), []series{{"web1", map[int]float64{0: 0.5, 1: 1, 2: 2, 3: 4}}}},
+		{"scale 3", composite.Scale(web1, 3), []series{{"web1", map[int]float64{0: 3, 1: 6, 2: 12, 3: 24}}}},
+		{"abs", composite.Abs(composite.Series("b", composite.Source("*"))), []series{{"web1", map[int]float64{0: 3, 1: 5}}}},
+		{"moving_average 2", composite.MovingAverage(web1, 2), []series{{"web1", map[int]float64{0: 1, 1: 1.5, 2: 3, 3: 6}}}},
+		{"window max 3", composite.Window(web1, 3, "max"), []series{{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
+		{"window sum 3", composite.Window(web2, 3, "sum"), []series{{"web2", map[int]float64{0: 10, 1: 30, 2: 60, 3: 90}}}},
+		{"window median 3", composite.Window(web1, 3, "median"), []series{{"web1", map[int]float64{0: 1, 1: 1.5, 2: 2, 3: 4}}}},
+		{"zero_fill", composite.ZeroFill(composite.Series("gap", composite.Source("*"))), []series{{"web1", map[int]float64{0: 7, 1: 0, 2: 9, 3: 0, 4: 0}}}},
+		{"fill last", composite.FillLast(composite.Series("gap", composite.Source("*"))), []series{{"web1", map[int]float64{0: 7, 1: 7, 2: 9, 3: 9, 4: 9}}}},
+		{"top 1", composite.Top(all, 1, "max"), []series{{"web2", map[int]float64{0: 10, 1: 20, 2: 30, 3: 40}}}},
+		{"bottom 1", composite.Bottom(all, 1, "sum"), []series{{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}}},
+		{"timeshift 1m", composite.Timeshift("1m", web1), []series{{"web1", map[int]float64{1: 1, 2: 2, 3: 4, 4: 8}}}},
+		{"timeshift 0,2m", composite.Timeshift("0,2m", web1), []series{
+			{"web1", map[int]float64{0: 1, 1: 2, 2: 4, 3: 8}}, {"web1", map[int]float64{2: 1, 3: 2, 4: 4}}}},
+		{"timeshift forward", composite.Timeshift("+1m", web1), []series{{"web1", map[int]float64{0: 2, 1: 4, 2: 8}}}},
+		{"nested", composite.Sum(composite.Derive(all, false)), []series{{"all", map[int]float64{1: 11, 2: 12, 3: 14}}}},
+		{"series function", composite.Series("a", composite.Source("web1"), composite.SeriesOptions{Function: "count"}),
+			[]series{{"web1", map[int]float64{0: 1, 1: 1, 2: 1, 3: 1}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := c.Measurements.Query(context.Background(), tt.expr, tt.opts)
-			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrInvalid)
-			assert.Contains(t, err.Error(), tt.want)
-			assert.Contains(t, err.Error(), "librato: composite query: ")
+			res, err := c.Measurements.Query(context.Background(), tt.expr, &librato.CompositeOptions{
+				StartTime: at(0), EndTime: at(4), Resolution: 60})
+			require.NoError(t, err)
+			assert.Equal(t, tt.expr.String(), res.Compose)
+			assert.Equal(t, 60, res.Resolution)
+			require.Len(t, res.Series, len(tt.want))
+			for i, w := range tt.want {
+				s := res.Series[i]
+				assert.Equal(t, w.source, s.Source, "series %d", i)
+				got := pts(t, s)
+				require.Len(t, got, len(w.points), "series %d: %v", i, got)
+				for m, v := range w.points {
+					assert.InDelta(t, v, got[m], 1e-9, "series %d minute %d", i, m)
+				}
+			}
 		})
 	}
 }
 
-func TestDecodeCompositeShapes(t *testing.T) {
-	for _, bad := range []string{``, `null`, `{`, `[{"measurements": 5}]`, `{"measurements":[{"metric": 5}]}`, `{"series":[{"source": [1]}]}`} {
-		_, err := decodeComposite([]byte(bad))
-		assert.Error(t, err, bad)
-	}
-	res, err := decodeComposite([]byte(`{"series":[{"metric":"cpu","source":"web1","measurements":[{"time":60,"value":2}]}],"measurements":[]}`))
+func TestCompositeAgainstFakeSeriesMetadata(t *testing.T) {
+	_, c := compositeFixture(t)
+	res, err := c.Measurements.Query(context.Background(), composite.Raw(`s("a","web1")`), &librato.CompositeOptions{
+		StartTime: at(0), Resolution: 60})
 	require.NoError(t, err)
 	require.Len(t, res.Series, 1)
-	assert.Equal(t, "cpu", res.Series[0].Name)
-	assert.Equal(t, "web1", res.Series[0].Source)
-	assert.Nil(t, res.Series[0].Metric)
-
-	res, err = decodeComposite([]byte(`[]`))
-	require.NoError(t, err)
-	assert.Empty(t, res.Series)
+	s := res.Series[0]
+	assert.Equal(t, "a", s.Name)
+	assert.Equal(t, librato.CompositeQuery{Metric: "a", Source: "web1"}, s.Query)
+	require.NotNil(t, s.Metric)
+	assert.Equal(t, "gauge", s.Metric.Type)
 }
 
-// TV10: python-librato's create_composite.
-func TestCreateCompositeTV10(t *testing.T) {
-	c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/composite.humidity", 204, "", nil)
-	err := c.Metrics.CreateComposite(context.Background(), "composite.humidity", composite.Sum(composite.Series("humidity", composite.Source("*"))),
-		MetricUpdate{Description: "a test composite"})
+func TestCompositeAgainstFakeTagged(t *testing.T) {
+	_, c := compositeFixture(t)
+	res, err := c.Measurements.Query(context.Background(), composite.Sum(composite.Series("cpu", composite.Tags{"host": "h*"})),
+		&librato.CompositeOptions{StartTime: at(0), Resolution: 60, Tagged: true})
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"composite": "sum(s(\"humidity\", \"*\"))", "description": "a test composite", "type": "composite"}`, string(seen.body))
+	require.Len(t, res.Series, 1)
+	s := res.Series[0]
+	assert.Equal(t, "cpu", s.Name)
+	assert.Empty(t, s.Tags, "h1 and h2 share no tag value")
+	assert.Equal(t, map[int]float64{0: 11, 1: 22, 2: 33}, pts(t, s))
+
+	res, err = c.Measurements.Query(context.Background(), composite.Top(composite.Series("cpu", composite.Tags{}), 2, "mean"),
+		&librato.CompositeOptions{StartTime: at(0), Resolution: 60, Tagged: true})
+	require.NoError(t, err)
+	require.Len(t, res.Series, 2)
+	assert.Equal(t, map[string]string{"host": "x9"}, res.Series[0].Tags)
+	assert.Equal(t, map[string]string{"host": "h2"}, res.Series[1].Tags)
+
+	// A client with default tags asks the tagged endpoint by itself.
+	srv, _ := compositeFixture(t)
+	tc, err := srv.Client(librato.WithTags(map[string]string{"env": "test"}))
+	require.NoError(t, err)
+	res, err = tc.Measurements.Query(context.Background(), composite.Series("cpu", composite.Tags{"host": "h1"}),
+		&librato.CompositeOptions{StartTime: at(0), Resolution: 60})
+	require.NoError(t, err)
+	require.Len(t, res.Series, 1)
+	assert.Equal(t, map[string]string{"host": "h1"}, res.Series[0].Tags)
+	assert.Equal(t, map[int]float64{0: 1, 1: 2, 2: 3}, pts(t, res.Series[0]))
 }
 
-func TestCreateCompositeTV15(t *testing.T) {
-	const expr = `s("librato.cpu.percent.user", {"environment" : "prod", "service": "api"})`
-	t.Run("raw text verbatim", func(t *testing.T) {
-		c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
-		require.NoError(t, c.Metrics.CreateComposite(context.Background(), "librato.cpu.percent.used", composite.Raw(expr), MetricUpdate{}))
-		assert.JSONEq(t, `{"type":"composite","composite":"s(\"librato.cpu.percent.user\", {\"environment\" : \"prod\", \"service\": \"api\"})"}`, string(seen.body))
-	})
-	t.Run("parsed, canonical", func(t *testing.T) {
-		c, seen := compositeGock(t, http.MethodPut, testBase, "/v1/metrics/librato.cpu.percent.used", 201, "tv15_response.json", nil)
-		e, err := composite.Parse(expr)
-		require.NoError(t, err)
-		require.NoError(t, c.Metrics.CreateComposite(context.Background(), "librato.cpu.percent.used", e, MetricUpdate{Type: "composite", DisplayName: "CPU used"}))
-		assert.JSONEq(t, `{"type":"composite","display_name":"CPU used","composite":"s(\"librato.cpu.percent.user\", {\"environment\": \"prod\", \"service\": \"api\"})"}`, string(seen.body))
-	})
-}
-
-func TestCreateCompositeRejectsBeforeIO(t *testing.T) {
-	c, err := Connect("user@example.com", "token", WithBaseURL("http://127.0.0.1:1/v1/"))
-	require.NoError(t, err)
-	a := composite.Sum(composite.Series("a", composite.Source("*")))
-	tests := []struct {
-		name  string
-		expr  composite.Expr
-		props MetricUpdate
-		want  string
-	}{
-		{"invalid expr", composite.Divide(a, nil), MetricUpdate{}, "nil set member"},
-		{"not a series", composite.Num(1), MetricUpdate{}, "a composite must be a function call or a set"},
-		{"other type", a, MetricUpdate{Type: "gauge"}, `Type is "gauge", not composite`},
-		{"other composite", a, MetricUpdate{Composite: `sum(s("b", "*"))`}, "differs from the expression"},
-		{"bad name", a, MetricUpdate{}, "metric name"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			name := "composite.ok"
-			if tt.name == "bad name" {
-				name = "bad name!"
-			}
-			err := c.Metrics.CreateComposite(context.Background(), name, tt.expr, tt.props)
+func TestCompositeAgainstFakeErrors(t *testing.T) {
+	_, c := compositeFixture(t)
+	for name, expr := range map[string]composite.Expr{
+		"unsupported function": composite.GroupBy("host", composite.Series("cpu", composite.Tags{})),
+		"unknown function":     composite.Func("nosuch", composite.Series("a", composite.Source("*"))),
+		"syntax error":         composite.Raw(`sum(s("a", "*")`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := c.Measurements.Query(context.Background(), expr, &librato.CompositeOptions{StartTime: at(0), Resolution: 60})
 			require.Error(t, err)
-			assert.True(t, errors.Is(err, ErrInvalid), "%v", err)
-			assert.Contains(t, err.Error(), tt.want)
+			assert.ErrorIs(t, err, librato.ErrBadRequest)
+			var apiErr *librato.Error
+			require.True(t, errors.As(err, &apiErr))
+			require.Len(t, apiErr.Params["compose"], 1, "%v", apiErr.Params)
+			assert.NotEmpty(t, apiErr.Params["compose"][0])
 		})
 	}
+}
+
+func TestCreateCompositeAgainstFake(t *testing.T) {
+	srv, c := compositeFixture(t)
+	expr := composite.Sum(composite.Series("a", composite.Source("*")))
+	require.NoError(t, c.Metrics.CreateComposite(context.Background(), "a.total", expr,
+		librato.MetricUpdate{Description: "sum of a", Period: time.Minute}))
+	m, ok := srv.Metric("a.total")
+	require.True(t, ok)
+	assert.Equal(t, "composite", m.Type)
+	assert.Equal(t, `sum(s("a", "*"))`, m.Composite)
+	assert.Equal(t, "sum of a", m.Description)
+
+	got, err := c.Metrics.Get(context.Background(), "a.total", nil)
+	require.NoError(t, err)
+	back, err := composite.Parse(got.Composite)
+	require.NoError(t, err)
+	assert.Equal(t, expr.String(), back.String())
 }

@@ -1,437 +1,214 @@
-package librato
+package librato_test
 
 import (
-	"encoding/json"
-	"errors"
+	"context"
 	"fmt"
-	"math"
 	"net/http"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/go-librato/librato"
+	"github.com/go-librato/librato/libratotest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestListTV11(t *testing.T) {
-	w := newMTWire(t)
-	w.expect(http.MethodGet, "/v1/metrics", 200, "list_tv11.json")
+// The metric read, update and delete calls through the public API against the fake server (the
+// wire vectors are in metrics_internal_test.go).
 
-	page, err := w.c.Metrics.List(mtCtx, &ListOptions{Name: "request"})
+func TestMetricsPagingAgainstFake(t *testing.T) {
+	_, c := fakeClientAt(t, libratotest.WithPageSize(100))
+	ctx := context.Background()
+	var ms []librato.Measurement
+	for i := 249; i >= 0; i-- { // submitted out of order: the API orders by name
+		ms = append(ms, librato.Measurement{Name: fmt.Sprintf("m%03d", i), Value: float64(i), Time: fakeNow})
+	}
+	require.NoError(t, c.Submit(ctx, ms...))
+
+	page, err := c.Metrics.List(ctx, nil)
 	require.NoError(t, err)
-	assert.Equal(t, "name=request", w.only().Query)
-	assert.Equal(t, 1, page.Found)
-	assert.Empty(t, page.Next)
-	require.Len(t, page.Items, 1)
-	m := page.Items[0]
-	assert.Equal(t, "app_requests", m.Name)
-	assert.Equal(t, "app_requests", m.DisplayName)
-	assert.Equal(t, "HTTP requests serviced by the app per-minute", m.Description)
-	assert.Equal(t, time.Minute, m.Period)
-	assert.Equal(t, "gauge", m.Type)
-	assert.Nil(t, m.Measurements)
-	a := m.Attributes
-	assert.Equal(t, "librato-metrics/0.7.4 (ruby; 1.9.3p194; x86_64-linux) direct-faraday/0.8.4", a.CreatedByUA)
-	assert.Nil(t, a.DisplayMax)
-	require.NotNil(t, a.DisplayMin)
-	assert.Equal(t, 0.0, *a.DisplayMin)
-	require.NotNil(t, a.DisplayStacked)
-	assert.True(t, *a.DisplayStacked)
-	assert.Equal(t, "Requests", a.DisplayUnitsLong)
-	assert.Equal(t, "reqs", a.DisplayUnitsShort)
-	assert.Nil(t, a.Extra)
-}
+	assert.Len(t, page.Items, 100)
+	assert.Equal(t, 250, page.Found)
+	assert.Equal(t, "100", page.Next)
 
-func TestGetLegacyTV12(t *testing.T) {
-	w := newMTWire(t)
-	w.expect(http.MethodGet, "/v1/metrics/cpu_temp", 200, "get_tv12.json")
-
-	m, err := w.c.Metrics.Get(mtCtx, "cpu_temp", &GetOptions{Count: 4, Resolution: 60})
-	require.NoError(t, err)
-	call := w.only()
-	assert.Equal(t, "count=4&resolution=60", call.Query)
-	assert.Empty(t, call.Body)
-	assert.Equal(t, "Basic dXNlckBleGFtcGxlLmNvbTp0b2tlbg==", call.Auth)
-
-	assert.Equal(t, "cpu_temp", m.Name)
-	assert.Equal(t, "Current CPU temperature in Fahrenheit", m.Description)
-	assert.Equal(t, 60, m.Resolution)
-	assert.True(t, m.NextTime.IsZero())
-	assert.Equal(t, "°F", m.Attributes.DisplayUnitsShort)
-	want := []Point{
-		{Time: time.Unix(1234567890, 0).UTC(), Value: 84.5, Count: 1},
-		{Time: time.Unix(1234567950, 0).UTC(), Value: 86.7, Count: 1},
-		{Time: time.Unix(1234568010, 0).UTC(), Value: 84.6, Count: 1},
-		{Time: time.Unix(1234568070, 0).UTC(), Value: 89.7, Count: 1},
-	}
-	require.Len(t, m.Measurements, 1)
-	assert.Equal(t, want, m.Measurements["server1.acme.com"])
-}
-
-func TestGetMetadataOnly(t *testing.T) {
-	for _, opts := range []*GetOptions{nil, {}} {
-		w := newMTWire(t)
-		w.expect(http.MethodGet, "/v1/metrics/librato.cpu.percent.used", 200, "composite_tv15.json")
-		m, err := w.c.Metrics.Get(mtCtx, "librato.cpu.percent.used", opts)
-		require.NoError(t, err)
-		assert.Equal(t, "", w.only().Query, "opts %+v must not send a query", opts)
-		assert.Equal(t, "composite", m.Type)
-		assert.Equal(t, `s("librato.cpu.percent.user", {"environment" : "prod", "service": "api"})`, m.Composite)
-		assert.Zero(t, m.Period)
-		assert.Zero(t, m.SourceLag)
-		assert.Empty(t, m.DisplayName)
-		assert.Empty(t, m.Description)
-	}
-}
-
-func TestGetQueryEncoding(t *testing.T) {
-	start, end := time.Unix(1500000000, 0), time.Unix(1500003600, 0)
-	no := false
-	tests := []struct {
-		name  string
-		opts  GetOptions
-		query string
-	}{
-		{"start only defaults resolution to 1", GetOptions{StartTime: start}, "resolution=1&start_time=1500000000"},
-		{"sources as python-librato", GetOptions{StartTime: start, Sources: []string{"a", "b"}},
-			"resolution=1&sources%5B%5D=a&sources%5B%5D=b&start_time=1500000000"},
-		{"source pattern", GetOptions{Count: 10, Source: "web*", Resolution: 300}, "count=10&resolution=300&source=web%2A"},
-		{"everything", GetOptions{StartTime: start, EndTime: end, Count: 5, Resolution: 60, SourceTag: "prod",
-			SummarizeTime: true, SummarizeSources: true, BreakoutSources: &no, GroupBy: "sum"},
-			"breakout_sources=false&count=5&end_time=1500003600&group_by=sum&resolution=60&source_tag=prod&start_time=1500000000&summarize_sources=true&summarize_time=true"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newMTWire(t)
-			w.expect(http.MethodGet, "/v1/metrics/cpu", 200, `{"name":"cpu","type":"gauge"}`)
-			before := fmt.Sprintf("%#v", tt.opts)
-			_, err := w.c.Metrics.Get(mtCtx, "cpu", &tt.opts)
-			require.NoError(t, err)
-			assert.Equal(t, tt.query, w.only().Query)
-			assert.Equal(t, before, fmt.Sprintf("%#v", tt.opts), "Get must not modify opts")
-		})
-	}
-}
-
-func TestGetOptionsInvalid(t *testing.T) {
-	start := time.Unix(1500000000, 0)
-	tests := []struct {
-		name string
-		opts GetOptions
-		msg  string
-	}{
-		{"negative count", GetOptions{Count: -1}, "Count -1 is negative"},
-		{"negative resolution", GetOptions{Resolution: -60}, "Resolution -60 is negative"},
-		{"end before start", GetOptions{StartTime: start, EndTime: start.Add(-time.Second)}, "is before StartTime"},
-		{"source and sources", GetOptions{Source: "a", Sources: []string{"b"}}, "exclusive"},
-		{"bad group_by", GetOptions{GroupBy: "avg"}, `GroupBy "avg"`},
-		{"empty source", GetOptions{Sources: []string{"a", ""}}, "empty source"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newMTWire(t)
-			_, err := w.c.Metrics.Get(mtCtx, "cpu", &tt.opts)
-			require.Error(t, err)
-			assert.ErrorIs(t, err, ErrInvalid)
-			assert.Contains(t, err.Error(), tt.msg)
-			assert.Empty(t, w.sent())
-		})
-	}
-}
-
-func TestGetEscapesNames(t *testing.T) {
-	tests := []struct {
-		name, path string
-		opts       []Option
-	}{
-		{"a/b c?d#%é", "/v1/metrics/a%2Fb%20c%3Fd%23%25%C3%A9", nil},
-		{"..", "/v1/metrics/%2E%2E", nil},
-		{"cpu:0.user-time_x", "/v1/metrics/cpu:0.user-time_x", nil},
-		{"  bat$$m#an", "/v1/metrics/-bat-m-an", []Option{WithSanitizer(SanitizeMetricName)}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w := newMTWire(t, tt.opts...)
-			w.expect(http.MethodGet, tt.path, 200, `{"name":"x","type":"gauge"}`)
-			_, err := w.c.Metrics.Get(mtCtx, tt.name, nil)
-			require.NoError(t, err)
-			assert.Equal(t, tt.path, w.only().Path)
-		})
-	}
-}
-
-func TestGetBadNameAndNotFound(t *testing.T) {
-	w := newMTWire(t)
-	_, err := w.c.Metrics.Get(mtCtx, "", nil)
-	assert.ErrorIs(t, err, ErrInvalid)
-	_, err = w.c.Metrics.Get(mtCtx, "bad\xffutf8", nil)
-	assert.ErrorIs(t, err, ErrInvalid)
-	assert.Empty(t, w.sent())
-
-	w.expect(http.MethodGet, "/v1/metrics/missing", 404, `{"errors":{"request":["Not found"]}}`)
-	_, err = w.c.Metrics.Get(mtCtx, "missing", nil)
-	assert.ErrorIs(t, err, ErrNotFound)
-	var apiErr *Error
-	require.ErrorAs(t, err, &apiErr)
-	assert.Equal(t, "request: Not found", apiErr.Message)
-}
-
-func TestPointsFollowsNextTime(t *testing.T) {
-	w := newMTWire(t)
-	w.expect(http.MethodGet, "/v1/metrics/cpu", 200, `{"name":"cpu","type":"gauge","resolution":60,
-		"measurements":{"web2":[{"measure_time":1500000000,"value":2}],"unassigned":[{"measure_time":1500000000,"value":1},{"measure_time":1500000060,"value":3}]},
-		"query":{"next_time":1500000120}}`)
-	w.expect(http.MethodGet, "/v1/metrics/cpu", 200, `{"name":"cpu","type":"gauge","resolution":60,
-		"measurements":{"unassigned":[{"measure_time":1500000120,"value":4}]}}`)
-
-	opts := &GetOptions{StartTime: time.Unix(1500000000, 0), Resolution: 60}
-	var got []string
-	for p, err := range w.c.Metrics.Points(mtCtx, "cpu", opts) {
-		require.NoError(t, err)
-		got = append(got, fmt.Sprintf("%s@%d=%g", p.Source, p.Time.Unix(), p.Value))
-	}
-	assert.Equal(t, []string{"unassigned@1500000000=1", "unassigned@1500000060=3", "web2@1500000000=2", "unassigned@1500000120=4"}, got)
-	calls := w.sent()
-	require.Len(t, calls, 2)
-	assert.Equal(t, "resolution=60&start_time=1500000000", calls[0].Query)
-	assert.Equal(t, "resolution=60&start_time=1500000120", calls[1].Query)
-	assert.Equal(t, time.Unix(1500000000, 0), opts.StartTime, "Points must not modify opts")
-}
-
-func TestPointsStopsOnStuckHintAndNeedsStart(t *testing.T) {
-	w := newMTWire(t)
-	for _, err := range w.c.Metrics.Points(mtCtx, "cpu", &GetOptions{Count: 3}) {
-		assert.ErrorIs(t, err, ErrInvalid)
-	}
-	w.expect(http.MethodGet, "/v1/metrics/cpu", 200, `{"name":"cpu","measurements":{},"query":{"next_time":1500000000}}`)
-	var errs []error
-	for _, err := range w.c.Metrics.Points(mtCtx, "cpu", &GetOptions{StartTime: time.Unix(1500000000, 0)}) {
-		errs = append(errs, err)
-	}
-	require.Len(t, errs, 1)
-	assert.ErrorContains(t, errs[0], "does not advance")
-}
-
-func TestMetricsPagesOver250(t *testing.T) {
-	w := newMTWire(t)
-	page := func(offset, n int) string {
-		var items []string
-		for i := offset; i < offset+n; i++ {
-			items = append(items, fmt.Sprintf(`{"name":"m%03d","type":"gauge","period":null,"attributes":{}}`, i))
-		}
-		return fmt.Sprintf(`{"query":{"found":250,"length":%d,"offset":%d,"total":250},"metrics":[%s]}`,
-			n, offset, strings.Join(items, ","))
-	}
-	w.expect(http.MethodGet, "/v1/metrics", 200, page(0, 100))
-	w.expect(http.MethodGet, "/v1/metrics", 200, page(100, 100))
-	w.expect(http.MethodGet, "/v1/metrics", 200, page(200, 50))
-
-	opts := &ListOptions{Length: 100}
+	opts := &librato.ListOptions{}
 	var names []string
-	for m, err := range w.c.Metrics.All(mtCtx, opts) {
+	for m, err := range c.Metrics.All(ctx, opts) {
 		require.NoError(t, err)
 		names = append(names, m.Name)
+		assert.Equal(t, "gauge", m.Type)
 	}
 	require.Len(t, names, 250)
-	for i, n := range names {
-		assert.Equal(t, fmt.Sprintf("m%03d", i), n)
-	}
-	var queries []string
-	for _, c := range w.sent() {
-		queries = append(queries, c.Query)
-	}
-	assert.Equal(t, []string{"length=100", "length=100&offset=100", "length=100&offset=200"}, queries)
-	assert.Equal(t, &ListOptions{Length: 100}, opts, "Metrics must not modify opts")
-}
+	assert.True(t, slices.IsSorted(names))
+	assert.Equal(t, "m000", names[0])
+	assert.Equal(t, "m249", names[249])
+	assert.Equal(t, &librato.ListOptions{}, opts)
 
-func TestMetricsStopsEarlyAndOnError(t *testing.T) {
-	w := newMTWire(t)
-	w.expect(http.MethodGet, "/v1/metrics", 200, "list_tv11.json")
 	n := 0
-	for _, err := range w.c.Metrics.All(mtCtx, nil) {
+	for _, err := range c.Metrics.All(ctx, &librato.ListOptions{Name: "m1", Cursor: "5", Length: 7}) {
 		require.NoError(t, err)
 		n++
-		break
 	}
-	assert.Equal(t, 1, n)
-
-	w.expect(http.MethodGet, "/v1/metrics", 500, `{"errors":{"system":["maintenance"]}}`)
-	var errs []error
-	for _, err := range w.c.Metrics.All(mtCtx, nil) {
-		errs = append(errs, err)
-	}
-	require.Len(t, errs, 1)
-	assert.ErrorIs(t, errs[0], ErrServer)
+	assert.Equal(t, 100-5, n, "m100..m199 contain \"m1\"; the first 5 are skipped")
 }
 
-func TestDeleteWire(t *testing.T) {
-	t.Run("one name, TV10", func(t *testing.T) {
-		w := newMTWire(t)
-		w.expect(http.MethodDelete, "/v1/metrics/foo", 204, "")
-		require.NoError(t, w.c.Metrics.Delete(mtCtx, "foo"))
-		call := w.only()
-		assert.Empty(t, call.Body)
-		assert.Empty(t, call.ContentType)
-		assert.Empty(t, call.Query)
-	})
-	t.Run("several names, TV10", func(t *testing.T) {
-		w := newMTWire(t)
-		w.expect(http.MethodDelete, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.Metrics.Delete(mtCtx, "foo", "bar"))
-		call := w.only()
-		assert.JSONEq(t, mtFixture(t, "delete_many_tv10.json"), string(call.Body))
-		assert.Equal(t, "application/json", call.ContentType)
-	})
-	t.Run("pattern with exclusions", func(t *testing.T) {
-		w := newMTWire(t)
-		w.expect(http.MethodDelete, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.Metrics.DeletePattern(mtCtx, "cpu*.90", []string{"cpu1.90", "cpu2.90"}))
-		assert.JSONEq(t, `{"names":"cpu*.90","exclude":["cpu1.90","cpu2.90"]}`, string(w.only().Body))
-	})
-	t.Run("pattern alone", func(t *testing.T) {
-		w := newMTWire(t)
-		w.expect(http.MethodDelete, "/v1/metrics", 204, "")
-		require.NoError(t, w.c.Metrics.DeletePattern(mtCtx, "*.time", nil))
-		assert.Equal(t, `{"names":"*.time"}`, string(w.only().Body))
-	})
-	t.Run("sanitized name", func(t *testing.T) {
-		w := newMTWire(t, WithSanitizer(SanitizeMetricName))
-		w.expect(http.MethodDelete, "/v1/metrics/Just-toBeSafe", 204, "")
-		require.NoError(t, w.c.Metrics.Delete(mtCtx, "Just*toBeSafe"))
-	})
-	t.Run("no names, no request", func(t *testing.T) {
-		w := newMTWire(t)
-		require.NoError(t, w.c.Metrics.Delete(mtCtx))
-		assert.Empty(t, w.sent())
-	})
-}
+func TestGetLegacyAgainstFake(t *testing.T) {
+	_, c := fakeClientAt(t)
+	ctx := context.Background()
+	t0 := fakeNow.Add(-10 * time.Minute).Truncate(time.Minute)
+	require.NoError(t, c.Submit(ctx,
+		librato.Measurement{Name: "cpu_temp", Value: 84.5, Source: "server1.acme.com", Time: t0},
+		librato.Measurement{Name: "cpu_temp", Value: 86.5, Source: "server1.acme.com", Time: t0.Add(10 * time.Second)},
+		librato.Measurement{Name: "cpu_temp", Value: 70, Time: t0.Add(time.Minute)},
+	))
+	require.NoError(t, c.Metrics.Update(ctx, "cpu_temp", librato.MetricUpdate{Description: "Current CPU temperature",
+		Attributes: &librato.MetricAttributes{DisplayUnitsShort: "°F", DisplayMin: librato.Float(0)}}))
 
-func TestDeleteRejectsBeforeIO(t *testing.T) {
-	w := newMTWire(t)
-	err := w.c.Metrics.Delete(mtCtx, "ok", "bad name", "")
-	require.Error(t, err)
-	assert.ErrorIs(t, err, ErrInvalid)
-	assert.Contains(t, err.Error(), `name 1: metric name "bad name"`)
-	assert.Contains(t, err.Error(), `name 2: metric name "": must not be empty`)
-	assert.ErrorIs(t, w.c.Metrics.Delete(mtCtx, "cpu*"), ErrInvalid, "Delete takes names, not patterns")
-	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "", nil), ErrInvalid)
-	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "cpu?", nil), ErrInvalid)
-	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, strings.Repeat("a", 256), nil), ErrInvalid)
-	assert.ErrorIs(t, w.c.Metrics.DeletePattern(mtCtx, "cpu*", []string{"bad/exclude"}), ErrInvalid)
-	assert.Empty(t, w.sent())
-}
-
-func TestDeleteWaitsForJob(t *testing.T) {
-	w := newMTWire(t)
-	w.expect(http.MethodDelete, "/v1/metrics", 202, "", "Location", "/v1/jobs/123456")
-	w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_working_tv21.json")
-	w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_complete_tv21.json")
-	require.NoError(t, w.c.Metrics.Delete(mtCtx, "foo", "bar"))
-	calls := w.sent()
-	require.Len(t, calls, 3)
-	assert.Equal(t, http.MethodGet, calls[2].Method)
-}
-
-func TestDeletePatternFailedJob(t *testing.T) {
-	w := newMTWire(t)
-	w.expect(http.MethodDelete, "/v1/metrics", 202, "", "Location", "https://metrics-api.librato.com/v1/jobs/123456")
-	w.expect(http.MethodGet, "/v1/jobs/123456", 200, "job_failed_tv21.json")
-	err := w.c.Metrics.DeletePattern(mtCtx, "foo*", nil)
-	var jobErr *JobError
-	require.ErrorAs(t, err, &jobErr)
-	assert.Equal(t, ID(123456), jobErr.ID)
-	assert.Equal(t, JobFailed, jobErr.State)
-	assert.Equal(t, "name: is invalid", jobErr.Message)
-}
-
-func TestMetricAttributesTolerantDecode(t *testing.T) {
-	var a MetricAttributes
-	require.NoError(t, json.Unmarshal([]byte(`{"display_min":"5.5","display_max":"","display_stacked":"true",
-		"aggregate":null,"color":"#ff0000","summarize_function":"sum","gap_detection":true,
-		"display_units_long":null,"odd":[1,"x"],"display_transform":"x*2","created_by_ua":12}`), &a))
-	require.NotNil(t, a.DisplayMin)
-	assert.Equal(t, 5.5, *a.DisplayMin)
-	assert.Nil(t, a.DisplayMax)
-	require.NotNil(t, a.DisplayStacked)
-	assert.True(t, *a.DisplayStacked)
-	assert.Nil(t, a.Aggregate)
-	assert.Equal(t, "#ff0000", a.Color)
-	assert.Equal(t, "sum", a.SummarizeFunction)
-	require.NotNil(t, a.GapDetection)
-	assert.Equal(t, "", a.DisplayUnitsLong)
-	assert.Equal(t, map[string]any{"odd": []any{1.0, "x"}, "display_transform": "x*2", "created_by_ua": 12.0}, a.Extra,
-		"unknown keys and unreadable values are kept, not dropped")
-
-	var bad MetricAttributes
-	require.NoError(t, json.Unmarshal([]byte(`{"display_max":"auto"}`), &bad))
-	assert.Nil(t, bad.DisplayMax)
-	assert.Equal(t, map[string]any{"display_max": "auto"}, bad.Extra)
-	b, err := json.Marshal(bad)
+	meta, err := c.Metrics.Get(ctx, "cpu_temp", nil)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"display_max":"auto"}`, string(b), "an unreadable value round-trips")
+	assert.Nil(t, meta.Measurements)
+	assert.Equal(t, "Current CPU temperature", meta.Description)
+	assert.Equal(t, "°F", meta.Attributes.DisplayUnitsShort)
+	require.NotNil(t, meta.Attributes.DisplayMin)
+	assert.Equal(t, 0.0, *meta.Attributes.DisplayMin)
+	assert.NotEmpty(t, meta.Attributes.CreatedByUA)
 
-	assert.Error(t, json.Unmarshal([]byte(`[1]`), &a))
-	assert.NoError(t, json.Unmarshal([]byte(`null`), &a))
-}
-
-func TestPointDecode(t *testing.T) {
-	var ps []Point
-	require.NoError(t, json.Unmarshal([]byte(`[
-		{"measure_time":1500000000,"value":1.5,"count":3,"sum":4.5,"min":1,"max":2,"sum_squares":7.25},
-		{"time":1500000060,"value":0},
-		{"time":1500000120,"value":null},
-		{"measure_time":1500000180.0,"value":2,"count":2.0}]`), &ps))
-	require.Len(t, ps, 4)
-	assert.Equal(t, Point{Time: time.Unix(1500000000, 0).UTC(), Value: 1.5, Count: 3,
-		Sum: Float(4.5), Min: Float(1), Max: Float(2), SumSquares: Float(7.25)}, ps[0])
-	assert.Equal(t, Point{Time: time.Unix(1500000060, 0).UTC()}, ps[1], "zero is a real value")
-	assert.True(t, math.IsNaN(ps[2].Value), "null is no data, not zero")
-	assert.Equal(t, int64(2), ps[3].Count)
-	assert.Equal(t, int64(1500000180), ps[3].Time.Unix())
-
-	b, err := json.Marshal(ps[2])
+	m, err := c.Metrics.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60})
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"time":1500000120,"value":null}`, string(b))
+	assert.Equal(t, 60, m.Resolution)
+	require.Contains(t, m.Measurements, "server1.acme.com")
+	require.Contains(t, m.Measurements, "unassigned")
+	p := m.Measurements["server1.acme.com"][0]
+	assert.Equal(t, t0, p.Time)
+	assert.Equal(t, 85.5, p.Value)
+	assert.Equal(t, int64(2), p.Count)
+	assert.Equal(t, 70.0, m.Measurements["unassigned"][0].Value)
+
+	only, err := c.Metrics.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Sources: []string{"server*"}})
+	require.NoError(t, err)
+	assert.Len(t, only.Measurements, 1)
+
+	no := false
+	summed, err := c.Metrics.Get(ctx, "cpu_temp", &librato.GetOptions{StartTime: t0, Resolution: 60, GroupBy: "sum", BreakoutSources: &no})
+	require.NoError(t, err)
+	require.Contains(t, summed.Measurements, "all")
+	assert.Len(t, summed.Measurements, 1, "breakout_sources=false leaves only the pseudo-source")
+
+	_, err = c.Metrics.Get(ctx, "no.such.metric", nil)
+	assert.ErrorIs(t, err, librato.ErrNotFound)
+	_, err = c.Metrics.Get(ctx, "odd/name with spaces?", nil)
+	assert.ErrorIs(t, err, librato.ErrNotFound, "the escaped name reaches the metric route")
 }
 
-func TestMetricJSONRoundTrip(t *testing.T) {
-	for _, f := range []string{"get_tv12.json", "composite_tv15.json", "composite_tv14_metric.json"} {
-		t.Run(f, func(t *testing.T) {
-			var m Metric
-			require.NoError(t, json.Unmarshal([]byte(mtFixture(t, f)), &m))
-			b, err := json.Marshal(m)
-			require.NoError(t, err)
-			var back Metric
-			require.NoError(t, json.Unmarshal(b, &back))
-			assert.Equal(t, m, back)
-		})
+func TestPointsAgainstFake(t *testing.T) {
+	srv, c := fakeClientAt(t, libratotest.WithPageSize(10))
+	ctx := context.Background()
+	t0 := fakeNow.Add(-time.Hour).Truncate(time.Minute)
+	var ms []librato.Measurement
+	for i := range 25 {
+		ms = append(ms, librato.Measurement{Name: "load", Value: float64(i), Source: "a", Time: t0.Add(time.Duration(i) * time.Minute)})
 	}
-	var m Metric
-	require.NoError(t, json.Unmarshal([]byte(mtFixture(t, "composite_tv14_metric.json")), &m))
-	assert.Equal(t, "counter", m.Type)
-	require.NotNil(t, m.Attributes.Aggregate)
-	assert.False(t, *m.Attributes.Aggregate)
-	require.NotNil(t, m.Attributes.GapDetection)
-	assert.True(t, *m.Attributes.GapDetection)
-	assert.Nil(t, m.Attributes.DisplayMin)
-
-	var next Metric
-	require.NoError(t, json.Unmarshal([]byte(`{"name":"x","period":1.5,"source_lag":30,"query":{"next_time":1500000000}}`), &next))
-	assert.Equal(t, 1500*time.Millisecond, next.Period)
-	assert.Equal(t, 30*time.Second, next.SourceLag)
-	assert.Equal(t, int64(1500000000), next.NextTime.Unix())
-	assert.Error(t, json.Unmarshal([]byte(`{"name":1}`), &next))
+	require.NoError(t, c.Submit(ctx, ms...))
+	var vals []float64
+	for p, err := range c.Metrics.Points(ctx, "load", &librato.GetOptions{StartTime: t0, Resolution: 60}) {
+		require.NoError(t, err)
+		assert.Equal(t, "a", p.Source)
+		vals = append(vals, p.Value)
+	}
+	require.Len(t, vals, 25)
+	for i, v := range vals {
+		assert.Equal(t, float64(i), v)
+	}
+	assert.Equal(t, 3, countRequests(srv, http.MethodGet, "/v1/metrics/load"))
 }
 
-func TestValidateMetricPattern(t *testing.T) {
-	for _, ok := range []string{"*", "cpu.*.idle", "a", "A-Z_0:9.*"} {
-		assert.NoError(t, ValidateMetricPattern(ok), ok)
+func TestTaggedReadsAgainstFake(t *testing.T) {
+	_, c := fakeClientAt(t, libratotest.WithPageSize(2))
+	ctx := context.Background()
+	t0 := fakeNow.Add(-30 * time.Minute).Truncate(time.Minute)
+	var ms []librato.Measurement
+	for _, host := range []string{"h1", "h2", "h3", "h4", "h5"} {
+		for i := range 3 {
+			ms = append(ms, librato.Measurement{Name: "cpu", Value: float64(i + 1),
+				Tags: map[string]string{"host": host, "region": "us-east"}, Time: t0.Add(time.Duration(i) * time.Minute)})
+		}
 	}
-	for _, bad := range []string{"", "cpu idle", "cpu?", "é*", strings.Repeat("*", 256)} {
-		err := ValidateMetricPattern(bad)
-		assert.ErrorIs(t, err, ErrInvalid, bad)
-		var ve *ValidationError
-		assert.True(t, errors.As(err, &ve), bad)
+	require.NoError(t, c.Submit(ctx, ms...))
+
+	opts := &librato.MeasurementsOptions{StartTime: t0, Resolution: 60}
+	first, err := c.Measurements.List(ctx, "cpu", opts)
+	require.NoError(t, err)
+	require.Len(t, first.Items, 2)
+	assert.NotEmpty(t, first.Next)
+	assert.Equal(t, 60, first.Items[0].Resolution)
+	second, err := c.Measurements.List(ctx, "cpu", &librato.MeasurementsOptions{Cursor: first.Next})
+	require.NoError(t, err)
+	assert.Len(t, second.Items, 2, "the cursor reads the next page")
+
+	var hosts []string
+	for s, err := range c.Measurements.All(ctx, "cpu", opts) {
+		require.NoError(t, err)
+		hosts = append(hosts, s.Tags["host"])
+		require.Len(t, s.Points, 3)
+		assert.Equal(t, t0, s.Points[0].Time)
+		assert.Equal(t, 3.0, s.Points[2].Value)
 	}
+	slices.Sort(hosts)
+	assert.Equal(t, []string{"h1", "h2", "h3", "h4", "h5"}, hosts)
+
+	all, err := c.Measurements.Get(ctx, "cpu", opts)
+	require.NoError(t, err)
+	assert.Len(t, all, 5)
+
+	one, err := c.Measurements.List(ctx, "cpu", &librato.MeasurementsOptions{StartTime: t0, Resolution: 60,
+		Tags: map[string]string{"host": "h3"}})
+	require.NoError(t, err)
+	require.Len(t, one.Items, 1)
+	assert.Equal(t, "h3", one.Items[0].Tags["host"])
+
+	grouped, err := c.Measurements.List(ctx, "cpu", &librato.MeasurementsOptions{StartTime: t0, Resolution: 60,
+		GroupBy: "region", GroupByFunction: "sum"})
+	require.NoError(t, err)
+	require.Len(t, grouped.Items, 1)
+	assert.Equal(t, 5.0, grouped.Items[0].Points[0].Value)
+}
+
+func TestUpdateDeleteAgainstFake(t *testing.T) {
+	_, c := fakeClientAt(t)
+	ctx := context.Background()
+	for _, n := range []string{"a.time", "b.time", "c.time", "keep"} {
+		require.NoError(t, c.Metrics.Update(ctx, n, librato.MetricUpdate{Type: "gauge", Period: time.Minute}))
+	}
+	got, err := c.Metrics.Get(ctx, "a.time", nil)
+	require.NoError(t, err)
+	assert.Equal(t, time.Minute, got.Period)
+
+	require.NoError(t, c.Metrics.UpdatePattern(ctx, "*.time", []string{"c.time"}, librato.MetricUpdate{DisplayName: "Time"}))
+	require.NoError(t, c.Metrics.UpdateMany(ctx, []string{"keep"}, librato.MetricUpdate{Description: "kept"}))
+	for name, want := range map[string]string{"a.time": "Time", "b.time": "Time", "c.time": ""} {
+		m, err := c.Metrics.Get(ctx, name, nil)
+		require.NoError(t, err)
+		assert.Equal(t, want, m.DisplayName, name)
+	}
+	m, err := c.Metrics.Get(ctx, "keep", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "kept", m.Description)
+
+	err = c.Metrics.Update(ctx, "brand.new", librato.MetricUpdate{Description: "no type"})
+	assert.ErrorIs(t, err, librato.ErrBadRequest, "creating needs a type")
+
+	require.NoError(t, c.Metrics.Update(ctx, "composite.humidity", librato.MetricUpdate{Composite: `sum(s("humidity", "*"))`, Description: "a test composite"}))
+	comp, err := c.Metrics.Get(ctx, "composite.humidity", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "composite", comp.Type)
+	assert.Equal(t, `sum(s("humidity", "*"))`, comp.Composite)
+
+	require.NoError(t, c.Metrics.DeletePattern(ctx, "*.time", []string{"c.time"}))
+	require.NoError(t, c.Metrics.Delete(ctx, "keep"))
+	require.NoError(t, c.Metrics.Delete(ctx, "c.time", "composite.humidity"))
+	require.NoError(t, c.Metrics.Delete(ctx, "never.existed"), "deleting a missing metric succeeds")
+	page, err := c.Metrics.List(ctx, nil)
+	require.NoError(t, err)
+	assert.Empty(t, page.Items)
 }
