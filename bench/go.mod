@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/DataDog/datadog-go/v5 v5.9.1
 	github.com/go-librato/librato v0.0.0
+	github.com/go-librato/librato/libratootel v0.0.0
 	github.com/heroku/x v0.0.55
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp v1.47.0
@@ -41,4 +42,7 @@ require (
 	gopkg.in/caio/go-tdigest.v2 v2.3.0 // indirect
 )
 
-replace github.com/go-librato/librato => ../
+replace (
+	github.com/go-librato/librato => ../
+	github.com/go-librato/librato/libratootel => ../libratootel
+)
