@@ -302,3 +302,30 @@ func TestPeriodicReader(t *testing.T) {
 	assert.Equal(t, "api", pts[0].Tags["service.name"])
 	assert.ErrorIs(t, exp.ForceFlush(context.Background()), libratootel.ErrShutdown)
 }
+
+// TestSummaryFromABridge: a Summary (what bridges from other SDKs produce) is a summary and
+// gauges of its quantiles; an int64 gauge and sum map like the float64 ones.
+func TestSummaryFromABridge(t *testing.T) {
+	srv, exp, _, _ := setup(t, libratootel.Options{})
+	at := time.Unix(1700000030, 0)
+	set := attribute.NewSet(attribute.String("host", "a"))
+	rm := &metricdata.ResourceMetrics{ScopeMetrics: []metricdata.ScopeMetrics{{Metrics: []metricdata.Metrics{
+		{Name: "rpc.latency", Data: metricdata.Summary{DataPoints: []metricdata.SummaryDataPoint{{
+			Attributes: set, Time: at, Count: 4, Sum: 10,
+			QuantileValues: []metricdata.QuantileValue{{Quantile: 0.5, Value: 2}, {Quantile: 0.999, Value: 4}},
+		}, {Attributes: attribute.NewSet(attribute.String("host", "idle")), Time: at}}}},
+		{Name: "conns", Data: metricdata.Gauge[int64]{DataPoints: []metricdata.DataPoint[int64]{{Attributes: set, Time: at, Value: 3}}}},
+		{Name: "bytes", Data: metricdata.Sum[int64]{Temporality: metricdata.DeltaTemporality, IsMonotonic: true,
+			DataPoints: []metricdata.DataPoint[int64]{{Attributes: set, Time: at, Value: 1024}}}},
+	}}}}
+	require.NoError(t, exp.Export(context.Background(), rm))
+	s := srv.Measurements("rpc.latency")
+	require.Len(t, s, 1, "the idle series (count 0) sends nothing")
+	assert.Equal(t, int64(4), s[0].Count)
+	assert.Equal(t, 10.0, s[0].Sum)
+	assert.Equal(t, int64(1699999980), s[0].Time.Unix(), "floored to the minute")
+	assert.Equal(t, 2.0, srv.Measurements("rpc.latency.p50")[0].Value)
+	assert.Equal(t, 4.0, srv.Measurements("rpc.latency.p99.9")[0].Value)
+	assert.Equal(t, 3.0, srv.Measurements("conns")[0].Value)
+	assert.Equal(t, 1024.0, srv.Measurements("bytes")[0].Sum)
+}
