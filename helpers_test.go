@@ -100,3 +100,19 @@ func hangRequests(t testing.TB, srv *libratotest.Server) {
 		return 0, "", false
 	}}))
 }
+
+// sinkServer starts a libratotest server on a loopback socket whose every request is answered by
+// answer, which sees each request as recorded (the fake stores nothing), and returns it with a
+// client of the library's defaults but without retries.
+func sinkServer(t *testing.T, answer func(r libratotest.Request) (status int, body string)) (*libratotest.Server, *librato.Client) {
+	t.Helper()
+	srv := libratotest.NewServer(libratotest.WithRequestLog(0))
+	t.Cleanup(srv.Close)
+	require.NoError(t, srv.AddFault(libratotest.Fault{Func: func(_ context.Context, r libratotest.Request) (int, string, bool) {
+		status, body := answer(r)
+		return status, body, true
+	}}))
+	c, err := srv.Client(librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	return srv, c
+}

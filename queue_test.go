@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -839,17 +838,14 @@ func TestAggregatorIntegrationSummaries(t *testing.T) {
 // added = sent + dropped, and everything accepted arrives.
 func TestQueueAtFullSpeedCountsEveryDrop(t *testing.T) {
 	var received atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, c := sinkServer(t, func(r libratotest.Request) (int, string) {
 		var body struct{ Measurements []json.RawMessage }
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			return http.StatusBadRequest, `{"errors":{"request":["bad JSON"]}}`
 		}
 		received.Add(int64(len(body.Measurements)))
-	}))
-	defer srv.Close()
-	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"))
-	require.NoError(t, err)
+		return http.StatusAccepted, ""
+	})
 	var onDrop atomic.Int64
 	q := newQueue(t, c, librato.QueueOptions{AutoSubmitCount: 300, OnDrop: func(ms []librato.Measurement, reason error) {
 		assert.ErrorIs(t, reason, librato.ErrQueueFull)
@@ -884,19 +880,17 @@ func TestQueueAtFullSpeedCountsEveryDrop(t *testing.T) {
 func TestQueueMaxInFlight(t *testing.T) {
 	var now, most atomic.Int32
 	var received atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, c := sinkServer(t, func(r libratotest.Request) (int, string) {
 		n := now.Add(1)
 		defer now.Add(-1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
 		var body struct{ Measurements []json.RawMessage }
-		_ = json.NewDecoder(r.Body).Decode(&body)
+		_ = json.Unmarshal(r.Body, &body)
 		time.Sleep(20 * time.Millisecond)
 		received.Add(int64(len(body.Measurements)))
-	}))
-	defer srv.Close()
-	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"))
-	require.NoError(t, err)
+		return http.StatusAccepted, ""
+	})
 	q := newQueue(t, c, librato.QueueOptions{MaxInFlight: 3, ChunkSize: 10})
 	for i := range 200 {
 		require.NoError(t, q.Add(librato.Measurement{Name: "m", Value: float64(i), Tags: map[string]string{"k": "v"}}))
@@ -914,26 +908,21 @@ func TestQueueMaxInFlightFailure(t *testing.T) {
 	var calls atomic.Int32
 	var mu sync.Mutex
 	got := map[float64]int{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, c := sinkServer(t, func(r libratotest.Request) (int, string) {
 		var body struct{ Measurements []struct{ Value float64 } }
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			return http.StatusBadRequest, `{"errors":{"request":["bad JSON"]}}`
 		}
 		if n := calls.Add(1); n%3 == 2 && n < 20 { // every third POST of the first flush fails
-			http.Error(w, "unavailable", http.StatusServiceUnavailable)
-			return
+			return http.StatusServiceUnavailable, "unavailable"
 		}
 		mu.Lock()
 		for _, m := range body.Measurements {
 			got[m.Value]++
 		}
 		mu.Unlock()
-	}))
-	defer srv.Close()
-	c, err := librato.Connect("u@example.com", "tok", librato.WithBaseURL(srv.URL+"/v1/"),
-		librato.WithRetry(librato.RetryPolicy{MaxAttempts: 1}))
-	require.NoError(t, err)
+		return http.StatusAccepted, ""
+	})
 	q := newQueue(t, c, librato.QueueOptions{MaxInFlight: 3, ChunkSize: 10})
 	for i := range 200 {
 		require.NoError(t, q.Add(librato.Measurement{Name: "m", Value: float64(i), Tags: map[string]string{"k": "v"}}))
