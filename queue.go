@@ -295,14 +295,20 @@ func (q *Queue) add(ctx context.Context, wait bool, m *Measurement) error {
 	}
 	var buf [addBufSize]byte
 	obj := appendObject(buf[:0], m, &ck)
+	return q.enqueue(ctx, wait, obj, ck.tagged, arrayOf(m), func() Measurement { return *m })
+}
 
+// enqueue appends one encoded measurement (obj, for the tagged API or not, of the given array of
+// a legacy body) to the queue, waiting for room when wait is set. dropped gives the measurement
+// for OnDrop when the queue is full and Add does not wait.
+func (q *Queue) enqueue(ctx context.Context, wait bool, obj []byte, tagged bool, array int, dropped func() Measurement) error {
 	q.mu.Lock()
 	for q.held >= q.maxPending && !q.closed {
 		if !wait {
 			q.stats.Dropped++
 			q.mu.Unlock()
 			if q.onDrop != nil {
-				q.onDrop([]Measurement{*m}, ErrQueueFull)
+				q.onDrop([]Measurement{dropped()}, ErrQueueFull)
 			}
 			return ErrQueueFull
 		}
@@ -320,14 +326,14 @@ func (q *Queue) add(ctx context.Context, wait bool, m *Measurement) error {
 		return ErrClosed
 	}
 	route := 0
-	if ck.tagged {
+	if tagged {
 		route = 1
 	}
 	b := q.open[route]
 	if b == nil || b.n == q.chunkSize {
-		b = q.newBlockLocked(ck.tagged)
+		b = q.newBlockLocked(tagged)
 	}
-	arr := &b.objs[arrayOf(m)]
+	arr := &b.objs[array]
 	if len(*arr) > 0 {
 		*arr = append(*arr, ',')
 	}

@@ -941,3 +941,50 @@ func TestQueueMaxInFlightFailure(t *testing.T) {
 	}
 	assert.Equal(t, uint64(200), q.Stats().Sent)
 }
+
+// TestQueueSeriesAddsWhatAddWould: a series handle's measurements are byte for byte Add's,
+// with the same checks; its template's map may change at once; a full queue reports the value.
+func TestQueueSeriesAddsWhatAddWould(t *testing.T) {
+	f := newAPIFake(t)
+	c := newFakeClient(t, f, fakeNow)
+	q := newQueue(t, c, librato.QueueOptions{Tags: map[string]string{"service": "api"}})
+	tags := map[string]string{"host": "h1"}
+	s, err := q.Series(librato.Measurement{Name: "api.latency", Tags: tags, Period: time.Minute})
+	require.NoError(t, err)
+	tags["host"] = "changed" // the handle keeps its own copy
+	at := fakeNow.Add(-time.Minute)
+	require.NoError(t, s.Add(12.5, at))
+	require.NoError(t, q.Add(librato.Measurement{Name: "api.latency", Value: 12.5, Time: at, Period: time.Minute, Tags: map[string]string{"host": "h1"}}))
+	require.NoError(t, s.Add(0, time.Time{}))
+	assert.ErrorIs(t, s.Add(math.NaN(), at), librato.ErrInvalid)
+	assert.ErrorIs(t, s.Add(1, time.Unix(5, 0)), librato.ErrInvalid, "the time rules of Add")
+	require.NoError(t, q.Flush(context.Background()))
+	reqs := f.Requests()
+	require.Len(t, reqs, 1)
+	ms := librato.DecodeBody(t, reqs[0].Body).All()
+	require.Len(t, ms, 3)
+	assert.Equal(t, ms[1], ms[0], "the handle's measurement is Add's")
+	assert.Equal(t, map[string]any{"host": "h1", "service": "api"}, ms[0]["tags"])
+	assert.Equal(t, float64(fakeNow.Unix()), ms[2]["time"], "no time: the chunk's")
+
+	legacy, err := q.Series(librato.Measurement{Name: "jobs", Type: librato.Counter})
+	assert.Error(t, err, "a counter on a tagged queue, refused as Add refuses it")
+	assert.Nil(t, legacy)
+	_, err = q.Series(librato.Measurement{Name: "bad name"})
+	assert.ErrorIs(t, err, librato.ErrInvalid)
+	_, err = q.Series(librato.Measurement{Name: "s", Summary: &librato.Summary{Count: 1, Sum: 1}})
+	assert.ErrorIs(t, err, librato.ErrInvalid)
+
+	var dropped []librato.Measurement
+	small := newQueue(t, c, librato.QueueOptions{MaxPending: 1, OnDrop: func(ms []librato.Measurement, _ error) { dropped = append(dropped, ms...) }})
+	cpu, err := small.Series(librato.Measurement{Name: "cpu", Source: "web1"})
+	require.NoError(t, err)
+	require.NoError(t, cpu.Add(1, at))
+	assert.ErrorIs(t, cpu.Add(2, at), librato.ErrQueueFull)
+	require.Len(t, dropped, 1)
+	assert.Equal(t, librato.Measurement{Name: "cpu", Source: "web1", Value: 2, Time: at}, dropped[0])
+	require.NoError(t, small.Close(context.Background()))
+	assert.ErrorIs(t, cpu.Add(3, at), librato.ErrClosed)
+	legacyBody := librato.DecodeBody(t, f.Requests()[1].Body)
+	assert.Equal(t, []map[string]any{{"name": "cpu", "value": 1.0, "source": "web1", "measure_time": float64(at.Unix())}}, legacyBody.Gauges)
+}

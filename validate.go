@@ -58,6 +58,30 @@ type checked struct {
 	attrs  []byte
 }
 
+// checkValue is the rule for a measurement's value: a finite number the API can store.
+func checkValue(v float64) error {
+	if !(math.Abs(v) < maxAbsValue) { // false for NaN and ±Inf too
+		return checkNumber("value", v)
+	}
+	return nil
+}
+
+// checkTime is the rule for a measurement's time (the zero time is "not set").
+func (c *Client) checkTime(t time.Time) error {
+	if t.IsZero() {
+		return nil
+	}
+	if t.Before(minTime) {
+		return &ValidationError{Field: "time", Value: t.UTC().Format(time.RFC3339),
+			Reason: "is before 1971 (seconds and milliseconds mixed up?)"}
+	}
+	if limit := c.now().Add(maxFuture); t.After(limit) {
+		return &ValidationError{Field: "time", Value: t.UTC().Format(time.RFC3339),
+			Reason: "is more than " + maxFuture.String() + " in the future"}
+	}
+	return nil
+}
+
 // checkMeasurement is the one copy of the measurement rules, used by Submit, Queue.Add and the
 // Aggregator: it applies the client's sanitizer to the name and checks the name, source, tags,
 // finite numbers, the Value/Summary exclusivity, summary consistency, counters (legacy only),
@@ -117,22 +141,15 @@ func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair, seen 
 		if err := checkSummary(m, s); err != nil {
 			return checked{}, err
 		}
-	} else if !(math.Abs(m.Value) < maxAbsValue) { // false for NaN and ±Inf too
-		return checked{}, checkNumber("value", m.Value)
+	} else if err := checkValue(m.Value); err != nil {
+		return checked{}, err
 	}
 	if m.Period < 0 || m.Period%time.Second != 0 {
 		return checked{}, &ValidationError{Field: "period", Value: m.Period.String(),
 			Reason: "must be zero or a positive whole number of seconds"}
 	}
-	if !m.Time.IsZero() {
-		if m.Time.Before(minTime) {
-			return checked{}, &ValidationError{Field: "time", Value: m.Time.UTC().Format(time.RFC3339),
-				Reason: "is before 1971 (seconds and milliseconds mixed up?)"}
-		}
-		if limit := c.now().Add(maxFuture); m.Time.After(limit) {
-			return checked{}, &ValidationError{Field: "time", Value: m.Time.UTC().Format(time.RFC3339),
-				Reason: "is more than " + maxFuture.String() + " in the future"}
-		}
+	if err := c.checkTime(m.Time); err != nil {
+		return checked{}, err
 	}
 	var attrs []byte
 	if len(m.Attributes) > 0 {

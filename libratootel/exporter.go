@@ -98,7 +98,9 @@ type Exporter struct {
 
 	points, measurements, droppedTags, skipped atomic.Uint64
 
-	tags tagCache
+	cacheMu sync.Mutex // one Export at a time uses the caches
+	tags    genCache[cacheKey, cachedTags]
+	series  genCache[seriesKey, *librato.QueueSeries]
 
 	mu       sync.Mutex // guards closed
 	closed   bool
@@ -194,9 +196,10 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 	if rm.Resource != nil {
 		res = *rm.Resource.Set()
 	}
-	e.tags.mu.Lock() // one Export at a time uses the cache
-	defer e.tags.mu.Unlock()
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
 	defer e.tags.rotate()
+	defer e.series.rotate()
 	for _, sm := range rm.ScopeMetrics {
 		base := baseTags(sm.Scope.Attributes, res)
 		key := cacheKey{scope: sm.Scope.Name + "\x00" + sm.Scope.Version, res: res.Equivalent()}
@@ -204,11 +207,33 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 			name := librato.SanitizeMetricName(m.Name)
 			tagsOf := func(set attribute.Set) map[string]string {
 				key.point = set.Equivalent()
-				t := e.tags.get(key, func() cachedTags { return makeTags(set, base) })
+				t, ok := e.tags.lookup(key)
+				if !ok {
+					t, _ = e.tags.get(key, func() (cachedTags, error) { return makeTags(set, base), nil })
+				}
 				e.droppedTags.Add(uint64(t.dropped))
 				return t.tags
 			}
-			if err := e.convert(name, m.Data, tagsOf, add); err != nil {
+			// A gauge value goes through its series' handle: checked and encoded once per series.
+			gauge := func(n string, v float64, set attribute.Set, at time.Time) error {
+				key.point = set.Equivalent()
+				sk := seriesKey{n, key}
+				s, ok := e.series.lookup(sk)
+				var err error
+				if !ok {
+					s, err = e.series.get(sk, func() (*librato.QueueSeries, error) {
+						return e.q.Series(librato.Measurement{Name: n, Tags: tagsOf(set), Period: e.interval})
+					})
+				}
+				if err == nil {
+					err = s.Add(v, e.floor(at))
+				}
+				if err == nil {
+					e.measurements.Add(1)
+				}
+				return err
+			}
+			if err := e.convert(name, m.Data, tagsOf, add, gauge); err != nil {
 				errs = append(errs, fmt.Errorf("libratootel: %s: %w", m.Name, err))
 			}
 		}
@@ -220,7 +245,8 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 }
 
 // convert adds the measurements of one metric's data points.
-func (e *Exporter) convert(name string, data metricdata.Aggregation, tagsOf func(attribute.Set) map[string]string, add func(librato.Measurement)) error {
+func (e *Exporter) convert(name string, data metricdata.Aggregation, tagsOf func(attribute.Set) map[string]string,
+	add func(librato.Measurement), addGauge func(string, float64, attribute.Set, time.Time) error) error {
 	var errs []error
 	gauge := func(n string, v float64, set attribute.Set, at time.Time) {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -228,7 +254,9 @@ func (e *Exporter) convert(name string, data metricdata.Aggregation, tagsOf func
 			errs = append(errs, fmt.Errorf("value %v is not a finite number: left out", v))
 			return
 		}
-		add(librato.Measurement{Name: n, Value: v, Tags: tagsOf(set), Time: e.floor(at), Period: e.interval})
+		if err := addGauge(n, v, set, at); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	switch d := data.(type) {
 	case metricdata.Gauge[int64]:

@@ -2,7 +2,6 @@ package libratootel
 
 import (
 	"strings"
-	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -114,39 +113,73 @@ func fit(s string, max int, ok func(byte) bool) string {
 	return s
 }
 
-// tagCache keeps the tags of the series of the last two exports, so that a series seen again
-// costs a map lookup: tags are fitted once per series, not once per data point. A series absent
-// from a whole export is forgotten, which bounds the cache by the live series.
-type tagCache struct {
-	mu        sync.Mutex
-	cur, prev map[cacheKey]cachedTags
+// genCache keeps what was computed for each live series (its tags, its queue series handle),
+// so that a series seen again costs a map lookup: tags are fitted and series checked once per
+// series, not once per data point. Every sweepEvery exports, the series no export has seen
+// since the last sweep are forgotten, which bounds the cache by the live series. Callers
+// serialize its use.
+type genCache[K comparable, V any] struct {
+	m     map[K]*cacheEntry[V]
+	epoch uint64 // exports so far
 }
 
-// cacheKey names a series: its scope, its resource and its data point attributes.
+type cacheEntry[V any] struct {
+	v    V
+	seen uint64 // the epoch of the last export that used it
+}
+
+// sweepEvery is how many exports pass between two sweeps of a cache.
+const sweepEvery = 8
+
+// lookup returns the value of key, if the cache has it.
+func (c *genCache[K, V]) lookup(key K) (V, bool) {
+	if e, ok := c.m[key]; ok {
+		e.seen = c.epoch
+		return e.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// get returns the value of key, computing it with make when the cache does not have it. (The
+// hot path calls lookup first: a closure costs an allocation.)
+func (c *genCache[K, V]) get(key K, make func() (V, error)) (V, error) {
+	if v, ok := c.lookup(key); ok {
+		return v, nil
+	}
+	v, err := make()
+	if err != nil {
+		return v, err
+	}
+	if c.m == nil {
+		c.m = map[K]*cacheEntry[V]{}
+	}
+	c.m[key] = &cacheEntry[V]{v: v, seen: c.epoch}
+	return v, nil
+}
+
+// rotate ends an export, and every sweepEvery exports forgets what the last ones did not use.
+func (c *genCache[K, V]) rotate() {
+	c.epoch++
+	if c.epoch%sweepEvery != 0 {
+		return
+	}
+	for k, e := range c.m {
+		if c.epoch-e.seen > sweepEvery {
+			delete(c.m, k)
+		}
+	}
+}
+
+// cacheKey names a series' tags: its scope, its resource and its data point attributes.
 type cacheKey struct {
 	scope string
 	res   attribute.Distinct
 	point attribute.Distinct
 }
 
-// get returns the tags of key, computing them with make when neither export knows them.
-// Callers hold c.mu.
-func (c *tagCache) get(key cacheKey, make func() cachedTags) cachedTags {
-	if t, ok := c.cur[key]; ok {
-		return t
-	}
-	t, ok := c.prev[key]
-	if !ok {
-		t = make()
-	}
-	if c.cur == nil {
-		c.cur = map[cacheKey]cachedTags{}
-	}
-	c.cur[key] = t
-	return t
-}
-
-// rotate ends an export: what it did not see is forgotten at the end of the next one.
-func (c *tagCache) rotate() {
-	c.prev, c.cur = c.cur, nil
+// seriesKey names a series: a measurement name and its tags' key.
+type seriesKey struct {
+	name string
+	tags cacheKey
 }
