@@ -329,3 +329,40 @@ func TestSummaryFromABridge(t *testing.T) {
 	assert.Equal(t, 3.0, srv.Measurements("conns")[0].Value)
 	assert.Equal(t, 1024.0, srv.Measurements("bytes")[0].Sum)
 }
+
+// TestConcurrentExports: Export may be called from several goroutines at once (two readers of
+// one exporter); every value arrives once.
+func TestConcurrentExports(t *testing.T) {
+	srv, exp, _, _ := setup(t, libratootel.Options{})
+	var readers []*sdkmetric.ManualReader
+	for i := range 2 {
+		r := sdkmetric.NewManualReader(sdkmetric.WithTemporalitySelector(exp.Temporality))
+		c, err := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r)).Meter("test").Int64Counter("events")
+		require.NoError(t, err)
+		for k := range 100 {
+			c.Add(context.Background(), int64(i+1), metric.WithAttributes(attribute.Int("k", k)))
+		}
+		readers = append(readers, r)
+	}
+	errs := make(chan error, 2)
+	for _, r := range readers {
+		go func() {
+			var rm metricdata.ResourceMetrics
+			if err := r.Collect(context.Background(), &rm); err != nil {
+				errs <- err
+				return
+			}
+			errs <- exp.Export(context.Background(), &rm)
+		}()
+	}
+	require.NoError(t, <-errs)
+	require.NoError(t, <-errs)
+	var sum float64
+	var n int64
+	for _, p := range srv.Measurements("events") {
+		sum += p.Sum
+		n += p.Count
+	}
+	assert.Equal(t, int64(200), n)
+	assert.Equal(t, 300.0, sum, "100 series of 1 and 100 of 2")
+}
