@@ -258,47 +258,31 @@ func (e *Exporter) convert(name string, data metricdata.Aggregation, tagsOf func
 			errs = append(errs, err)
 		}
 	}
+	value := func(v float64, set attribute.Set, at time.Time) {
+		e.points.Add(1)
+		gauge(name, v, set, at)
+	}
+	histogram := func(h histPoint) {
+		e.points.Add(1)
+		errs = append(errs, e.histogram(name, h.hist, h.set, h.at, tagsOf, add, gauge))
+	}
 	switch d := data.(type) {
 	case metricdata.Gauge[int64]:
-		for _, p := range d.DataPoints {
-			e.points.Add(1)
-			gauge(name, float64(p.Value), p.Attributes, p.Time)
-		}
+		eachValue(d.DataPoints, value)
 	case metricdata.Gauge[float64]:
-		for _, p := range d.DataPoints {
-			e.points.Add(1)
-			gauge(name, p.Value, p.Attributes, p.Time)
-		}
+		eachValue(d.DataPoints, value)
 	case metricdata.Sum[int64]:
-		for _, p := range d.DataPoints {
-			e.points.Add(1)
-			gauge(name, float64(p.Value), p.Attributes, p.Time)
-		}
+		eachValue(d.DataPoints, value)
 	case metricdata.Sum[float64]:
-		for _, p := range d.DataPoints {
-			e.points.Add(1)
-			gauge(name, p.Value, p.Attributes, p.Time)
-		}
+		eachValue(d.DataPoints, value)
 	case metricdata.Histogram[int64]:
-		for _, p := range d.DataPoints {
-			e.points.Add(1)
-			errs = append(errs, e.histogram(name, histogramOf(p), p.Attributes, p.Time, tagsOf, add, gauge))
-		}
+		eachHist(d.DataPoints, histogramOf[int64], histogram)
 	case metricdata.Histogram[float64]:
-		for _, p := range d.DataPoints {
-			e.points.Add(1)
-			errs = append(errs, e.histogram(name, histogramOf(p), p.Attributes, p.Time, tagsOf, add, gauge))
-		}
+		eachHist(d.DataPoints, histogramOf[float64], histogram)
 	case metricdata.ExponentialHistogram[int64]:
-		for _, p := range d.DataPoints {
-			e.points.Add(1)
-			errs = append(errs, e.histogram(name, exponentialOf(p), p.Attributes, p.Time, tagsOf, add, gauge))
-		}
+		eachHist(d.DataPoints, exponentialOf[int64], histogram)
 	case metricdata.ExponentialHistogram[float64]:
-		for _, p := range d.DataPoints {
-			e.points.Add(1)
-			errs = append(errs, e.histogram(name, exponentialOf(p), p.Attributes, p.Time, tagsOf, add, gauge))
-		}
+		eachHist(d.DataPoints, exponentialOf[float64], histogram)
 	case metricdata.Summary:
 		for _, p := range d.DataPoints {
 			e.points.Add(1)
@@ -317,6 +301,27 @@ func (e *Exporter) convert(name string, data metricdata.Aggregation, tagsOf func
 	return errors.Join(errs...)
 }
 
+// eachValue calls f with each gauge or sum data point's value, of either number type.
+func eachValue[N int64 | float64](pts []metricdata.DataPoint[N], f func(v float64, set attribute.Set, at time.Time)) {
+	for _, p := range pts {
+		f(float64(p.Value), p.Attributes, p.Time)
+	}
+}
+
+// histPoint is a histogram data point of either kind and number type, as a summary needs it.
+type histPoint struct {
+	hist hist
+	set  attribute.Set
+	at   time.Time
+}
+
+// eachHist calls f with each histogram data point, converted by conv.
+func eachHist[P any](pts []P, conv func(P) histPoint, f func(histPoint)) {
+	for _, p := range pts {
+		f(conv(p))
+	}
+}
+
 // hist is the part of a histogram data point a summary and percentiles need: bucket upper
 // bounds (ascending; the last bucket is unbounded) and counts.
 type hist struct {
@@ -327,7 +332,7 @@ type hist struct {
 	counts         []uint64
 }
 
-func histogramOf[N int64 | float64](p metricdata.HistogramDataPoint[N]) hist {
+func histogramOf[N int64 | float64](p metricdata.HistogramDataPoint[N]) histPoint {
 	h := hist{count: p.Count, sum: float64(p.Sum), counts: p.BucketCounts}
 	if v, ok := p.Min.Value(); ok {
 		h.min, h.hasMin = float64(v), true
@@ -345,13 +350,13 @@ func histogramOf[N int64 | float64](p metricdata.HistogramDataPoint[N]) hist {
 		}
 		h.lowers, h.uppers = append(h.lowers, lo), append(h.uppers, hi)
 	}
-	return h
+	return histPoint{h, p.Attributes, p.Time}
 }
 
 // exponentialOf lays an exponential histogram's buckets out in ascending order: negative
 // buckets (largest magnitude first), the zero bucket, positive ones. Bucket i of scale s holds
 // (base^i, base^(i+1)] with base = 2^(2^-s).
-func exponentialOf[N int64 | float64](p metricdata.ExponentialHistogramDataPoint[N]) hist {
+func exponentialOf[N int64 | float64](p metricdata.ExponentialHistogramDataPoint[N]) histPoint {
 	h := hist{count: p.Count, sum: float64(p.Sum)}
 	if v, ok := p.Min.Value(); ok {
 		h.min, h.hasMin = float64(v), true
@@ -376,7 +381,7 @@ func exponentialOf[N int64 | float64](p metricdata.ExponentialHistogramDataPoint
 		h.uppers = append(h.uppers, math.Pow(base, idx+1))
 		h.counts = append(h.counts, c)
 	}
-	return h
+	return histPoint{h, p.Attributes, p.Time}
 }
 
 // histogram adds a histogram's summary and percentile gauges. An empty one adds nothing: there

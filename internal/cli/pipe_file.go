@@ -173,8 +173,9 @@ var errEnd = errors.New("end of input")
 // readLine returns the next whole line (without its newline). Without follow, a last line
 // without a newline is a line too, and the end is errEnd. With follow it waits (until ctx ends)
 // for more, and moves to a new file at path when the current one was rotated or truncated.
-// wait is called before each pause, so that the caller can send what it holds meanwhile.
-func (t *tailFile) readLine(ctx context.Context, wait func()) (string, error) {
+// wait is called before each pause, so that the caller can send what it holds meanwhile; its
+// error ends the reading.
+func (t *tailFile) readLine(ctx context.Context, wait func() error) (string, error) {
 	for {
 		chunk, err := t.r.ReadString('\n')
 		if len(t.partial)+len(chunk) > maxLineBytes {
@@ -216,7 +217,9 @@ func (t *tailFile) readLine(ctx context.Context, wait func()) (string, error) {
 			t.next = t.path
 			continue
 		}
-		wait()
+		if err := wait(); err != nil {
+			return "", err
+		}
 		select {
 		case <-ctx.Done():
 			return "", ctx.Err()
@@ -363,18 +366,13 @@ func (c *pipeCmd) runFile(ctx context.Context, env *Env, cl *librato.Client) err
 		saved = s
 		return nil
 	}
-	var stopErr error
 	for {
-		text, err := t.readLine(ctx, func() {
+		text, err := t.readLine(ctx, func() error {
 			if len(batch) > 0 || c.state != "" {
-				if err := flush(); err != nil && stopErr == nil {
-					stopErr = err
-				}
+				return flush()
 			}
+			return nil
 		})
-		if stopErr != nil {
-			err = stopErr
-		}
 		if errors.Is(err, errEnd) {
 			err = nil
 			break
