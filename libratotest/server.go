@@ -248,6 +248,11 @@ func (s *Server) AppOptics() bool { return s.appOptics }
 // Credentials returns the user and token the server accepts.
 func (s *Server) Credentials() (user, token string) { return s.user, s.token }
 
+// Now returns the server's clock (WithNow; the time of day by default), as
+// handlers served next to it see it: the web view of `librato serve` draws its
+// time ranges up to it.
+func (s *Server) Now() time.Time { return s.now() }
+
 // now returns the server's current time.
 func (s *Server) now() time.Time {
 	s.cfgMu.Lock()
