@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-librato/librato/internal/webview"
 	"github.com/go-librato/librato/libratotest"
 )
 
@@ -22,6 +23,12 @@ var serveCommand = &commandInfo{
 	help: `Runs the libratotest fake of the Librato API as a local sandbox: point any client (this
 command, the Go library, python-librato, curl) at it. It logs one line per request to
 stderr and stops cleanly on SIGINT or SIGTERM.
+
+A browser pointed at the server's address (http://127.0.0.1:8080/) gets a web view of
+the same data: the metrics with search, a chart per metric with its series and the
+annotations as markers, the alerts and their state, a composite query box, all
+refreshed every 5 seconds. It reads the API as any client does and asks for the same
+user and token (in AppOptics mode: the token as the user name, no password).
 
 Credentials: the server accepts only the user and token given with --user/--token (or
 LIBRATO_USER/LIBRATO_TOKEN). Without them it accepts libratotest's defaults, user
@@ -169,7 +176,7 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           logRequests(withFaultAdmin(srv), logger),
+		Handler:           logRequests(webview.Handler(srv, withFaultAdmin(srv)), logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute, // a body trickled in cannot hold its room among the bodies in flight for ever
 		ErrorLog:          logger,
@@ -185,6 +192,7 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 	} else {
 		fmt.Fprintln(env.Stdout, "token: the one given (not shown)")
 	}
+	fmt.Fprintf(env.Stdout, "web view: open %s/ in a browser (it asks for the user and token)\n", srv.URL)
 	fmt.Fprintf(env.Stdout, "point clients at it with LIBRATO_URL=%s; stop with Ctrl-C\n", srv.URL)
 	if c.ready != nil {
 		c.ready(srv.URL)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -182,4 +184,37 @@ func TestServeMaxSeries(t *testing.T) {
 	r = runCLIEnv(t, nil, "", client, "submit", "one.metric", "2", "--time", "-1m")
 	assert.Equal(t, ExitOK, r.code, r.stderr)
 	require.NoError(t, s.stop())
+}
+
+// TestServeWebView: serve answers a browser at / with the web view, behind the same
+// credentials as the API (a Basic challenge without them), and the API next to it is unchanged.
+func TestServeWebView(t *testing.T) {
+	s := startServe(t, map[string]string{"LIBRATO_USER": testUser, "LIBRATO_TOKEN": testToken}, "--addr", "127.0.0.1:0")
+	assert.Contains(t, s.stdout.String(), "web view: open "+s.url+"/ in a browser")
+
+	get := func(path string, auth bool) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+		require.NoError(t, err)
+		if auth {
+			req.SetBasicAuth(testUser, testToken)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	resp := get("/", false)
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("WWW-Authenticate"), "Basic realm=")
+	resp = get("/", true)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Contains(t, string(body), `<script src="/ui/app.js"></script>`)
+	assert.Equal(t, http.StatusOK, get("/ui/app.js", true).StatusCode)
+	assert.Equal(t, http.StatusOK, get("/v1/metrics", true).StatusCode)
+	assert.Equal(t, http.StatusNotFound, get("/elsewhere", true).StatusCode)
+	require.NoError(t, s.stop())
+	assert.Contains(t, s.stderr.String(), "GET / 401 ")
+	assert.Contains(t, s.stderr.String(), "GET /ui/app.js 200 ")
 }
