@@ -192,7 +192,11 @@ func (c *serveCmd) run(ctx context.Context, env *Env) error {
 	} else {
 		fmt.Fprintln(env.Stdout, "token: the one given (not shown)")
 	}
-	fmt.Fprintf(env.Stdout, "web view: open %s/ in a browser (it asks for the user and token)\n", srv.URL)
+	if c.appOptics {
+		fmt.Fprintf(env.Stdout, "web view: open %s/ in a browser (it asks for a user name: give the token, no password)\n", srv.URL)
+	} else {
+		fmt.Fprintf(env.Stdout, "web view: open %s/ in a browser (it asks for the user and token)\n", srv.URL)
+	}
 	fmt.Fprintf(env.Stdout, "point clients at it with LIBRATO_URL=%s; stop with Ctrl-C\n", srv.URL)
 	if c.ready != nil {
 		c.ready(srv.URL)

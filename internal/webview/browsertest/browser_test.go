@@ -211,15 +211,29 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // chartReady waits for the chart box to say it has drawn.
 const chartReady = `document.querySelector("#chart[data-state=ready]")`
 
-// inkedPixels counts the pixels of the chart's canvas that are not background: a drawn line
-// makes thousands, an empty plot only its grid.
-const inkedPixels = `(() => {
+// inkOf returns JavaScript that counts the pixels of the chart's canvas drawn in a colour (as
+// "#rrggbb", near enough for anti-aliasing): the lines of a series are in its colour, the grid
+// and the axes are not.
+func inkOf(color string) string {
+	return `(() => {
+  const want = [1, 3, 5].map(i => parseInt("` + color + `".slice(i, i + 2), 16));
   const c = document.querySelector("#chart canvas");
   const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
   let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i+3] > 0 && !(d[i] > 200 && d[i+1] > 200 && d[i+2] > 200)) n++;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i+3] > 160 && Math.abs(d[i] - want[0]) + Math.abs(d[i+1] - want[1]) + Math.abs(d[i+2] - want[2]) < 60) n++;
+  }
   return n;
 })()`
+}
+
+// The first series' colours in app.js, and the annotation markers'.
+const (
+	firstColor  = "#1f77b4"
+	secondColor = "#d62728"
+	thirdColor  = "#2ca02c"
+	markerColor = "#b8860b"
+)
 
 func TestMetricList(t *testing.T) {
 	s := newSite(t)
@@ -255,7 +269,10 @@ func TestTaggedChartWithAnnotations(t *testing.T) {
 	// What a person sees: a legend row per series, the lines drawn, the two markers with their titles.
 	legend := eval[[]string](t, ctx, `[...document.querySelectorAll(".u-legend .u-series .u-label")].map(l => l.textContent)`)
 	assert.Equal(t, []string{"time", "host=web-1, status=200", "host=web-1, status=404", "host=web-1, status=500"}, legend)
-	assert.Greater(t, eval[int](t, ctx, inkedPixels), 2000)
+	for _, color := range []string{firstColor, secondColor, thirdColor} {
+		assert.Greater(t, eval[int](t, ctx, inkOf(color)), 500, "the line in %s", color)
+	}
+	assert.Greater(t, eval[int](t, ctx, inkOf(markerColor)), 100, "the marker lines")
 	markers := eval[[]string](t, ctx, `[...document.querySelectorAll("#chart .marker-label")].map(m => m.textContent)`)
 	assert.Equal(t, []string{"config change", "deploy v1.2.3"}, markers)
 	// The deploy marker sits where its time is on the axis: 40 of the 60 minutes along.
@@ -329,7 +346,8 @@ func TestCompositeBox(t *testing.T) {
 	waitFor(t, ctx, chartReady)
 	assert.Equal(t, "1", eval[string](t, ctx, `document.getElementById("chart").dataset.series`))
 	assert.Equal(t, "60", eval[string](t, ctx, `document.getElementById("chart").dataset.points`))
-	assert.Greater(t, eval[int](t, ctx, inkedPixels), 1000)
+	assert.Greater(t, eval[int](t, ctx, inkOf(firstColor)), 500)
+	assert.Zero(t, eval[int](t, ctx, inkOf(secondColor)), "one series, one colour")
 	screenshot(t, ctx, "composite")
 
 	// Over source series, and a bad expression shows the API's own error.
@@ -354,7 +372,7 @@ func TestBigSeriesRendersInUnderASecond(t *testing.T) {
 	ms, err := strconv.ParseFloat(eval[string](t, ctx, `document.getElementById("chart").dataset.renderMs`), 64)
 	require.NoError(t, err)
 	assert.Less(t, ms, 1000.0, "render time of %d points", bigPoints)
-	assert.Greater(t, eval[int](t, ctx, inkedPixels), 5000)
+	assert.Greater(t, eval[int](t, ctx, inkOf(firstColor)), 5000)
 
 	// Redraw it a few times (the live refresh path, setData) and report the slowest.
 	var times []string
@@ -386,4 +404,21 @@ func TestWithoutCredentials(t *testing.T) {
 	for _, r := range s.srv.Requests() {
 		assert.False(t, strings.HasPrefix(r.Path, "/v1/") && r.Method == "GET", fmt.Sprintf("%s %s", r.Method, r.Path))
 	}
+}
+
+// TestMissingMetricAndOnePoint: a metric that is not there says so; a series of one point shows
+// the point (a line needs two).
+func TestMissingMetricAndOnePoint(t *testing.T) {
+	s := newSite(t)
+	ctx := s.open(t, "#/metric/nope")
+	waitFor(t, ctx, `!document.getElementById("error").hidden`)
+	assert.Equal(t, `There is no metric named "nope" on this server.`, eval[string](t, ctx, `document.getElementById("error").textContent`))
+	assert.Equal(t, "error", eval[string](t, ctx, `document.getElementById("chart").dataset.state`))
+
+	require.NoError(t, s.client.Submit(t.Context(), librato.Measurement{Name: "one.point", Value: 7, Time: now.Add(-10 * time.Minute), Tags: map[string]string{"host": "a"}}))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`void (location.hash = "#/metric/one.point")`)))
+	waitFor(t, ctx, chartReady)
+	assert.Equal(t, "1", eval[string](t, ctx, `document.getElementById("chart").dataset.points`))
+	assert.Greater(t, eval[int](t, ctx, inkOf(firstColor)), 10, "the point")
+	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "the error is gone")
 }

@@ -29,7 +29,9 @@ async function get(url) {
   let body = null;
   try { body = text ? JSON.parse(text) : null; } catch (e) { /* not JSON: reported below */ }
   if (!resp.ok) {
-    throw new Error(`${resp.status} from ${url.pathname}: ${errorText(body) || text.slice(0, 200) || resp.statusText}`);
+    const err = new Error(`${resp.status} from ${url.pathname}: ${errorText(body) || text.slice(0, 200) || resp.statusText}`);
+    err.status = resp.status;
+    throw err;
   }
   if (body === null && text) throw new Error(`${url.pathname} answered something other than JSON`);
   return body;
@@ -275,7 +277,8 @@ function markersPlugin(markers) {
         ctx.lineWidth = devicePixelRatio;
         ctx.setLineDash([4 * devicePixelRatio, 4 * devicePixelRatio]);
         for (const m of markers()) {
-          const x = Math.round(u.valToPos(m.time, "x", true));
+          // On a pixel's centre, so the 1 px line is crisp rather than two half-tone columns.
+          const x = Math.round(u.valToPos(m.time, "x", true)) + 0.5;
           if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
           ctx.beginPath();
           ctx.moveTo(x, u.bbox.top);
@@ -333,7 +336,7 @@ class Chart {
       height: 360,
       scales: { x: { time: true, range: () => [this.win.start, this.win.end] } },
       series: [{ label: "time", value: (u, v) => (v == null ? "" : fmtTime(v)) },
-        ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, points: { show: false }, value: (u, v) => fmtNumber(v) }))],
+        ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, value: (u, v) => fmtNumber(v) }))],
       axes: [{}, { size: 70, values: (u, vals) => vals.map(fmtNumber) }],
       legend: { live: true },
       hooks: { draw: [() => this.drawn()] },
@@ -414,7 +417,13 @@ function metricView(name, params) {
   current.chart = chart;
   const refresh = async () => {
     const w = controls.timeWindow();
-    const m = await get(apiURL("/v1/metrics/" + encodeURIComponent(name)));
+    let m;
+    try {
+      m = await get(apiURL("/v1/metrics/" + encodeURIComponent(name)));
+    } catch (err) {
+      if (err.status === 404) throw new Error(`There is no metric named "${name}" on this server.`);
+      throw err;
+    }
     meta.textContent = [m.type, m.period ? `period ${m.period}s` : "", m.description, m.composite ? `composite: ${m.composite}` : "", `${w.resolution}s resolution`].filter(Boolean).join(" · ");
     let series;
     if (m.type === "composite" && m.composite) {
