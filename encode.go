@@ -40,6 +40,10 @@ func appendObject(dst []byte, m *Measurement, ck *checked) []byte {
 			dst = append(dst, `,"sum_squares":`...)
 			dst = appendFloat(dst, *s.SumSquares)
 		}
+		if tagged && s.Stddev != nil {
+			dst = append(dst, `,"stddev":`...)
+			dst = appendFloat(dst, *s.Stddev)
+		}
 	} else {
 		dst = append(dst, `,"value":`...)
 		dst = appendFloat(dst, m.Value)

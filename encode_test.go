@@ -230,18 +230,20 @@ func TestAppendPayloadExact(t *testing.T) {
 	// Byte-exact forms, so the field names and order are pinned down (decoded tests compare semantics).
 	got := appendPayload(nil, false, []Measurement{
 		{Name: "temperature", Value: 80},
+		{Name: "summed", Summary: &Summary{Count: 2, Sum: 3, Min: 1, Max: 2, Stddev: Float(0.5)}}, // no stddev on the legacy API
 		{Name: "conn", Value: 5, Type: Counter, Source: "web1", Time: time.Unix(1500000000, 0)},
 		{Name: "zero", Value: 0, Summary: nil},
 	}, nil, nil, time.Unix(1600000000, 0))
 	assert.Equal(t, `{"measure_time":1600000000,"gauges":[{"name":"temperature","value":80},`+
+		`{"name":"summed","count":2,"sum":3,"min":1,"max":2},`+
 		`{"name":"zero","value":0}],`+
 		`"counters":[{"name":"conn","value":5,"source":"web1","measure_time":1500000000}]}`, string(got))
 
 	got = appendPayload(nil, true, []Measurement{
-		{Name: "cpu", Summary: &Summary{Count: 3, Sum: 35, Min: 4.5, Max: 6.7, Last: Float(2.5), SumSquares: Float(9)},
+		{Name: "cpu", Summary: &Summary{Count: 3, Sum: 35, Min: 4.5, Max: 6.7, Last: Float(2.5), SumSquares: Float(9), Stddev: Float(1.25)},
 			Time: time.Unix(1421530163, 0), Period: time.Minute, Tags: map[string]string{"region": "us-east-1", "az": "b"}},
 	}, map[string]string{"role": "kafka"}, map[string]string{"az": "client", "environment": "prod"}, encNow)
-	assert.Equal(t, `{"time":1500000000,"measurements":[{"name":"cpu","count":3,"sum":35,"min":4.5,"max":6.7,"last":2.5,"time":1421530163,`+
+	assert.Equal(t, `{"time":1500000000,"measurements":[{"name":"cpu","count":3,"sum":35,"min":4.5,"max":6.7,"last":2.5,"stddev":1.25,"time":1421530163,`+
 		`"tags":{"az":"b","environment":"prod","region":"us-east-1","role":"kafka"},"period":60}]}`, string(got))
 }
 

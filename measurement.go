@@ -56,6 +56,7 @@ type Summary struct {
 	Min, Max   float64
 	SumSquares *float64 // legacy API: enables standard deviation; nil: not sent; not sent to the tagged API
 	Last       *float64 // tagged API: the latest value; nil: not sent; not sent to the legacy API
+	Stddev     *float64 // tagged API: the standard deviation of the values; nil: not sent; not sent to the legacy API
 }
 
 // Float returns a pointer to v, for the optional fields of Summary.

@@ -251,6 +251,8 @@ func TestSubmitValidation(t *testing.T) {
 		{name: "NaN sum", m: Measurement{Name: "x", Summary: &Summary{Count: 1, Sum: math.NaN()}}, want: "summary sum"},
 		{name: "Inf max", m: Measurement{Name: "x", Summary: &Summary{Count: 1, Max: math.Inf(1)}}, want: "summary max"},
 		{name: "NaN last", m: Measurement{Name: "x", Summary: &Summary{Count: 1, Last: Float(math.NaN())}}, want: "summary last"},
+		{name: "negative stddev", m: Measurement{Name: "x", Tags: map[string]string{"a": "b"}, Summary: &Summary{Count: 1, Stddev: Float(-1)}}, want: "summary stddev"},
+		{name: "NaN stddev", m: Measurement{Name: "x", Summary: &Summary{Count: 1, Stddev: Float(math.NaN())}}, want: "summary stddev"},
 		{name: "Inf sum_squares", m: Measurement{Name: "x", Summary: &Summary{Count: 1, SumSquares: Float(math.Inf(-1))}}, want: "summary sum_squares"},
 		{name: "negative sum_squares", m: Measurement{Name: "x", Summary: &Summary{Count: 1, SumSquares: Float(-1)}}, want: "must not be negative"},
 		{name: "empty name", m: Measurement{Value: 1}, want: `metric name "": must not be empty`},

@@ -391,6 +391,15 @@ func checkSummary(m *Measurement, s *Summary) error {
 			return err
 		}
 	}
+	if s.Stddev != nil {
+		if err := checkNumber("summary stddev", *s.Stddev); err != nil {
+			return err
+		}
+		if *s.Stddev < 0 {
+			return &ValidationError{Field: "summary stddev", Value: formatNumber(*s.Stddev),
+				Reason: "must not be negative (it is a standard deviation)"}
+		}
+	}
 	return nil
 }
 
