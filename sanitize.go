@@ -123,6 +123,52 @@ func ValidateSource(source string) error {
 	return nil
 }
 
+// SanitizeTagName makes name acceptable to the API as a tag name: surrounding
+// spaces trimmed, the first MaxTagNameLength bytes kept, every byte outside
+// A-Z a-z 0-9 . : - _ replaced by '_', and lower case, as the API stores tag
+// names. It does not allocate when name is already clean and lower case. An
+// empty result (from an empty name) is still not a valid name.
+//
+//	SanitizeTagName(" HTTP Route ") == "http_route"
+func SanitizeTagName(name string) string {
+	return sanitizeTag(name, MaxTagNameLength, className, true)
+}
+
+// SanitizeTagValue makes value acceptable to the API as a tag value: surrounding
+// spaces trimmed, the first MaxTagValueLength bytes kept, every byte outside
+// A-Z a-z 0-9 . : - _ ? \ / and space replaced by '_'. Case is kept (the API
+// folds values itself). It does not allocate when value is already clean.
+//
+//	SanitizeTagValue("GET /users/{id}") == "GET /users/_id_"
+func SanitizeTagValue(value string) string {
+	return sanitizeTag(value, MaxTagValueLength, classTagValue, false)
+}
+
+func sanitizeTag(s string, max int, class uint8, lower bool) string {
+	s = strings.TrimSpace(s)
+	if len(s) > max {
+		s = s[:max]
+	}
+	clean := func(c byte) bool { return charClass[c]&class != 0 && !(lower && 'A' <= c && c <= 'Z') }
+	i := 0
+	for i < len(s) && clean(s[i]) {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for j := i; j < len(b); j++ {
+		switch c := b[j]; {
+		case lower && 'A' <= c && c <= 'Z':
+			b[j] = c + ('a' - 'A')
+		case charClass[c]&class == 0:
+			b[j] = '_'
+		}
+	}
+	return string(b)
+}
+
 // ValidateTagName checks a tag name against the API's /\A[-.:_\w]{1,64}\z/
 // (\w is ASCII letters, digits and underscore). Upper case is accepted: the
 // server folds tag names to lower case.

@@ -305,3 +305,26 @@ func FuzzValidators(f *testing.F) {
 		}
 	})
 }
+
+func TestSanitizeTags(t *testing.T) {
+	for in, want := range map[string]string{
+		" HTTP Route ": "http_route", "already.ok:1-2_3": "already.ok:1-2_3", "é": "__", "": "",
+		strings.Repeat("a", 70): strings.Repeat("a", MaxTagNameLength),
+	} {
+		got := SanitizeTagName(in)
+		assert.Equal(t, want, got, "%q", in)
+		if got != "" {
+			assert.NoError(t, ValidateTagName(got), "%q", in)
+		}
+	}
+	for in, want := range map[string]string{
+		"GET /users/{id}": "GET /users/_id_", " a?b\\c ": "a?b\\c", "x\ty": "x_y",
+		strings.Repeat("v", 300): strings.Repeat("v", MaxTagValueLength),
+	} {
+		got := SanitizeTagValue(in)
+		assert.Equal(t, want, got, "%q", in)
+		assert.NoError(t, ValidateTagValue(got), "%q", in)
+	}
+	clean := "already.clean"
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = SanitizeTagName(clean); _ = SanitizeTagValue(clean) }))
+}

@@ -1,18 +1,9 @@
 package libratootel
 
 import (
-	"strings"
-
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/go-librato/librato"
-)
-
-// The API's tag rules (testdata/README.md of the librato module, "Limits"): names
-// [-.:_\w]{1,64}, values [-.:_?\\/\w ]{1,255}, at most 50 per measurement.
-const (
-	maxTagName  = 64
-	maxTagValue = 255
 )
 
 // tag is one fitted tag.
@@ -70,47 +61,11 @@ func makeTags(point attribute.Set, base []tag) cachedTags {
 	return cachedTags{tags: tags, dropped: dropped}
 }
 
-// fitTag fits an attribute to the API's tag rules; an empty value makes no tag.
+// fitTag fits an attribute to the API's tag rules (librato.SanitizeTagName and
+// SanitizeTagValue); an empty value makes no tag.
 func fitTag(kv attribute.KeyValue) (tag, bool) {
-	t := tag{name: tagName(string(kv.Key)), value: tagValue(kv.Value.String())}
+	t := tag{name: librato.SanitizeTagName(string(kv.Key)), value: librato.SanitizeTagValue(kv.Value.String())}
 	return t, t.name != "" && t.value != ""
-}
-
-// tagName fits a name to the API: lower case (as the API stores it), "_" for other
-// characters, at most 64 bytes.
-func tagName(s string) string {
-	return fit(strings.ToLower(s), maxTagName, func(c byte) bool {
-		return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == ':' || c == '_'
-	})
-}
-
-// tagValue fits a value to the API: "_" for other characters, at most 255 bytes.
-func tagValue(s string) string {
-	return fit(s, maxTagValue, func(c byte) bool {
-		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-			strings.IndexByte("-.:_?\\/ ", c) >= 0
-	})
-}
-
-// fit trims s, cuts it to max bytes and replaces the bytes ok refuses with "_"; a string that
-// fits already is returned as it is.
-func fit(s string, max int, ok func(byte) bool) string {
-	s = strings.TrimSpace(s)
-	if len(s) > max {
-		s = s[:max]
-	}
-	for i := 0; i < len(s); i++ {
-		if !ok(s[i]) {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if !ok(b[j]) {
-					b[j] = '_'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // genCache keeps what was computed for each live series (its tags, its queue series handle),
