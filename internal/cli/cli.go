@@ -103,6 +103,7 @@ var commandTable = []*commandInfo{
 	pingCommand,
 	alertsCommand,
 	serveCommand,
+	statsdCommand,
 	versionCommand,
 }
 

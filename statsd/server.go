@@ -1,0 +1,326 @@
+package statsd
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-librato/librato"
+)
+
+// DefaultFlushInterval is Options.FlushInterval when it is zero: statsd's flushInterval.
+const DefaultFlushInterval = 10 * time.Second
+
+// DefaultMaxSeries is Options.MaxSeries when it is zero.
+const DefaultMaxSeries = 100_000
+
+// MaxPacketSize is the largest UDP packet read whole; a longer one is cut by the kernel and
+// counted as bad (its last line is incomplete).
+const MaxPacketSize = 64 << 10
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// FlushInterval is how often the aggregates go to the queue, and the period of every
+	// measurement (DefaultFlushInterval if zero).
+	FlushInterval time.Duration
+	// Percentiles are the percentiles sent for timers and histograms, each as a summary of the
+	// values below it named NAME.P (statsd's percentThreshold; default [90]). Each in (0, 100].
+	Percentiles []float64
+	// Tags go on every measurement, except on those whose line names its own tags in the
+	// name#k=v form, which replace them (as statsd-librato-backend does). DogStatsD |#k:v tags are
+	// added to them. Without any tags, measurements go to the source-based (legacy) API.
+	Tags map[string]string
+	// MaxSeries bounds the series gathered in one interval (DefaultMaxSeries if zero; -1: no
+	// limit): samples of new series past it are refused and counted in Stats.OverLimit.
+	MaxSeries int
+	// Logf, when set, receives one line about refused input at most once a second, with the
+	// count of lines refused since the last one. Nil logs nothing.
+	Logf func(format string, args ...any)
+	// Now is the clock (time.Now if nil): measurements are stamped with the flush time floored
+	// to FlushInterval.
+	Now func() time.Time
+}
+
+// Stats counts what a Server has read and sent since New.
+type Stats struct {
+	Packets   uint64 // UDP packets and TCP lines read
+	Lines     uint64 // metric lines in them
+	BadLines  uint64 // lines refused as malformed
+	Samples   uint64 // values aggregated
+	OverLimit uint64 // values refused because their series was new past Options.MaxSeries
+	// DroppedTags counts tags left out: empty names or values, or past librato.MaxTags.
+	DroppedTags uint64
+	Flushes     uint64 // flushes done
+	// Measurements counts measurements handed to the queue; Rejected those the queue refused
+	// (full, or invalid: see the error Flush returns). What the queue does with the rest is in
+	// Queue.Stats (sent, retried, spooled, dropped with their reasons).
+	Measurements uint64
+	Rejected     uint64
+}
+
+// Server is a StatsD server that aggregates what it reads and sends it through a librato.Queue
+// at every flush. Its methods are safe for concurrent use.
+type Server struct {
+	q           *librato.Queue
+	interval    time.Duration
+	percentiles []float64
+	logf        func(string, ...any)
+	now         func() time.Time
+
+	mu  sync.Mutex // guards agg and the counters below it
+	agg *aggregator
+	st  Stats
+
+	flushMu sync.Mutex // one flush at a time
+
+	logMu      sync.Mutex
+	lastLog    time.Time
+	suppressed uint64
+}
+
+// New returns a Server that sends to q. q's own tags and defaults apply as to any measurement;
+// give the tags to Options.Tags rather than to q, so that the name#k=v form can replace them.
+func New(q *librato.Queue, opts Options) (*Server, error) {
+	if q == nil {
+		return nil, errors.New("statsd: New needs a queue")
+	}
+	if opts.FlushInterval < 0 || (opts.FlushInterval > 0 && opts.FlushInterval < time.Second) {
+		return nil, fmt.Errorf("statsd: FlushInterval %v: want at least 1s (the API's times are whole seconds)", opts.FlushInterval)
+	}
+	if opts.FlushInterval == 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.Percentiles == nil {
+		opts.Percentiles = []float64{90}
+	}
+	for _, p := range opts.Percentiles {
+		if !(p > 0 && p <= 100) {
+			return nil, fmt.Errorf("statsd: percentile %v: want a number in (0, 100]", p)
+		}
+	}
+	if err := librato.ValidateTags(opts.Tags); err != nil {
+		return nil, fmt.Errorf("statsd: Options.Tags: %w", err)
+	}
+	switch {
+	case opts.MaxSeries == 0:
+		opts.MaxSeries = DefaultMaxSeries
+	case opts.MaxSeries < -1:
+		return nil, fmt.Errorf("statsd: MaxSeries %d: want a positive limit, 0 for the default or -1 for none", opts.MaxSeries)
+	case opts.MaxSeries == -1:
+		opts.MaxSeries = 0
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	global := map[string]string{}
+	for k, v := range opts.Tags {
+		global[k] = v
+	}
+	return &Server{q: q, interval: opts.FlushInterval, percentiles: slices.Clone(opts.Percentiles),
+		logf: opts.Logf, now: opts.Now, agg: newAggregator(global, opts.MaxSeries)}, nil
+}
+
+// Handle reads one packet: metric lines separated by newlines. Malformed lines are counted and
+// logged; the others are aggregated.
+func (s *Server) Handle(packet []byte) {
+	var bad []byte
+	var badErr error
+	s.mu.Lock()
+	s.st.Packets++
+	for len(packet) > 0 {
+		line := packet
+		if i := bytes.IndexByte(packet, '\n'); i >= 0 {
+			line, packet = packet[:i], packet[i+1:]
+		} else {
+			packet = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(line) == 0 {
+			continue
+		}
+		s.st.Lines++
+		if err := parseLine(line, s.addLocked); err != nil {
+			s.st.BadLines++
+			if bad == nil {
+				bad, badErr = slices.Clone(line), err
+			}
+		}
+	}
+	s.mu.Unlock()
+	if bad != nil {
+		s.logBad(bad, badErr)
+	}
+}
+
+// addLocked aggregates one sample; s.mu is held.
+func (s *Server) addLocked(sm *sample) {
+	if err := s.agg.add(sm); err != nil {
+		s.st.OverLimit++
+		return
+	}
+	s.st.Samples++
+}
+
+// logBad logs a refused line at most once a second.
+func (s *Server) logBad(line []byte, err error) {
+	if s.logf == nil {
+		return
+	}
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	now := time.Now()
+	if now.Sub(s.lastLog) < time.Second {
+		s.suppressed++
+		return
+	}
+	if len(line) > 200 {
+		line = append(line[:200:200], "..."...)
+	}
+	more := ""
+	if s.suppressed > 0 {
+		more = fmt.Sprintf(" (and %d more packets with refused lines since the last report)", s.suppressed)
+	}
+	s.logf("statsd: refused line %q: %v%s", line, err, more)
+	s.lastLog, s.suppressed = now, 0
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.st
+	st.DroppedTags = s.agg.droppedTags
+	return st
+}
+
+// Flush hands what was aggregated since the last flush to the queue, stamped with the current
+// time floored to the flush interval, and then flushes the queue (within ctx: what it cannot
+// send by then stays queued, as the queue's rules say). It returns the queue's errors.
+func (s *Server) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	at := s.now().Truncate(s.interval)
+	s.mu.Lock()
+	ms := s.agg.flush(at, s.interval, s.percentiles)
+	s.st.Flushes++
+	s.mu.Unlock()
+
+	var errs []error
+	var rejected uint64
+	for i := range ms {
+		if err := s.q.Add(ms[i]); err != nil {
+			rejected++
+			if len(errs) < 10 {
+				errs = append(errs, err)
+			}
+		}
+	}
+	s.mu.Lock()
+	s.st.Measurements += uint64(len(ms))
+	s.st.Rejected += rejected
+	s.mu.Unlock()
+	if rejected > 10 {
+		errs = append(errs, fmt.Errorf("statsd: and %d more measurements refused by the queue", rejected-10))
+	}
+	if err := s.q.Flush(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Run flushes every flush interval until ctx ends, then flushes once more with a context that
+// ends after one more interval (SIGTERM and SIGINT in the command: what was aggregated is sent
+// before exit). A flush's error goes to Logf and does not stop the loop; Run returns the last
+// flush's error.
+func (s *Server) Run(ctx context.Context) error {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			fctx, cancel := context.WithTimeout(ctx, s.interval)
+			if err := s.Flush(fctx); err != nil && s.logf != nil {
+				s.logf("statsd: flush: %v", err)
+			}
+			cancel()
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.interval)
+			defer cancel()
+			return s.Flush(fctx)
+		}
+	}
+}
+
+// ServeUDP reads packets from conn until ctx ends or conn fails. It closes conn when ctx ends.
+func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	buf := make([]byte, MaxPacketSize)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if n > 0 {
+			s.Handle(buf[:n])
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+	}
+}
+
+// MaxTCPLine is the longest line a TCP client may send; a longer one closes its connection.
+const MaxTCPLine = 64 << 10
+
+// ServeTCP accepts connections on ln until ctx ends, and reads newline-framed lines from each.
+// It closes ln, and every connection, when ctx ends.
+func (s *Server) ServeTCP(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.serveConn(ctx, conn)
+		}()
+	}
+}
+
+func (s *Server) serveConn(ctx context.Context, conn net.Conn) {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	sc := bufio.NewScanner(conn)
+	sc.Buffer(make([]byte, 4096), MaxTCPLine)
+	for sc.Scan() {
+		s.Handle(sc.Bytes())
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil && s.logf != nil {
+		s.logf("statsd: TCP client %s: %v", conn.RemoteAddr(), err)
+	}
+}
