@@ -28,7 +28,7 @@ histograms as summaries (count, sum, min, max, stddev) plus one per --percentile
 NAME.P. Tags come as DogStatsD writes them (name:1|c|#k:v) or as statsd-librato-backend
 reads them (name#k=v:1|c); see the statsd package's documentation for the differences.
 
-Every measurement carries the --tag tags and host=<this host's name> unless --tag host=...
+At start it checks the credentials (exit 3 if the API refuses them). Every measurement carries the --tag tags and host=<this host's name> unless --tag host=...
 is given; name#k=v tags replace them, DogStatsD tags join them.
 
 Sending goes through the library's queue: retries, and with --spool DIR a spool on disk
@@ -53,8 +53,9 @@ type statsdCmd struct {
 	maxSeries   int
 	spool       string
 
-	// ready, when set (tests), is called with the UDP and TCP addresses once they listen.
-	ready func(udp, tcp string)
+	// ready, when set (tests), is called with the UDP and TCP addresses and the server once they
+	// listen.
+	ready func(udp, tcp string, srv *statsd.Server)
 }
 
 func (c *statsdCmd) flags(fs *flag.FlagSet) {
@@ -106,6 +107,17 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 	cl, err := c.conn.connect(env)
 	if err != nil {
 		return err
+	}
+	// Wrong credentials will not right themselves: say so now rather than at the first flush.
+	// An API that cannot be reached may come back: the queue retries, so start anyway.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = cl.Ping(pctx)
+	cancel()
+	switch {
+	case errors.Is(err, librato.ErrUnauthorized), errors.Is(err, librato.ErrForbidden):
+		return &exitError{code: ExitCredentials, msg: fmt.Sprintf("%v\n%s", err, credentialsHint)}
+	case err != nil:
+		fmt.Fprintf(env.Stderr, "librato statsd: the API did not answer (%s); starting anyway, sending will retry\n", withoutPrefixes(err.Error()))
 	}
 	tags := map[string]string{}
 	for k, v := range c.tags {
@@ -175,7 +187,7 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 	fmt.Fprintf(env.Stdout, "statsd listening on %s; flushing every %s to %s\n",
 		strings.Join(nonEmpty("udp "+udpAddr, udpAddr, "tcp "+tcpAddr, tcpAddr), ", "), c.flush, c.conn.baseURL)
 	if c.ready != nil {
-		c.ready(udpAddr, tcpAddr)
+		c.ready(udpAddr, tcpAddr, srv)
 	}
 
 	runErr := make(chan error, 1)
