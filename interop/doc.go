@@ -1,6 +1,8 @@
 // Package interop runs real third-party Librato clients, unmodified, from the
 // npm registry against a `librato serve` it starts on a free loopback port:
-// librato-node, and the statsd daemon with statsd-librato-backend. Each test
+// librato-node, and the statsd daemon with statsd-librato-backend; and against
+// `librato statsd`: the same packets to both StatsD servers must arrive the same
+// (statsd_parity_test.go), and the hot-shots client sends to ours. Each test
 // computes what the client must have sent from the client's documented
 // behaviour and reads it back through the REST API.
 //
