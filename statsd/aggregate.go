@@ -51,7 +51,8 @@ func newAggregator(global map[string]string, maxSeries int) *aggregator {
 // errTooManySeries refuses a sample of a new series past Options.MaxSeries.
 var errTooManySeries = errors.New("the series limit is reached (Options.MaxSeries): a new series is refused until the next flush")
 
-// add adds one sample. It fails only when the sample would make a series past the limit.
+// add adds one sample. It fails when the sample's series is new and its tags are malformed
+// (errBadTags), or past the limit (errTooManySeries).
 func (a *aggregator) add(s *sample) error {
 	a.key = append(a.key[:0], byte(s.kind))
 	if s.nameTags {
@@ -93,6 +94,9 @@ func (a *aggregator) add(s *sample) error {
 
 // newSeries finds or makes the series of a line whose bytes are new.
 func (a *aggregator) newSeries(s *sample) (*series, error) {
+	if len(s.tags) > 0 && !validTags(s.tags, s.nameTags) {
+		return nil, errBadTags
+	}
 	if a.maxSeries > 0 && len(a.byLine) >= a.maxSeries {
 		return nil, errTooManySeries
 	}

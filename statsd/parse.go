@@ -68,13 +68,18 @@ var (
 // parseLine parses one line, "name[#k=v,...]:value|type[|@rate][|#k:v,...]" with possibly
 // several "value|type[|@rate]" parts after the name, separated by ':' (statsd's multi-metric
 // form, which DogStatsD tags rule out). It calls add for each value, or returns why the line is
-// refused; a refused line adds nothing, not even its good parts.
-func parseLine(line []byte, add func(*sample)) error {
+// refused; a refused line adds nothing, not even its good parts. An error from add ends the
+// line (add refuses a line's first value or none: its series, the same for every part, is new
+// and refused, or known).
+//
+// s is the caller's scratch (a sample passed to a function value would escape to the heap, one
+// allocation a line).
+func parseLine(line []byte, s *sample, add func(*sample) error) error {
 	colon := bytes.IndexByte(line, ':')
 	if colon < 0 {
 		return errNoValue
 	}
-	var s sample
+	*s = sample{}
 	s.name = line[:colon]
 	rest := line[colon+1:]
 	if i := bytes.IndexByte(s.name, '#'); i >= 0 {
@@ -83,31 +88,31 @@ func parseLine(line []byte, add func(*sample)) error {
 	if len(bytes.TrimSpace(s.name)) == 0 {
 		return errEmptyName
 	}
-	// DogStatsD tags end the line and may hold ':' themselves.
-	if i := bytes.Index(rest, []byte("|#")); i >= 0 {
+	// DogStatsD tags end the line and may hold ':' themselves. (The tags' pairs are checked when
+	// their series is new: see aggregator.newSeries.)
+	if i := bytes.IndexByte(rest, '#'); i > 0 && rest[i-1] == '|' {
 		if s.nameTags {
 			return errBadTags // both forms at once: which set wins would be a guess
 		}
-		s.tags, rest = rest[i+2:], rest[:i]
+		s.tags, rest = rest[i+1:], rest[:i-1]
 	}
-	if len(s.tags) > 0 && !validTags(s.tags, s.nameTags) {
-		return errBadTags
-	}
-	// Check every part before adding any, so that a refused line adds nothing.
-	n := 0
-	for part := range bytes.SplitSeq(rest, []byte{':'}) {
-		if _, err := parsePart(part, &s); err != nil {
+	if bytes.IndexByte(rest, ':') < 0 { // one part: the common case
+		if _, err := parsePart(rest, s); err != nil {
 			return err
 		}
-		n++
+		return add(s)
 	}
-	if n == 1 {
-		add(&s)
-		return nil
+	// Check every part before adding any, so that a refused line adds nothing.
+	for part := range bytes.SplitSeq(rest, []byte{':'}) {
+		if _, err := parsePart(part, s); err != nil {
+			return err
+		}
 	}
 	for part := range bytes.SplitSeq(rest, []byte{':'}) {
-		parsePart(part, &s)
-		add(&s)
+		parsePart(part, s)
+		if err := add(s); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+
 	"github.com/go-librato/librato"
 )
 
@@ -20,8 +23,8 @@ const DefaultFlushInterval = 10 * time.Second
 // DefaultMaxSeries is Options.MaxSeries when it is zero.
 const DefaultMaxSeries = 100_000
 
-// MaxPacketSize is the largest UDP packet read whole; a longer one is cut by the kernel and
-// counted as bad (its last line is incomplete).
+// MaxPacketSize is the size of a UDP read buffer: more than the largest UDP payload (65,507
+// bytes over IPv4, 65,527 over IPv6 without jumbograms), so every packet is read whole.
 const MaxPacketSize = 64 << 10
 
 // Options configure a Server. The zero value is usable.
@@ -73,9 +76,11 @@ type Server struct {
 	logf        func(string, ...any)
 	now         func() time.Time
 
-	mu  sync.Mutex // guards agg and the counters below it
-	agg *aggregator
-	st  Stats
+	mu      sync.Mutex // guards agg, scratch and the counters below them
+	agg     *aggregator
+	scratch sample
+	add     func(*sample) error // s.addLocked, made once
+	st      Stats
 
 	flushMu sync.Mutex // one flush at a time
 
@@ -122,8 +127,10 @@ func New(q *librato.Queue, opts Options) (*Server, error) {
 	for k, v := range opts.Tags {
 		global[k] = v
 	}
-	return &Server{q: q, interval: opts.FlushInterval, percentiles: slices.Clone(opts.Percentiles),
-		logf: opts.Logf, now: opts.Now, agg: newAggregator(global, opts.MaxSeries)}, nil
+	s := &Server{q: q, interval: opts.FlushInterval, percentiles: slices.Clone(opts.Percentiles),
+		logf: opts.Logf, now: opts.Now, agg: newAggregator(global, opts.MaxSeries)}
+	s.add = s.addLocked
+	return s, nil
 }
 
 // Handle reads one packet: metric lines separated by newlines. Malformed lines are counted and
@@ -145,7 +152,11 @@ func (s *Server) Handle(packet []byte) {
 			continue
 		}
 		s.st.Lines++
-		if err := parseLine(line, s.addLocked); err != nil {
+		switch err := parseLine(line, &s.scratch, s.add); err {
+		case nil:
+		case errTooManySeries:
+			s.st.OverLimit++
+		default:
 			s.st.BadLines++
 			if bad == nil {
 				bad, badErr = slices.Clone(line), err
@@ -159,12 +170,12 @@ func (s *Server) Handle(packet []byte) {
 }
 
 // addLocked aggregates one sample; s.mu is held.
-func (s *Server) addLocked(sm *sample) {
+func (s *Server) addLocked(sm *sample) error {
 	if err := s.agg.add(sm); err != nil {
-		s.st.OverLimit++
-		return
+		return err
 	}
 	s.st.Samples++
+	return nil
 }
 
 // logBad logs a refused line at most once a second.
@@ -258,9 +269,55 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // ServeUDP reads packets from conn until ctx ends or conn fails. It closes conn when ctx ends.
+// From a *net.UDPConn it reads up to udpBatch packets a system call (recvmmsg on Linux).
 func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	var err error
+	if uc, ok := conn.(*net.UDPConn); ok {
+		err = s.readBatches(uc)
+	} else {
+		err = s.readOneByOne(conn)
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// udpBatch is how many packets one read takes at most; each has a buffer of MaxPacketSize.
+const udpBatch = 32
+
+// batchReader is ipv4.PacketConn or ipv6.PacketConn.
+type batchReader interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+func (s *Server) readBatches(conn *net.UDPConn) error {
+	var r batchReader = ipv4.NewPacketConn(conn)
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
+		r = ipv6.NewPacketConn(conn)
+	}
+	ms := make([]ipv4.Message, udpBatch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, MaxPacketSize)}
+	}
+	for {
+		n, err := r.ReadBatch(ms, 0)
+		for _, m := range ms[:max(n, 0)] { // n is -1 with an error
+			s.Handle(m.Buffers[0][:m.N])
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+	}
+}
+
+func (s *Server) readOneByOne(conn net.PacketConn) error {
 	buf := make([]byte, MaxPacketSize)
 	for {
 		n, _, err := conn.ReadFrom(buf)
@@ -268,9 +325,6 @@ func (s *Server) ServeUDP(ctx context.Context, conn net.PacketConn) error {
 			s.Handle(buf[:n])
 		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue

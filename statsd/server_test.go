@@ -229,6 +229,23 @@ func TestMalformedLinesAreCountedAndLoggedAtABoundedRate(t *testing.T) {
 	assert.Contains(t, logs[0], `refused line "bad line": no value (want name:value|type)`)
 }
 
+// TestMalformedTags: tags are checked once per new series; a line with malformed ones is
+// refused as a whole, every time it comes.
+func TestMalformedTags(t *testing.T) {
+	r := newRig(t, statsd.Options{})
+	for range 2 {
+		r.send("t1#novalue:1|c", "t2#=v:1|c", "t3:1|c|#:v", "t4:1|c|#a:b,,c:d", "t5#a=b:1|c:2|c", "t6#x:1|c:2|c")
+	}
+	r.flush(t)
+	st := r.srv.Stats()
+	assert.Equal(t, uint64(10), st.BadLines)
+	assert.Equal(t, uint64(4), st.Samples, "t5 twice, two parts each")
+	for _, name := range []string{"t1", "t2", "t3", "t4", "t6"} {
+		assert.Empty(t, r.api.Measurements(name), name)
+	}
+	assert.Equal(t, 6.0, r.points(t, "t5")["a=b"].Value)
+}
+
 func TestSeriesLimit(t *testing.T) {
 	r := newRig(t, statsd.Options{MaxSeries: 3})
 	for i := range 5 {
@@ -315,6 +332,35 @@ func TestUDPAndTCP(t *testing.T) {
 
 	cancel()
 	wg.Wait() // both return nil once ctx ends
+}
+
+// TestUDPBigPacketsAndIPv6: a packet near the largest UDP payload is read whole, over IPv4 and
+// over IPv6 (each has its own batch reader).
+func TestUDPBigPacketsAndIPv6(t *testing.T) {
+	for _, network := range []string{"127.0.0.1:0", "[::1]:0"} {
+		pc, err := net.ListenPacket("udp", network)
+		if err != nil {
+			t.Logf("%s: %v (no IPv6 here?)", network, err)
+			continue
+		}
+		r := newRig(t, statsd.Options{})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- r.srv.ServeUDP(ctx, pc) }()
+		u, err := net.Dial("udp", pc.LocalAddr().String())
+		require.NoError(t, err)
+		line := "big.packet:1|c\n"
+		packet := strings.Repeat(line, 65000/len(line))
+		_, err = u.Write([]byte(packet))
+		require.NoError(t, err, network)
+		want := uint64(65000 / len(line))
+		require.Eventually(t, func() bool { return r.srv.Stats().Lines == want }, 5*time.Second, time.Millisecond, network)
+		r.flush(t)
+		assert.Equal(t, float64(want), r.points(t, "big.packet")[global].Value, network)
+		assert.Zero(t, r.srv.Stats().BadLines, network)
+		cancel()
+		require.NoError(t, <-done)
+	}
 }
 
 // TestWithoutTagsGoesToTheSourceAPI: with no tags anywhere, measurements are source-based.
