@@ -32,6 +32,8 @@ type series struct {
 type aggregator struct {
 	global    map[string]string
 	maxSeries int
+	maxValues int // timer values and set members kept in an interval
+	values    int // kept so far
 
 	byLine  map[string]*series // kind + raw name + raw tags
 	byKey   map[string]*series // kind + sanitized name + sorted tags
@@ -43,16 +45,21 @@ type aggregator struct {
 
 type tagPair struct{ name, value string }
 
-func newAggregator(global map[string]string, maxSeries int) *aggregator {
-	return &aggregator{global: global, maxSeries: maxSeries,
+func newAggregator(global map[string]string, maxSeries, maxValues int) *aggregator {
+	return &aggregator{global: global, maxSeries: maxSeries, maxValues: maxValues,
 		byLine: map[string]*series{}, byKey: map[string]*series{}}
 }
 
-// errTooManySeries refuses a sample of a new series past Options.MaxSeries.
-var errTooManySeries = errors.New("the series limit is reached (Options.MaxSeries): a new series is refused until the next flush")
+// errTooManySeries refuses a sample of a new series past Options.MaxSeries, errTooManyValues a
+// timer value or new set member past Options.MaxValues.
+var (
+	errTooManySeries = errors.New("the series limit is reached (Options.MaxSeries): a new series is refused until the next flush")
+	errTooManyValues = errors.New("the values limit is reached (Options.MaxValues): timer values and new set members are refused until the next flush")
+)
 
 // add adds one sample. It fails when the sample's series is new and its tags are malformed
-// (errBadTags), or past the limit (errTooManySeries).
+// (errBadTags), or past the limit (errTooManySeries), or when it is a timer value or new set
+// member past the values limit (errTooManyValues).
 func (a *aggregator) add(s *sample) error {
 	a.key = append(a.key[:0], byte(s.kind))
 	if s.nameTags {
@@ -80,13 +87,21 @@ func (a *aggregator) add(s *sample) error {
 			se.gauge = s.value
 		}
 	case Timer, Histogram:
+		if a.maxValues > 0 && a.values >= a.maxValues {
+			return errTooManyValues
+		}
 		se.values = append(se.values, s.value)
+		a.values++
 	case Set:
 		if se.members == nil {
 			se.members = map[string]struct{}{}
 		}
 		if _, ok := se.members[string(s.member)]; !ok {
+			if a.maxValues > 0 && a.values >= a.maxValues {
+				return errTooManyValues
+			}
 			se.members[string(s.member)] = struct{}{}
+			a.values++
 		}
 	}
 	return nil
@@ -195,6 +210,7 @@ func (a *aggregator) flush(at time.Time, period time.Duration, percentiles []flo
 	}
 	clear(a.byLine)
 	clear(a.byKey)
+	a.values = 0
 	return out
 }
 

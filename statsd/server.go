@@ -23,6 +23,9 @@ const DefaultFlushInterval = 10 * time.Second
 // DefaultMaxSeries is Options.MaxSeries when it is zero.
 const DefaultMaxSeries = 100_000
 
+// DefaultMaxValues is Options.MaxValues when it is zero.
+const DefaultMaxValues = 10_000_000
+
 // MaxPacketSize is the size of a UDP read buffer: more than the largest UDP payload (65,507
 // bytes over IPv4, 65,527 over IPv6 without jumbograms), so every packet is read whole.
 const MaxPacketSize = 64 << 10
@@ -42,6 +45,10 @@ type Options struct {
 	// MaxSeries bounds the series gathered in one interval (DefaultMaxSeries if zero; -1: no
 	// limit): samples of new series past it are refused and counted in Stats.OverLimit.
 	MaxSeries int
+	// MaxValues bounds the timer and histogram values and the set members kept in one interval,
+	// over all series (DefaultMaxValues if zero, about 8 bytes each; -1: no limit): past it they
+	// are refused and counted in Stats.OverLimit.
+	MaxValues int
 	// Logf, when set, receives one line about refused input at most once a second, with the
 	// count of lines refused since the last one. Nil logs nothing.
 	Logf func(format string, args ...any)
@@ -56,7 +63,7 @@ type Stats struct {
 	Lines     uint64 // metric lines in them
 	BadLines  uint64 // lines refused as malformed
 	Samples   uint64 // values aggregated
-	OverLimit uint64 // values refused because their series was new past Options.MaxSeries
+	OverLimit uint64 // values refused past Options.MaxSeries (a new series) or Options.MaxValues
 	// DroppedTags counts tags left out: empty names or values, or past librato.MaxTags.
 	DroppedTags uint64
 	Flushes     uint64 // flushes done
@@ -120,6 +127,14 @@ func New(q *librato.Queue, opts Options) (*Server, error) {
 	case opts.MaxSeries == -1:
 		opts.MaxSeries = 0
 	}
+	switch {
+	case opts.MaxValues == 0:
+		opts.MaxValues = DefaultMaxValues
+	case opts.MaxValues < -1:
+		return nil, fmt.Errorf("statsd: MaxValues %d: want a positive limit, 0 for the default or -1 for none", opts.MaxValues)
+	case opts.MaxValues == -1:
+		opts.MaxValues = 0
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -128,7 +143,7 @@ func New(q *librato.Queue, opts Options) (*Server, error) {
 		global[k] = v
 	}
 	s := &Server{q: q, interval: opts.FlushInterval, percentiles: slices.Clone(opts.Percentiles),
-		logf: opts.Logf, now: opts.Now, agg: newAggregator(global, opts.MaxSeries)}
+		logf: opts.Logf, now: opts.Now, agg: newAggregator(global, opts.MaxSeries, opts.MaxValues)}
 	s.add = s.addLocked
 	return s, nil
 }
@@ -154,7 +169,7 @@ func (s *Server) Handle(packet []byte) {
 		s.st.Lines++
 		switch err := parseLine(line, &s.scratch, s.add); err {
 		case nil:
-		case errTooManySeries:
+		case errTooManySeries, errTooManyValues:
 			s.st.OverLimit++
 		default:
 			s.st.BadLines++

@@ -262,6 +262,23 @@ func TestSeriesLimit(t *testing.T) {
 	assert.Len(t, r.api.Measurements("s4"), 1)
 }
 
+func TestValuesLimit(t *testing.T) {
+	r := newRig(t, statsd.Options{MaxValues: 5})
+	r.send("lat:1|ms", "lat:2|ms", "lat:3|ms", "u:a|s", "u:a|s", "u:b|s", "u:c|s", "lat:4|ms", "hits:1|c")
+	r.flush(t)
+	st := r.srv.Stats()
+	assert.Equal(t, uint64(2), st.OverLimit, "u:c and lat:4: 3 timer values and 2 members kept")
+	assert.Equal(t, int64(3), r.points(t, "lat")[global].Count)
+	assert.Equal(t, 2.0, r.points(t, "u")[global].Value)
+	assert.Equal(t, 1.0, r.points(t, "hits")[global].Value, "counters and gauges keep no values")
+	r.send("lat:5|ms", "lat:6|ms")
+	r.flush(t)
+	// The limit is per interval: both values of the next one are kept (the fake clock stamps both
+	// flushes alike, so the fake merges them into one point of 3 + 2 values).
+	assert.Equal(t, int64(5), r.points(t, "lat")[global].Count)
+	assert.Equal(t, uint64(2), r.srv.Stats().OverLimit)
+}
+
 func TestOptionsAreChecked(t *testing.T) {
 	api := libratotest.NewUnstartedServer()
 	c, err := api.Client()
@@ -272,7 +289,7 @@ func TestOptionsAreChecked(t *testing.T) {
 	for _, o := range []statsd.Options{
 		{FlushInterval: 500 * time.Millisecond}, {FlushInterval: -time.Second},
 		{Percentiles: []float64{0}}, {Percentiles: []float64{101}},
-		{Tags: map[string]string{"bad tag!": "x"}}, {MaxSeries: -2},
+		{Tags: map[string]string{"bad tag!": "x"}}, {MaxSeries: -2}, {MaxValues: -2},
 	} {
 		_, err := statsd.New(q, o)
 		assert.Error(t, err, "%+v", o)

@@ -51,6 +51,7 @@ type statsdCmd struct {
 	percentiles string
 	tags        tagsFlag
 	maxSeries   int
+	maxValues   int
 	spool       string
 
 	// ready, when set (tests), is called with the UDP and TCP addresses and the server once they
@@ -66,6 +67,7 @@ func (c *statsdCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.percentiles, "percentiles", "90", "timer and histogram `percentiles`, comma separated (\"\": none)")
 	fs.Var(&c.tags, "tag", "tag `k=v` on every measurement (repeatable)")
 	fs.IntVar(&c.maxSeries, "max-series", statsd.DefaultMaxSeries, "series per flush interval; values of new series past it are refused and counted (-1: no limit)")
+	fs.IntVar(&c.maxValues, "max-values", statsd.DefaultMaxValues, "timer values and set members per flush interval, over all series; past it they are refused and counted (-1: no limit)")
 	fs.StringVar(&c.spool, "spool", "", "keep unsent measurements in this `directory` across restarts")
 }
 
@@ -81,6 +83,9 @@ func (c *statsdCmd) args(args []string) error {
 	}
 	if c.maxSeries == 0 || c.maxSeries < -1 {
 		return usageErrorf("--max-series %d: want a positive number, or -1 for no limit", c.maxSeries)
+	}
+	if c.maxValues == 0 || c.maxValues < -1 {
+		return usageErrorf("--max-values %d: want a positive number, or -1 for no limit", c.maxValues)
 	}
 	if _, err := c.percentileList(); err != nil {
 		return usageErrorf("--percentiles: %v", err)
@@ -148,7 +153,7 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 		return err
 	}
 	srv, err := statsd.New(q, statsd.Options{FlushInterval: c.flush, Percentiles: percentiles, Tags: tags,
-		MaxSeries: c.maxSeries, Logf: logf})
+		MaxSeries: c.maxSeries, MaxValues: c.maxValues, Logf: logf})
 	if err != nil {
 		q.Close(context.WithoutCancel(ctx))
 		return err
@@ -208,7 +213,7 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 	fmt.Fprintf(env.Stdout, "statsd: %d packets, %d lines (%d refused), %d values; %d measurements: %d sent, %d queued, %d spooled, %d dropped\n",
 		st.Packets, st.Lines, st.BadLines, st.Samples, st.Measurements, qs.Sent, qs.Queued, qs.Spooled, qs.Dropped)
 	if st.OverLimit > 0 {
-		fmt.Fprintf(env.Stdout, "statsd: %d values refused past --max-series %d\n", st.OverLimit, c.maxSeries)
+		fmt.Fprintf(env.Stdout, "statsd: %d values refused past --max-series %d or --max-values %d\n", st.OverLimit, c.maxSeries, c.maxValues)
 	}
 	if listenErr != nil {
 		return fmt.Errorf("listening: %w", listenErr)

@@ -89,7 +89,7 @@ func TestStatsdRefusedCredentials(t *testing.T) {
 func TestStatsdUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"statsd", "extra"}, {"statsd", "--flush", "500ms"}, {"statsd", "--percentiles", "0"},
-		{"statsd", "--percentiles", "abc"}, {"statsd", "--listen", "", "--tcp", ""}, {"statsd", "--max-series", "0"},
+		{"statsd", "--percentiles", "abc"}, {"statsd", "--listen", "", "--tcp", ""}, {"statsd", "--max-series", "0"}, {"statsd", "--max-values", "-5"},
 	} {
 		r := runCLI(t, nil, "", args...)
 		assert.Equal(t, ExitUsage, r.code, "%v: %s", args, r.stderr)
