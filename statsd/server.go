@@ -226,8 +226,10 @@ func (s *Server) Stats() Stats {
 }
 
 // Flush hands what was aggregated since the last flush to the queue, stamped with the current
-// time floored to the flush interval, and then flushes the queue (within ctx: what it cannot
-// send by then stays queued, as the queue's rules say). It returns the queue's errors.
+// time floored to the flush interval, waiting for room in the queue within ctx (what still does
+// not fit when ctx ends is counted in Stats.Rejected), and then flushes the queue (within ctx:
+// what it cannot send by then stays queued, as the queue's rules say). It returns the queue's
+// errors.
 func (s *Server) Flush(ctx context.Context) error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
@@ -240,7 +242,9 @@ func (s *Server) Flush(ctx context.Context) error {
 	var errs []error
 	var rejected uint64
 	for i := range ms {
-		if err := s.q.Add(ms[i]); err != nil {
+		// AddWait: a flush larger than the queue's room waits for the queue to send, within
+		// ctx, rather than dropping what does not fit.
+		if err := s.q.AddWait(ctx, ms[i]); err != nil {
 			rejected++
 			if len(errs) < 10 {
 				errs = append(errs, err)

@@ -279,6 +279,27 @@ func TestValuesLimit(t *testing.T) {
 	assert.Equal(t, uint64(2), r.srv.Stats().OverLimit)
 }
 
+// TestFlushWaitsForRoomInTheQueue: a flush of more measurements than the queue holds waits for
+// it to send instead of dropping the rest.
+func TestFlushWaitsForRoomInTheQueue(t *testing.T) {
+	api := libratotest.NewUnstartedServer(libratotest.WithNow(func() time.Time { return now }))
+	c, err := api.Client()
+	require.NoError(t, err)
+	q, err := c.NewQueue(librato.QueueOptions{MaxPending: 10, AutoSubmitCount: 5, FlushInterval: time.Hour})
+	require.NoError(t, err)
+	defer q.Close(context.Background())
+	srv, err := statsd.New(q, statsd.Options{Now: func() time.Time { return now }, Tags: map[string]string{"a": "b"}})
+	require.NoError(t, err)
+	for i := range 200 {
+		srv.Handle(fmt.Appendf(nil, "many.s%d:1|c", i))
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Flush(ctx))
+	assert.Equal(t, uint64(200), q.Stats().Sent)
+	assert.Zero(t, srv.Stats().Rejected)
+}
+
 func TestOptionsAreChecked(t *testing.T) {
 	api := libratotest.NewUnstartedServer()
 	c, err := api.Client()
