@@ -33,7 +33,7 @@ func TestTokenNeverPrinted(t *testing.T) {
 		"version":     {{"version"}},
 		"ping":        {{"ping"}, {"ping", "--token", "wrong"}},
 		"annotations": {{"annotations", "list"}, {"annotations", "show", "s", "--start", "-1h"}},
-		"statsd":      {{"statsd", "--listen", "127.0.0.1:-1"}}, // a running one: TestStatsdCommand
+		"statsd":      {{"statsd", "--listen", "127.0.0.1:0", "--token", "wrong"}}, // a running one: TestStatsdCommand
 	}
 	var missing []string
 	for _, ci := range commandTable {

@@ -113,17 +113,6 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	// Wrong credentials will not right themselves: say so now rather than at the first flush.
-	// An API that cannot be reached may come back: the queue retries, so start anyway.
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = cl.Ping(pctx)
-	cancel()
-	switch {
-	case errors.Is(err, librato.ErrUnauthorized), errors.Is(err, librato.ErrForbidden):
-		return &exitError{code: ExitCredentials, msg: fmt.Sprintf("%v\n%s", err, credentialsHint)}
-	case err != nil:
-		fmt.Fprintf(env.Stderr, "librato statsd: the API did not answer (%s); starting anyway, sending will retry\n", withoutPrefixes(err.Error()))
-	}
 	tags := map[string]string{}
 	for k, v := range c.tags {
 		tags[k] = v
@@ -195,12 +184,29 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 		c.ready(udpAddr, tcpAddr, srv)
 	}
 
+	// Wrong credentials will not right themselves: check them at once, beside the listeners (a
+	// hung API must not keep the socket closed), and stop if they are refused. An API that does
+	// not answer may come back: the queue retries, so go on.
+	credErr := make(chan error, 1)
+	go func() {
+		pctx, cancel := context.WithTimeout(sctx, 10*time.Second)
+		defer cancel()
+		err := cl.Ping(pctx)
+		switch {
+		case errors.Is(err, librato.ErrUnauthorized), errors.Is(err, librato.ErrForbidden):
+			credErr <- &exitError{code: ExitCredentials, msg: fmt.Sprintf("%v\n%s", err, credentialsHint)}
+		case err != nil && sctx.Err() == nil:
+			logf("the API did not answer (%s); going on, sending will retry", withoutPrefixes(err.Error()))
+		}
+	}()
+
 	runErr := make(chan error, 1)
 	go func() { runErr <- srv.Run(sctx) }()
-	var listenErr error
+	var listenErr, refused error
 	select {
 	case <-ctx.Done():
 	case listenErr = <-errc:
+	case refused = <-credErr:
 	}
 	stop()
 	wg.Wait()
@@ -214,6 +220,9 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 		st.Packets, st.Lines, st.BadLines, st.Samples, st.Measurements, qs.Sent, qs.Queued, qs.Spooled, qs.Dropped)
 	if st.OverLimit > 0 {
 		fmt.Fprintf(env.Stdout, "statsd: %d values refused past --max-series %d or --max-values %d\n", st.OverLimit, c.maxSeries, c.maxValues)
+	}
+	if refused != nil {
+		return refused
 	}
 	if listenErr != nil {
 		return fmt.Errorf("listening: %w", listenErr)
