@@ -112,7 +112,9 @@ func (a *aggregator) newSeries(s *sample) (*series, error) {
 	if len(s.tags) > 0 && !validTags(s.tags, s.nameTags) {
 		return nil, errBadTags
 	}
-	if a.maxSeries > 0 && len(a.byLine) >= a.maxSeries {
+	// Spellings of one series (its tags in another order, names that sanitize alike) share it;
+	// they are bounded too, at twice the series.
+	if a.maxSeries > 0 && len(a.byLine) >= 2*a.maxSeries {
 		return nil, errTooManySeries
 	}
 	name := librato.SanitizeMetricName(strings.TrimSpace(string(s.name)))
@@ -128,6 +130,9 @@ func (a *aggregator) newSeries(s *sample) (*series, error) {
 	}
 	se := a.byKey[key.String()]
 	if se == nil {
+		if a.maxSeries > 0 && len(a.byKey) >= a.maxSeries {
+			return nil, errTooManySeries
+		}
 		se = &series{kind: s.kind, name: name, tags: tags}
 		a.byKey[key.String()] = se
 	}

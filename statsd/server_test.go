@@ -260,6 +260,15 @@ func TestSeriesLimit(t *testing.T) {
 	r.send("s4:1|c")
 	r.flush(t)
 	assert.Len(t, r.api.Measurements("s4"), 1)
+
+	// Other spellings of a series it has are taken (its tags in another order, a name that
+	// sanitizes alike); a fourth series is not.
+	r.send("s0:1|c", "x!:1|c", "x#a=1,b=2:1|c")
+	r.send("x$:1|c", "x#b=2,a=1:1|c", "y:1|c")
+	assert.Equal(t, uint64(5), r.srv.Stats().OverLimit, "y")
+	r.flush(t)
+	assert.Equal(t, 2.0, r.points(t, "x-")[global].Value)
+	assert.Equal(t, 2.0, r.points(t, "x")["a=1,b=2"].Value)
 }
 
 func TestValuesLimit(t *testing.T) {
