@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -319,6 +320,36 @@ func TestLiveRefresh(t *testing.T) {
 	assert.Less(t, time.Since(start), 8*time.Second)
 	assert.Equal(t, "3", eval[string](t, ctx, `document.getElementById("chart").dataset.series`))
 	assert.Contains(t, eval[[]string](t, ctx, `[...document.querySelectorAll("#chart .marker-label")].map(m => m.textContent)`), "hotfix")
+}
+
+// TestZoomSurvivesLiveRefresh: a range dragged on the chart stays through a refresh with new
+// data; a double-click gives the window back.
+func TestZoomSurvivesLiveRefresh(t *testing.T) {
+	s := newSite(t)
+	ctx := s.open(t, "#/metric/jobs.queue?range=3600&res=60")
+	waitFor(t, ctx, chartReady)
+	box := eval[map[string]float64](t, ctx, `(() => { const r = document.querySelector("#chart .u-over").getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; })()`)
+	y := box["y"] + box["h"]/2
+	from, to := box["x"]+box["w"]*0.2, box["x"]+box["w"]*0.5
+	require.Equal(t, "false", eval[string](t, ctx, `document.getElementById("chart").dataset.zoomed`))
+	held := func(p *input.DispatchMouseEventParams) { p.Button, p.Buttons = input.MouseButtonLeft, 1 }
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, from, y),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, from, y, held, chromedp.ClickCount(1)),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, (from+to)/2, y, held),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, to, y, held),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, to, y, chromedp.ButtonLeft, chromedp.ClickCount(1))))
+	waitFor(t, ctx, `document.getElementById("chart").dataset.zoomed === "true"`)
+
+	// A refresh (the next "updated" time) with a changed value: the same series, new data.
+	require.NoError(t, s.client.Submit(t.Context(), librato.Measurement{Name: "jobs.queue", Source: "worker-1", Value: 1000, Time: now.Add(-30 * time.Minute)}))
+	updated := eval[string](t, ctx, `document.getElementById("updated").textContent`)
+	waitFor(t, ctx, `document.getElementById("updated").textContent !== `+strconv.Quote(updated))
+	waitFor(t, ctx, chartReady)
+	assert.Equal(t, "true", eval[string](t, ctx, `document.getElementById("chart").dataset.zoomed`), "the refresh kept the zoom")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.MouseClickXY(box["x"]+box["w"]/2, y, chromedp.ClickCount(2))))
+	waitFor(t, ctx, `document.getElementById("chart").dataset.zoomed === "false"`)
 }
 
 func TestAlertsAndTheirState(t *testing.T) {

@@ -325,7 +325,9 @@ class Chart {
       return;
     }
     if (this.plot && labels === this.labels) {
+      // A refresh keeps a zoom the user chose (drag to zoom, double-click to undo).
       this.plot.setData(data);
+      if (!this.zoomed) this.showWindow();
       return;
     }
     this.destroy();
@@ -334,17 +336,34 @@ class Chart {
     const opts = {
       width: Math.max(320, this.box.clientWidth || 900),
       height: 360,
-      scales: { x: { time: true, range: () => [this.win.start, this.win.end] } },
+      // The x scale is set by hand: the window, or the user's zoom.
+      scales: { x: { time: true, auto: false } },
+      // A double-click gives the window back (uPlot's own would zoom to the data's extent).
+      cursor: { bind: { dblclick: () => null } },
       series: [{ label: "time", value: (u, v) => (v == null ? "" : fmtTime(v)) },
         ...series.map((s, i) => ({ label: s.label, stroke: COLORS[i % COLORS.length], width: 1.5, value: (u, v) => fmtNumber(v) }))],
       axes: [{}, { size: 70, values: (u, vals) => vals.map(fmtNumber) }],
       legend: { live: true },
-      hooks: { draw: [() => this.drawn()] },
+      hooks: { draw: [() => this.drawn()], setScale: [(u, key) => key === "x" && this.scaled(u)] },
       plugins: [markersPlugin(() => this.markers)],
     };
     this.plot = new uPlot(opts, data, this.box);
+    this.showWindow();
+    this.plot.over.addEventListener("dblclick", () => this.showWindow());
     this.onResize = () => this.plot && this.plot.setSize({ width: Math.max(320, this.box.clientWidth), height: 360 });
     window.addEventListener("resize", this.onResize);
+  }
+
+  // showWindow sets the x scale to the window.
+  showWindow() {
+    this.plot.setScale("x", { min: this.win.start, max: this.win.end });
+  }
+
+  // scaled notes whether the x scale is the window (after data or a double-click) or a zoom.
+  scaled(u) {
+    const { min, max } = u.scales.x;
+    this.zoomed = min > this.win.start + 1 || max < this.win.end - 1;
+    this.box.dataset.zoomed = this.zoomed;
   }
 
   // drawn runs after uPlot has drawn (it draws in a microtask after new uPlot or setData).
@@ -362,6 +381,7 @@ class Chart {
     }
     this.plot = null;
     this.labels = "";
+    this.zoomed = false;
   }
 }
 
