@@ -52,7 +52,9 @@
 //
 // # Bounds
 //
-// Memory is bounded by Options.MaxSeries series an interval. What is lost is counted: malformed
-// lines (BadLines), values of series past the limit (OverLimit), tags left out (DroppedTags),
-// measurements the queue refused (Rejected), and the queue's own Stats for the rest.
+// Memory is bounded by Options.MaxSeries series and Options.MaxValues timer values and set
+// members an interval. What is lost is counted: malformed lines (BadLines), values past the
+// limits (OverLimit), tags left out (DroppedTags), measurements the queue refused (Rejected),
+// and the queue's own Stats for the rest. A flush waits for room in the queue rather than
+// refusing.
 package statsd

@@ -457,3 +457,29 @@ func TestMissingMetricAndOnePoint(t *testing.T) {
 	assert.Greater(t, eval[int](t, ctx, inkOf(firstColor)), 10, "the point")
 	assert.True(t, eval[bool](t, ctx, `document.getElementById("error").hidden`), "the error is gone")
 }
+
+// TestAppOpticsMode: with the token as the user name and no password, the tagged chart shows, and
+// the page asks for no source-based series (the AppOptics API has none).
+func TestAppOpticsMode(t *testing.T) {
+	srv := libratotest.NewUnstartedServer(libratotest.WithNow(func() time.Time { return now }), libratotest.WithAppOptics())
+	hs := httptest.NewServer(webview.Handler(srv, srv))
+	t.Cleanup(hs.Close)
+	srv.URL = hs.URL
+	c, err := srv.Client()
+	require.NoError(t, err)
+	var batch []librato.Measurement
+	for i := range 30 {
+		batch = append(batch, librato.Measurement{Name: "ao.cpu", Value: float64(i), Time: now.Add(-time.Duration(i) * time.Minute), Tags: map[string]string{"host": "a"}})
+	}
+	require.NoError(t, c.Submit(t.Context(), batch...))
+	_, token := srv.Credentials()
+	ctx := browser(t, token, "")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/#/metric/ao.cpu?range=3600&res=60")))
+	waitFor(t, ctx, chartReady)
+	assert.Equal(t, "30", eval[string](t, ctx, `document.getElementById("chart").dataset.points`))
+	for _, r := range srv.Requests() {
+		if r.Method == "GET" && r.Path == "/v1/metrics/ao.cpu" {
+			assert.False(t, r.Query.Has("start_time"), "a source-based read in AppOptics mode: %v", r.Query)
+		}
+	}
+}
