@@ -236,7 +236,6 @@ func (s *Server) Flush(ctx context.Context) error {
 	at := s.now().Truncate(s.interval)
 	s.mu.Lock()
 	ms := s.agg.flush(at, s.interval, s.percentiles)
-	s.st.Flushes++
 	s.mu.Unlock()
 
 	var errs []error
@@ -252,6 +251,7 @@ func (s *Server) Flush(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
+	s.st.Flushes++ // with the counts of its measurements: a Stats never shows half a flush
 	s.st.Measurements += uint64(len(ms))
 	s.st.Rejected += rejected
 	s.mu.Unlock()
