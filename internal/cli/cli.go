@@ -342,15 +342,20 @@ func flagValues(args []string, name string) []string {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprint(w, `librato reads and writes Librato (and AppOptics) metrics, posts annotations and runs a local fake API.
+	fmt.Fprint(w, `librato reads and writes Librato (and AppOptics) metrics, posts annotations, runs a local fake API
+and a StatsD server.
 
 Usage:
   librato COMMAND [ARGS] [FLAGS]
 
 Commands:
 `)
+	width := 0
 	for _, ci := range commandTable {
-		fmt.Fprintf(w, "  %-10s %s\n", ci.name, ci.summary)
+		width = max(width, len(ci.name))
+	}
+	for _, ci := range commandTable {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, ci.name, ci.summary)
 	}
 	fmt.Fprint(w, `
 Credentials come from --user/--token or LIBRATO_USER and LIBRATO_TOKEN (--appoptics: --token or
