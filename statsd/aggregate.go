@@ -13,7 +13,7 @@ import (
 
 // series is what one flush interval gathered for one metric: one name, tag set and kind.
 type series struct {
-	kind Kind
+	kind metricKind
 	name string            // sanitized
 	tags map[string]string // the measurement's tags (global ones merged in where they apply)
 
@@ -78,21 +78,21 @@ func (a *aggregator) add(s *sample) error {
 		}
 	}
 	switch s.kind {
-	case Counter:
+	case kindCounter:
 		se.counter += s.value
-	case Gauge:
+	case kindGauge:
 		if s.delta {
 			se.gauge += s.value
 		} else {
 			se.gauge = s.value
 		}
-	case Timer, Histogram:
+	case kindTimer, kindHistogram:
 		if a.maxValues > 0 && a.values >= a.maxValues {
 			return errTooManyValues
 		}
 		se.values = append(se.values, s.value)
 		a.values++
-	case Set:
+	case kindSet:
 		if se.members == nil {
 			se.members = map[string]struct{}{}
 		}
@@ -188,13 +188,13 @@ func (a *aggregator) flush(at time.Time, period time.Duration, percentiles []flo
 	for _, se := range a.byKey {
 		m := librato.Measurement{Name: se.name, Tags: se.tags, Time: at, Period: period}
 		switch se.kind {
-		case Counter:
+		case kindCounter:
 			m.Value = se.counter
-		case Gauge:
+		case kindGauge:
 			m.Value = se.gauge
-		case Set:
+		case kindSet:
 			m.Value = float64(len(se.members))
-		case Timer, Histogram:
+		case kindTimer, kindHistogram:
 			slices.Sort(se.values)
 			m.Summary = summarize(se.values)
 			out = append(out, m)

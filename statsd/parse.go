@@ -7,40 +7,23 @@ import (
 	"strconv"
 )
 
-// Kind is the type of a StatsD metric, from its line's type field.
-type Kind uint8
+// metricKind is the type of a StatsD metric, from its line's type field.
+type metricKind uint8
 
 // The StatsD metric types.
 const (
-	Counter   Kind = iota + 1 // |c: added up over the flush interval
-	Gauge                     // |g: the last value; "+N" and "-N" change it
-	Timer                     // |ms: every value, summarized at the flush
-	Histogram                 // |h: as Timer
-	Set                       // |s: the number of distinct members
+	kindCounter   metricKind = iota + 1 // |c: added up over the flush interval
+	kindGauge                           // |g: the last value; "+N" and "-N" change it
+	kindTimer                           // |ms: every value, summarized at the flush
+	kindHistogram                       // |h: as a timer
+	kindSet                             // |s: the number of distinct members
 )
-
-// String returns the line's type field: "c", "g", "ms", "h" or "s".
-func (k Kind) String() string {
-	switch k {
-	case Counter:
-		return "c"
-	case Gauge:
-		return "g"
-	case Timer:
-		return "ms"
-	case Histogram:
-		return "h"
-	case Set:
-		return "s"
-	}
-	return "Kind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // sample is one parsed value of one line. Its byte slices point into the packet: they are valid
 // until the packet's buffer is reused.
 type sample struct {
 	name  []byte // as sent, before sanitizing
-	kind  Kind
+	kind  metricKind
 	value float64 // counters: already divided by the sample rate
 	delta bool    // gauges: value is a change ("+N", "-N"), not a new level
 	// member is a set's member.
@@ -97,14 +80,14 @@ func parseLine(line []byte, s *sample, add func(*sample) error) error {
 		s.tags, rest = rest[i+1:], rest[:i-1]
 	}
 	if bytes.IndexByte(rest, ':') < 0 { // one part: the common case
-		if _, err := parsePart(rest, s); err != nil {
+		if err := parsePart(rest, s); err != nil {
 			return err
 		}
 		return add(s)
 	}
 	// Check every part before adding any, so that a refused line adds nothing.
 	for part := range bytes.SplitSeq(rest, []byte{':'}) {
-		if _, err := parsePart(part, s); err != nil {
+		if err := parsePart(part, s); err != nil {
 			return err
 		}
 	}
@@ -118,10 +101,10 @@ func parseLine(line []byte, s *sample, add func(*sample) error) error {
 }
 
 // parsePart parses "value|type[|@rate]" into s.
-func parsePart(part []byte, s *sample) (*sample, error) {
+func parsePart(part []byte, s *sample) error {
 	bar := bytes.IndexByte(part, '|')
 	if bar < 0 {
-		return nil, errNoType
+		return errNoType
 	}
 	value, fields := part[:bar], part[bar+1:]
 	typ := fields
@@ -129,59 +112,59 @@ func parsePart(part []byte, s *sample) (*sample, error) {
 	if i := bytes.IndexByte(fields, '|'); i >= 0 {
 		typ, rate = fields[:i], fields[i+1:]
 		if len(rate) == 0 || rate[0] != '@' || bytes.IndexByte(rate, '|') >= 0 {
-			return nil, errBadField
+			return errBadField
 		}
 		rate = rate[1:]
 	}
 	switch string(bytes.TrimSpace(typ)) {
 	case "c":
-		s.kind = Counter
+		s.kind = kindCounter
 	case "g":
-		s.kind = Gauge
+		s.kind = kindGauge
 	case "ms":
-		s.kind = Timer
+		s.kind = kindTimer
 	case "h":
-		s.kind = Histogram
+		s.kind = kindHistogram
 	case "s":
-		s.kind = Set
+		s.kind = kindSet
 	default:
-		return nil, errBadType
+		return errBadType
 	}
 	s.delta, s.member = false, nil
-	if s.kind == Set {
+	if s.kind == kindSet {
 		if rate != nil {
-			return nil, errRateOnType
+			return errRateOnType
 		}
 		if len(value) == 0 {
-			return nil, errNoValue
+			return errNoValue
 		}
 		s.member = value
-		return s, nil
+		return nil
 	}
-	if s.kind == Gauge {
+	if s.kind == kindGauge {
 		if rate != nil {
-			return nil, errRateOnType
+			return errRateOnType
 		}
 		s.delta = len(value) > 0 && (value[0] == '+' || value[0] == '-')
 	}
 	v, ok := parseNumber(value)
 	if !ok {
-		return nil, errBadValue
+		return errBadValue
 	}
 	if math.IsInf(v, 0) || math.IsNaN(v) {
-		return nil, errNotFinite
+		return errNotFinite
 	}
 	if rate != nil {
 		r, ok := parseNumber(rate)
 		if !ok || !(r > 0 && r <= 1) {
-			return nil, errBadRate
+			return errBadRate
 		}
-		if s.kind == Counter {
+		if s.kind == kindCounter {
 			v /= r
 		}
 	}
 	s.value = v
-	return s, nil
+	return nil
 }
 
 // validTags checks "k:v,k2:v2" (sep ':') or "k=v,k2=v2" (sep '='): each pair has a name; a

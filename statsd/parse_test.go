@@ -13,7 +13,7 @@ import (
 type parsed struct {
 	name, tags, member string
 	nameTags           bool
-	kind               Kind
+	kind               metricKind
 	value              float64
 	delta              bool
 }
@@ -34,29 +34,29 @@ func TestParseLine(t *testing.T) {
 		line string
 		want []parsed
 	}{
-		{"hits:1|c", []parsed{{name: "hits", kind: Counter, value: 1}}},
-		{"hits:3|c|@0.5", []parsed{{name: "hits", kind: Counter, value: 6}}},
-		{"hits:-2|c", []parsed{{name: "hits", kind: Counter, value: -2}}},
-		{"temp:40|g", []parsed{{name: "temp", kind: Gauge, value: 40}}},
-		{"temp:+5|g", []parsed{{name: "temp", kind: Gauge, value: 5, delta: true}}},
-		{"temp:-2.5|g", []parsed{{name: "temp", kind: Gauge, value: -2.5, delta: true}}},
-		{"lat:12.25|ms", []parsed{{name: "lat", kind: Timer, value: 12.25}}},
-		{"lat:12|ms|@0.1", []parsed{{name: "lat", kind: Timer, value: 12}}}, // the rate does not change a timer's value
-		{"size:300|h", []parsed{{name: "size", kind: Histogram, value: 300}}},
-		{"users:alice|s", []parsed{{name: "users", kind: Set, member: "alice"}}},
-		{"users:42|s", []parsed{{name: "users", kind: Set, member: "42"}}},
-		{"x:1e3|g", []parsed{{name: "x", kind: Gauge, value: 1000}}},
-		{"x:0.000001|g", []parsed{{name: "x", kind: Gauge, value: 0.000001}}},
-		{"x:1234567890123456789|g", []parsed{{name: "x", kind: Gauge, value: 1234567890123456789}}},
+		{"hits:1|c", []parsed{{name: "hits", kind: kindCounter, value: 1}}},
+		{"hits:3|c|@0.5", []parsed{{name: "hits", kind: kindCounter, value: 6}}},
+		{"hits:-2|c", []parsed{{name: "hits", kind: kindCounter, value: -2}}},
+		{"temp:40|g", []parsed{{name: "temp", kind: kindGauge, value: 40}}},
+		{"temp:+5|g", []parsed{{name: "temp", kind: kindGauge, value: 5, delta: true}}},
+		{"temp:-2.5|g", []parsed{{name: "temp", kind: kindGauge, value: -2.5, delta: true}}},
+		{"lat:12.25|ms", []parsed{{name: "lat", kind: kindTimer, value: 12.25}}},
+		{"lat:12|ms|@0.1", []parsed{{name: "lat", kind: kindTimer, value: 12}}}, // the rate does not change a timer's value
+		{"size:300|h", []parsed{{name: "size", kind: kindHistogram, value: 300}}},
+		{"users:alice|s", []parsed{{name: "users", kind: kindSet, member: "alice"}}},
+		{"users:42|s", []parsed{{name: "users", kind: kindSet, member: "42"}}},
+		{"x:1e3|g", []parsed{{name: "x", kind: kindGauge, value: 1000}}},
+		{"x:0.000001|g", []parsed{{name: "x", kind: kindGauge, value: 0.000001}}},
+		{"x:1234567890123456789|g", []parsed{{name: "x", kind: kindGauge, value: 1234567890123456789}}},
 		// Several values after one name.
-		{"multi:1|c:2|c:5|ms", []parsed{{name: "multi", kind: Counter, value: 1}, {name: "multi", kind: Counter, value: 2}, {name: "multi", kind: Timer, value: 5}}},
+		{"multi:1|c:2|c:5|ms", []parsed{{name: "multi", kind: kindCounter, value: 1}, {name: "multi", kind: kindCounter, value: 2}, {name: "multi", kind: kindTimer, value: 5}}},
 		// Tags, both forms.
-		{"req#route=login,code=200:1|c", []parsed{{name: "req", tags: "route=login,code=200", nameTags: true, kind: Counter, value: 1}}},
-		{"req:1|c|#route:login,code:200", []parsed{{name: "req", tags: "route:login,code:200", kind: Counter, value: 1}}},
-		{"req:1|c|@0.5|#route:a:b", []parsed{{name: "req", tags: "route:a:b", kind: Counter, value: 2}}},
-		{"none:1|c|#", []parsed{{name: "none", kind: Counter, value: 1}}},
-		{"flags:1|c|#canary", []parsed{{name: "flags", tags: "canary", kind: Counter, value: 1}}},
-		{"sp ace:1| c ", []parsed{{name: "sp ace", kind: Counter, value: 1}}},
+		{"req#route=login,code=200:1|c", []parsed{{name: "req", tags: "route=login,code=200", nameTags: true, kind: kindCounter, value: 1}}},
+		{"req:1|c|#route:login,code:200", []parsed{{name: "req", tags: "route:login,code:200", kind: kindCounter, value: 1}}},
+		{"req:1|c|@0.5|#route:a:b", []parsed{{name: "req", tags: "route:a:b", kind: kindCounter, value: 2}}},
+		{"none:1|c|#", []parsed{{name: "none", kind: kindCounter, value: 1}}},
+		{"flags:1|c|#canary", []parsed{{name: "flags", tags: "canary", kind: kindCounter, value: 1}}},
+		{"sp ace:1| c ", []parsed{{name: "sp ace", kind: kindCounter, value: 1}}},
 	} {
 		got, err := parseAll(t, tt.line)
 		require.NoError(t, err, tt.line)
@@ -136,7 +136,7 @@ func FuzzParseLine(f *testing.F) {
 			t.Fatalf("%q accepted with no sample", line)
 		}
 		for _, s := range got {
-			if len(s.name) == 0 || s.kind < Counter || s.kind > Set || math.IsNaN(s.value) || math.IsInf(s.value, 0) {
+			if len(s.name) == 0 || s.kind < kindCounter || s.kind > kindSet || math.IsNaN(s.value) || math.IsInf(s.value, 0) {
 				t.Fatalf("%q: bad sample %+v", line, s)
 			}
 		}

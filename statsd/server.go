@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -119,33 +120,34 @@ func New(q *librato.Queue, opts Options) (*Server, error) {
 	if err := librato.ValidateTags(opts.Tags); err != nil {
 		return nil, fmt.Errorf("statsd: Options.Tags: %w", err)
 	}
-	switch {
-	case opts.MaxSeries == 0:
-		opts.MaxSeries = DefaultMaxSeries
-	case opts.MaxSeries < -1:
-		return nil, fmt.Errorf("statsd: MaxSeries %d: want a positive limit, 0 for the default or -1 for none", opts.MaxSeries)
-	case opts.MaxSeries == -1:
-		opts.MaxSeries = 0
+	maxSeries, err := limit("MaxSeries", opts.MaxSeries, DefaultMaxSeries)
+	if err != nil {
+		return nil, err
 	}
-	switch {
-	case opts.MaxValues == 0:
-		opts.MaxValues = DefaultMaxValues
-	case opts.MaxValues < -1:
-		return nil, fmt.Errorf("statsd: MaxValues %d: want a positive limit, 0 for the default or -1 for none", opts.MaxValues)
-	case opts.MaxValues == -1:
-		opts.MaxValues = 0
+	maxValues, err := limit("MaxValues", opts.MaxValues, DefaultMaxValues)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	global := map[string]string{}
-	for k, v := range opts.Tags {
-		global[k] = v
-	}
 	s := &Server{q: q, interval: opts.FlushInterval, percentiles: slices.Clone(opts.Percentiles),
-		logf: opts.Logf, now: opts.Now, agg: newAggregator(global, opts.MaxSeries, opts.MaxValues)}
+		logf: opts.Logf, now: opts.Now, agg: newAggregator(maps.Clone(opts.Tags), maxSeries, maxValues)}
 	s.add = s.addLocked
 	return s, nil
+}
+
+// limit reads a limit option: 0 is the default, -1 none (0 inside), a positive number itself.
+func limit(name string, v, def int) (int, error) {
+	switch {
+	case v == 0:
+		return def, nil
+	case v == -1:
+		return 0, nil
+	case v < -1:
+		return 0, fmt.Errorf("statsd: %s %d: want a positive limit, 0 for the default or -1 for none", name, v)
+	}
+	return v, nil
 }
 
 // Handle reads one packet: metric lines separated by newlines. Malformed lines are counted and

@@ -218,6 +218,9 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 	st, qs := srv.Stats(), q.Stats()
 	fmt.Fprintf(env.Stdout, "statsd: %d packets, %d lines (%d refused), %d values; %d measurements: %d sent, %d queued, %d spooled, %d dropped\n",
 		st.Packets, st.Lines, st.BadLines, st.Samples, st.Measurements, qs.Sent, qs.Queued, qs.Spooled, qs.Dropped)
+	if st.Rejected > 0 {
+		fmt.Fprintf(env.Stdout, "statsd: %d measurements refused by the queue\n", st.Rejected)
+	}
 	if st.OverLimit > 0 {
 		fmt.Fprintf(env.Stdout, "statsd: %d values refused past --max-series %d or --max-values %d\n", st.OverLimit, c.maxSeries, c.maxValues)
 	}
@@ -228,7 +231,7 @@ func (c *statsdCmd) run(ctx context.Context, env *Env) error {
 		return fmt.Errorf("listening: %w", listenErr)
 	}
 	if err := errors.Join(flushErr, closeErr); err != nil {
-		if ctx.Err() != nil && qs.Queued == 0 && qs.Dropped == 0 {
+		if ctx.Err() != nil && qs.Queued == 0 && qs.Dropped == 0 && st.Rejected == 0 {
 			return nil // interrupted, and everything went out or to the spool
 		}
 		return err

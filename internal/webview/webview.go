@@ -118,20 +118,3 @@ func serverInfo(w http.ResponseWriter, srv *libratotest.Server) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(ServerInfo{AppOptics: srv.AppOptics(), Now: srv.Now().Unix()})
 }
-
-// pageFiles lists the files a browser loads for the page, the page first: the
-// page weight is the sum of their sizes.
-var pageFiles = []string{"index.html", "app.css", "app.js", "uPlot.min.css", "uPlot.iife.min.js"}
-
-// pageWeight returns the bytes of pageFiles as served (no compression).
-func pageWeight() (int, error) {
-	total := 0
-	for _, name := range pageFiles {
-		b, err := fs.ReadFile(assets, name)
-		if err != nil {
-			return 0, err
-		}
-		total += len(b)
-	}
-	return total, nil
-}

@@ -58,6 +58,23 @@ func (f *fixture) getJSON(t *testing.T, target string, v any) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), v), target)
 }
 
+// pageFiles lists the files a browser loads for the page, the page first: the
+// page weight is the sum of their sizes.
+var pageFiles = []string{"index.html", "app.css", "app.js", "uPlot.min.css", "uPlot.iife.min.js"}
+
+// pageWeight returns the bytes of pageFiles as served (no compression).
+func pageWeight() (int, error) {
+	total := 0
+	for _, name := range pageFiles {
+		b, err := fs.ReadFile(assets, name)
+		if err != nil {
+			return 0, err
+		}
+		total += len(b)
+	}
+	return total, nil
+}
+
 func TestPageNeedsTheServersCredentials(t *testing.T) {
 	for _, appOptics := range []bool{false, true} {
 		var opts []libratotest.Option
