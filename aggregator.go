@@ -248,7 +248,7 @@ func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged 
 		return &ValidationError{Field: "value", Value: formatNumber(v), Reason: "must be a finite number"}
 	}
 	set := a.recent.set(name, tags)
-	if s := set.find(name, tags, tagged); s != nil {
+	if s := set.first(name, tags, tagged); s != nil {
 		a.mu.Lock()
 		if !s.gone {
 			a.recordLocked(s, v)
@@ -257,16 +257,32 @@ func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged 
 		}
 		a.mu.Unlock()
 	}
-	return a.addByKey(name, v, tags, tagged, set)
+	return a.addByKey(set, name, v, tags, tagged)
 }
 
-// addByKey is add's path through the index, which then hints the series to the next call.
-func (a *Aggregator) addByKey(name string, v float64, tags map[string]string, tagged bool, set *hintSet) error {
+// addByKey is add's path by the series key: through the set's other hints, then the index, which
+// then hints the series to the next call.
+func (a *Aggregator) addByKey(set *hintSet, name string, v float64, tags map[string]string, tagged bool) error {
 	var buf [keyBufSize]byte
-	key := appendSeriesKey(buf[:0], tagged, name, tags)
-	a.mu.Lock()
-	s, ok := a.index[string(key)]
+	key, ok := buf[:0], false
+	if tagged && len(tags) > 0 {
+		key, ok = set.key(key, name, tags)
+	}
 	if !ok {
+		key = appendSeriesKey(key, tagged, name, tags)
+	}
+	if s := set.find(key); s != nil {
+		a.mu.Lock()
+		if !s.gone {
+			a.recordLocked(s, v)
+			a.mu.Unlock()
+			return nil
+		}
+		a.mu.Unlock()
+	}
+	a.mu.Lock()
+	s, found := a.index[string(key)]
+	if !found {
 		var err error
 		if s, err = a.newSeriesLocked(string(key), name, tags, tagged); err != nil {
 			a.mu.Unlock()

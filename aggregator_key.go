@@ -8,10 +8,11 @@ import (
 // Finding the series of Aggregator.Add and AddTagged. The reference is the index, keyed by the
 // series key (appendSeriesKey), which needs the tags read from the caller's map, sorted and
 // copied into a key, then hashed. seriesHints shortcuts it for the usual caller, a call site
-// passing the same name and tags again and again: it remembers the series used last for a name,
-// and a hint is used only once the caller's name and map are found to hold exactly that series'
-// name and tags (a length and one map lookup per tag, no iteration, no sort). Everything is by
-// content: the map may change between calls, or be a new one each time.
+// passing the same names again and again: it remembers the series used last for a name. The first
+// of them is compared with the caller's map directly (one map lookup per tag, no iteration, no
+// sort); failing that, its key gives the caller's tag names in order, so that the caller's key is
+// built with one lookup per tag too, and compared with the others before the index is searched.
+// Everything is by content: the map may change between calls, or be a new one each time.
 
 // hintSets is the number of sets of seriesHints, and hintWays the series each set remembers: the
 // set is picked by a hash of the name and the tag count, so a call site that cycles one map
@@ -38,31 +39,31 @@ func (h *seriesHints) set(name string, tags map[string]string) *hintSet {
 	return &h.sets[(maphash.String(h.seed, name)+uint64(len(tags)))%hintSets]
 }
 
-// find returns the series of the set that is (name, tags, tagged), if any.
-func (hs *hintSet) find(name string, tags map[string]string, tagged bool) *aggSeries {
+// first returns the first series of the set named name, if it is the series of (name, tags,
+// tagged): the one a call site that passes the same series again and again finds, with a length
+// and one map lookup per tag (no iteration, no sort).
+func (hs *hintSet) first(name string, tags map[string]string, tagged bool) *aggSeries {
 	for i := range hs.ways {
-		if s := hs.ways[i].Load(); s != nil && s.matches(name, tags, tagged) {
-			return s
+		if s := hs.ways[i].Load(); s != nil && s.name == name {
+			if s.matches(tags, tagged) {
+				return s
+			}
+			return nil
 		}
 	}
 	return nil
 }
 
-// remember makes s a hint of the set, replacing the oldest.
-func (hs *hintSet) remember(s *aggSeries) {
-	hs.ways[(hs.next.Add(1)-1)%hintWays].Store(s)
-}
-
-// matches reports whether s is the series of (name, tags, tagged): the same kind, name and tag
-// set, read from its key. s's name and key never change, so this runs without the aggregator's
-// lock.
-func (s *aggSeries) matches(name string, tags map[string]string, tagged bool) bool {
-	if s.tagged != tagged || s.name != name {
+// matches reports whether s, named as the caller's series, is the series of (tags, tagged): the
+// same kind and tag set, read from its key. Distinct names, all found with s's values, and as many
+// as tags has, means the same set.
+func (s *aggSeries) matches(tags map[string]string, tagged bool) bool {
+	if s.tagged != tagged {
 		return false
 	}
 	_, rest := keyPart(s.key[1:])
 	n := 0
-	for rest != "" { // distinct names: all found, and as many as in tags, means the same set
+	for rest != "" {
 		var k, v string
 		k, rest = keyPart(rest)
 		v, rest = keyPart(rest)
@@ -72,6 +73,53 @@ func (s *aggSeries) matches(name string, tags map[string]string, tagged bool) bo
 		n++
 	}
 	return n == len(tags)
+}
+
+// key appends the series key of (name, tags), tagged, to dst without iterating or sorting tags: it
+// takes the tag names, in key order, from a series of the set with that name, and looks each up in
+// tags. All found, and as many as tags has, means tags has exactly those names. ok is false when
+// no series of the set has tags' names; dst is then returned unchanged.
+func (hs *hintSet) key(dst []byte, name string, tags map[string]string) (key []byte, ok bool) {
+	for i := range hs.ways {
+		s := hs.ways[i].Load()
+		if s == nil || !s.tagged || s.name != name {
+			continue
+		}
+		_, rest := keyPart(s.key[1:])
+		key = append(dst, s.key[:len(s.key)-len(rest)]...) // kind and name
+		n := 0
+		for rest != "" {
+			var k string
+			k, rest = keyPart(rest)
+			_, rest = keyPart(rest)
+			v, found := tags[k]
+			if !found {
+				break
+			}
+			key = appendKeyPart(key, k)
+			key = appendKeyPart(key, v)
+			n++
+		}
+		if rest == "" && n == len(tags) {
+			return key, true
+		}
+	}
+	return dst, false
+}
+
+// find returns the series of the set whose key is key, if any.
+func (hs *hintSet) find(key []byte) *aggSeries {
+	for i := range hs.ways {
+		if s := hs.ways[i].Load(); s != nil && s.key == string(key) {
+			return s
+		}
+	}
+	return nil
+}
+
+// remember makes s a hint of the set, replacing the oldest.
+func (hs *hintSet) remember(s *aggSeries) {
+	hs.ways[(hs.next.Add(1)-1)%hintWays].Store(s)
 }
 
 // keyPart splits the first part of a series key (see appendKeyPart) from the rest.

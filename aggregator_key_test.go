@@ -102,17 +102,18 @@ func TestAggregatorHintSameSlot(t *testing.T) {
 	m := map[string]string{"host": "a"}
 	set := &a.recent.sets[7]
 	add := func(name string, v float64, tags map[string]string) {
-		require.NoError(t, a.addByKey(name, v, tags, true, set))
-		// What add would do with this set's hints, whatever set it would pick.
-		if s := set.find(name, tags, true); s != nil {
-			a.mu.Lock()
-			a.recordLocked(s, v)
-			a.mu.Unlock()
-			return
+		// Twice: a new series, then through this set's hints, whatever set add would pick.
+		for range 2 {
+			if s := set.first(name, tags, true); s != nil {
+				a.mu.Lock()
+				a.recordLocked(s, v)
+				a.mu.Unlock()
+				continue
+			}
+			require.NoError(t, a.addByKey(set, name, v, tags, true))
 		}
-		require.NoError(t, a.addByKey(name, v, tags, true, set))
 	}
-	add("n", 1, m)     // 2 values (addByKey, then the hint)
+	add("n", 1, m)     // 2 values (the index, then the hint)
 	m["host"] = "b"    // same map, other content
 	add("n", 10, m)    // must not land in host=a
 	add("n", 100, nil) // no tags
