@@ -18,10 +18,15 @@ import (
 // "source" and "measure_time", tagged ones "time" and the merged tags (the server replaces
 // top-level tags instead of merging them, so each measurement carries its whole set). A zero
 // m.Time writes no time: the measurement takes its chunk's, which appendBody writes at the top
-// level when the chunk is built, so a retried chunk keeps its time.
+// level when the chunk is built, so a retried chunk keeps its time. A measurement whose name and
+// tag names a Queue knows (ck.layout) takes their JSON from the layout.
 func appendObject(dst []byte, m *Measurement, ck *checked) []byte {
-	dst = append(dst, `{"name":`...)
-	dst = appendString(dst, ck.name)
+	if l := ck.layout; l != nil {
+		dst = append(dst, l.head...)
+	} else {
+		dst = append(dst, `{"name":`...)
+		dst = appendString(dst, ck.name)
+	}
 	tagged := ck.tagged
 	if s := m.Summary; s != nil {
 		dst = append(dst, `,"count":`...)
@@ -60,7 +65,15 @@ func appendObject(dst []byte, m *Measurement, ck *checked) []byte {
 		}
 		dst = strconv.AppendInt(dst, m.Time.Unix(), 10)
 	}
-	if len(ck.tags) > 0 {
+	if l := ck.layout; l != nil {
+		for i, t := range ck.tags {
+			dst = append(dst, l.json[i]...)
+			if l.own[i] {
+				dst = appendTagValue(dst, t.v) // checked by fill
+			}
+		}
+		dst = append(dst, '}')
+	} else if len(ck.tags) > 0 {
 		dst = append(dst, `,"tags":{`...)
 		for i, t := range ck.tags {
 			if i > 0 {
@@ -121,6 +134,11 @@ const bodyOverhead = 64
 // Integral values and values with up to 6 decimals, the common cases for metrics, skip the general
 // float formatter (FuzzEncodeFloat checks the output is byte-identical to encoding/json's).
 func appendFloat(dst []byte, f float64) []byte {
+	if f >= 1 && f < 1<<53 { // the commonest case, a positive count, without math.Trunc
+		if u := uint64(f); float64(u) == f {
+			return strconv.AppendUint(dst, u, 10)
+		}
+	}
 	if f == math.Trunc(f) && math.Abs(f) < 1<<53 && (f != 0 || !math.Signbit(f)) {
 		return strconv.AppendInt(dst, int64(f), 10)
 	}

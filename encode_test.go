@@ -540,3 +540,37 @@ func TestAppendFloatDecimals(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutEncodesWhatTheFullPathDoes: a measurement whose name and tag names a Queue knows is
+// encoded from its layout's JSON; the bytes must be those of the full path, for own tags before,
+// between and after the defaults, values that need escaping, and every optional field.
+func TestLayoutEncodesWhatTheFullPathDoes(t *testing.T) {
+	c, err := Connect("u@example.com", "tok")
+	require.NoError(t, err)
+	base := sortedTags(map[string]string{"env": "prod", "m": `a\b`}, nil)
+	last := 1.5
+	ms := []Measurement{
+		{Name: "api.latency", Value: 12.5, Tags: map[string]string{"host": "web-1"}},
+		{Name: "api.latency", Value: -3, Tags: map[string]string{"a": `x\y`, "z": "q r/s?"}},
+		{Name: "x", Value: 1, Tags: map[string]string{"env": "dev", "zz": "1"}}, // overrides a default
+		{Name: "x", Value: 2, Tags: map[string]string{"b": "1", "n": "2", "zz": "3"}, Period: time.Minute,
+			Time: time.Unix(1_700_000_000, 0), Description: "d\"q", DisplayName: "X"},
+		{Name: "s", Tags: map[string]string{"k": "v"}, Summary: &Summary{Count: 2, Sum: 3, Min: 1, Max: 2, Last: &last}},
+	}
+	for _, m := range ms {
+		seen := newTagLayouts(base)
+		var scratch [inlineTags]tagPair
+		full, err := c.checkMeasurement(&m, base, scratch[:], seen) // learns the layout
+		require.NoError(t, err)
+		require.Nil(t, full.layout)
+		want := string(appendObject(nil, &m, &full))
+
+		var scratch2 [inlineTags]tagPair
+		fast, err := c.checkMeasurement(&m, base, scratch2[:], seen)
+		require.NoError(t, err)
+		require.NotNil(t, fast.layout, "%s: the second check finds the layout", m.Name)
+		assert.Equal(t, want, string(appendObject(nil, &m, &fast)), m.Name)
+		var v any
+		assert.NoError(t, json.Unmarshal([]byte(want), &v), want)
+	}
+}

@@ -56,6 +56,7 @@ type checked struct {
 	tagged bool
 	tags   []tagPair // in the caller's scratch, or the defaults themselves when the measurement has none
 	attrs  []byte
+	layout *tagLayout // when the name and tag names were found in a Queue's memory: their JSON
 }
 
 // checkValue is the rule for a measurement's value: a finite number the API can store.
@@ -102,7 +103,8 @@ func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair, seen 
 	// a whole, and the name going into an error would otherwise take scratch to the heap.
 	var name string
 	var tags []tagPair
-	if layout, found := seen.find(m.Name, m.Tags, scratch); layout != nil {
+	layout, found := seen.find(m.Name, m.Tags, scratch)
+	if layout != nil {
 		name, tags = layout.name, found
 	}
 	if tags == nil {
@@ -159,7 +161,7 @@ func (c *Client) checkMeasurement(m *Measurement, base, scratch []tagPair, seen 
 				Reason: "cannot be encoded as JSON: " + err.Error()}
 		}
 	}
-	return checked{name: name, tagged: tagged, tags: tags, attrs: attrs}, nil
+	return checked{name: name, tagged: tagged, tags: tags, attrs: attrs, layout: layout}, nil
 }
 
 // tagLayouts remembers, for a few (name, tag names) pairs, the checked name and the layout of the
@@ -186,12 +188,18 @@ type layoutSlot struct {
 }
 
 // tagLayout is the merged tag list of a name and a set of tag names: pairs sorted by name, own[i]
-// set for the measurement's own tags (their values are looked up), the others the defaults'.
+// set for the measurement's own tags (their values are looked up), the others the defaults'. It
+// keeps the JSON of what it knows, so that encoding a measurement of the layout appends it instead
+// of escaping the same name and tag names again: head is `{"name":"…"`, and json[i] the JSON before
+// own tag i's value (`,"tags":{"host":` for the first, `,"host":` after) or the whole of default tag
+// i's pair.
 type tagLayout struct {
 	raw, name string // the name as given, and checked (sanitized)
 	nOwn      int
 	pairs     []tagPair
 	own       []bool
+	head      string
+	json      []string
 }
 
 func newTagLayouts(base []tagPair) *tagLayouts {
@@ -238,6 +246,17 @@ func (l *tagLayout) fill(own map[string]string, scratch []tagPair) []tagPair {
 	return tags
 }
 
+// appendTagValue appends v, a valid tag value, as a JSON string. The tag value class has no
+// quote, control or non-ASCII byte: only a backslash needs escaping.
+func appendTagValue(dst []byte, v string) []byte {
+	if strings.IndexByte(v, '\\') >= 0 {
+		return appendString(dst, v)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, v...)
+	return append(dst, '"')
+}
+
 // learn remembers the layout of a checked measurement: raw its name as given, name as checked,
 // own its tags, merged the result of mergeTags.
 func (ls *tagLayouts) learn(raw, name string, own map[string]string, merged []tagPair) {
@@ -250,14 +269,23 @@ func (ls *tagLayouts) learn(raw, name string, own map[string]string, merged []ta
 	}
 	// Copies of the strings: nothing of the caller's is kept.
 	l := &tagLayout{raw: strings.Clone(raw), name: strings.Clone(name), nOwn: len(own),
-		pairs: make([]tagPair, len(merged)), own: make([]bool, len(merged))}
+		pairs: make([]tagPair, len(merged)), own: make([]bool, len(merged)), json: make([]string, len(merged))}
+	l.head = string(appendString([]byte(`{"name":`), l.name))
 	for i, p := range merged {
 		p.k = strings.Clone(p.k)
+		js := []byte(`,`)
+		if i == 0 {
+			js = []byte(`,"tags":{`)
+		}
+		js = append(appendString(js, p.k), ':')
 		if _, mine := own[p.k]; mine {
 			l.own[i] = true
 			p.v = ""
+		} else {
+			js = appendString(js, p.v)
 		}
 		l.pairs[i] = p
+		l.json[i] = string(js)
 	}
 	s.p.Store(l)
 	s.misses.Store(0)
