@@ -248,14 +248,8 @@ func (a *Aggregator) add(name string, v float64, tags map[string]string, tagged 
 		return &ValidationError{Field: "value", Value: formatNumber(v), Reason: "must be a finite number"}
 	}
 	set := a.recent.set(name, tags)
-	if s := set.first(name, tags, tagged); s != nil {
-		a.mu.Lock()
-		if !s.gone {
-			a.recordLocked(s, v)
-			a.mu.Unlock()
-			return nil
-		}
-		a.mu.Unlock()
+	if s := set.first(name, tags, tagged); s != nil && a.recordLive(s, v) {
+		return nil
 	}
 	return a.addByKey(set, name, v, tags, tagged)
 }
@@ -271,14 +265,8 @@ func (a *Aggregator) addByKey(set *hintSet, name string, v float64, tags map[str
 	if !ok {
 		key = appendSeriesKey(key, tagged, name, tags)
 	}
-	if s := set.find(key); s != nil {
-		a.mu.Lock()
-		if !s.gone {
-			a.recordLocked(s, v)
-			a.mu.Unlock()
-			return nil
-		}
-		a.mu.Unlock()
+	if s := set.find(key); s != nil && a.recordLive(s, v) {
+		return nil
 	}
 	a.mu.Lock()
 	s, found := a.index[string(key)]
@@ -295,6 +283,18 @@ func (a *Aggregator) addByKey(set *hintSet, name string, v float64, tags map[str
 	a.recordLocked(s, v)
 	a.mu.Unlock()
 	return nil
+}
+
+// recordLive adds v to the hinted series s unless a flush has since forgotten it (then the caller
+// goes on to the index, which makes the series anew).
+func (a *Aggregator) recordLive(s *aggSeries, v float64) bool {
+	a.mu.Lock()
+	live := !s.gone
+	if live {
+		a.recordLocked(s, v)
+	}
+	a.mu.Unlock()
+	return live
 }
 
 // recordLocked adds v to s. a.mu is held.
