@@ -3,6 +3,7 @@ package librato
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -268,6 +269,17 @@ func appendString(dst []byte, s string) []byte {
 		i += size
 	}
 	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendTagValue appends v, a valid tag value, as a JSON string. The tag value class has no
+// quote, control or non-ASCII byte: only a backslash needs escaping.
+func appendTagValue(dst []byte, v string) []byte {
+	if strings.IndexByte(v, '\\') >= 0 {
+		return appendString(dst, v)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, v...)
 	return append(dst, '"')
 }
 

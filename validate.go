@@ -246,17 +246,6 @@ func (l *tagLayout) fill(own map[string]string, scratch []tagPair) []tagPair {
 	return tags
 }
 
-// appendTagValue appends v, a valid tag value, as a JSON string. The tag value class has no
-// quote, control or non-ASCII byte: only a backslash needs escaping.
-func appendTagValue(dst []byte, v string) []byte {
-	if strings.IndexByte(v, '\\') >= 0 {
-		return appendString(dst, v)
-	}
-	dst = append(dst, '"')
-	dst = append(dst, v...)
-	return append(dst, '"')
-}
-
 // learn remembers the layout of a checked measurement: raw its name as given, name as checked,
 // own its tags, merged the result of mergeTags.
 func (ls *tagLayouts) learn(raw, name string, own map[string]string, merged []tagPair) {
