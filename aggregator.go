@@ -100,17 +100,25 @@ type Aggregator struct {
 	overflow uint64
 }
 
-// aggSeries is the state of one series. name and key never change after creation, so a snapshot
-// may keep references to them outside the lock. The key (appendSeriesKey) holds the name and the
-// series' own tags, which are read from it: nothing else is stored per series for them.
+// aggSeries is the state of one series. The key never changes after creation, so a snapshot may
+// keep it outside the lock. The key (appendSeriesKey) holds the sanitized name and the series' own
+// tags, which are read from it: nothing else is stored per series for them. A series is kept small
+// (80 bytes, one size class) because an aggregator may hold a great many of them.
 type aggSeries struct {
-	key    string
-	name   string // sanitized; part of key
-	tagged bool
-	stats  aggStats
-	sketch Sketch
-	spare  Sketch // an empty sketch swapped in at a flush, so flushing does not allocate
-	gone   bool   // forgotten after a period without values
+	key      string
+	stats    aggStats
+	sketches *seriesSketches // nil unless the aggregator keeps percentiles
+	tagged   bool
+	gone     bool // forgotten after a period without values
+}
+
+// name returns the series' sanitized name, held in its key.
+func (s *aggSeries) name() string { return keyName(s.key) }
+
+// seriesSketches are the sketches of a series with percentiles: the period's, and an empty one
+// swapped in at a flush, so that flushing does not allocate.
+type seriesSketches struct {
+	cur, spare Sketch
 }
 
 // aggStats are the running summary values of one series for the current period.
@@ -300,8 +308,8 @@ func (a *Aggregator) recordLive(s *aggSeries, v float64) bool {
 // recordLocked adds v to s. a.mu is held.
 func (a *Aggregator) recordLocked(s *aggSeries, v float64) {
 	s.stats.add(v)
-	if s.sketch != nil {
-		s.sketch.Add(v)
+	if s.sketches != nil {
+		s.sketches.cur.Add(v)
 	}
 	a.values++
 }
@@ -349,9 +357,9 @@ func (a *Aggregator) newSeriesLocked(key, name string, tags map[string]string, t
 			return s, nil
 		}
 	}
-	s := &aggSeries{key: key, name: keyName(key), tagged: tagged}
+	s := &aggSeries{key: key, tagged: tagged}
 	if a.newSketch != nil {
-		s.sketch = a.newSketch()
+		s.sketches = &seriesSketches{cur: a.newSketch()}
 	}
 	a.index[key] = s
 	if alias != "" && len(a.index) < a.maxSeries {
@@ -389,22 +397,22 @@ func (a *Aggregator) collect(reset bool) []aggSnapshot {
 		if s.stats.count == 0 {
 			continue
 		}
-		snap := aggSnapshot{name: s.name, key: s.key, tagged: s.tagged, stats: s.stats}
-		if s.sketch != nil {
+		snap := aggSnapshot{name: s.name(), key: s.key, tagged: s.tagged, stats: s.stats}
+		if sk := s.sketches; sk != nil {
 			snap.pct = make([]float64, len(a.pcts))
 			for j, p := range a.pcts {
-				v, ok := s.sketch.Quantile(p / 100)
+				v, ok := sk.cur.Quantile(p / 100)
 				if !ok {
 					v = math.NaN()
 				}
 				snap.pct[j] = v
 			}
 			if reset {
-				snap.sketch = s.sketch
-				if s.spare == nil {
-					s.spare = a.newSketch()
+				snap.sketch = sk.cur
+				if sk.spare == nil {
+					sk.spare = a.newSketch()
 				}
-				s.sketch, s.spare = s.spare, nil
+				sk.cur, sk.spare = sk.spare, nil
 			}
 		}
 		out = append(out, snap)
@@ -450,9 +458,9 @@ func (a *Aggregator) release(snaps []aggSnapshot) {
 		if sn.sketch == nil {
 			continue
 		}
-		if s, ok := a.index[sn.key]; ok && s.spare == nil {
+		if s, ok := a.index[sn.key]; ok && s.sketches != nil && s.sketches.spare == nil {
 			sn.sketch.Reset()
-			s.spare = sn.sketch
+			s.sketches.spare = sn.sketch
 		}
 	}
 }
@@ -466,16 +474,16 @@ func (a *Aggregator) restore(snaps []aggSnapshot) {
 	for _, sn := range snaps {
 		s, ok := a.index[sn.key]
 		if !ok {
-			s = &aggSeries{key: sn.key, name: sn.name, tagged: sn.tagged}
+			s = &aggSeries{key: sn.key, tagged: sn.tagged}
 			a.index[sn.key] = s
 			a.series = append(a.series, s)
 		}
 		s.stats.merge(sn.stats)
 		if sn.sketch != nil {
-			if s.sketch == nil {
-				s.sketch = sn.sketch
+			if s.sketches == nil { // re-created above
+				s.sketches = &seriesSketches{cur: sn.sketch}
 			} else {
-				s.sketch.Merge(sn.sketch)
+				s.sketches.cur.Merge(sn.sketch)
 			}
 		}
 	}

@@ -44,7 +44,7 @@ func (h *seriesHints) set(name string, tags map[string]string) *hintSet {
 // and one map lookup per tag (no iteration, no sort).
 func (hs *hintSet) first(name string, tags map[string]string, tagged bool) *aggSeries {
 	for i := range hs.ways {
-		if s := hs.ways[i].Load(); s != nil && s.name == name {
+		if s := hs.ways[i].Load(); s != nil && s.name() == name {
 			if s.matches(tags, tagged) {
 				return s
 			}
@@ -82,7 +82,7 @@ func (s *aggSeries) matches(tags map[string]string, tagged bool) bool {
 func (hs *hintSet) key(dst []byte, name string, tags map[string]string) (key []byte, ok bool) {
 	for i := range hs.ways {
 		s := hs.ways[i].Load()
-		if s == nil || !s.tagged || s.name != name {
+		if s == nil || !s.tagged || s.name() != name {
 			continue
 		}
 		_, rest := keyPart(s.key[1:])

@@ -37,7 +37,7 @@ func aggTotals(t *testing.T, a *Aggregator) map[string][2]float64 {
 	for _, s := range a.series {
 		tags := map[string]string{}
 		keyTags(s.key, func(k, v string) bool { tags[k] = v; return true })
-		c := canonical(s.tagged, s.name, tags)
+		c := canonical(s.tagged, s.name(), tags)
 		_, dup := out[c]
 		require.False(t, dup, "two series for %s", c)
 		out[c] = [2]float64{float64(s.stats.count), s.stats.sum}

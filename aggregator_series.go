@@ -71,12 +71,7 @@ func (h *AggregatorSeries) Add(v float64) error {
 			return err
 		}
 	}
-	s := h.s
-	s.stats.add(v)
-	if s.sketch != nil {
-		s.sketch.Add(v)
-	}
-	a.values++
+	a.recordLocked(h.s, v)
 	a.mu.Unlock()
 	return nil
 }
