@@ -273,7 +273,8 @@ func (a *Aggregator) addByKey(set *hintSet, name string, v float64, tags map[str
 	if !ok {
 		key = appendSeriesKey(key, tagged, name, tags)
 	}
-	if s := set.find(key); s != nil && a.recordLive(s, v) {
+	sum := a.recent.sum(key)
+	if s := set.find(key, sum); s != nil && a.recordLive(s, v) {
 		return nil
 	}
 	a.mu.Lock()
@@ -286,7 +287,7 @@ func (a *Aggregator) addByKey(set *hintSet, name string, v float64, tags map[str
 		}
 	}
 	if s.key == string(key) { // not for a sanitizer alias: its name is not the series'
-		set.remember(s)
+		set.remember(s, sum)
 	}
 	a.recordLocked(s, v)
 	a.mu.Unlock()

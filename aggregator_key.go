@@ -31,7 +31,18 @@ type seriesHints struct {
 // hintSet is one set of seriesHints.
 type hintSet struct {
 	ways [hintWays]atomic.Pointer[aggSeries]
+	// sums holds a hash of each way's key, so that find reads only a series whose key may be the
+	// one sought: with many series, a hinted series is rarely in the CPU cache, and reading the
+	// keys of all the ways cost more than hashing the key. A way and its sum are stored apart, so
+	// a reader may see one without the other: that only makes find miss (the index then finds the
+	// series) or compare a key for nothing.
+	sums [hintWays]atomic.Uint32
 	next atomic.Uint32 // the way the next remember replaces
+}
+
+// sum is the hash of a series key that a hintSet keeps for each way.
+func (h *seriesHints) sum(key []byte) uint32 {
+	return uint32(maphash.Bytes(h.seed, key))
 }
 
 // set returns the set of (name, tags).
@@ -107,9 +118,12 @@ func (hs *hintSet) key(dst []byte, name string, tags map[string]string) (key []b
 	return dst, false
 }
 
-// find returns the series of the set whose key is key, if any.
-func (hs *hintSet) find(key []byte) *aggSeries {
+// find returns the series of the set whose key is key, if any; sum is the key's sum.
+func (hs *hintSet) find(key []byte, sum uint32) *aggSeries {
 	for i := range hs.ways {
+		if hs.sums[i].Load() != sum {
+			continue
+		}
 		if s := hs.ways[i].Load(); s != nil && s.key == string(key) {
 			return s
 		}
@@ -117,9 +131,11 @@ func (hs *hintSet) find(key []byte) *aggSeries {
 	return nil
 }
 
-// remember makes s a hint of the set, replacing the oldest.
-func (hs *hintSet) remember(s *aggSeries) {
-	hs.ways[(hs.next.Add(1)-1)%hintWays].Store(s)
+// remember makes s, whose key's sum is sum, a hint of the set, replacing the oldest.
+func (hs *hintSet) remember(s *aggSeries, sum uint32) {
+	i := (hs.next.Add(1) - 1) % hintWays
+	hs.ways[i].Store(s)
+	hs.sums[i].Store(sum)
 }
 
 // keyPart splits the first part of a series key (see appendKeyPart) from the rest.

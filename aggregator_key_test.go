@@ -2,6 +2,7 @@ package librato
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -158,6 +159,29 @@ func TestAggregatorHintAfterForget(t *testing.T) {
 	ms := a.Measurements()
 	require.Len(t, ms, 1)
 	assert.Equal(t, 7.0, ms[0].Summary.Sum)
+}
+
+// TestHintSetFindChecksKeys: find returns a remembered series by its key; the sum only narrows
+// which ways are read, it never decides alone (a key with the sum of another is not that series).
+func TestHintSetFindChecksKeys(t *testing.T) {
+	h := seriesHints{seed: maphash.MakeSeed()}
+	keyA := appendSeriesKey(nil, true, "n", map[string]string{"host": "a"})
+	keyB := appendSeriesKey(nil, true, "n", map[string]string{"host": "b"})
+	a, b := &aggSeries{key: string(keyA), tagged: true}, &aggSeries{key: string(keyB), tagged: true}
+	set := &h.sets[0]
+	set.remember(a, h.sum(keyA))
+	set.remember(b, h.sum(keyB))
+	assert.Same(t, a, set.find(keyA, h.sum(keyA)))
+	assert.Same(t, b, set.find(keyB, h.sum(keyB)))
+	assert.Nil(t, set.find(keyA, h.sum(keyB)), "a sum that is not the key's")
+	torn := &h.sets[1]
+	torn.remember(b, h.sum(keyA)) // a way seen half replaced: b under A's sum
+	torn.remember(a, h.sum(keyA))
+	assert.Same(t, a, torn.find(keyA, h.sum(keyA)), "the key is compared, not only the sum")
+	for range hintWays {
+		set.remember(b, h.sum(keyB))
+	}
+	assert.Nil(t, set.find(keyA, h.sum(keyA)), "forgotten once every way was replaced")
 }
 
 // TestAggregatorAddTaggedKeepsMapLiteralsOnStack: AddTagged does not keep tags, so a map literal
