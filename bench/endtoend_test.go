@@ -1,8 +1,12 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -117,6 +121,33 @@ func BenchmarkEndToEnd(b *testing.B) {
 		})
 	})
 
+	// net-http-floor: no client library, as a floor for the HTTP rows. A body of the 300 series
+	// in the measurements API's JSON, built once, is POSTed every 300 calls by a bare net/http
+	// client (the default transport, as the librato row's, and the body a *bytes.Reader, the
+	// kind net/http sends with the fewest writes); a call records nothing. Its CPU is what
+	// delivering these bytes costs any net/http client.
+	b.Run("net-http-floor", func(b *testing.B) {
+		body := floorBody(b)
+		u := "http://" + httpAddr + "/v1/measurements"
+		posts := 0
+		endToEnd(b, func(i, k int) {}, func() {
+			resp, err := http.Post(u, "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode/100 != 2 {
+				b.Fatalf("POST: %v, status %d", err, resp.StatusCode)
+			}
+			posts++
+		}, func() {}, func(points uint64) {
+			if want := uint64(posts * len(e2eSeries)); points != want {
+				b.Fatalf("%d POSTs of %d: %d values received", posts, len(e2eSeries), points)
+			}
+		})
+	})
+
 	// heroku-x: the go-kit Librato provider of github.com/heroku/x v0.0.55 with tags (the
 	// measurements API), Gauge.With(label values).Set per measurement (label values prebuilt per
 	// series), Provider.Flush every 300. It keeps the last value of each series and sends every
@@ -208,4 +239,26 @@ func BenchmarkEndToEnd(b *testing.B) {
 			}
 		})
 	})
+}
+
+// floorBody is a measurements API body of one gauge per series of e2eSeries, the shape of the
+// librato row's bodies (values of the same width, a time for the whole body).
+func floorBody(b *testing.B) []byte {
+	type measurement struct {
+		Name  string            `json:"name"`
+		Value float64           `json:"value"`
+		Tags  map[string]string `json:"tags"`
+	}
+	ms := make([]measurement, len(e2eSeries))
+	for k, ts := range e2eSeries {
+		ms[k] = measurement{metricName, float64(k & 1023), map[string]string{"host": ts.host, "region": ts.region, "service": ts.service}}
+	}
+	body, err := json.Marshal(struct {
+		Time         int64         `json:"time"`
+		Measurements []measurement `json:"measurements"`
+	}{time.Now().Unix(), ms})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return body
 }
