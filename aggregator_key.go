@@ -55,8 +55,12 @@ func (h *seriesHints) set(name string, tags map[string]string) *hintSet {
 // and one map lookup per tag (no iteration, no sort).
 func (hs *hintSet) first(name string, tags map[string]string, tagged bool) *aggSeries {
 	for i := range hs.ways {
-		if s := hs.ways[i].Load(); s != nil && s.name() == name {
-			if s.matches(tags, tagged) {
+		s := hs.ways[i].Load()
+		if s == nil {
+			continue
+		}
+		if n, rest := keyPart(s.key[1:]); n == name {
+			if s.tagged == tagged && tagsMatch(rest, tags) {
 				return s
 			}
 			return nil
@@ -65,14 +69,9 @@ func (hs *hintSet) first(name string, tags map[string]string, tagged bool) *aggS
 	return nil
 }
 
-// matches reports whether s, named as the caller's series, is the series of (tags, tagged): the
-// same kind and tag set, read from its key. Distinct names, all found with s's values, and as many
-// as tags has, means the same set.
-func (s *aggSeries) matches(tags map[string]string, tagged bool) bool {
-	if s.tagged != tagged {
-		return false
-	}
-	_, rest := keyPart(s.key[1:])
+// tagsMatch reports whether rest, the tag parts of a series key, is the tag set tags: distinct
+// names, all found with rest's values, and as many as tags has, means the same set.
+func tagsMatch(rest string, tags map[string]string) bool {
 	n := 0
 	for rest != "" {
 		var k, v string
