@@ -92,10 +92,13 @@ func tagsMatch(rest string, tags map[string]string) bool {
 func (hs *hintSet) key(dst []byte, name string, tags map[string]string) (key []byte, ok bool) {
 	for i := range hs.ways {
 		s := hs.ways[i].Load()
-		if s == nil || !s.tagged || s.name() != name {
+		if s == nil || !s.tagged {
 			continue
 		}
-		_, rest := keyPart(s.key[1:])
+		sname, rest := keyPart(s.key[1:])
+		if sname != name {
+			continue
+		}
 		key = append(dst, s.key[:len(s.key)-len(rest)]...) // kind and name
 		n := 0
 		for rest != "" {

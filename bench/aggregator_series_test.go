@@ -66,7 +66,7 @@ func BenchmarkAggregatorSeries(b *testing.B) {
 	b.Run("librato-"+strconv.Itoa(manySeries), func(b *testing.B) {
 		maps := make([]map[string]string, len(sets))
 		for k, ts := range sets {
-			maps[k] = map[string]string{"host": ts.host, "region": ts.region, "service": ts.service}
+			maps[k] = ts.tags()
 		}
 		c, err := librato.Connect("bench@example.com", "token", librato.WithBaseURL("http://127.0.0.1:1/v1/"))
 		if err != nil {

@@ -103,7 +103,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		q := discardQueue(b, librato.QueueOptions{})
 		maps := make([]map[string]string, len(e2eSeries))
 		for k, ts := range e2eSeries {
-			maps[k] = map[string]string{"host": ts.host, "region": ts.region, "service": ts.service}
+			maps[k] = ts.tags()
 		}
 		sent0 := q.Stats().Sent
 		endToEnd(b, func(i, k int) {
@@ -251,7 +251,7 @@ func floorBody(b *testing.B) []byte {
 	}
 	ms := make([]measurement, len(e2eSeries))
 	for k, ts := range e2eSeries {
-		ms[k] = measurement{metricName, float64(k & 1023), map[string]string{"host": ts.host, "region": ts.region, "service": ts.service}}
+		ms[k] = measurement{metricName, float64(k & 1023), ts.tags()}
 	}
 	body, err := json.Marshal(struct {
 		Time         int64         `json:"time"`

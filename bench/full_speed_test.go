@@ -21,7 +21,7 @@ func BenchmarkFullSpeed(b *testing.B) {
 	q := discardQueue(b, librato.QueueOptions{AutoSubmitCount: 300})
 	maps := make([]map[string]string, len(e2eSeries))
 	for k, ts := range e2eSeries {
-		maps[k] = map[string]string{"host": ts.host, "region": ts.region, "service": ts.service}
+		maps[k] = ts.tags()
 	}
 	before := received(b)
 	b.ReportAllocs()

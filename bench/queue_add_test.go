@@ -34,6 +34,11 @@ func (t tagSet) list() []string {
 	return []string{"host:" + t.host, "region:" + t.region, "service:" + t.service}
 }
 
+// tags is the tag set as the map librato takes.
+func (t tagSet) tags() map[string]string {
+	return map[string]string{"host": t.host, "region": t.region, "service": t.service}
+}
+
 // rounds runs b.N calls of add on goroutines goroutines (add(g, i): goroutine g, its i-th call),
 // in rounds of drainEvery calls per goroutine; after each round, with the timer stopped, it
 // calls between. ns/op is the wall time of the rounds divided by b.N, as with b.RunParallel.
